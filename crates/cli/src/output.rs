@@ -1,0 +1,94 @@
+//! How events are printed: one human-readable line each, or one JSON object a line
+//! for scripts (`--json`).
+
+use std::io::Write;
+
+use sockscope_protocol::EventRecord;
+
+/// Writes one event as a line; `json` selects JSON Lines.
+pub fn event_line(out: &mut impl Write, rec: &EventRecord, json: bool) -> std::io::Result<()> {
+    if json {
+        serde_json::to_writer(&mut *out, rec)?;
+        return writeln!(out);
+    }
+    write!(
+        out,
+        "{} {} {} {} {}",
+        clock(rec.ts),
+        rec.direction.as_str(),
+        rec.namespace,
+        rec.event,
+        rec.args
+    )?;
+    if let Some(id) = &rec.socket_id {
+        write!(out, " socket={id}")?;
+    }
+    if let Some(t) = &rec.tenant {
+        write!(out, " tenant={t}")?;
+    }
+    if let Some(u) = &rec.user {
+        write!(out, " user={u}")?;
+    }
+    if !rec.rooms.is_empty() {
+        write!(out, " rooms={}", rec.rooms.join(","))?;
+    }
+    if let Some(reply) = rec.ack.as_ref().and_then(|a| a.reply.as_ref()) {
+        write!(out, " ack={reply}")?;
+    }
+    writeln!(out)
+}
+
+/// `HH:MM:SS.mmm` (UTC) of a unix-microseconds timestamp.
+fn clock(ts_micros: i64) -> String {
+    let ms = ts_micros.div_euclid(1000);
+    let day_ms = ms.rem_euclid(86_400_000);
+    format!(
+        "{:02}:{:02}:{:02}.{:03}",
+        day_ms / 3_600_000,
+        day_ms / 60_000 % 60,
+        day_ms / 1000 % 60,
+        day_ms % 1000
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use sockscope_protocol::Direction;
+
+    fn rec() -> EventRecord {
+        EventRecord {
+            seq: 3,
+            ts: 3_723_004_000, // 01:02:03.004
+            source: "gateway".into(),
+            direction: Direction::C2s,
+            namespace: "/".into(),
+            event: "hello".into(),
+            args: json!([{"a": 1}]),
+            ack: None,
+            socket_id: Some("s1".into()),
+            rooms: vec![],
+            tenant: Some("acme".into()),
+            user: None,
+        }
+    }
+
+    #[test]
+    fn human_line_has_time_direction_and_payload() {
+        let mut out = Vec::new();
+        event_line(&mut out, &rec(), false).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "01:02:03.004 c2s / hello [{\"a\":1}] socket=s1 tenant=acme\n"
+        );
+    }
+
+    #[test]
+    fn json_line_round_trips() {
+        let mut out = Vec::new();
+        event_line(&mut out, &rec(), true).unwrap();
+        let back: EventRecord = serde_json::from_slice(&out).unwrap();
+        assert_eq!(back, rec());
+    }
+}

@@ -1,0 +1,65 @@
+//! The engine's one error type: every failure a caller can act on, each with a
+//! one-line message that names the problem.
+
+use std::net::SocketAddr;
+
+/// Everything the engine can fail at.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid listen address {0:?}: expected an IP address such as 127.0.0.1")]
+    BadHost(String),
+    #[error("invalid namespace {0:?}: a namespace starts with '/'")]
+    BadNamespace(String),
+    #[error("the embedded gateway is already running on {0}")]
+    AlreadyRunning(SocketAddr),
+    #[error("the embedded gateway is not running")]
+    NotRunning,
+    #[error("unknown namespace {0:?}")]
+    UnknownNamespace(String),
+    #[error("invalid tenant {0:?}: a tenant id must not contain ':'")]
+    BadTenant(String),
+    #[error(
+        "missing token: pass it as auth.token in the handshake or an Authorization: Bearer header"
+    )]
+    MissingToken,
+    #[error("bad signature: the token was not signed with the gateway's secret")]
+    BadSignature,
+    #[error("token expired")]
+    TokenExpired,
+    #[error("invalid token: {0}")]
+    InvalidToken(String),
+    #[error("emit failed: {0}")]
+    Emit(String),
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl Error {
+    /// A stable machine-readable code for IPC and `--json` output.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Bind { .. } => "bind",
+            Error::BadHost(_) => "bad_host",
+            Error::BadNamespace(_) => "bad_namespace",
+            Error::AlreadyRunning(_) => "already_running",
+            Error::NotRunning => "not_running",
+            Error::UnknownNamespace(_) => "unknown_namespace",
+            Error::BadTenant(_) => "bad_tenant",
+            Error::MissingToken => "missing_token",
+            Error::BadSignature => "bad_signature",
+            Error::TokenExpired => "token_expired",
+            Error::InvalidToken(_) => "invalid_token",
+            Error::Emit(_) => "emit",
+            Error::Io(_) => "io",
+        }
+    }
+}
+
+/// The engine's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,79 @@
+//! Event arguments exactly as the client sent them.
+//!
+//! socketioxide's `Data<T>` extractor hands a handler the first argument only, but an
+//! inspector must record every argument of every event. [`Args`] reads the raw packet
+//! instead: all arguments as a JSON array, with binary attachments inlined as
+//! `{"_binary": "<base64>"}` so a record stays plain JSON.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use serde_json::{json, Value};
+use socketioxide::adapter::Adapter;
+use socketioxide::handler::{FromMessageParts, Value as PacketValue};
+use socketioxide::socket::Socket;
+
+/// Marker key for a binary attachment inlined into a record.
+pub const BINARY_MARKER: &str = "_binary";
+
+/// Every argument of an incoming event, as a JSON array, and the ack id the client
+/// asked for, if any.
+#[derive(Debug, Clone)]
+pub struct Args {
+    pub values: Value,
+    pub ack_id: Option<i64>,
+}
+
+impl<A: Adapter> FromMessageParts<A> for Args {
+    type Error = serde_json::Error;
+
+    fn from_message_parts(
+        _: &Arc<Socket<A>>,
+        v: &mut PacketValue,
+        ack_id: &Option<i64>,
+    ) -> Result<Self, Self::Error> {
+        let values = match v {
+            PacketValue::Str(text, bins) => {
+                let mut items: Vec<Value> = serde_json::from_str(text.as_str())?;
+                // The first element is the event name.
+                if !items.is_empty() {
+                    items.remove(0);
+                }
+                let mut args = Value::Array(items);
+                if let Some(bins) = bins {
+                    inline_binaries(&mut args, bins);
+                }
+                args
+            }
+            PacketValue::Bytes(b) => json!([binary(b)]),
+        };
+        Ok(Args {
+            values,
+            ack_id: *ack_id,
+        })
+    }
+}
+
+fn binary(b: &[u8]) -> Value {
+    json!({ BINARY_MARKER: base64::engine::general_purpose::STANDARD.encode(b) })
+}
+
+/// Replaces Socket.IO's `{"_placeholder": true, "num": N}` with attachment N.
+fn inline_binaries(v: &mut Value, bins: &VecDeque<bytes::Bytes>) {
+    match v {
+        Value::Object(map) => {
+            let placeholder = map.get("_placeholder").and_then(Value::as_bool) == Some(true);
+            let num = map.get("num").and_then(Value::as_u64);
+            if let (true, Some(n)) = (placeholder, num) {
+                if let Some(b) = usize::try_from(n).ok().and_then(|n| bins.get(n)) {
+                    *v = binary(b);
+                    return;
+                }
+            }
+            map.values_mut().for_each(|x| inline_binaries(x, bins));
+        }
+        Value::Array(items) => items.iter_mut().for_each(|x| inline_binaries(x, bins)),
+        _ => {}
+    }
+}

@@ -1,0 +1,176 @@
+//! The generic profile: what the embedded gateway does when no seed gateway is being
+//! emulated.
+//!
+//! - `subscribe {room}` / `unsubscribe {room}` (or a bare room string) join and leave
+//!   a room scoped to the socket's tenant; the ack reply is `{ok, room}` or
+//!   `{ok: false, error}`.
+//! - Every other event is published on the bus and, when the client asked for an ack,
+//!   answered with `{ok: true, seq}` where `seq` is the event's bus sequence number.
+//! - Connects and disconnects are published too, as `connect` / `disconnect` records
+//!   (the handshake's auth object is never copied into them).
+
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+use socketioxide::extract::{AckSender, Event, SocketRef, State, TryData};
+use socketioxide::handler::ConnectHandler;
+use socketioxide::socket::DisconnectReason;
+use socketioxide::SocketIo;
+use sockscope_protocol::{AckInfo, Direction, EventRecord};
+
+use crate::bus;
+use crate::gateway::args::Args;
+use crate::gateway::auth::Principal;
+use crate::gateway::{rooms, Shared, SOURCE};
+
+/// Serves namespace `ns` with the generic behaviour.
+pub fn register(io: &SocketIo, ns: &str) {
+    io.ns(ns.to_owned(), on_connect.with(authenticate));
+}
+
+/// Connect middleware: a rejected handshake gets a `connect_error` whose message is
+/// the error's one line (missing token, bad signature, expired...).
+async fn authenticate(
+    s: SocketRef,
+    TryData(auth): TryData<Value>,
+    State(shared): State<Arc<Shared>>,
+) -> crate::Result<()> {
+    let auth = auth.unwrap_or(Value::Null);
+    let header = s
+        .req_parts()
+        .headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok());
+    match shared.auth.authenticate(&auth, header) {
+        Ok(principal) => {
+            s.extensions.insert(principal);
+            Ok(())
+        }
+        Err(error) => {
+            tracing::info!(socket = %s.id, namespace = s.ns(), %error, "handshake rejected");
+            Err(error)
+        }
+    }
+}
+
+async fn on_connect(s: SocketRef, State(shared): State<Arc<Shared>>) {
+    let principal = principal_of(&s);
+    tracing::debug!(socket = %s.id, namespace = s.ns(), user = ?principal.user, tenant = ?principal.tenant, "connected");
+    shared
+        .bus
+        .publish(socket_record(&s, Direction::C2s, "connect", json!([])));
+    s.on("subscribe", on_subscribe);
+    s.on("unsubscribe", on_unsubscribe);
+    s.on_fallback(on_event);
+    s.on_disconnect(on_disconnect);
+}
+
+async fn on_subscribe(s: SocketRef, args: Args, ack: AckSender, State(shared): State<Arc<Shared>>) {
+    let reply = match room_arg(&args.values) {
+        Some(room) => {
+            let principal = principal_of(&s);
+            s.join(rooms::scoped(principal.tenant.as_deref(), room));
+            json!({ "ok": true, "room": room })
+        }
+        None => json!({ "ok": false, "error": "subscribe expects {room: string}" }),
+    };
+    answer(&s, &shared, "subscribe", args, ack, reply);
+}
+
+async fn on_unsubscribe(
+    s: SocketRef,
+    args: Args,
+    ack: AckSender,
+    State(shared): State<Arc<Shared>>,
+) {
+    let reply = match room_arg(&args.values) {
+        Some(room) => {
+            let principal = principal_of(&s);
+            s.leave(rooms::scoped(principal.tenant.as_deref(), room));
+            json!({ "ok": true, "room": room })
+        }
+        None => json!({ "ok": false, "error": "unsubscribe expects {room: string}" }),
+    };
+    answer(&s, &shared, "unsubscribe", args, ack, reply);
+}
+
+async fn on_event(
+    s: SocketRef,
+    Event(event): Event,
+    args: Args,
+    ack: AckSender,
+    State(shared): State<Arc<Shared>>,
+) {
+    let seq_hint = shared.bus.published() + 1;
+    answer(
+        &s,
+        &shared,
+        &event,
+        args,
+        ack,
+        json!({ "ok": true, "seq": seq_hint }),
+    );
+}
+
+async fn on_disconnect(s: SocketRef, reason: DisconnectReason, State(shared): State<Arc<Shared>>) {
+    shared.bus.publish(socket_record(
+        &s,
+        Direction::C2s,
+        "disconnect",
+        json!([reason.to_string()]),
+    ));
+}
+
+/// Publishes a client event and, when the client asked, sends the ack `reply`.
+fn answer(s: &SocketRef, shared: &Shared, event: &str, args: Args, ack: AckSender, reply: Value) {
+    let mut rec = socket_record(s, Direction::C2s, event, args.values);
+    if let Some(id) = args.ack_id {
+        if let Err(error) = ack.send(&reply) {
+            tracing::warn!(socket = %s.id, event, %error, "ack not sent");
+        }
+        rec.ack = Some(AckInfo {
+            id: u64::try_from(id).ok(),
+            reply: Some(reply),
+        });
+    }
+    shared.bus.publish(rec);
+}
+
+/// `{room: "x"}` or `"x"` as the first argument.
+fn room_arg(args: &Value) -> Option<&str> {
+    let first = args.get(0)?;
+    first
+        .as_str()
+        .or_else(|| first.get("room").and_then(Value::as_str))
+        .filter(|r| !r.is_empty())
+}
+
+fn principal_of(s: &SocketRef) -> Principal {
+    s.extensions.get::<Principal>().unwrap_or_default()
+}
+
+/// A record about socket `s`, carrying its identity and current rooms.
+fn socket_record(s: &SocketRef, direction: Direction, event: &str, args: Value) -> EventRecord {
+    let principal = principal_of(s);
+    let mut rec = bus::record(SOURCE, direction, s.ns(), event, args);
+    rec.socket_id = Some(s.id.to_string());
+    rec.rooms = s.rooms().into_iter().map(|r| r.to_string()).collect();
+    rec.rooms.sort();
+    rec.tenant = principal.tenant;
+    rec.user = principal.user;
+    rec
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn room_arg_accepts_object_or_string() {
+        assert_eq!(room_arg(&json!([{"room": "a"}])), Some("a"));
+        assert_eq!(room_arg(&json!(["b"])), Some("b"));
+        assert_eq!(room_arg(&json!([{"room": ""}])), None);
+        assert_eq!(room_arg(&json!([])), None);
+        assert_eq!(room_arg(&json!([42])), None);
+    }
+}

@@ -1,0 +1,239 @@
+//! Wire types shared by every Sockscope part.
+//!
+//! The desktop UI is compiled to wasm32 and the engine runs on tokio; both must agree
+//! on the shape of what crosses the Tauri IPC boundary and what goes into recordings.
+//! Keeping these types here, with only `serde` as a dependency, lets the UI use them
+//! without pulling in tokio, socketioxide or rusqlite.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Which way an event travelled, the same meaning from either vantage point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// Client to server.
+    C2s,
+    /// Server to client.
+    S2c,
+}
+
+impl Direction {
+    /// The short label used in logs and tables.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::C2s => "c2s",
+            Direction::S2c => "s2c",
+        }
+    }
+}
+
+/// An acknowledgement attached to an event: the id the peer asked for and, once
+/// known, the reply it got.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct AckInfo {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply: Option<Value>,
+}
+
+/// One event seen anywhere: the embedded gateway (in or out), a client connection,
+/// or an import. Secrets never enter a record; they are redacted at the source.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventRecord {
+    /// Position on the bus, strictly increasing within one engine.
+    pub seq: u64,
+    /// Unix time in microseconds.
+    pub ts: i64,
+    /// `gateway` or `connection:<id>`.
+    pub source: String,
+    pub direction: Direction,
+    pub namespace: String,
+    pub event: String,
+    /// The event's arguments as a JSON array.
+    pub args: Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ack: Option<AckInfo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub socket_id: Option<String>,
+    /// Rooms the event was addressed to (s2c) or the socket was in (c2s).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rooms: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+}
+
+/// How the embedded gateway authenticates a handshake.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum AuthMode {
+    /// Every handshake is accepted; sockets are anonymous.
+    #[default]
+    None,
+    /// HS256 JWT signed with a shared secret.
+    Hs256 { secret: String },
+}
+
+/// What a user sets before starting the embedded gateway.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GatewaySettings {
+    pub host: String,
+    pub port: u16,
+    #[serde(default)]
+    pub auth: AuthMode,
+    /// Namespaces served besides `/`.
+    #[serde(default)]
+    pub namespaces: Vec<String>,
+    /// Claim naming the user (default `sub`).
+    #[serde(default = "default_user_claim")]
+    pub user_claim: String,
+    /// Claim naming the tenant (default `tenantId`).
+    #[serde(default = "default_tenant_claim")]
+    pub tenant_claim: String,
+}
+
+fn default_user_claim() -> String {
+    "sub".to_owned()
+}
+
+fn default_tenant_claim() -> String {
+    "tenantId".to_owned()
+}
+
+/// The port the desktop console's gateway listens on unless told otherwise.
+pub const DEFAULT_PORT: u16 = 3069;
+
+impl Default for GatewaySettings {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1".to_owned(),
+            port: DEFAULT_PORT,
+            auth: AuthMode::None,
+            namespaces: Vec::new(),
+            user_claim: default_user_claim(),
+            tenant_claim: default_tenant_claim(),
+        }
+    }
+}
+
+/// The embedded gateway as the UI sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct GatewayStatus {
+    pub running: bool,
+    /// `host:port` actually bound, when running.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub addr: Option<String>,
+    /// Connected sockets over every namespace.
+    pub sockets: usize,
+    /// Events seen since start, both ways.
+    pub events: u64,
+}
+
+/// What the desktop shell pushes to the UI once per batching window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct EventBatch {
+    pub events: Vec<EventRecord>,
+    /// Events that were not delivered to the UI because it fell behind.
+    pub lagged: u64,
+    pub status: GatewayStatus,
+}
+
+/// A server-to-client emit asked for through the HTTP API, the CLI or the UI.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EmitRequest {
+    /// Defaults to `/`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    pub event: String,
+    /// The one argument sent with the event.
+    #[serde(default)]
+    pub data: Value,
+    /// A room as clients name it in `subscribe`; without it the event goes to every
+    /// socket of the namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room: Option<String>,
+    /// The tenant whose room is meant; without it, the room of tenant-less sockets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
+}
+
+/// An error as it crosses IPC: a stable code and a one-line message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiError {
+    pub code: String,
+    pub message: String,
+}
+
+/// One socket in an inspection snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SocketInfo {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
+    pub rooms: Vec<String>,
+}
+
+/// One room and the sockets in it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomInfo {
+    pub name: String,
+    pub sockets: Vec<String>,
+}
+
+/// One namespace of the embedded gateway.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NamespaceInfo {
+    pub name: String,
+    pub rooms: Vec<RoomInfo>,
+    pub sockets: Vec<SocketInfo>,
+}
+
+/// What `GET /inspect` returns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct InspectSnapshot {
+    pub namespaces: Vec<NamespaceInfo>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_round_trips_with_lowercase_direction() {
+        let r = EventRecord {
+            seq: 1,
+            ts: 2,
+            source: "gateway".into(),
+            direction: Direction::C2s,
+            namespace: "/".into(),
+            event: "hello".into(),
+            args: serde_json::json!([1]),
+            ack: None,
+            socket_id: None,
+            rooms: vec![],
+            tenant: Some("t".into()),
+            user: None,
+        };
+        let s = serde_json::to_string(&r).unwrap();
+        assert!(s.contains("\"direction\":\"c2s\""), "{s}");
+        assert!(!s.contains("socket_id"), "{s}");
+        let back: EventRecord = serde_json::from_str(&s).unwrap();
+        assert_eq!(back, r);
+    }
+
+    #[test]
+    fn settings_default_to_loopback_and_3069() {
+        let s = GatewaySettings::default();
+        assert_eq!(s.host, "127.0.0.1");
+        assert_eq!(s.port, 3069);
+        let parsed: GatewaySettings =
+            serde_json::from_str(r#"{"host":"127.0.0.1","port":0}"#).unwrap();
+        assert_eq!(parsed.tenant_claim, "tenantId");
+        assert_eq!(parsed.auth, AuthMode::None);
+    }
+}
