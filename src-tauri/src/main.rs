@@ -1,1 +1,59 @@
-fn main() {}
+//! The Sockscope desktop console: a Tauri window over the engine. This crate only wires
+//! things together; behaviour lives in `sockscope-engine`.
+
+// No console window on Windows release builds.
+#![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
+
+mod commands;
+mod relay;
+
+use std::sync::Arc;
+
+use sockscope_engine::Engine;
+use sockscope_protocol::GatewaySettings;
+
+/// The engine as Tauri state.
+pub type EngineState = Arc<Engine>;
+
+fn main() {
+    init_tracing();
+    let autostart = !std::env::args().any(|a| a == "--no-autostart")
+        && std::env::var("SOCKSCOPE_AUTOSTART").map_or(true, |v| v != "0");
+    let engine: EngineState = Arc::new(Engine::new());
+    let for_setup = engine.clone();
+    let result = tauri::Builder::default()
+        .manage(engine)
+        .setup(move |app| {
+            relay::spawn(app.handle().clone(), for_setup.clone());
+            if autostart {
+                let engine = for_setup.clone();
+                tauri::async_runtime::spawn(async move {
+                    // A busy 3069 is not fatal: the Server panel shows the state and the
+                    // user picks another port.
+                    if let Err(error) = engine.start_gateway(&GatewaySettings::default()).await {
+                        tracing::warn!(%error, "embedded gateway did not start at launch");
+                    }
+                });
+            }
+            Ok(())
+        })
+        .invoke_handler(tauri::generate_handler![
+            commands::gateway::cmd_gateway_start,
+            commands::gateway::cmd_gateway_stop,
+            commands::gateway::cmd_gateway_status,
+        ])
+        .run(tauri::generate_context!("../tauri.conf.json"));
+    if let Err(error) = result {
+        eprintln!("sockscope-app: error: {error}");
+        std::process::exit(1);
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

@@ -1,1 +1,12 @@
-fn main() {}
+//! The Sockscope console UI: Leptos (client-side rendering) compiled to wasm32 and
+//! served by the Tauri shell. It never opens sockets itself; everything goes through
+//! the typed IPC functions in [`api`].
+
+mod api;
+mod app;
+mod live_log;
+mod server_panel;
+
+fn main() {
+    leptos::mount::mount_to_body(app::App);
+}

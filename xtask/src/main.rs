@@ -1,1 +1,130 @@
-fn main() {}
+//! `cargo xtask`: Sockscope's only build and test entry points, so a fresh Debian
+//! machine with Rust and Node needs nothing but these two commands:
+//!
+//! - `cargo xtask app`: install the UI toolchain if missing, build the UI, launch the
+//!   desktop console;
+//! - `cargo xtask test`: install everything missing, then run every test (format,
+//!   clippy, unit, integration, interop against npm socket.io peers, GUI end to end).
+//!
+//! Plain std only: xtask must compile fast on a cold machine.
+
+mod command;
+mod display;
+mod setup;
+mod workspace;
+
+use std::process::ExitCode;
+
+use command::{cargo, run, Cmd};
+
+const USAGE: &str = "usage: cargo xtask <command>
+
+commands:
+  setup   install what this machine lacks (apt packages, wasm32 target, trunk,
+          wasm-bindgen-cli, tauri-driver, npm packages)
+  ui      build the UI into ui/dist
+  app     build the UI and launch the desktop console
+  test    install what is missing, then run every test";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("setup") => setup::all(),
+        Some("ui") => setup::ui_tools().and_then(|()| build_ui()),
+        Some("app") => app(&args[1..]),
+        Some("test") => test(),
+        Some("-h" | "--help" | "help") => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        Some(other) => Err(format!("unknown command {other:?}\n\n{USAGE}")),
+        None => Err(USAGE.to_owned()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn build_ui() -> Result<(), String> {
+    step("build the UI (trunk → ui/dist)");
+    run(Cmd::new("trunk")
+        .args(["build", "--offline"])
+        .dir(workspace::root().join("ui")))
+}
+
+fn app(extra: &[String]) -> Result<(), String> {
+    setup::apt()?;
+    setup::ui_tools()?;
+    build_ui()?;
+    if std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none() {
+        return Err(
+            "no display (DISPLAY/WAYLAND_DISPLAY unset): the desktop console needs one; \
+             for the headless main job run `cargo run -p sockscope-cli -- serve`"
+                .into(),
+        );
+    }
+    step("launch the desktop console");
+    let mut cmd = cargo(["run", "-p", "sockscope-app", "--"]);
+    cmd = cmd.args(extra.iter().map(String::as_str));
+    run(cmd)
+}
+
+fn test() -> Result<(), String> {
+    let started = std::time::Instant::now();
+    setup::all()?;
+    step("format");
+    run(cargo(["fmt", "--all", "--", "--check"]))?;
+    build_ui()?;
+    step("clippy");
+    run(cargo([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    step("unit and integration tests");
+    run(cargo(["test", "--workspace"]))?;
+    step("build the CLI and the app");
+    run(cargo([
+        "build",
+        "-p",
+        "sockscope-cli",
+        "-p",
+        "sockscope-app",
+    ]))?;
+
+    let bin = workspace::target_dir()?.join("debug");
+    let root = workspace::root();
+    step("interop tests (Node socket.io peers)");
+    run(Cmd::new("node")
+        .args(["--test", "--test-concurrency=1"])
+        .dir(root.join("tests/interop"))
+        .env("SOCKSCOPE_BIN", bin.join("sockscope")))?;
+
+    step("GUI end-to-end tests (tauri-driver + WebKitWebDriver under Xvfb)");
+    let display = display::Xvfb::start()?;
+    run(Cmd::new("node")
+        .args(["--test", "--test-concurrency=1"])
+        .dir(root.join("tests/gui"))
+        .env("DISPLAY", display.name())
+        .env("SOCKSCOPE_APP_BIN", bin.join("sockscope-app"))
+        .env("SOCKSCOPE_ARTIFACTS", root.join("tests/artifacts")))?;
+    drop(display);
+
+    println!(
+        "\nxtask: every test passed in {:.1} min",
+        started.elapsed().as_secs_f64() / 60.0
+    );
+    Ok(())
+}
+
+/// A visible marker between steps, so a CI log shows where it failed.
+pub fn step(what: &str) {
+    println!("\n==> {what}");
+}

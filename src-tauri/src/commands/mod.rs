@@ -1,0 +1,14 @@
+//! Tauri commands: one-line adapters over the engine, grouped by panel. Errors cross
+//! IPC as `ApiError {code, message}`.
+
+pub mod gateway;
+
+use sockscope_protocol::ApiError;
+
+/// An engine error as the UI receives it.
+pub fn api_error(e: sockscope_engine::Error) -> ApiError {
+    ApiError {
+        code: e.code().to_owned(),
+        message: e.to_string(),
+    }
+}

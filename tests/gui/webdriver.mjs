@@ -1,0 +1,124 @@
+// A small W3C WebDriver client over fetch, plus the tauri-driver process that serves
+// it. Enough to drive the real Sockscope window: find by CSS, click, type, read text,
+// take screenshots. Every wait is bounded.
+import { spawn } from "node:child_process";
+import { createServer } from "node:net";
+
+export const WAIT_MS = 15_000;
+const ELEMENT = "element-6066-11e4-a52e-4f735466cecf";
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.on("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts tauri-driver on a free port and waits until it answers. */
+export async function startDriver() {
+  const port = await freePort();
+  const nativePort = await freePort();
+  const child = spawn("tauri-driver", ["--port", String(port), "--native-port", String(nativePort)], {
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  const base = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + WAIT_MS;
+  for (;;) {
+    try {
+      const r = await fetch(`${base}/status`);
+      if (r.ok || r.status < 500) break;
+    } catch {
+      // not up yet
+    }
+    if (child.exitCode !== null) throw new Error(`tauri-driver exited with ${child.exitCode}`);
+    if (Date.now() > deadline) throw new Error("tauri-driver did not answer within 15 s");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { base, stop: () => child.kill("SIGTERM") };
+}
+
+async function call(method, url, body) {
+  const r = await fetch(url, {
+    method,
+    headers: { "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const json = await r.json().catch(() => ({}));
+  if (!r.ok) throw new Error(`${method} ${url}: ${r.status} ${JSON.stringify(json.value ?? json)}`);
+  return json.value;
+}
+
+export class Session {
+  static async create(base, application, args = []) {
+    const value = await call("POST", `${base}/session`, {
+      capabilities: {
+        alwaysMatch: { browserName: "wry", "tauri:options": { application, args } },
+      },
+    });
+    return new Session(`${base}/session/${value.sessionId}`);
+  }
+
+  constructor(url) {
+    this.url = url;
+  }
+
+  async find(css) {
+    const v = await call("POST", `${this.url}/element`, { using: "css selector", value: css });
+    return v[ELEMENT];
+  }
+
+  async findAll(css) {
+    const v = await call("POST", `${this.url}/elements`, { using: "css selector", value: css });
+    return v.map((e) => e[ELEMENT]);
+  }
+
+  /** Polls until `css` matches, returns the element id. */
+  async waitFor(css, what = css) {
+    return this.until(async () => (await this.findAll(css))[0], what);
+  }
+
+  async until(check, what) {
+    const deadline = Date.now() + WAIT_MS;
+    let last;
+    for (;;) {
+      try {
+        const v = await check();
+        if (v) return v;
+      } catch (e) {
+        last = e;
+      }
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${last.message}` : ""}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  async text(css) {
+    return call("GET", `${this.url}/element/${await this.find(css)}/text`);
+  }
+
+  async click(css) {
+    await call("POST", `${this.url}/element/${await this.find(css)}/click`, {});
+  }
+
+  async type(css, text, { clear = true } = {}) {
+    const el = await this.find(css);
+    if (clear) await call("POST", `${this.url}/element/${el}/clear`, {});
+    await call("POST", `${this.url}/element/${el}/value`, { text });
+  }
+
+  async enabled(css) {
+    return call("GET", `${this.url}/element/${await this.find(css)}/enabled`);
+  }
+
+  async screenshot() {
+    return Buffer.from(await call("GET", `${this.url}/screenshot`), "base64");
+  }
+
+  async close() {
+    await call("DELETE", this.url).catch(() => {});
+  }
+}

@@ -1,0 +1,86 @@
+// Shared helpers for the interop tests: start `sockscope serve`, mint HS256 tokens,
+// wait for socket.io-client events with a deadline. Every wait is bounded.
+import { spawn } from "node:child_process";
+import { createHmac } from "node:crypto";
+import { createInterface } from "node:readline";
+
+export const WAIT_MS = 10_000;
+
+export function sockscopeBin() {
+  const bin = process.env.SOCKSCOPE_BIN;
+  if (!bin) throw new Error("SOCKSCOPE_BIN is not set: run these tests through `cargo xtask test`");
+  return bin;
+}
+
+const b64url = (v) => Buffer.from(typeof v === "string" ? v : JSON.stringify(v)).toString("base64url");
+
+/** An HS256 JWT, minted here so the test does not trust our own signer. */
+export function hs256(secret, claims) {
+  const head = b64url({ alg: "HS256", typ: "JWT" });
+  const body = b64url(claims);
+  const sig = createHmac("sha256", secret).update(`${head}.${body}`).digest("base64url");
+  return `${head}.${body}.${sig}`;
+}
+
+export function withTimeout(promise, what, ms = WAIT_MS) {
+  let timer;
+  const deadline = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Starts `sockscope serve ARGS --json`, resolves once it printed its `listening on`
+ * line. `lines` collects every later stdout line, `stderr` everything on stderr.
+ */
+export async function serve(args) {
+  const child = spawn(sockscopeBin(), ["serve", ...args, "--json"], { stdio: ["ignore", "pipe", "pipe"] });
+  const lines = [];
+  let stderr = "";
+  child.stderr.on("data", (d) => (stderr += d));
+  const rl = createInterface({ input: child.stdout });
+  const url = await withTimeout(
+    new Promise((resolve, reject) => {
+      rl.on("line", (line) => {
+        const m = /^listening on (http:\/\/\S+)$/.exec(line);
+        if (m) resolve(m[1]);
+        else lines.push(line);
+      });
+      child.on("exit", (code) => reject(new Error(`sockscope serve exited with ${code}: ${stderr}`)));
+    }),
+    "sockscope serve to listen",
+  );
+  const exited = new Promise((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
+  return { child, url, lines, exited, stderr: () => stderr };
+}
+
+/** Runs `sockscope ARGS` to completion. */
+export function run(args) {
+  return withTimeout(
+    new Promise((resolve) => {
+      const child = spawn(sockscopeBin(), args, { stdio: ["ignore", "pipe", "pipe"] });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (d) => (stdout += d));
+      child.stderr.on("data", (d) => (stderr += d));
+      child.on("exit", (code) => resolve({ code, stdout, stderr }));
+    }),
+    `sockscope ${args.join(" ")}`,
+  );
+}
+
+/** Resolves with the first `event` emitted by `emitter` (args as an array). */
+export function once(emitter, event, what = event) {
+  return withTimeout(new Promise((resolve) => emitter.once(event, (...args) => resolve(args))), what);
+}
+
+export async function eventually(check, what) {
+  const deadline = Date.now() + WAIT_MS;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -1,0 +1,148 @@
+//! The Server panel: start and stop the embedded gateway, its port and JWT secret, and
+//! live counters (sockets connected, events seen).
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use sockscope_protocol::{AuthMode, GatewaySettings, GatewayStatus, DEFAULT_PORT};
+
+use crate::api;
+
+/// The settings typed into the form, or a one-line reason they are unusable.
+fn settings_from(port: &str, secret: &str, namespaces: &str) -> Result<GatewaySettings, String> {
+    let port: u16 = port
+        .trim()
+        .parse()
+        .map_err(|_| format!("port {:?} is not a number between 0 and 65535", port.trim()))?;
+    let namespaces = namespaces
+        .split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let auth = match secret.trim() {
+        "" => AuthMode::None,
+        s => AuthMode::Hs256 {
+            secret: s.to_owned(),
+        },
+    };
+    Ok(GatewaySettings {
+        port,
+        auth,
+        namespaces,
+        ..GatewaySettings::default()
+    })
+}
+
+#[component]
+pub fn ServerPanel(
+    status: RwSignal<GatewayStatus>,
+    error: RwSignal<Option<String>>,
+) -> impl IntoView {
+    let port = RwSignal::new(DEFAULT_PORT.to_string());
+    let secret = RwSignal::new(String::new());
+    let namespaces = RwSignal::new(String::new());
+    let busy = RwSignal::new(false);
+
+    let start = move |_| {
+        let settings = match settings_from(&port.get(), &secret.get(), &namespaces.get()) {
+            Ok(s) => s,
+            Err(msg) => {
+                error.set(Some(msg));
+                return;
+            }
+        };
+        busy.set(true);
+        spawn_local(async move {
+            match api::gateway_start(&settings).await {
+                Ok(s) => {
+                    status.set(s);
+                    error.set(None);
+                }
+                Err(e) => error.set(Some(e.message)),
+            }
+            busy.set(false);
+        });
+    };
+    let stop = move |_| {
+        busy.set(true);
+        spawn_local(async move {
+            match api::gateway_stop().await {
+                Ok(s) => status.set(s),
+                Err(e) => error.set(Some(e.message)),
+            }
+            busy.set(false);
+        });
+    };
+    let running = move || status.get().running;
+
+    view! {
+        <section class="panel server" id="server-panel">
+            <h2>"Embedded gateway"</h2>
+            <div class="status-row">
+                <span id="gateway-state" class=move || if running() { "pill on" } else { "pill off" }>
+                    {move || if running() { "running" } else { "stopped" }}
+                </span>
+                <span id="gateway-addr" class="addr">
+                    {move || status.get().addr.map(|a| format!("http://{a}")).unwrap_or_default()}
+                </span>
+            </div>
+            <div class="counters">
+                <div class="counter">
+                    <span class="value" id="socket-count">{move || status.get().sockets}</span>
+                    <span class="label">"sockets"</span>
+                </div>
+                <div class="counter">
+                    <span class="value" id="event-count">{move || status.get().events}</span>
+                    <span class="label">"events"</span>
+                </div>
+            </div>
+            <label>
+                "Port"
+                <input id="gateway-port" type="text" inputmode="numeric"
+                    prop:value=move || port.get()
+                    prop:disabled=running
+                    on:input=move |ev| port.set(event_target_value(&ev)) />
+            </label>
+            <label>
+                "JWT secret (HS256)"
+                <input id="gateway-secret" type="password" placeholder="none: accept every handshake"
+                    autocomplete="off"
+                    prop:value=move || secret.get()
+                    prop:disabled=running
+                    on:input=move |ev| secret.set(event_target_value(&ev)) />
+            </label>
+            <label>
+                "Extra namespaces"
+                <input id="gateway-namespaces" type="text" placeholder="/dashboard, /admin"
+                    prop:value=move || namespaces.get()
+                    prop:disabled=running
+                    on:input=move |ev| namespaces.set(event_target_value(&ev)) />
+            </label>
+            <div class="actions">
+                <button id="gateway-start" class="primary"
+                    prop:disabled=move || running() || busy.get() on:click=start>"Start"</button>
+                <button id="gateway-stop"
+                    prop:disabled=move || !running() || busy.get() on:click=stop>"Stop"</button>
+            </div>
+            <p class="hint">"Binds 127.0.0.1 only. Port 0 picks a free port."</p>
+        </section>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_values_become_settings_or_a_reason() {
+        let s = settings_from(" 0 ", "", "/a, ,/b").unwrap();
+        assert_eq!(s.port, 0);
+        assert_eq!(s.auth, AuthMode::None);
+        assert_eq!(s.namespaces, vec!["/a", "/b"]);
+        assert_eq!(s.host, "127.0.0.1");
+        let s = settings_from("3069", "k", "").unwrap();
+        assert_eq!(s.auth, AuthMode::Hs256 { secret: "k".into() });
+        let e = settings_from("70000", "", "").unwrap_err();
+        assert!(e.contains("70000"), "{e}");
+    }
+}
