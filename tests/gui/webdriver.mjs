@@ -2,6 +2,8 @@
 // it. Enough to drive the real Sockscope window: find by CSS, click, type, read text,
 // take screenshots. Every wait is bounded.
 import { spawn } from "node:child_process";
+import { mkdirSync, openSync } from "node:fs";
+import { join } from "node:path";
 import { createServer } from "node:net";
 
 export const WAIT_MS = 15_000;
@@ -18,12 +20,18 @@ export function freePort() {
   });
 }
 
-/** Starts tauri-driver on a free port and waits until it answers. */
-export async function startDriver() {
+/**
+ * Starts tauri-driver on a free port and waits until it answers. Its output (and that
+ * of the WebKitWebDriver and app it spawns) goes to a log file in `logDir`, never to
+ * our stdout: a straggling app holding the test runner's pipe would hang the run.
+ */
+export async function startDriver(logDir) {
   const port = await freePort();
   const nativePort = await freePort();
+  mkdirSync(logDir, { recursive: true });
+  const log = openSync(join(logDir, "tauri-driver.log"), "a");
   const child = spawn("tauri-driver", ["--port", String(port), "--native-port", String(nativePort)], {
-    stdio: ["ignore", "inherit", "inherit"],
+    stdio: ["ignore", log, log],
   });
   const base = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + WAIT_MS;

@@ -72,25 +72,37 @@ pub fn ui_tools() -> Result<(), String> {
         run(Cmd::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]))?;
     }
     let bindgen = workspace::locked_version("wasm-bindgen")?;
-    cargo_install("trunk", "trunk", TRUNK_VERSION, true)?;
-    cargo_install("wasm-bindgen-cli", "wasm-bindgen", &bindgen, false)
+    cargo_install("trunk", ["trunk", "--version"], TRUNK_VERSION, true)?;
+    cargo_install(
+        "wasm-bindgen-cli",
+        ["wasm-bindgen", "--version"],
+        &bindgen,
+        false,
+    )
 }
 
 fn tauri_driver() -> Result<(), String> {
-    cargo_install("tauri-driver", "tauri-driver", TAURI_DRIVER_VERSION, true)
+    // tauri-driver has no --version; --help tells it is on PATH.
+    cargo_install(
+        "tauri-driver",
+        ["tauri-driver", "--help"],
+        TAURI_DRIVER_VERSION,
+        true,
+    )
 }
 
 /// `cargo install` unless `cargo install --list` already shows `krate` at `version`
-/// (a bare major such as "2" accepts any 2.x). `wasm-bindgen-cli` is installed without
-/// `--locked`: its lock file names a crate version the registry mirror lacks.
-fn cargo_install(krate: &str, binary: &str, version: &str, locked: bool) -> Result<(), String> {
+/// (a bare major such as "2" accepts any 2.x) and `probe` (the binary and an argument
+/// it answers) runs. `wasm-bindgen-cli` is installed without `--locked`: its lock file
+/// names a crate version the registry mirror lacks.
+fn cargo_install(krate: &str, probe: [&str; 2], version: &str, locked: bool) -> Result<(), String> {
     let list = output(Cmd::new("cargo").args(["install", "--list"])).unwrap_or_default();
     let installed = list.lines().find_map(|l| {
         l.strip_prefix(&format!("{krate} v"))
             .and_then(|rest| rest.split(':').next())
             .map(str::to_owned)
     });
-    let on_path = output(Cmd::new(binary).args(["--version"])).is_some();
+    let on_path = output(Cmd::new(probe[0]).args([probe[1]])).is_some();
     let matches = installed.as_deref().is_some_and(|v| {
         v == version || (!version.contains('.') && v.split('.').next() == Some(version))
     });
