@@ -6,6 +6,20 @@ pub enum CliError {
     Engine(#[from] sockscope_engine::Error),
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
+    #[error("cannot read {path}: {source}")]
+    File {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot reach {url}: {reason}")]
+    Unreachable { url: String, reason: String },
+    #[error("{url} answered {status}: {message}")]
+    Http {
+        url: String,
+        status: u16,
+        message: String,
+    },
 }
 
 pub type Result<T> = std::result::Result<T, CliError>;

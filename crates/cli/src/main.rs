@@ -2,8 +2,11 @@
 //! printing; behaviour lives in `sockscope-engine`, which the desktop app shares.
 
 mod error;
+mod http;
+mod inspect;
 mod output;
 mod serve;
+mod templates;
 
 use std::process::ExitCode;
 
@@ -23,6 +26,11 @@ struct Cli {
 enum Command {
     /// Run the embedded gateway and print every event it sees.
     Serve(serve::ServeArgs),
+    /// Event templates (socket-events/*.json): list them or send one.
+    #[command(subcommand)]
+    Templates(templates::TemplatesCommand),
+    /// Show a running gateway's namespaces, tenants, rooms and sockets.
+    Inspect(inspect::InspectArgs),
 }
 
 fn main() -> ExitCode {
@@ -38,6 +46,8 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Serve(args) => serve::run(args).await,
+            Command::Templates(cmd) => templates::run(cmd).await,
+            Command::Inspect(args) => inspect::run(args).await,
         }
     });
     match result {

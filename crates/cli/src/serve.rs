@@ -6,11 +6,18 @@ use std::io::Write;
 
 use clap::Args;
 use sockscope_engine::Engine;
-use sockscope_protocol::{AuthMode, GatewaySettings, DEFAULT_PORT};
+use sockscope_protocol::{AuthMode, GatewaySettings, Profile, DEFAULT_PORT};
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::error::Result;
+use crate::error::{CliError, Result};
 use crate::output;
+
+fn parse_profile(s: &str) -> std::result::Result<Profile, String> {
+    Profile::from_name(s).ok_or_else(|| {
+        let names: Vec<&str> = Profile::ALL.iter().map(|p| p.name()).collect();
+        format!("unknown profile {s:?} (one of: {})", names.join(", "))
+    })
+}
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -18,11 +25,29 @@ pub struct ServeArgs {
     #[arg(long, default_value = "127.0.0.1")]
     host: String,
     /// Port to listen on; 0 picks a free one.
-    #[arg(long, short, default_value_t = DEFAULT_PORT)]
+    #[arg(long, short, env = "SOCKET_IO_PORT", default_value_t = DEFAULT_PORT)]
     port: u16,
+    /// The gateway to emulate: generic, jet-admin, analytics, gxp, steedos, jac.
+    #[arg(long, default_value = "generic", value_parser = parse_profile)]
+    profile: Profile,
+    /// Interval of simulated pushes (metric ticks, workflow steps), in milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    tick_ms: u64,
+    /// Folder of event templates (`{event, channel, data}` JSON files); the shipped
+    /// examples when unset.
+    #[arg(long, value_name = "DIR")]
+    templates: Option<String>,
     /// Require an HS256 JWT in the handshake (`auth.token`), signed with this secret.
-    #[arg(long, env = "SOCKSCOPE_JWT_SECRET", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "SOCKSCOPE_JWT_SECRET",
+        hide_env_values = true,
+        conflicts_with = "jwt_public_key"
+    )]
     jwt_secret: Option<String>,
+    /// Require an RS256 JWT, checked with the RSA public key in this PEM file.
+    #[arg(long, value_name = "PEM_FILE")]
+    jwt_public_key: Option<std::path::PathBuf>,
     /// JWT claim naming the user.
     #[arg(long, default_value = "sub")]
     user_claim: String,
@@ -38,27 +63,37 @@ pub struct ServeArgs {
 }
 
 impl ServeArgs {
-    fn settings(&self) -> GatewaySettings {
-        GatewaySettings {
+    fn settings(&self) -> Result<GatewaySettings> {
+        let auth = match (&self.jwt_secret, &self.jwt_public_key) {
+            (Some(secret), _) => AuthMode::Hs256 {
+                secret: secret.clone(),
+            },
+            (None, Some(path)) => AuthMode::Rs256 {
+                public_key_pem: std::fs::read_to_string(path).map_err(|e| CliError::File {
+                    path: path.display().to_string(),
+                    source: e,
+                })?,
+            },
+            (None, None) => AuthMode::None,
+        };
+        Ok(GatewaySettings {
             host: self.host.clone(),
             port: self.port,
-            auth: match &self.jwt_secret {
-                Some(secret) => AuthMode::Hs256 {
-                    secret: secret.clone(),
-                },
-                None => AuthMode::None,
-            },
+            auth,
             namespaces: self.namespaces.clone(),
             user_claim: self.user_claim.clone(),
             tenant_claim: self.tenant_claim.clone(),
-        }
+            profile: self.profile,
+            tick_ms: self.tick_ms,
+            templates_dir: self.templates.clone(),
+        })
     }
 }
 
 pub async fn run(args: ServeArgs) -> Result<()> {
     let engine = Engine::new();
     let mut events = engine.bus().subscribe();
-    let status = engine.start_gateway(&args.settings()).await?;
+    let status = engine.start_gateway(&args.settings()?).await?;
     let addr = status.addr.unwrap_or_default();
     {
         let mut out = std::io::stdout().lock();

@@ -85,14 +85,55 @@ pub fn now_micros() -> i64 {
         .unwrap_or(0)
 }
 
+/// Keys whose values are secrets wherever they appear in a payload.
+const SECRET_KEYS: &[&str] = &[
+    "token",
+    "access_token",
+    "accesstoken",
+    "refresh_token",
+    "refreshtoken",
+    "id_token",
+    "authorization",
+    "cookie",
+    "password",
+    "secret",
+    "x-auth-token",
+    "jwt",
+];
+
+/// What a secret's value becomes in a record.
+pub const REDACTED: &str = "[redacted]";
+
+/// Replaces the value of every secret-named key (any depth, any case) with
+/// [`REDACTED`], so a token a client sends inside an event (Jac's `change_user`, a
+/// login emit) never reaches a record.
+pub fn redact(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            for (k, val) in map.iter_mut() {
+                if SECRET_KEYS.iter().any(|s| k.eq_ignore_ascii_case(s)) {
+                    if !val.is_null() {
+                        *val = Value::String(REDACTED.to_owned());
+                    }
+                } else {
+                    redact(val);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(redact),
+        _ => {}
+    }
+}
+
 /// A record with the fields every source fills; the rest default to empty.
 pub fn record(
     source: &str,
     direction: Direction,
     namespace: &str,
     event: &str,
-    args: Value,
+    mut args: Value,
 ) -> EventRecord {
+    redact(&mut args);
     EventRecord {
         seq: 0,
         ts: 0,
@@ -112,6 +153,25 @@ pub fn record(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_are_redacted_at_any_depth() {
+        let mut v = serde_json::json!([{"type": "change_user", "token": "Bearer abc",
+            "nested": {"Authorization": "x", "keep": 1}, "list": [{"password": "p"}], "none": null}]);
+        redact(&mut v);
+        let s = v.to_string();
+        assert!(!s.contains("abc") && !s.contains("\"p\""), "{s}");
+        assert_eq!(v[0]["nested"]["keep"], 1);
+        assert_eq!(v[0]["token"], REDACTED);
+        let r = record(
+            "gateway",
+            Direction::C2s,
+            "/",
+            "login",
+            serde_json::json!([{"jwt": "t"}]),
+        );
+        assert_eq!(r.args[0]["jwt"], REDACTED);
+    }
 
     #[tokio::test]
     async fn subscribers_see_records_in_seq_order_with_timestamps() {

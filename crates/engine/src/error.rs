@@ -34,6 +34,16 @@ pub enum Error {
     TokenExpired,
     #[error("invalid token: {0}")]
     InvalidToken(String),
+    #[error("invalid JWT public key (expected an RSA public key in PEM): {0}")]
+    BadKey(String),
+    #[error("cannot read templates folder {dir}: {source}")]
+    Templates {
+        dir: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("unknown template {event:?} (known: {known})")]
+    UnknownTemplate { event: String, known: String },
     #[error("emit failed: {0}")]
     Emit(String),
     #[error("I/O error: {0}")]
@@ -55,6 +65,9 @@ impl Error {
             Error::BadSignature => "bad_signature",
             Error::TokenExpired => "token_expired",
             Error::InvalidToken(_) => "invalid_token",
+            Error::BadKey(_) => "bad_key",
+            Error::Templates { .. } => "templates",
+            Error::UnknownTemplate { .. } => "unknown_template",
             Error::Emit(_) => "emit",
             Error::Io(_) => "io",
         }

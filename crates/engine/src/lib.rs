@@ -9,6 +9,7 @@ pub mod bus;
 pub mod error;
 pub mod gateway;
 pub mod inspect;
+pub mod templates;
 
 use sockscope_protocol::{EmitRequest, GatewaySettings, GatewayStatus, InspectSnapshot};
 use tokio::sync::Mutex;

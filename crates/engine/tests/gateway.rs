@@ -303,7 +303,7 @@ async fn every_event_reaches_the_bus_acked_and_without_the_token() {
     .await;
     next_named(&mut rx, "open").await;
 
-    let reply = emit_ack(&c, "hello", json!({"n": 1})).await;
+    let reply = emit_ack(&c, "ping", json!({"n": 1})).await;
     assert_eq!(reply["ok"], true);
     c.emit("fire", json!(["a", 2])).await.expect("emit");
     c.disconnect().await.ok();
@@ -317,7 +317,7 @@ async fn every_event_reaches_the_bus_acked_and_without_the_token() {
     .await
     .expect("records within time");
     let names: Vec<&str> = seen.iter().map(|r| r.event.as_str()).collect();
-    assert_eq!(names, vec!["connect", "hello", "fire", "disconnect"]);
+    assert_eq!(names, vec!["connect", "ping", "fire", "disconnect"]);
     let ping = &seen[1];
     assert_eq!(ping.direction, Direction::C2s);
     assert_eq!(ping.args, json!([{"n": 1}]));

@@ -75,6 +75,60 @@ pub enum AuthMode {
     None,
     /// HS256 JWT signed with a shared secret.
     Hs256 { secret: String },
+    /// RS256 JWT checked against an RSA public key (PEM text).
+    Rs256 { public_key_pem: String },
+}
+
+/// Which gateway the embedded server behaves like: `generic`, or one of the five seed
+/// gateways it emulates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Profile {
+    /// subscribe/unsubscribe rooms, every other event recorded and acked.
+    #[default]
+    Generic,
+    /// Jet Admin: workflow runs, widgets, AI chat (seed 000).
+    JetAdmin,
+    /// Analytics dashboards: entity subscriptions and metric ticks (seed 001).
+    Analytics,
+    /// GxP toolkit socket server: templates on `private.{Model}.{id}` channels (seed 002).
+    Gxp,
+    /// Steedos AppGateway: tenant rooms from roomParts, broker-style emits (seed 004).
+    Steedos,
+    /// Jac Cloud: plain WebSocket at `/websocket` (seed 003).
+    Jac,
+}
+
+impl Profile {
+    pub const ALL: [Profile; 6] = [
+        Profile::Generic,
+        Profile::JetAdmin,
+        Profile::Analytics,
+        Profile::Gxp,
+        Profile::Steedos,
+        Profile::Jac,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Profile::Generic => "generic",
+            Profile::JetAdmin => "jet-admin",
+            Profile::Analytics => "analytics",
+            Profile::Gxp => "gxp",
+            Profile::Steedos => "steedos",
+            Profile::Jac => "jac",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Profile> {
+        Profile::ALL.into_iter().find(|p| p.name() == name)
+    }
+}
+
+impl std::fmt::Display for Profile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// What a user sets before starting the embedded gateway.
@@ -93,6 +147,19 @@ pub struct GatewaySettings {
     /// Claim naming the tenant (default `tenantId`).
     #[serde(default = "default_tenant_claim")]
     pub tenant_claim: String,
+    /// The gateway being emulated.
+    #[serde(default)]
+    pub profile: Profile,
+    /// Interval of simulated server pushes (metric ticks, workflow steps), in ms.
+    #[serde(default = "default_tick_ms")]
+    pub tick_ms: u64,
+    /// Folder of event templates; the shipped ones when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub templates_dir: Option<String>,
+}
+
+fn default_tick_ms() -> u64 {
+    1000
 }
 
 fn default_user_claim() -> String {
@@ -115,6 +182,9 @@ impl Default for GatewaySettings {
             namespaces: Vec::new(),
             user_claim: default_user_claim(),
             tenant_claim: default_tenant_claim(),
+            profile: Profile::Generic,
+            tick_ms: default_tick_ms(),
+            templates_dir: None,
         }
     }
 }
@@ -158,6 +228,37 @@ pub struct EmitRequest {
     /// The tenant whose room is meant; without it, the room of tenant-less sockets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant: Option<String>,
+    /// An exact room name instead of `room`+`tenant`: a gxp channel such as
+    /// `private.CheckIn.kiosk_2`, or a steedos room such as `space1-orders`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+}
+
+/// An event template in the gxdev format (`socket-events/*.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Template {
+    pub event: String,
+    pub channel: String,
+    pub data: Value,
+    /// The file it came from (`built-in:NAME` for shipped templates).
+    #[serde(default)]
+    pub file: String,
+}
+
+/// A template file that could not be loaded, and where.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemplateProblem {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+/// Every template of a folder, and the files that failed (the rest still load).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct TemplateSet {
+    pub templates: Vec<Template>,
+    pub problems: Vec<TemplateProblem>,
 }
 
 /// An error as it crosses IPC: a stable code and a one-line message.
@@ -235,5 +336,19 @@ mod tests {
             serde_json::from_str(r#"{"host":"127.0.0.1","port":0}"#).unwrap();
         assert_eq!(parsed.tenant_claim, "tenantId");
         assert_eq!(parsed.auth, AuthMode::None);
+        assert_eq!(parsed.profile, Profile::Generic);
+    }
+
+    #[test]
+    fn profiles_have_stable_kebab_names() {
+        for p in Profile::ALL {
+            assert_eq!(Profile::from_name(p.name()), Some(p));
+            assert_eq!(
+                serde_json::to_value(p).unwrap(),
+                serde_json::json!(p.name())
+            );
+        }
+        assert_eq!(Profile::from_name("jet-admin"), Some(Profile::JetAdmin));
+        assert_eq!(Profile::from_name("nope"), None);
     }
 }

@@ -10,14 +10,16 @@ pub mod auth;
 pub mod http_api;
 pub mod profiles;
 pub mod rooms;
+pub(crate) mod socket;
 
+use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use serde_json::json;
 use socketioxide::SocketIo;
-use sockscope_protocol::{Direction, EmitRequest, GatewaySettings, InspectSnapshot};
+use sockscope_protocol::{Direction, EmitRequest, GatewaySettings, InspectSnapshot, Profile};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -37,6 +39,45 @@ pub(crate) struct Shared {
     pub(crate) bus: Bus,
     pub(crate) auth: Authenticator,
     pub(crate) namespaces: Vec<String>,
+    pub(crate) settings: GatewaySettings,
+    /// The server itself, for handlers and timers that emit to rooms. Cleared on stop
+    /// (the server holds `Shared` as state, so this would otherwise be a cycle).
+    io: RwLock<Option<SocketIo>>,
+    /// Per-profile bookkeeping (entity owners, running simulations, plain-WS clients).
+    pub(crate) state: ProfileState,
+}
+
+impl Shared {
+    pub(crate) fn io(&self) -> Option<SocketIo> {
+        self.io.read().ok().and_then(|io| io.clone())
+    }
+}
+
+/// Bookkeeping some profiles keep while the gateway runs.
+#[derive(Default)]
+pub(crate) struct ProfileState {
+    /// Owner tenant of each entity id (analytics: first subscriber's tenant).
+    pub(crate) owners: Mutex<HashMap<String, String>>,
+    /// Keys of running timers (metric tickers, workflow runs), so each runs once.
+    pub(crate) timers: Mutex<HashSet<String>>,
+    /// Plain WebSocket clients (jac).
+    pub(crate) jac: profiles::jac::Clients,
+}
+
+impl ProfileState {
+    /// Marks `key` as running; false if it already was.
+    pub(crate) fn start_timer(&self, key: &str) -> bool {
+        self.timers
+            .lock()
+            .map(|mut t| t.insert(key.to_owned()))
+            .unwrap_or(false)
+    }
+
+    pub(crate) fn end_timer(&self, key: &str) {
+        if let Ok(mut t) = self.timers.lock() {
+            t.remove(key);
+        }
+    }
 }
 
 /// A cheap handle for acting on a running gateway (emit, inspect, count).
@@ -58,12 +99,21 @@ impl GatewayHandle {
         if let Some(t) = &req.tenant {
             rooms::check_tenant(t)?;
         }
-        let real_room = req
-            .room
-            .as_deref()
-            .map(|r| rooms::scoped(req.tenant.as_deref(), r));
+        // `channel` names a room exactly (gxp channels, steedos rooms); `room` is a
+        // client-side name scoped by tenant.
+        let real_room = match (&req.channel, &req.room) {
+            (Some(channel), _) => Some(profiles::delivery_room(
+                self.shared.settings.profile,
+                channel,
+            )),
+            (None, Some(r)) => Some(rooms::scoped(req.tenant.as_deref(), r)),
+            (None, None) => None,
+        };
         let target = match &real_room {
-            Some(room) => op.to(room.clone()),
+            Some(room) => op.to(profiles::delivery_targets(
+                self.shared.settings.profile,
+                room,
+            )),
             None => op,
         };
         let recipients = target.clone().sockets().len();
@@ -90,14 +140,21 @@ impl GatewayHandle {
         crate::inspect::snapshot(&self.io, &self.shared.namespaces)
     }
 
-    /// Connected sockets over every namespace.
+    /// Connected sockets over every namespace, plus plain WebSocket clients.
     pub fn socket_count(&self) -> usize {
-        self.shared
+        let sio: usize = self
+            .shared
             .namespaces
             .iter()
             .filter_map(|ns| self.io.of(ns))
             .map(|op| op.sockets().len())
-            .sum()
+            .sum();
+        sio + self.shared.state.jac.len()
+    }
+
+    /// The profile this gateway emulates.
+    pub fn profile(&self) -> Profile {
+        self.shared.settings.profile
     }
 }
 
@@ -120,21 +177,34 @@ impl Gateway {
                 .parse()
                 .map_err(|_| Error::BadHost(settings.host.clone()))?,
         };
-        let namespaces = namespaces(&settings.namespaces)?;
+        let profile = settings.profile;
+        let namespaces = namespaces(profiles::namespaces(profile), &settings.namespaces)?;
         let shared = Arc::new(Shared {
             bus,
-            auth: Authenticator::new(&settings.auth, &settings.user_claim, &settings.tenant_claim),
+            auth: Authenticator::new(&settings.auth, &settings.user_claim, &settings.tenant_claim)?,
             namespaces,
+            settings: settings.clone(),
+            io: RwLock::new(None),
+            state: ProfileState::default(),
         });
         let (layer, io) = SocketIo::builder().with_state(shared.clone()).build_layer();
+        if let Ok(mut slot) = shared.io.write() {
+            *slot = Some(io.clone());
+        }
         for ns in &shared.namespaces {
-            profiles::generic::register(&io, ns);
+            profiles::register(profile, &io, ns);
         }
         let handle = GatewayHandle {
             io,
             shared: shared.clone(),
         };
-        let app = http_api::router(handle.clone()).layer(layer);
+        let app =
+            profiles::http(profile, http_api::router(handle.clone()), handle.clone()).layer(layer);
+        let app = if profiles::wants_cors(profile) {
+            app.layer(tower_http::cors::CorsLayer::very_permissive())
+        } else {
+            app
+        };
 
         let wanted = SocketAddr::new(ip, settings.port);
         let listener = TcpListener::bind(wanted)
@@ -153,7 +223,7 @@ impl Gateway {
                 tracing::error!(%error, "gateway server failed");
             }
         });
-        tracing::info!(%addr, auth = shared.auth.required(), namespaces = ?shared.namespaces, "gateway listening");
+        tracing::info!(%addr, %profile, auth = shared.auth.required(), namespaces = ?shared.namespaces, "gateway listening");
         Ok(Self {
             addr,
             handle,
@@ -175,6 +245,9 @@ impl Gateway {
     /// the server to wind down.
     pub async fn stop(self) {
         self.handle.io.close().await;
+        if let Ok(mut slot) = self.handle.shared.io.write() {
+            *slot = None;
+        }
         let _ = self.shutdown.send(());
         let mut server = self.server;
         if tokio::time::timeout(STOP_GRACE, &mut server).await.is_err() {
@@ -184,9 +257,9 @@ impl Gateway {
     }
 }
 
-/// `/` plus the configured namespaces, each checked and listed once.
-fn namespaces(extra: &[String]) -> Result<Vec<String>> {
-    let mut all = vec!["/".to_owned()];
+/// The profile's namespaces plus the configured ones, each checked and listed once.
+fn namespaces(base: &[&str], extra: &[String]) -> Result<Vec<String>> {
+    let mut all: Vec<String> = base.iter().map(|s| (*s).to_owned()).collect();
     for ns in extra {
         if !ns.starts_with('/') || ns.chars().any(char::is_whitespace) {
             return Err(Error::BadNamespace(ns.clone()));
@@ -205,11 +278,11 @@ mod tests {
     #[test]
     fn namespaces_always_include_root_once() {
         assert_eq!(
-            namespaces(&["/a".into(), "/".into(), "/a".into()]).unwrap(),
+            namespaces(&["/"], &["/a".into(), "/".into(), "/a".into()]).unwrap(),
             vec!["/", "/a"]
         );
         assert!(matches!(
-            namespaces(&["admin".into()]),
+            namespaces(&["/"], &["admin".into()]),
             Err(Error::BadNamespace(_))
         ));
     }

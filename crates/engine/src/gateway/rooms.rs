@@ -28,6 +28,11 @@ pub fn scoped(tenant: Option<&str>, room: &str) -> String {
     }
 }
 
+/// The room every socket of `user` joins on connect, for user-targeted notifications.
+pub fn user_room(tenant: Option<&str>, user: &str) -> String {
+    scoped(tenant, &format!("user:{user}"))
+}
+
 /// The room a client asked for, from a real room name, if that room is visible to
 /// `tenant`.
 pub fn unscoped<'a>(tenant: Option<&str>, real: &'a str) -> Option<&'a str> {

@@ -1,5 +1,5 @@
 //! The generic profile: what the embedded gateway does when no seed gateway is being
-//! emulated.
+//! emulated, and on any extra namespace of a seed profile.
 //!
 //! - `subscribe {room}` / `unsubscribe {room}` (or a bare room string) join and leave
 //!   a room scoped to the socket's tenant; the ack reply is `{ok, room}` or
@@ -16,16 +16,15 @@ use socketioxide::extract::{AckSender, Event, SocketRef, State, TryData};
 use socketioxide::handler::ConnectHandler;
 use socketioxide::socket::DisconnectReason;
 use socketioxide::SocketIo;
-use sockscope_protocol::{AckInfo, Direction, EventRecord};
+use sockscope_protocol::Direction;
 
-use crate::bus;
 use crate::gateway::args::Args;
-use crate::gateway::auth::Principal;
-use crate::gateway::{rooms, Shared, SOURCE};
+use crate::gateway::socket::{answer, principal_of, socket_record};
+use crate::gateway::{rooms, Shared};
 
 /// Serves namespace `ns` with the generic behaviour.
 pub fn register(io: &SocketIo, ns: &str) {
-    io.ns(ns.to_owned(), on_connect.with(authenticate));
+    io.ns(ns.to_owned(), super::connected.with(authenticate));
 }
 
 /// Connect middleware: a rejected handshake gets a `connect_error` whose message is
@@ -36,31 +35,26 @@ async fn authenticate(
     State(shared): State<Arc<Shared>>,
 ) -> crate::Result<()> {
     let auth = auth.unwrap_or(Value::Null);
-    let header = s
-        .req_parts()
-        .headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok());
-    match shared.auth.authenticate(&auth, header) {
-        Ok(principal) => {
-            s.extensions.insert(principal);
-            Ok(())
-        }
-        Err(error) => {
-            tracing::info!(socket = %s.id, namespace = s.ns(), %error, "handshake rejected");
-            Err(error)
-        }
-    }
+    let principal = shared.auth.authenticate(&auth, &s.req_parts().headers);
+    super::accept(&s, &shared, principal, install)
 }
 
-async fn on_connect(s: SocketRef, State(shared): State<Arc<Shared>>) {
-    let principal = principal_of(&s);
-    tracing::debug!(socket = %s.id, namespace = s.ns(), user = ?principal.user, tenant = ?principal.tenant, "connected");
-    shared
-        .bus
-        .publish(socket_record(&s, Direction::C2s, "connect", json!([])));
+fn install(s: &SocketRef, _: &Shared) {
     s.on("subscribe", on_subscribe);
     s.on("unsubscribe", on_unsubscribe);
+}
+
+/// What every profile's sockets get: a `connect` record, a recording catch-all for
+/// events the profile does not handle, and a `disconnect` record.
+pub(super) fn attach(s: &SocketRef, shared: &Shared) {
+    let principal = principal_of(s);
+    tracing::debug!(socket = %s.id, namespace = s.ns(), user = ?principal.user, tenant = ?principal.tenant, "connected");
+    if let Some(user) = &principal.user {
+        s.join(rooms::user_room(principal.tenant.as_deref(), user));
+    }
+    shared
+        .bus
+        .publish(socket_record(s, Direction::C2s, "connect", json!([])));
     s.on_fallback(on_event);
     s.on_disconnect(on_disconnect);
 }
@@ -121,21 +115,6 @@ async fn on_disconnect(s: SocketRef, reason: DisconnectReason, State(shared): St
     ));
 }
 
-/// Publishes a client event and, when the client asked, sends the ack `reply`.
-fn answer(s: &SocketRef, shared: &Shared, event: &str, args: Args, ack: AckSender, reply: Value) {
-    let mut rec = socket_record(s, Direction::C2s, event, args.values);
-    if let Some(id) = args.ack_id {
-        if let Err(error) = ack.send(&reply) {
-            tracing::warn!(socket = %s.id, event, %error, "ack not sent");
-        }
-        rec.ack = Some(AckInfo {
-            id: u64::try_from(id).ok(),
-            reply: Some(reply),
-        });
-    }
-    shared.bus.publish(rec);
-}
-
 /// `{room: "x"}` or `"x"` as the first argument.
 fn room_arg(args: &Value) -> Option<&str> {
     let first = args.get(0)?;
@@ -143,22 +122,6 @@ fn room_arg(args: &Value) -> Option<&str> {
         .as_str()
         .or_else(|| first.get("room").and_then(Value::as_str))
         .filter(|r| !r.is_empty())
-}
-
-fn principal_of(s: &SocketRef) -> Principal {
-    s.extensions.get::<Principal>().unwrap_or_default()
-}
-
-/// A record about socket `s`, carrying its identity and current rooms.
-fn socket_record(s: &SocketRef, direction: Direction, event: &str, args: Value) -> EventRecord {
-    let principal = principal_of(s);
-    let mut rec = bus::record(SOURCE, direction, s.ns(), event, args);
-    rec.socket_id = Some(s.id.to_string());
-    rec.rooms = s.rooms().into_iter().map(|r| r.to_string()).collect();
-    rec.rooms.sort();
-    rec.tenant = principal.tenant;
-    rec.user = principal.user;
-    rec
 }
 
 #[cfg(test)]

@@ -1,0 +1,54 @@
+//! `sockscope inspect`: who is connected to a running gateway, as a tree of
+//! namespaces -> tenants -> rooms -> sockets, or the raw JSON.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use clap::Args;
+use sockscope_protocol::InspectSnapshot;
+
+use crate::error::Result;
+use crate::http;
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// The gateway to inspect.
+    #[arg(long, default_value = "http://127.0.0.1:3069")]
+    url: String,
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn run(a: InspectArgs) -> Result<()> {
+    let url = format!("{}/inspect", a.url.trim_end_matches('/'));
+    let snap: InspectSnapshot = http::get(&url).await?;
+    let mut out = std::io::stdout().lock();
+    if a.json {
+        serde_json::to_writer_pretty(&mut out, &snap).map_err(std::io::Error::other)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    for ns in &snap.namespaces {
+        writeln!(out, "{} ({} sockets)", ns.name, ns.sockets.len())?;
+        let mut by_tenant: BTreeMap<&str, Vec<_>> = BTreeMap::new();
+        for s in &ns.sockets {
+            by_tenant
+                .entry(s.tenant.as_deref().unwrap_or("(no tenant)"))
+                .or_default()
+                .push(s);
+        }
+        for (tenant, sockets) in by_tenant {
+            writeln!(out, "  tenant {tenant}")?;
+            for s in sockets {
+                writeln!(
+                    out,
+                    "    socket {} user={} rooms=[{}]",
+                    s.id,
+                    s.user.as_deref().unwrap_or("-"),
+                    s.rooms.join(", ")
+                )?;
+            }
+        }
+    }
+    Ok(())
+}

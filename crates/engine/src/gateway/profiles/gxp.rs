@@ -1,0 +1,94 @@
+//! `gxp` profile (seed 002): the GxP toolkit's development socket server.
+//!
+//! - Namespace `/`, no auth, CORS open to the dev server (any origin), port 3069 by
+//!   default (`SOCKET_IO_PORT`), TLS with `USE_HTTPS` + `CERT_PATH` + `KEY_PATH` (the
+//!   CLI reads those variables).
+//! - Events come from templates (`socket-events/*.json`, `{event, channel, data}`) and
+//!   are sent as `event(data)`, which is what the store's
+//!   `listenSocket('primary', 'EventName', cb)` receives.
+//! - Channel-scoped delivery: a client may `subscribe {channel}` (Echo style) to
+//!   receive only its channels; a client that never subscribed receives every channel,
+//!   as the gxdev server's plugins expect (they only call `listenSocket`).
+//!   `unsubscribe {channel}` leaves one.
+//! - Client emits (`store.emitSocket('primary', ...)`) are recorded and acked.
+
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+use socketioxide::extract::{AckSender, SocketRef, State, TryData};
+use socketioxide::handler::ConnectHandler;
+use socketioxide::SocketIo;
+
+use crate::gateway::args::Args;
+use crate::gateway::socket::answer;
+use crate::gateway::{GatewayHandle, Shared};
+
+/// Sockets that subscribed to no channel wait here and receive every channel.
+const UNFILTERED: &str = "gxp:all-channels";
+
+pub fn register(io: &SocketIo, ns: &str) {
+    io.ns(ns.to_owned(), super::connected.with(authenticate));
+}
+
+async fn authenticate(
+    s: SocketRef,
+    TryData(auth): TryData<Value>,
+    State(shared): State<Arc<Shared>>,
+) -> crate::Result<()> {
+    let auth = auth.unwrap_or(Value::Null);
+    let principal = shared.auth.authenticate(&auth, &s.req_parts().headers);
+    super::accept(&s, &shared, principal, install)
+}
+
+fn install(s: &SocketRef, _: &Shared) {
+    s.join(UNFILTERED);
+    s.on("subscribe", on_subscribe);
+    s.on("unsubscribe", on_unsubscribe);
+}
+
+fn channel_arg(args: &Value) -> Option<&str> {
+    let first = args.get(0)?;
+    first
+        .as_str()
+        .or_else(|| first.get("channel").and_then(Value::as_str))
+        .filter(|c| !c.is_empty())
+}
+
+async fn on_subscribe(s: SocketRef, args: Args, ack: AckSender, State(shared): State<Arc<Shared>>) {
+    let reply = match channel_arg(&args.values) {
+        Some(channel) => {
+            s.leave(UNFILTERED);
+            s.join(channel.to_owned());
+            json!({ "ok": true, "channel": channel })
+        }
+        None => json!({ "ok": false, "error": "subscribe expects {channel: string}" }),
+    };
+    answer(&s, &shared, "subscribe", args, ack, reply);
+}
+
+async fn on_unsubscribe(
+    s: SocketRef,
+    args: Args,
+    ack: AckSender,
+    State(shared): State<Arc<Shared>>,
+) {
+    let reply = match channel_arg(&args.values) {
+        Some(channel) => {
+            s.leave(channel.to_owned());
+            json!({ "ok": true, "channel": channel })
+        }
+        None => json!({ "ok": false, "error": "unsubscribe expects {channel: string}" }),
+    };
+    answer(&s, &shared, "unsubscribe", args, ack, reply);
+}
+
+/// A channel's emit reaches its subscribers and the sockets that never subscribed.
+pub fn targets(channel: &str) -> Vec<String> {
+    vec![channel.to_owned(), UNFILTERED.to_owned()]
+}
+
+/// gxp adds no routes of its own: `GET /templates` and `POST /templates/send` are
+/// common to every profile.
+pub fn routes(handle: GatewayHandle) -> axum::Router {
+    axum::Router::new().with_state(handle)
+}

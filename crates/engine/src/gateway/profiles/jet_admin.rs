@@ -1,0 +1,438 @@
+//! `jet-admin` profile (seed 000): Jet Admin's workflow logs, widget data and AI chat.
+//!
+//! - Handshake `auth {token, firebase_id}`: a token is required (`missing token`
+//!   otherwise). With a key configured it is verified; without one a JWT's claims are
+//!   read unverified and an opaque token is accepted. The user is `firebase_id`, else
+//!   the token's `sub`; the tenant is the token's tenant claim, when it has one.
+//! - `workflow_run_join {runId}` joins the run's room and plays a run: for each node
+//!   (`trigger`, `fetch_data`, `transform`, `output`) a `workflow_node_update
+//!   {nodeId, status: "running"}` then `{nodeId, status: "completed", duration,
+//!   output}`, every `tick_ms`, and a final `workflow_status_update {runId, status}`.
+//!   A `runId` containing `fail` fails at `transform` and ends with `{status:
+//!   "failed", error}`. Each run plays once, to everyone in its room.
+//! - `widget_workflow_connect {widgetID, workflowID, mode, inputParams, tenantID}`
+//!   joins the widget's room and answers `widget_workflow_connected`, then
+//!   `widget_workflow_status {running}`, `widget_context_update {widgetID, data,
+//!   metadata}`, `widget_workflow_status {completed}`. A missing `workflowID`, one
+//!   starting with `missing-` (the seed is silent on which workflows exist; this lets a
+//!   front end exercise the error path), or a `tenantID` other than the socket's tenant
+//!   gets `widget_workflow_error {widgetID, error}`.
+//! - `widget_send_input` and `widget_refresh` answer with a fresh
+//!   `widget_context_update` between running/completed statuses;
+//!   `widget_workflow_disconnect {widgetID}` leaves the room with status
+//!   `disconnected`.
+//! - `ai_chat_user_message {message, chatRoomID}` joins the chat room on first use
+//!   (`ai_chat_room_join {chatRoomID}`) and the bot answers in the room with
+//!   `ai_chat_bot_message {message, chatRoomID}`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use socketioxide::extract::{AckSender, SocketRef, State, TryData};
+use socketioxide::handler::ConnectHandler;
+use socketioxide::SocketIo;
+
+use crate::bus::now_micros;
+use crate::gateway::args::Args;
+use crate::gateway::auth::{opaque_user_id, token_from, Principal};
+use crate::gateway::socket::{answer, emit_to, emit_to_room, iso8601, principal_of, str_field};
+use crate::gateway::{rooms, Shared};
+use crate::Error;
+
+const NS: &str = "/";
+const NODES: &[&str] = &["trigger", "fetch_data", "transform", "output"];
+
+pub fn register(io: &SocketIo, ns: &str) {
+    io.ns(ns.to_owned(), super::connected.with(authenticate));
+}
+
+async fn authenticate(
+    s: SocketRef,
+    TryData(auth): TryData<Value>,
+    State(shared): State<Arc<Shared>>,
+) -> crate::Result<()> {
+    let auth = auth.unwrap_or(Value::Null);
+    let firebase_id = auth
+        .get("firebase_id")
+        .and_then(Value::as_str)
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned);
+    let principal = token_from(&auth, &s.req_parts().headers)
+        .ok_or(Error::MissingToken)
+        .and_then(|token| match shared.auth.principal(&token) {
+            Ok(p) => Ok(p),
+            // Without a key an opaque (non-JWT) token is accepted as is.
+            Err(Error::InvalidToken(_)) if !shared.auth.required() => Ok(Principal {
+                user: Some(opaque_user_id(&token)),
+                ..Principal::default()
+            }),
+            Err(e) => Err(e),
+        })
+        .map(|mut p| {
+            if firebase_id.is_some() {
+                p.user = firebase_id;
+            }
+            p
+        });
+    super::accept(&s, &shared, principal, install)
+}
+
+fn install(s: &SocketRef, _: &Shared) {
+    s.on("workflow_run_join", on_run_join);
+    s.on("widget_workflow_connect", on_widget_connect);
+    s.on("widget_send_input", on_widget_input);
+    s.on("widget_refresh", on_widget_refresh);
+    s.on("widget_workflow_disconnect", on_widget_disconnect);
+    s.on("ai_chat_user_message", on_chat_message);
+}
+
+fn scoped(s: &SocketRef, what: &str, id: &str) -> String {
+    rooms::scoped(principal_of(s).tenant.as_deref(), &format!("{what}:{id}"))
+}
+
+async fn on_run_join(s: SocketRef, args: Args, ack: AckSender, State(shared): State<Arc<Shared>>) {
+    let Some(run) = str_field(&args.values, "runId").map(str::to_owned) else {
+        answer(
+            &s,
+            &shared,
+            "workflow_run_join",
+            args,
+            ack,
+            json!({ "ok": false, "error": "workflow_run_join needs runId" }),
+        );
+        return;
+    };
+    let room = scoped(&s, "run", &run);
+    s.join(room.clone());
+    answer(
+        &s,
+        &shared,
+        "workflow_run_join",
+        args,
+        ack,
+        json!({ "ok": true, "runId": run }),
+    );
+    let tenant = principal_of(&s).tenant;
+    if shared.state.start_timer(&room) {
+        tokio::spawn(play_run(shared.clone(), room, tenant, run));
+    }
+}
+
+/// The node updates and final status of one simulated run.
+async fn play_run(shared: Arc<Shared>, room: String, tenant: Option<String>, run: String) {
+    let step = Duration::from_millis(shared.settings.tick_ms.max(10));
+    let fails = run.contains("fail");
+    let t = tenant.as_deref();
+    for (i, node) in NODES.iter().enumerate() {
+        tokio::time::sleep(step).await;
+        emit_to_room(
+            &shared,
+            NS,
+            &room,
+            t,
+            "workflow_node_update",
+            &json!({ "nodeId": node, "status": "running", "duration": 0, "output": null }),
+        )
+        .await;
+        tokio::time::sleep(step).await;
+        if fails && *node == "transform" {
+            emit_to_room(&shared, NS, &room, t, "workflow_node_update",
+                &json!({ "nodeId": node, "status": "failed", "duration": step.as_millis() as u64, "output": { "error": "simulated failure" } })).await;
+            emit_to_room(&shared, NS, &room, t, "workflow_status_update",
+                &json!({ "runId": run, "status": "failed", "error": format!("node {node} failed: simulated failure") })).await;
+            return;
+        }
+        emit_to_room(&shared, NS, &room, t, "workflow_node_update",
+            &json!({ "nodeId": node, "status": "completed", "duration": step.as_millis() as u64, "output": { "step": i + 1, "items": (i + 1) * 10 } })).await;
+    }
+    emit_to_room(
+        &shared,
+        NS,
+        &room,
+        t,
+        "workflow_status_update",
+        &json!({ "runId": run, "status": "completed" }),
+    )
+    .await;
+    // The run stays "played": joining it again does not replay it.
+}
+
+async fn widget_error(s: &SocketRef, shared: &Shared, widget: &str, error: String) {
+    emit_to(
+        s,
+        shared,
+        "widget_workflow_error",
+        &json!({ "widgetID": widget, "error": error }),
+    );
+}
+
+/// Running, a context update, completed: what a widget's workflow execution looks like.
+async fn widget_cycle(s: &SocketRef, shared: &Shared, widget: &str, data: Value, metadata: Value) {
+    let room = scoped(s, "widget", widget);
+    let tenant = principal_of(s).tenant;
+    let t = tenant.as_deref();
+    emit_to_room(
+        shared,
+        NS,
+        &room,
+        t,
+        "widget_workflow_status",
+        &json!({ "widgetID": widget, "status": "running" }),
+    )
+    .await;
+    emit_to_room(
+        shared,
+        NS,
+        &room,
+        t,
+        "widget_context_update",
+        &json!({ "widgetID": widget, "data": data, "metadata": metadata }),
+    )
+    .await;
+    emit_to_room(
+        shared,
+        NS,
+        &room,
+        t,
+        "widget_workflow_status",
+        &json!({ "widgetID": widget, "status": "completed" }),
+    )
+    .await;
+}
+
+fn sample_rows(params: &Value) -> Value {
+    json!({
+        "rows": [
+            { "label": "Mon", "value": 12 },
+            { "label": "Tue", "value": 19 },
+            { "label": "Wed", "value": 7 }
+        ],
+        "inputParams": params,
+    })
+}
+
+async fn on_widget_connect(
+    s: SocketRef,
+    args: Args,
+    ack: AckSender,
+    State(shared): State<Arc<Shared>>,
+) {
+    let v = args.values.get(0).cloned().unwrap_or(Value::Null);
+    let Some(widget) = str_field(&args.values, "widgetID").map(str::to_owned) else {
+        answer(
+            &s,
+            &shared,
+            "widget_workflow_connect",
+            args,
+            ack,
+            json!({ "ok": false, "error": "widget_workflow_connect needs widgetID" }),
+        );
+        return;
+    };
+    let workflow = str_field(&args.values, "workflowID").map(str::to_owned);
+    let socket_tenant = principal_of(&s).tenant;
+    let asked_tenant = str_field(&args.values, "tenantID").map(str::to_owned);
+    answer(
+        &s,
+        &shared,
+        "widget_workflow_connect",
+        args,
+        ack,
+        json!({ "ok": true, "widgetID": widget }),
+    );
+    let problem = match (&workflow, &socket_tenant, &asked_tenant) {
+        (None, _, _) => Some("workflowID is required".to_owned()),
+        (Some(w), _, _) if w.starts_with("missing-") => Some(format!("workflow {w} not found")),
+        (_, Some(mine), Some(asked)) if mine != asked => {
+            Some(format!("tenant {asked} is not this socket's tenant"))
+        }
+        _ => None,
+    };
+    if let Some(error) = problem {
+        widget_error(&s, &shared, &widget, error).await;
+        return;
+    }
+    s.join(scoped(&s, "widget", &widget));
+    emit_to(
+        &s,
+        &shared,
+        "widget_workflow_connected",
+        &json!({ "widgetID": widget }),
+    );
+    let metadata = json!({
+        "workflowID": workflow, "mode": v.get("mode"), "generatedAt": iso8601(now_micros()),
+    });
+    widget_cycle(
+        &s,
+        &shared,
+        &widget,
+        sample_rows(v.get("inputParams").unwrap_or(&Value::Null)),
+        metadata,
+    )
+    .await;
+}
+
+async fn on_widget_input(
+    s: SocketRef,
+    args: Args,
+    ack: AckSender,
+    State(shared): State<Arc<Shared>>,
+) {
+    let v = args.values.get(0).cloned().unwrap_or(Value::Null);
+    let Some(widget) = str_field(&args.values, "widgetID").map(str::to_owned) else {
+        answer(
+            &s,
+            &shared,
+            "widget_send_input",
+            args,
+            ack,
+            json!({ "ok": false, "error": "widget_send_input needs widgetID" }),
+        );
+        return;
+    };
+    answer(
+        &s,
+        &shared,
+        "widget_send_input",
+        args,
+        ack,
+        json!({ "ok": true, "widgetID": widget }),
+    );
+    let data = json!({ "accepted": true, "instanceID": v.get("instanceID"), "inputType": v.get("inputType"), "input": v.get("data") });
+    widget_cycle(
+        &s,
+        &shared,
+        &widget,
+        data,
+        json!({ "source": "input", "generatedAt": iso8601(now_micros()) }),
+    )
+    .await;
+}
+
+async fn on_widget_refresh(
+    s: SocketRef,
+    args: Args,
+    ack: AckSender,
+    State(shared): State<Arc<Shared>>,
+) {
+    let v = args.values.get(0).cloned().unwrap_or(Value::Null);
+    let Some(widget) = str_field(&args.values, "widgetID").map(str::to_owned) else {
+        answer(
+            &s,
+            &shared,
+            "widget_refresh",
+            args,
+            ack,
+            json!({ "ok": false, "error": "widget_refresh needs widgetID" }),
+        );
+        return;
+    };
+    answer(
+        &s,
+        &shared,
+        "widget_refresh",
+        args,
+        ack,
+        json!({ "ok": true, "widgetID": widget }),
+    );
+    let data = sample_rows(v.get("inputParams").unwrap_or(&Value::Null));
+    widget_cycle(
+        &s,
+        &shared,
+        &widget,
+        data,
+        json!({ "source": "refresh", "generatedAt": iso8601(now_micros()) }),
+    )
+    .await;
+}
+
+async fn on_widget_disconnect(
+    s: SocketRef,
+    args: Args,
+    ack: AckSender,
+    State(shared): State<Arc<Shared>>,
+) {
+    let Some(widget) = str_field(&args.values, "widgetID").map(str::to_owned) else {
+        answer(
+            &s,
+            &shared,
+            "widget_workflow_disconnect",
+            args,
+            ack,
+            json!({ "ok": false, "error": "widget_workflow_disconnect needs widgetID" }),
+        );
+        return;
+    };
+    answer(
+        &s,
+        &shared,
+        "widget_workflow_disconnect",
+        args,
+        ack,
+        json!({ "ok": true, "widgetID": widget }),
+    );
+    s.leave(scoped(&s, "widget", &widget));
+    emit_to(
+        &s,
+        &shared,
+        "widget_workflow_status",
+        &json!({ "widgetID": widget, "status": "disconnected" }),
+    );
+}
+
+async fn on_chat_message(
+    s: SocketRef,
+    args: Args,
+    ack: AckSender,
+    State(shared): State<Arc<Shared>>,
+) {
+    let (Some(room_id), Some(message)) = (
+        str_field(&args.values, "chatRoomID").map(str::to_owned),
+        str_field(&args.values, "message").map(str::to_owned),
+    ) else {
+        answer(
+            &s,
+            &shared,
+            "ai_chat_user_message",
+            args,
+            ack,
+            json!({ "ok": false, "error": "ai_chat_user_message needs message and chatRoomID" }),
+        );
+        return;
+    };
+    answer(
+        &s,
+        &shared,
+        "ai_chat_user_message",
+        args,
+        ack,
+        json!({ "ok": true, "chatRoomID": room_id }),
+    );
+    let room = scoped(&s, "chat", &room_id);
+    if !s.rooms().iter().any(|r| r.as_ref() == room) {
+        s.join(room.clone());
+        emit_to(
+            &s,
+            &shared,
+            "ai_chat_room_join",
+            &json!({ "chatRoomID": room_id }),
+        );
+    }
+    let tenant = principal_of(&s).tenant;
+    let shared = shared.clone();
+    let delay = Duration::from_millis((shared.settings.tick_ms / 4).clamp(10, 500));
+    tokio::spawn(async move {
+        tokio::time::sleep(delay).await;
+        let reply = json!({ "message": format!("You asked: \"{message}\". Here is what I found."), "chatRoomID": room_id });
+        emit_to_room(
+            &shared,
+            NS,
+            &room,
+            tenant.as_deref(),
+            "ai_chat_bot_message",
+            &reply,
+        )
+        .await;
+    });
+}

@@ -1,0 +1,181 @@
+//! What every profile does with a connected socket: know who it is, record what it
+//! sends, answer acks, and emit to it or to a room while publishing each emit on the
+//! bus. Profiles compose these instead of touching the bus directly.
+
+use serde::Serialize;
+use serde_json::{json, Value};
+use socketioxide::extract::{AckSender, SocketRef};
+use sockscope_protocol::{AckInfo, Direction, EventRecord};
+
+use super::args::Args;
+use super::auth::Principal;
+use super::{Shared, SOURCE};
+use crate::bus;
+
+pub fn principal_of(s: &SocketRef) -> Principal {
+    s.extensions.get::<Principal>().unwrap_or_default()
+}
+
+/// A record about socket `s`, carrying its identity and current rooms.
+pub fn socket_record(s: &SocketRef, direction: Direction, event: &str, args: Value) -> EventRecord {
+    let principal = principal_of(s);
+    let mut rec = bus::record(SOURCE, direction, s.ns(), event, args);
+    rec.socket_id = Some(s.id.to_string());
+    rec.rooms = s.rooms().into_iter().map(|r| r.to_string()).collect();
+    rec.rooms.sort();
+    rec.tenant = principal.tenant;
+    rec.user = principal.user;
+    rec
+}
+
+/// Publishes a client event and, when the client asked for an ack, sends `reply`.
+/// Returns the record's sequence number.
+pub fn answer(
+    s: &SocketRef,
+    shared: &Shared,
+    event: &str,
+    args: Args,
+    ack: AckSender,
+    reply: Value,
+) -> u64 {
+    let mut rec = socket_record(s, Direction::C2s, event, args.values);
+    if let Some(id) = args.ack_id {
+        if let Err(error) = ack.send(&reply) {
+            tracing::warn!(socket = %s.id, event, %error, "ack not sent");
+        }
+        rec.ack = Some(AckInfo {
+            id: u64::try_from(id).ok(),
+            reply: Some(reply),
+        });
+    }
+    shared.bus.publish(rec)
+}
+
+/// Emits `event(data)` to socket `s` alone and publishes it.
+pub fn emit_to<T: Serialize + ?Sized>(s: &SocketRef, shared: &Shared, event: &str, data: &T) {
+    if let Err(error) = s.emit(event, data) {
+        tracing::debug!(socket = %s.id, event, %error, "emit to socket failed");
+        return;
+    }
+    let args = json!([serde_json::to_value(data).unwrap_or(Value::Null)]);
+    shared
+        .bus
+        .publish(socket_record(s, Direction::S2c, event, args));
+}
+
+/// Emits `event(data)` to every socket in `room` of namespace `ns` and publishes it
+/// once. Returns how many sockets it was addressed to.
+pub async fn emit_to_room<T: Serialize + ?Sized>(
+    shared: &Shared,
+    ns: &str,
+    room: &str,
+    tenant: Option<&str>,
+    event: &str,
+    data: &T,
+) -> usize {
+    let Some(op) = shared.io().and_then(|io| io.of(ns)) else {
+        return 0;
+    };
+    let target = op.to(room.to_owned());
+    let recipients = target.clone().sockets().len();
+    if let Err(error) = target.emit(event, data).await {
+        tracing::debug!(namespace = ns, room, event, %error, "room emit failed");
+        return 0;
+    }
+    let mut rec = bus::record(
+        SOURCE,
+        Direction::S2c,
+        ns,
+        event,
+        json!([serde_json::to_value(data).unwrap_or(Value::Null)]),
+    );
+    rec.rooms = vec![room.to_owned()];
+    rec.tenant = tenant.map(str::to_owned);
+    shared.bus.publish(rec);
+    recipients
+}
+
+/// Emits `event(data)` to every socket of namespace `ns` and publishes it once.
+pub async fn emit_to_all<T: Serialize + ?Sized>(
+    shared: &Shared,
+    ns: &str,
+    event: &str,
+    data: &T,
+) -> usize {
+    let Some(op) = shared.io().and_then(|io| io.of(ns)) else {
+        return 0;
+    };
+    let recipients = op.clone().sockets().len();
+    if let Err(error) = op.emit(event, data).await {
+        tracing::debug!(namespace = ns, event, %error, "broadcast failed");
+        return 0;
+    }
+    shared.bus.publish(bus::record(
+        SOURCE,
+        Direction::S2c,
+        ns,
+        event,
+        json!([serde_json::to_value(data).unwrap_or(Value::Null)]),
+    ));
+    recipients
+}
+
+/// How many sockets of namespace `ns` are in `room` right now.
+pub fn room_size(shared: &Shared, ns: &str, room: &str) -> usize {
+    shared
+        .io()
+        .and_then(|io| io.of(ns))
+        .map(|op| op.to(room.to_owned()).sockets().len())
+        .unwrap_or(0)
+}
+
+/// Field `name` of the first argument as a non-empty string.
+pub fn str_field<'a>(args: &'a Value, name: &str) -> Option<&'a str> {
+    args.get(0)?.get(name)?.as_str().filter(|v| !v.is_empty())
+}
+
+/// Unix time in microseconds as an ISO-8601 UTC timestamp with milliseconds.
+pub fn iso8601(micros: i64) -> String {
+    let ms = micros.div_euclid(1000);
+    let secs = ms.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400);
+    // Days since 1970-01-01 to a civil date (proleptic Gregorian).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        sod / 3600,
+        sod / 60 % 60,
+        sod % 60,
+        ms.rem_euclid(1000)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iso8601_formats_known_instants() {
+        assert_eq!(iso8601(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(iso8601(1_705_314_600_123_000), "2024-01-15T10:30:00.123Z");
+        assert_eq!(iso8601(951_782_400_000_000), "2000-02-29T00:00:00.000Z");
+    }
+
+    #[test]
+    fn str_field_reads_the_first_argument() {
+        let a = json!([{"runId": "r1", "n": 2, "e": ""}]);
+        assert_eq!(str_field(&a, "runId"), Some("r1"));
+        assert_eq!(str_field(&a, "n"), None);
+        assert_eq!(str_field(&a, "e"), None);
+        assert_eq!(str_field(&json!([]), "runId"), None);
+    }
+}
