@@ -8,6 +8,9 @@ const COMMANDS: &[&str] = &[
     "cmd_gateway_start",
     "cmd_gateway_stop",
     "cmd_gateway_status",
+    "cmd_inspect",
+    "cmd_templates_list",
+    "cmd_template_send",
 ];
 
 fn main() {

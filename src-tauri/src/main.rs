@@ -41,6 +41,9 @@ fn main() {
             commands::gateway::cmd_gateway_start,
             commands::gateway::cmd_gateway_stop,
             commands::gateway::cmd_gateway_status,
+            commands::inspect::cmd_inspect,
+            commands::templates::cmd_templates_list,
+            commands::templates::cmd_template_send,
         ])
         .run(tauri::generate_context!("../tauri.conf.json"));
     if let Err(error) = result {

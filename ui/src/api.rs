@@ -5,7 +5,10 @@
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::json;
-use sockscope_protocol::{ApiError, EventBatch, GatewaySettings, GatewayStatus};
+use sockscope_protocol::{
+    ApiError, EventBatch, GatewaySettings, GatewayStatus, InspectSnapshot, TemplateSend,
+    TemplateSent, TemplateSet,
+};
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen]
@@ -61,6 +64,18 @@ pub async fn gateway_stop() -> Result<GatewayStatus, ApiError> {
 
 pub async fn gateway_status() -> Result<GatewayStatus, ApiError> {
     invoke("cmd_gateway_status", &json!({})).await
+}
+
+pub async fn inspect() -> Result<InspectSnapshot, ApiError> {
+    invoke("cmd_inspect", &json!({})).await
+}
+
+pub async fn templates_list() -> Result<TemplateSet, ApiError> {
+    invoke("cmd_templates_list", &json!({})).await
+}
+
+pub async fn template_send(request: &TemplateSend) -> Result<TemplateSent, ApiError> {
+    invoke("cmd_template_send", &json!({ "request": request })).await
 }
 
 /// Calls `on_batch` for every batch of engine events, for the life of the page.

@@ -6,8 +6,18 @@ use leptos::task::spawn_local;
 use sockscope_protocol::{EventRecord, GatewayStatus};
 
 use crate::api;
+use crate::inspector::Inspector;
 use crate::live_log::LiveLog;
 use crate::server_panel::ServerPanel;
+use crate::templates_panel::TemplatesPanel;
+
+/// The main area's tabs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Tab {
+    Live,
+    Inspector,
+    Templates,
+}
 
 /// How many events the live list keeps; older ones scroll out (recordings keep all).
 pub const LIVE_ROWS: usize = 1_000;
@@ -18,6 +28,7 @@ pub fn App() -> impl IntoView {
     let events = RwSignal::new(Vec::<EventRecord>::new());
     let dropped = RwSignal::new(0_u64);
     let error = RwSignal::new(None::<String>);
+    let tab = RwSignal::new(Tab::Live);
 
     spawn_local(async move {
         let subscribed = api::on_event_batches(move |batch| {
@@ -61,7 +72,26 @@ pub fn App() -> impl IntoView {
         </Show>
         <main class="layout">
             <ServerPanel status=status error=error />
-            <LiveLog events=events dropped=dropped />
+            <div class="main-area">
+                <nav class="tabs">
+                    <button id="tab-live" class:active=move || tab.get() == Tab::Live
+                        on:click=move |_| tab.set(Tab::Live)>"Live events"</button>
+                    <button id="tab-inspector" class:active=move || tab.get() == Tab::Inspector
+                        on:click=move |_| tab.set(Tab::Inspector)>"Inspector"</button>
+                    <button id="tab-templates" class:active=move || tab.get() == Tab::Templates
+                        on:click=move |_| tab.set(Tab::Templates)>"Templates"</button>
+                </nav>
+                // The live log stays mounted (it keeps collecting); the others mount on demand.
+                <div class="tab-body" class:hidden=move || tab.get() != Tab::Live>
+                    <LiveLog events=events dropped=dropped />
+                </div>
+                <Show when=move || tab.get() == Tab::Inspector>
+                    <div class="tab-body"><Inspector /></div>
+                </Show>
+                <Show when=move || tab.get() == Tab::Templates>
+                    <div class="tab-body"><TemplatesPanel /></div>
+                </Show>
+            </div>
         </main>
     }
 }

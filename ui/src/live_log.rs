@@ -23,7 +23,7 @@ fn matches(rec: &EventRecord, needle: &str) -> bool {
 }
 
 /// `HH:MM:SS.mmm` UTC.
-fn clock(ts: i64) -> String {
+pub fn clock(ts: i64) -> String {
     let ms = ts.div_euclid(1000).rem_euclid(86_400_000);
     format!(
         "{:02}:{:02}:{:02}.{:03}",

@@ -4,8 +4,10 @@
 
 mod api;
 mod app;
+mod inspector;
 mod live_log;
 mod server_panel;
+mod templates_panel;
 
 fn main() {
     leptos::mount::mount_to_body(app::App);

@@ -3,12 +3,19 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use sockscope_protocol::{AuthMode, GatewaySettings, GatewayStatus, DEFAULT_PORT};
+use sockscope_protocol::{AuthMode, GatewaySettings, GatewayStatus, Profile, DEFAULT_PORT};
 
 use crate::api;
 
 /// The settings typed into the form, or a one-line reason they are unusable.
-fn settings_from(port: &str, secret: &str, namespaces: &str) -> Result<GatewaySettings, String> {
+fn settings_from(
+    profile: &str,
+    port: &str,
+    secret: &str,
+    namespaces: &str,
+) -> Result<GatewaySettings, String> {
+    let profile =
+        Profile::from_name(profile).ok_or_else(|| format!("unknown profile {profile:?}"))?;
     let port: u16 = port
         .trim()
         .parse()
@@ -26,6 +33,7 @@ fn settings_from(port: &str, secret: &str, namespaces: &str) -> Result<GatewaySe
         },
     };
     Ok(GatewaySettings {
+        profile,
         port,
         auth,
         namespaces,
@@ -38,13 +46,19 @@ pub fn ServerPanel(
     status: RwSignal<GatewayStatus>,
     error: RwSignal<Option<String>>,
 ) -> impl IntoView {
+    let profile = RwSignal::new(Profile::Generic.name().to_owned());
     let port = RwSignal::new(DEFAULT_PORT.to_string());
     let secret = RwSignal::new(String::new());
     let namespaces = RwSignal::new(String::new());
     let busy = RwSignal::new(false);
 
     let start = move |_| {
-        let settings = match settings_from(&port.get(), &secret.get(), &namespaces.get()) {
+        let settings = match settings_from(
+            &profile.get(),
+            &port.get(),
+            &secret.get(),
+            &namespaces.get(),
+        ) {
             Ok(s) => s,
             Err(msg) => {
                 error.set(Some(msg));
@@ -97,6 +111,15 @@ pub fn ServerPanel(
                 </div>
             </div>
             <label>
+                "Profile"
+                <select id="gateway-profile" prop:disabled=running
+                    on:change=move |ev| profile.set(event_target_value(&ev))>
+                    {Profile::ALL.iter().map(|p| view! {
+                        <option value=p.name() selected=move || profile.get() == p.name()>{p.name()}</option>
+                    }).collect_view()}
+                </select>
+            </label>
+            <label>
                 "Port"
                 <input id="gateway-port" type="text" inputmode="numeric"
                     prop:value=move || port.get()
@@ -135,14 +158,15 @@ mod tests {
 
     #[test]
     fn form_values_become_settings_or_a_reason() {
-        let s = settings_from(" 0 ", "", "/a, ,/b").unwrap();
+        let s = settings_from("generic", " 0 ", "", "/a, ,/b").unwrap();
         assert_eq!(s.port, 0);
         assert_eq!(s.auth, AuthMode::None);
         assert_eq!(s.namespaces, vec!["/a", "/b"]);
         assert_eq!(s.host, "127.0.0.1");
-        let s = settings_from("3069", "k", "").unwrap();
+        let s = settings_from("analytics", "3069", "k", "").unwrap();
         assert_eq!(s.auth, AuthMode::Hs256 { secret: "k".into() });
-        let e = settings_from("70000", "", "").unwrap_err();
+        assert_eq!(s.profile, Profile::Analytics);
+        let e = settings_from("generic", "70000", "", "").unwrap_err();
         assert!(e.contains("70000"), "{e}");
     }
 }

@@ -6,7 +6,10 @@ use std::collections::BTreeMap;
 use socketioxide::SocketIo;
 use sockscope_protocol::{InspectSnapshot, NamespaceInfo, RoomInfo, SocketInfo};
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use crate::gateway::auth::Principal;
+use crate::gateway::socket::{stats_of, Stats};
 
 /// What `io` serves on `namespaces`, right now. Rooms and sockets are sorted so two
 /// snapshots of the same state compare equal.
@@ -25,11 +28,19 @@ pub fn snapshot(io: &SocketIo, namespaces: &[String]) -> InspectSnapshot {
             for r in &socket_rooms {
                 rooms.entry(r.clone()).or_default().push(id.clone());
             }
+            let stats = stats_of(&s);
+            let count = |f: fn(&Stats) -> &AtomicU64| {
+                stats.as_ref().map_or(0, |st| f(st).load(Ordering::Relaxed))
+            };
             sockets.push(SocketInfo {
                 id,
                 user: principal.user,
                 tenant: principal.tenant,
                 rooms: socket_rooms,
+                transport: format!("{:?}", s.transport_type()).to_lowercase(),
+                connected_at: stats.as_ref().map_or(0, |st| st.connected_at),
+                events_in: count(|st| &st.events_in),
+                events_out: count(|st| &st.events_out),
             });
         }
         sockets.sort_by(|a, b| a.id.cmp(&b.id));

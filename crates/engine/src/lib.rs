@@ -11,7 +11,10 @@ pub mod gateway;
 pub mod inspect;
 pub mod templates;
 
-use sockscope_protocol::{EmitRequest, GatewaySettings, GatewayStatus, InspectSnapshot};
+use sockscope_protocol::{
+    EmitRequest, GatewaySettings, GatewayStatus, InspectSnapshot, TemplateSend, TemplateSent,
+    TemplateSet,
+};
 use tokio::sync::Mutex;
 
 pub use bus::Bus;
@@ -83,6 +86,18 @@ impl Engine {
 
     pub async fn emit(&self, req: &EmitRequest) -> Result<usize> {
         self.gateway().await?.emit(req).await
+    }
+
+    /// The running gateway's templates, or the shipped ones when it is stopped.
+    pub async fn templates(&self) -> Result<TemplateSet> {
+        match self.gateway().await {
+            Ok(g) => g.templates(),
+            Err(_) => Ok(templates::shipped()),
+        }
+    }
+
+    pub async fn send_template(&self, req: &TemplateSend) -> Result<TemplateSent> {
+        self.gateway().await?.send_template(req).await
     }
 }
 

@@ -261,6 +261,28 @@ pub struct TemplateSet {
     pub problems: Vec<TemplateProblem>,
 }
 
+/// Send a template through the running gateway.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TemplateSend {
+    pub event: String,
+    /// Replaces the channel's last segment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identifier: Option<String>,
+    /// Replaces the template's data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+}
+
+/// What a template send did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemplateSent {
+    pub event: String,
+    pub channel: String,
+    pub delivered: usize,
+}
+
 /// An error as it crosses IPC: a stable code and a one-line message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiError {
@@ -277,6 +299,16 @@ pub struct SocketInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant: Option<String>,
     pub rooms: Vec<String>,
+    /// `websocket` or `polling`.
+    #[serde(default)]
+    pub transport: String,
+    /// Unix microseconds.
+    #[serde(default)]
+    pub connected_at: i64,
+    #[serde(default)]
+    pub events_in: u64,
+    #[serde(default)]
+    pub events_out: u64,
 }
 
 /// One room and the sockets in it.

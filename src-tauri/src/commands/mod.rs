@@ -2,6 +2,8 @@
 //! IPC as `ApiError {code, message}`.
 
 pub mod gateway;
+pub mod inspect;
+pub mod templates;
 
 use sockscope_protocol::ApiError;
 

@@ -20,10 +20,10 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use sockscope_protocol::{EmitRequest, Profile};
+use sockscope_protocol::{EmitRequest, Profile, TemplateSend};
 
 use super::{rooms, socket, GatewayHandle};
-use crate::{templates, Error};
+use crate::Error;
 
 pub fn router(handle: GatewayHandle) -> Router {
     Router::new()
@@ -106,54 +106,19 @@ async fn notify_users(
 }
 
 async fn list_templates(State(gateway): State<GatewayHandle>) -> Response {
-    match templates::load(gateway.shared.settings.templates_dir.as_deref()) {
+    match gateway.templates() {
         Ok(set) => Json(set).into_response(),
         Err(e) => failure(&e),
     }
 }
 
-#[derive(Deserialize)]
-struct SendTemplate {
-    event: String,
-    #[serde(default)]
-    identifier: Option<String>,
-    /// Replaces the template's data when given.
-    #[serde(default)]
-    data: Option<Value>,
-    #[serde(default)]
-    namespace: Option<String>,
-}
-
 async fn send_template(
     State(gateway): State<GatewayHandle>,
-    body: Result<Json<SendTemplate>, JsonRejection>,
+    body: Result<Json<TemplateSend>, JsonRejection>,
 ) -> Response {
     let req = json_body!(body);
-    let set = match templates::load(gateway.shared.settings.templates_dir.as_deref()) {
-        Ok(set) => set,
-        Err(e) => return failure(&e),
-    };
-    let template = match templates::find(&set, &req.event) {
-        Ok(t) => t,
-        Err(e) => return failure(&e),
-    };
-    let channel = match &req.identifier {
-        Some(id) => templates::with_identifier(&template.channel, id),
-        None => template.channel.clone(),
-    };
-    let emit = EmitRequest {
-        namespace: req.namespace,
-        event: template.event.clone(),
-        data: req.data.unwrap_or_else(|| template.data.clone()),
-        room: None,
-        tenant: None,
-        channel: Some(channel.clone()),
-    };
-    match gateway.emit(&emit).await {
-        Ok(delivered) => {
-            Json(json!({ "delivered": delivered, "event": emit.event, "channel": channel }))
-                .into_response()
-        }
+    match gateway.send_template(&req).await {
+        Ok(sent) => Json(sent).into_response(),
         Err(e) => failure(&e),
     }
 }

@@ -19,7 +19,10 @@ use std::time::Duration;
 
 use serde_json::json;
 use socketioxide::SocketIo;
-use sockscope_protocol::{Direction, EmitRequest, GatewaySettings, InspectSnapshot, Profile};
+use sockscope_protocol::{
+    Direction, EmitRequest, GatewaySettings, InspectSnapshot, Profile, TemplateSend, TemplateSent,
+    TemplateSet,
+};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -116,11 +119,13 @@ impl GatewayHandle {
             )),
             None => op,
         };
-        let recipients = target.clone().sockets().len();
+        let sockets = target.clone().sockets();
+        let recipients = sockets.len();
         target
             .emit(&req.event, &req.data)
             .await
             .map_err(|e| Error::Emit(e.to_string()))?;
+        socket::count_out(&sockets);
         let mut rec = bus::record(
             SOURCE,
             Direction::S2c,
@@ -135,9 +140,43 @@ impl GatewayHandle {
         Ok(recipients)
     }
 
+    /// The templates of this gateway's folder (the shipped ones when it has none).
+    pub fn templates(&self) -> Result<TemplateSet> {
+        crate::templates::load(self.shared.settings.templates_dir.as_deref())
+    }
+
+    /// Sends a template's event on its channel (the identifier, when given, replaces
+    /// the channel's last segment; `data`, when given, replaces the template's).
+    pub async fn send_template(&self, req: &TemplateSend) -> Result<TemplateSent> {
+        let set = self.templates()?;
+        let template = crate::templates::find(&set, &req.event)?;
+        let channel = match &req.identifier {
+            Some(id) => crate::templates::with_identifier(&template.channel, id),
+            None => template.channel.clone(),
+        };
+        let emit = EmitRequest {
+            namespace: req.namespace.clone(),
+            event: template.event.clone(),
+            data: req.data.clone().unwrap_or_else(|| template.data.clone()),
+            room: None,
+            tenant: None,
+            channel: Some(channel.clone()),
+        };
+        let delivered = self.emit(&emit).await?;
+        Ok(TemplateSent {
+            event: emit.event,
+            channel,
+            delivered,
+        })
+    }
+
     /// Namespaces -> rooms -> sockets, as of now.
     pub fn inspect(&self) -> InspectSnapshot {
-        crate::inspect::snapshot(&self.io, &self.shared.namespaces)
+        let mut snap = crate::inspect::snapshot(&self.io, &self.shared.namespaces);
+        if self.shared.settings.profile == Profile::Jac {
+            snap.namespaces.push(self.shared.state.jac.snapshot());
+        }
+        snap
     }
 
     /// Connected sockets over every namespace, plus plain WebSocket clients.

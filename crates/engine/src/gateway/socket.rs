@@ -2,6 +2,9 @@
 //! sends, answer acks, and emit to it or to a room while publishing each emit on the
 //! bus. Profiles compose these instead of touching the bus directly.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
 use serde::Serialize;
 use serde_json::{json, Value};
 use socketioxide::extract::{AckSender, SocketRef};
@@ -16,9 +19,39 @@ pub fn principal_of(s: &SocketRef) -> Principal {
     s.extensions.get::<Principal>().unwrap_or_default()
 }
 
+/// Per-socket counters for the inspector, kept in the socket's extensions.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub connected_at: i64,
+    pub events_in: AtomicU64,
+    pub events_out: AtomicU64,
+}
+
+pub fn stats_of(s: &SocketRef) -> Option<Arc<Stats>> {
+    s.extensions.get::<Arc<Stats>>()
+}
+
+/// Counts one event out to each of `sockets`.
+pub fn count_out(sockets: &[SocketRef]) {
+    for s in sockets {
+        if let Some(st) = stats_of(s) {
+            st.events_out.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
 /// A record about socket `s`, carrying its identity and current rooms.
 pub fn socket_record(s: &SocketRef, direction: Direction, event: &str, args: Value) -> EventRecord {
     let principal = principal_of(s);
+    if let Some(st) = stats_of(s) {
+        let counter = match direction {
+            Direction::C2s => &st.events_in,
+            Direction::S2c => &st.events_out,
+        };
+        if !matches!(event, "connect" | "disconnect") {
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+    }
     let mut rec = bus::record(SOURCE, direction, s.ns(), event, args);
     rec.socket_id = Some(s.id.to_string());
     rec.rooms = s.rooms().into_iter().map(|r| r.to_string()).collect();
@@ -77,7 +110,8 @@ pub async fn emit_to_room<T: Serialize + ?Sized>(
         return 0;
     };
     let target = op.to(room.to_owned());
-    let recipients = target.clone().sockets().len();
+    let sockets = target.clone().sockets();
+    let recipients = sockets.len();
     if let Err(error) = target.emit(event, data).await {
         tracing::debug!(namespace = ns, room, event, %error, "room emit failed");
         return 0;
@@ -92,6 +126,7 @@ pub async fn emit_to_room<T: Serialize + ?Sized>(
     rec.rooms = vec![room.to_owned()];
     rec.tenant = tenant.map(str::to_owned);
     shared.bus.publish(rec);
+    count_out(&sockets);
     recipients
 }
 
@@ -105,11 +140,13 @@ pub async fn emit_to_all<T: Serialize + ?Sized>(
     let Some(op) = shared.io().and_then(|io| io.of(ns)) else {
         return 0;
     };
-    let recipients = op.clone().sockets().len();
+    let sockets = op.clone().sockets();
+    let recipients = sockets.len();
     if let Err(error) = op.emit(event, data).await {
         tracing::debug!(namespace = ns, event, %error, "broadcast failed");
         return 0;
     }
+    count_out(&sockets);
     shared.bus.publish(bus::record(
         SOURCE,
         Direction::S2c,

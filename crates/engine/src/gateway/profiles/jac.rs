@@ -40,6 +40,7 @@ const PUBLIC_ROOT: &str = "n::000000000000000000000001";
 
 /// One connected plain-WebSocket client.
 struct Client {
+    connected_at: i64,
     root_id: String,
     channel_id: String,
     tx: mpsc::UnboundedSender<String>,
@@ -56,6 +57,44 @@ impl Clients {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// The clients as inspection entries (channel as their one room).
+    pub fn snapshot(&self) -> sockscope_protocol::NamespaceInfo {
+        let mut sockets: Vec<sockscope_protocol::SocketInfo> = self
+            .0
+            .lock()
+            .map(|clients| {
+                clients
+                    .iter()
+                    .map(|(id, c)| sockscope_protocol::SocketInfo {
+                        id: id.clone(),
+                        user: Some(c.root_id.clone()),
+                        tenant: None,
+                        rooms: vec![c.channel_id.clone()],
+                        transport: "websocket".to_owned(),
+                        connected_at: c.connected_at,
+                        events_in: 0,
+                        events_out: 0,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        sockets.sort_by(|a, b| a.id.cmp(&b.id));
+        let mut rooms: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+        for s in &sockets {
+            for r in &s.rooms {
+                rooms.entry(r.clone()).or_default().push(s.id.clone());
+            }
+        }
+        sockscope_protocol::NamespaceInfo {
+            name: PATH.to_owned(),
+            rooms: rooms
+                .into_iter()
+                .map(|(name, sockets)| sockscope_protocol::RoomInfo { name, sockets })
+                .collect(),
+            sockets,
+        }
     }
 
     /// Sends `text` to every client `pick` selects; returns how many.
@@ -145,6 +184,7 @@ async fn serve(mut socket: WebSocket, shared: Arc<Shared>, auth: Option<String>,
         clients.insert(
             client_id.clone(),
             Client {
+                connected_at: now_micros(),
                 root_id: root.clone(),
                 channel_id: channel.clone(),
                 tx: tx.clone(),

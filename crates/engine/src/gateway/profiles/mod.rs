@@ -15,7 +15,10 @@ use socketioxide::extract::SocketRef;
 use socketioxide::SocketIo;
 use sockscope_protocol::Profile;
 
+use std::sync::Arc;
+
 use super::auth::Principal;
+use super::socket::Stats;
 use super::{GatewayHandle, Shared};
 
 /// The connect handler of every profile: all the work happens in the middleware.
@@ -89,6 +92,10 @@ pub(crate) fn accept(
     match principal {
         Ok(p) => {
             s.extensions.insert(p);
+            s.extensions.insert(Arc::new(Stats {
+                connected_at: crate::bus::now_micros(),
+                ..Stats::default()
+            }));
             generic::attach(s, shared);
             install(s, shared);
             Ok(())
