@@ -34,8 +34,11 @@ export function withTimeout(promise, what, ms = WAIT_MS) {
  * Starts `sockscope serve ARGS --json`, resolves once it printed its `listening on`
  * line. `lines` collects every later stdout line, `stderr` everything on stderr.
  */
-export async function serve(args) {
-  const child = spawn(sockscopeBin(), ["serve", ...args, "--json"], { stdio: ["ignore", "pipe", "pipe"] });
+export async function serve(args, env = {}) {
+  const child = spawn(sockscopeBin(), ["serve", ...args, "--json"], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, ...env },
+  });
   const lines = [];
   let stderr = "";
   child.stderr.on("data", (d) => (stderr += d));
@@ -43,7 +46,7 @@ export async function serve(args) {
   const url = await withTimeout(
     new Promise((resolve, reject) => {
       rl.on("line", (line) => {
-        const m = /^listening on (http:\/\/\S+)$/.exec(line);
+        const m = /^listening on (https?:\/\/\S+)$/.exec(line);
         if (m) resolve(m[1]);
         else lines.push(line);
       });

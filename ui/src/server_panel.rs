@@ -97,7 +97,7 @@ pub fn ServerPanel(
                     {move || if running() { "running" } else { "stopped" }}
                 </span>
                 <span id="gateway-addr" class="addr">
-                    {move || status.get().addr.map(|a| format!("http://{a}")).unwrap_or_default()}
+                    {move || status.get().url.unwrap_or_default()}
                 </span>
             </div>
             <div class="counters">

@@ -12,6 +12,8 @@ pub enum CliError {
         #[source]
         source: std::io::Error,
     },
+    #[error("{0}")]
+    Usage(String),
     #[error("cannot reach {url}: {reason}")]
     Unreachable { url: String, reason: String },
     #[error("{url} answered {status}: {message}")]

@@ -6,7 +6,7 @@ use std::io::Write;
 
 use clap::Args;
 use sockscope_engine::Engine;
-use sockscope_protocol::{AuthMode, GatewaySettings, Profile, DEFAULT_PORT};
+use sockscope_protocol::{AuthMode, GatewaySettings, Profile, TlsFiles, DEFAULT_PORT};
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::error::{CliError, Result};
@@ -37,6 +37,15 @@ pub struct ServeArgs {
     /// examples when unset.
     #[arg(long, value_name = "DIR")]
     templates: Option<String>,
+    /// Serve HTTPS/WSS (gxp's USE_HTTPS); needs --tls-cert and --tls-key.
+    #[arg(long, env = "USE_HTTPS", value_name = "BOOL")]
+    https: Option<bool>,
+    /// TLS certificate chain (PEM).
+    #[arg(long, env = "CERT_PATH", value_name = "PEM_FILE")]
+    tls_cert: Option<String>,
+    /// TLS private key (PEM).
+    #[arg(long, env = "KEY_PATH", value_name = "PEM_FILE")]
+    tls_key: Option<String>,
     /// Require an HS256 JWT in the handshake (`auth.token`), signed with this secret.
     #[arg(
         long,
@@ -76,6 +85,18 @@ impl ServeArgs {
             },
             (None, None) => AuthMode::None,
         };
+        let tls = match (self.https, &self.tls_cert, &self.tls_key) {
+            (Some(false), _, _) | (None, None, None) => None,
+            (_, Some(cert), Some(key)) => Some(TlsFiles {
+                cert_path: cert.clone(),
+                key_path: key.clone(),
+            }),
+            _ => {
+                return Err(CliError::Usage(
+                    "HTTPS needs both --tls-cert (CERT_PATH) and --tls-key (KEY_PATH)".into(),
+                ))
+            }
+        };
         Ok(GatewaySettings {
             host: self.host.clone(),
             port: self.port,
@@ -86,6 +107,7 @@ impl ServeArgs {
             profile: self.profile,
             tick_ms: self.tick_ms,
             templates_dir: self.templates.clone(),
+            tls,
         })
     }
 }
@@ -94,10 +116,10 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     let engine = Engine::new();
     let mut events = engine.bus().subscribe();
     let status = engine.start_gateway(&args.settings()?).await?;
-    let addr = status.addr.unwrap_or_default();
+    let url = status.url.unwrap_or_default();
     {
         let mut out = std::io::stdout().lock();
-        writeln!(out, "listening on http://{addr}")?;
+        writeln!(out, "listening on {url}")?;
         out.flush()?;
     }
     let shutdown = shutdown_signal();

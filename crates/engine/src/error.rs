@@ -44,6 +44,8 @@ pub enum Error {
     },
     #[error("unknown template {event:?} (known: {known})")]
     UnknownTemplate { event: String, known: String },
+    #[error("TLS: {0}")]
+    Tls(String),
     #[error("emit failed: {0}")]
     Emit(String),
     #[error("I/O error: {0}")]
@@ -68,6 +70,7 @@ impl Error {
             Error::BadKey(_) => "bad_key",
             Error::Templates { .. } => "templates",
             Error::UnknownTemplate { .. } => "unknown_template",
+            Error::Tls(_) => "tls",
             Error::Emit(_) => "emit",
             Error::Io(_) => "io",
         }

@@ -107,6 +107,7 @@ fn status_of(running: Option<&RunningGateway>, bus: &Bus) -> GatewayStatus {
         Some(r) => GatewayStatus {
             running: true,
             addr: Some(r.gateway.addr().to_string()),
+            url: Some(r.gateway.url()),
             sockets: r.gateway.handle().socket_count(),
             events: bus.published().saturating_sub(r.events_at_start),
         },

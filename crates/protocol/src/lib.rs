@@ -156,6 +156,16 @@ pub struct GatewaySettings {
     /// Folder of event templates; the shipped ones when unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub templates_dir: Option<String>,
+    /// Serve HTTPS/WSS with this certificate chain and key (PEM files).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsFiles>,
+}
+
+/// PEM files for the gateway's TLS.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TlsFiles {
+    pub cert_path: String,
+    pub key_path: String,
 }
 
 fn default_tick_ms() -> u64 {
@@ -185,6 +195,7 @@ impl Default for GatewaySettings {
             profile: Profile::Generic,
             tick_ms: default_tick_ms(),
             templates_dir: None,
+            tls: None,
         }
     }
 }
@@ -196,6 +207,9 @@ pub struct GatewayStatus {
     /// `host:port` actually bound, when running.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub addr: Option<String>,
+    /// `http://host:port` or `https://host:port`, when running.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
     /// Connected sockets over every namespace.
     pub sockets: usize,
     /// Events seen since start, both ways.

@@ -11,6 +11,7 @@ pub mod http_api;
 pub mod profiles;
 pub mod rooms;
 pub(crate) mod socket;
+pub mod tls;
 
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
@@ -201,6 +202,7 @@ impl GatewayHandle {
 /// server task running until the runtime ends.
 pub struct Gateway {
     addr: SocketAddr,
+    secure: bool,
     handle: GatewayHandle,
     shutdown: oneshot::Sender<()>,
     server: JoinHandle<()>,
@@ -245,6 +247,8 @@ impl Gateway {
             app
         };
 
+        // Certificate problems are reported before the port is taken.
+        let tls = settings.tls.as_ref().map(tls::config).transpose()?;
         let wanted = SocketAddr::new(ip, settings.port);
         let listener = TcpListener::bind(wanted)
             .await
@@ -255,16 +259,28 @@ impl Gateway {
         let addr = listener.local_addr()?;
         let (shutdown, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
-            let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+            let stopped = async move {
                 let _ = stopped.await;
-            });
-            if let Err(error) = serve.await {
+            };
+            let result = match tls {
+                Some(cfg) => match tls::TlsListener::new(listener, cfg) {
+                    Ok(l) => axum::serve(l, app).with_graceful_shutdown(stopped).await,
+                    Err(e) => Err(e),
+                },
+                None => {
+                    axum::serve(listener, app)
+                        .with_graceful_shutdown(stopped)
+                        .await
+                }
+            };
+            if let Err(error) = result {
                 tracing::error!(%error, "gateway server failed");
             }
         });
         tracing::info!(%addr, %profile, auth = shared.auth.required(), namespaces = ?shared.namespaces, "gateway listening");
         Ok(Self {
             addr,
+            secure: settings.tls.is_some(),
             handle,
             shutdown,
             server,
@@ -274,6 +290,12 @@ impl Gateway {
     /// The address actually bound (the real port when 0 was asked for).
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// `https://HOST:PORT` or `http://HOST:PORT`.
+    pub fn url(&self) -> String {
+        let scheme = if self.secure { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     pub fn handle(&self) -> &GatewayHandle {
