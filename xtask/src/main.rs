@@ -8,6 +8,7 @@
 //!
 //! Plain std only: xtask must compile fast on a cold machine.
 
+mod bench;
 mod command;
 mod display;
 mod setup;
@@ -24,7 +25,9 @@ commands:
           wasm-bindgen-cli, tauri-driver, npm packages)
   ui      build the UI into ui/dist
   app     build the UI and launch the desktop console
-  test    install what is missing, then run every test";
+  test    install what is missing, then run every test
+  bench [gateway]
+          benchmarks against a Node peer in the same run; table in bench/results.md";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -33,6 +36,7 @@ fn main() -> ExitCode {
         Some("ui") => setup::ui_tools().and_then(|()| build_ui()),
         Some("app") => app(&args[1..]),
         Some("test") => test(),
+        Some("bench") => bench::run_bench(args.get(1).map(String::as_str)),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())

@@ -123,26 +123,35 @@ fn cargo_install(krate: &str, probe: [&str; 2], version: &str, locked: bool) -> 
 }
 
 fn npm_packages() -> Result<(), String> {
-    if output(Cmd::new("npm").args(["--version"])).is_none() {
-        return Err("Node.js and npm are needed for the interop and GUI tests".into());
-    }
     for dir in ["tests/interop", "tests/gui"] {
-        let dir = workspace::root().join(dir);
-        let lock = dir.join("package-lock.json");
-        let installed = dir.join("node_modules/.package-lock.json");
-        let fresh = match (std::fs::metadata(&lock), std::fs::metadata(&installed)) {
-            (Ok(l), Ok(i)) => match (l.modified(), i.modified()) {
-                (Ok(l), Ok(i)) => i >= l,
-                _ => false,
-            },
-            _ => false,
-        };
-        if !fresh {
-            step(&format!("npm ci in {}", dir.display()));
-            run(Cmd::new("npm")
-                .args(["ci", "--no-audit", "--no-fund"])
-                .dir(&dir))?;
-        }
+        npm_ci(dir)?;
     }
     Ok(())
+}
+
+/// `npm ci` in the workspace folder `rel` unless its node_modules is at least as new
+/// as its package-lock.json.
+pub fn npm_ci(rel: &str) -> Result<(), String> {
+    if output(Cmd::new("npm").args(["--version"])).is_none() {
+        return Err(
+            "Node.js and npm are needed for the interop tests, GUI tests and benchmarks".into(),
+        );
+    }
+    let dir = workspace::root().join(rel);
+    let lock = dir.join("package-lock.json");
+    let installed = dir.join("node_modules/.package-lock.json");
+    let fresh = match (std::fs::metadata(&lock), std::fs::metadata(&installed)) {
+        (Ok(l), Ok(i)) => match (l.modified(), i.modified()) {
+            (Ok(l), Ok(i)) => i >= l,
+            _ => false,
+        },
+        _ => false,
+    };
+    if fresh {
+        return Ok(());
+    }
+    step(&format!("npm ci in {rel}"));
+    run(Cmd::new("npm")
+        .args(["ci", "--no-audit", "--no-fund"])
+        .dir(&dir))
 }

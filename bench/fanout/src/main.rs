@@ -1,0 +1,177 @@
+//! The fan-out harness behind `cargo xtask bench gateway`.
+//!
+//! It opens N raw websocket clients that speak just enough Engine.IO v4 / Socket.IO v5
+//! to join the default namespace, answer pings and count `42` event frames, then asks
+//! the server under test for K broadcasts through `POST /emit` and measures how fast
+//! the N×K deliveries arrive. The clients are deliberately thin (no JSON parsing on
+//! the hot path) so the server, not the harness, is what is measured; the same
+//! harness drives every server in a run.
+//!
+//! Usage: `sockscope-bench fanout URL CLIENTS BROADCASTS PAYLOAD_BYTES`
+//! Prints one JSON object.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::json;
+use tokio::sync::Semaphore;
+use tokio_tungstenite::tungstenite::Message;
+
+/// Broadcast requests in flight at once.
+const IN_FLIGHT: usize = 4;
+const DEADLINE: Duration = Duration::from_secs(120);
+
+#[derive(Default)]
+struct Counters {
+    connected: AtomicUsize,
+    delivered: AtomicU64,
+}
+
+fn main() -> std::process::ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let parsed = match args.as_slice() {
+        [cmd, url, n, k, size] if cmd == "fanout" => n
+            .parse::<usize>()
+            .ok()
+            .zip(k.parse::<usize>().ok())
+            .zip(size.parse::<usize>().ok())
+            .map(|((n, k), size)| (url.clone(), n, k, size)),
+        _ => None,
+    };
+    let Some((url, clients, broadcasts, size)) = parsed else {
+        eprintln!("usage: sockscope-bench fanout URL CLIENTS BROADCASTS PAYLOAD_BYTES");
+        return std::process::ExitCode::from(2);
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("sockscope-bench: {e}");
+            return std::process::ExitCode::from(1);
+        }
+    };
+    match rt.block_on(fanout(&url, clients, broadcasts, size)) {
+        Ok(report) => {
+            println!("{report}");
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("sockscope-bench: {e}");
+            std::process::ExitCode::from(1)
+        }
+    }
+}
+
+async fn client(ws_url: String, counters: Arc<Counters>) -> Result<(), String> {
+    let (mut ws, _) = tokio_tungstenite::connect_async(&ws_url)
+        .await
+        .map_err(|e| format!("connect {ws_url}: {e}"))?;
+    let mut joined = false;
+    while let Some(frame) = ws.next().await {
+        let text = match frame {
+            Ok(Message::Text(t)) => t,
+            Ok(Message::Close(_)) | Err(_) => break,
+            Ok(_) => continue,
+        };
+        let b = text.as_bytes();
+        match b {
+            [b'0', ..] => ws
+                .send(Message::Text("40".into()))
+                .await
+                .map_err(|e| e.to_string())?,
+            [b'2'] => ws
+                .send(Message::Text("3".into()))
+                .await
+                .map_err(|e| e.to_string())?,
+            [b'4', b'0', ..] if !joined => {
+                joined = true;
+                counters.connected.fetch_add(1, Ordering::Relaxed);
+            }
+            [b'4', b'2', ..] => {
+                counters.delivered.fetch_add(1, Ordering::Relaxed);
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+async fn wait_until(what: &str, mut done: impl FnMut() -> bool) -> Result<(), String> {
+    let start = Instant::now();
+    while !done() {
+        if start.elapsed() > DEADLINE {
+            return Err(format!("timed out waiting for {what}"));
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    Ok(())
+}
+
+async fn fanout(url: &str, n: usize, k: usize, size: usize) -> Result<serde_json::Value, String> {
+    let base = url.trim_end_matches('/');
+    let ws_url = format!(
+        "{}/socket.io/?EIO=4&transport=websocket",
+        base.replacen("http", "ws", 1)
+    );
+    let counters = Arc::new(Counters::default());
+    let connect_start = Instant::now();
+    for _ in 0..n {
+        let c = counters.clone();
+        let u = ws_url.clone();
+        tokio::spawn(async move {
+            if let Err(e) = client(u, c).await {
+                eprintln!("sockscope-bench: client: {e}");
+            }
+        });
+    }
+    wait_until("every client to join", || {
+        counters.connected.load(Ordering::Relaxed) >= n
+    })
+    .await?;
+    let connect_ms = connect_start.elapsed().as_secs_f64() * 1000.0;
+
+    // ~`size` bytes of JSON payload.
+    let payload =
+        json!({ "metric": "cpu", "value": 0.5, "pad": "x".repeat(size.saturating_sub(40)) });
+    let body = json!({ "event": "tick", "data": payload });
+    let http = reqwest::Client::new();
+    let emit_url = format!("{base}/emit");
+    let gate = Arc::new(Semaphore::new(IN_FLIGHT));
+    let start = Instant::now();
+    for _ in 0..k {
+        let permit = gate
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| e.to_string())?;
+        let (http, url, body) = (http.clone(), emit_url.clone(), body.clone());
+        tokio::spawn(async move {
+            if let Err(e) = http.post(&url).json(&body).send().await {
+                eprintln!("sockscope-bench: emit: {e}");
+            }
+            drop(permit);
+        });
+    }
+    let want = (n * k) as u64;
+    let waited = wait_until("every delivery", || {
+        counters.delivered.load(Ordering::Relaxed) >= want
+    })
+    .await;
+    let secs = start.elapsed().as_secs_f64();
+    let got = counters.delivered.load(Ordering::Relaxed);
+    Ok(json!({
+        "clients": n,
+        "broadcasts": k,
+        "payload_bytes": serde_json::to_string(&payload).map(|s| s.len()).unwrap_or(0),
+        "delivered": got,
+        "expected": want,
+        "complete": waited.is_ok(),
+        "seconds": secs,
+        "deliveries_per_sec": got as f64 / secs,
+        "connect_ms": connect_ms,
+    }))
+}
