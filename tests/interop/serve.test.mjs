@@ -92,3 +92,44 @@ test("bad flags and a busy port exit with code 2 and one line", async (t) => {
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /not-a-port/);
 });
+
+test("POST /notify-users reaches that user's sockets in that tenant only; inspect shows the tree", async (t) => {
+  const srv = await serve(["--port", "0", "--jwt-secret", SECRET]);
+  t.after(() => srv.child.kill("SIGKILL"));
+  const annAcme = connect(srv.url, "/", { token: hs256(SECRET, { sub: "ann", tenantId: "acme" }) });
+  const annGlobex = connect(srv.url, "/", { token: hs256(SECRET, { sub: "ann", tenantId: "globex" }) });
+  const bobAcme = connect(srv.url, "/", { token: hs256(SECRET, { sub: "bob", tenantId: "acme" }) });
+  t.after(() => { annAcme.close(); annGlobex.close(); bobAcme.close(); });
+  await Promise.all([once(annAcme, "connect"), once(annGlobex, "connect"), once(bobAcme, "connect")]);
+  const others = [];
+  annGlobex.on("notification", (d) => others.push(d));
+  bobAcme.on("notification", (d) => others.push(d));
+  const got = once(annAcme, "notification");
+  const r = await fetch(`${srv.url}/notify-users`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ tenantId: "acme", users: ["ann"], data: { text: "hi" } }),
+  });
+  assert.deepEqual(await r.json(), { delivered: 1 });
+  assert.deepEqual((await got)[0], { text: "hi" });
+
+  const bad = await fetch(`${srv.url}/notify-users`, { method: "POST", headers: { "content-type": "application/json" }, body: "{" });
+  assert.equal(bad.status, 400);
+
+  const tree = await run(["inspect", "--url", srv.url]);
+  assert.equal(tree.code, 0, tree.stderr);
+  assert.match(tree.stdout, /tenant acme/);
+  assert.match(tree.stdout, /tenant globex/);
+  assert.match(tree.stdout, new RegExp(`socket ${annAcme.id} user=ann rooms=\\[tenant:acme:user:ann\\]`));
+  const json = JSON.parse((await run(["inspect", "--url", srv.url, "--json"])).stdout);
+  const s = json.namespaces[0].sockets.find((x) => x.id === bobAcme.id);
+  assert.equal(s.tenant, "acme");
+  assert.equal(s.transport, "websocket");
+  assert.ok(s.connected_at > 0);
+  const down = await run(["inspect", "--url", "http://127.0.0.1:1"]);
+  assert.equal(down.code, 2);
+  assert.match(down.stderr, /cannot reach http:\/\/127\.0\.0\.1:1\/inspect/);
+
+  await new Promise((r) => setTimeout(r, 200));
+  assert.deepEqual(others, []);
+});

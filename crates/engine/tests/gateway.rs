@@ -390,3 +390,51 @@ async fn a_busy_port_is_a_clear_error_and_the_engine_reports_status() {
     assert!(!stopped.running);
     assert!(matches!(engine.inspect().await, Err(Error::NotRunning)));
 }
+
+/// A key pair made for these tests only (tests/fixtures); it protects nothing.
+const RSA_PRIVATE: &str = include_str!("fixtures/test-rsa-private.pem");
+const RSA_PUBLIC: &str = include_str!("fixtures/test-rsa-public.pem");
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rs256_tokens_are_checked_against_the_public_key() {
+    let bus = Bus::new();
+    let gw = Gateway::start(
+        &settings(AuthMode::Rs256 {
+            public_key_pem: RSA_PUBLIC.into(),
+        }),
+        bus,
+    )
+    .await
+    .expect("start");
+    let url = format!("http://{}", gw.addr());
+    let signed = encode(
+        &Header::new(Algorithm::RS256),
+        &json!({"sub": "ann", "tenantId": "acme"}),
+        &EncodingKey::from_rsa_pem(RSA_PRIVATE.as_bytes()).expect("private key"),
+    )
+    .expect("sign");
+    let (ok, mut rx) = client(&url, "/", Some(json!({ "token": signed }))).await;
+    next_named(&mut rx, "open").await;
+    ok.disconnect().await.ok();
+
+    // An HS256 token (e.g. signed with the public key text as a secret) is refused.
+    let forged = token(RSA_PUBLIC, json!({"sub": "mallory", "tenantId": "acme"}));
+    let (_c, mut rx) = client(&url, "/", Some(json!({ "token": forged }))).await;
+    let msg = next_named(&mut rx, "error").await;
+    let text = msg
+        .first()
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    assert!(text.contains("invalid token"), "{text}");
+    gw.stop().await;
+
+    let bad = Gateway::start(
+        &settings(AuthMode::Rs256 {
+            public_key_pem: "not a key".into(),
+        }),
+        Bus::new(),
+    )
+    .await;
+    assert!(matches!(bad, Err(Error::BadKey(_))));
+}
