@@ -84,6 +84,46 @@ pub fn answer(
     shared.bus.publish(rec)
 }
 
+/// For events that need string field `field` in their first argument: acks
+/// `{ok: true, <field>: value}` and returns the value with the first argument, or acks
+/// `{ok: false, error: "<event> needs <field>"}` and returns `None`. The event is
+/// published either way.
+pub fn require_field(
+    s: &SocketRef,
+    shared: &Shared,
+    event: &str,
+    field: &str,
+    args: Args,
+    ack: AckSender,
+) -> Option<(String, Value)> {
+    let first = args.values.get(0).cloned().unwrap_or(Value::Null);
+    match str_field(&args.values, field).map(str::to_owned) {
+        Some(value) => {
+            answer(
+                s,
+                shared,
+                event,
+                args,
+                ack,
+                json!({ "ok": true, field: value }),
+            );
+            Some((value, first))
+        }
+        None => {
+            let error = format!("{event} needs {field}");
+            answer(
+                s,
+                shared,
+                event,
+                args,
+                ack,
+                json!({ "ok": false, "error": error }),
+            );
+            None
+        }
+    }
+}
+
 /// Emits `event(data)` to socket `s` alone and publishes it.
 pub fn emit_to<T: Serialize + ?Sized>(s: &SocketRef, shared: &Shared, event: &str, data: &T) {
     if let Err(error) = s.emit(event, data) {

@@ -24,18 +24,18 @@ use std::time::Duration;
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::State as HttpState;
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use socketioxide::extract::{AckSender, SocketRef, State, TryData};
-use socketioxide::handler::ConnectHandler;
+use socketioxide::extract::{AckSender, SocketRef, State};
 use socketioxide::SocketIo;
 
 use crate::bus::now_micros;
 use crate::gateway::args::Args;
-use crate::gateway::auth::token_from;
+use crate::gateway::auth::{token_from, Principal};
 use crate::gateway::http_api::{failure, json_body};
 use crate::gateway::socket::{
     answer, emit_to, emit_to_room, iso8601, principal_of, room_size, str_field,
@@ -50,16 +50,12 @@ const UPDATES_NS: &str = "/analytics/dashboard";
 pub const ERROR_CODE: &str = "ANALYTICS_1100";
 
 pub fn register(io: &SocketIo, ns: &str) {
-    io.ns(ns.to_owned(), super::connected.with(authenticate));
+    super::serve_ns(io, ns, identify, install);
 }
 
-async fn authenticate(
-    s: SocketRef,
-    TryData(auth): TryData<Value>,
-    State(shared): State<Arc<Shared>>,
-) -> crate::Result<()> {
-    let auth = auth.unwrap_or(Value::Null);
-    let principal = token_from(&auth, &s.req_parts().headers)
+/// `auth.token` is required and must carry the tenant claim.
+fn identify(shared: &Shared, auth: &Value, headers: &HeaderMap) -> crate::Result<Principal> {
+    token_from(auth, headers)
         .ok_or(Error::MissingToken)
         .and_then(|t| shared.auth.principal(&t))
         .and_then(|p| match p.tenant {
@@ -68,8 +64,7 @@ async fn authenticate(
                 "no {} claim: the analytics gateway scopes all data by tenant",
                 shared.settings.tenant_claim
             ))),
-        });
-    super::accept(&s, &shared, principal, install)
+        })
 }
 
 fn install(s: &SocketRef, _: &Shared) {
@@ -93,8 +88,16 @@ async fn on_subscribe(s: SocketRef, args: Args, ack: AckSender, State(shared): S
     let tenant = principal_of(&s).tenant.unwrap_or_default();
     let entity = str_field(&args.values, "entityId").map(str::to_owned);
     let kind = str_field(&args.values, "entityType").map(str::to_owned);
-    let (Some(entity), Some(kind)) = (entity, kind) else {
-        let err = json!({ "code": ERROR_CODE, "message": "invalid entity: subscribe needs entityId and entityType" });
+    let refusal = match (&entity, &kind) {
+        (Some(e), Some(_)) if !claim_entity(&shared, e, &tenant) => {
+            Some(format!("entity {e} not found for this tenant"))
+        }
+        (Some(_), Some(_)) => None,
+        _ => Some("invalid entity: subscribe needs entityId and entityType".to_owned()),
+    };
+    let (Some(entity), Some(kind), None) = (entity, kind, &refusal) else {
+        // The seed's error event, and the same in the ack for clients that ask.
+        let err = json!({ "code": ERROR_CODE, "message": refusal });
         answer(
             &s,
             &shared,
@@ -106,19 +109,6 @@ async fn on_subscribe(s: SocketRef, args: Args, ack: AckSender, State(shared): S
         emit_to(&s, &shared, "error", &err);
         return;
     };
-    if !claim_entity(&shared, &entity, &tenant) {
-        let err = json!({ "code": ERROR_CODE, "message": format!("entity {entity} not found for this tenant") });
-        answer(
-            &s,
-            &shared,
-            "subscribe",
-            args,
-            ack,
-            json!({ "ok": false, "error": err }),
-        );
-        emit_to(&s, &shared, "error", &err);
-        return;
-    }
     let room = entity_room(&tenant, &entity);
     s.join(room.clone());
     answer(
@@ -130,12 +120,8 @@ async fn on_subscribe(s: SocketRef, args: Args, ack: AckSender, State(shared): S
         json!({ "ok": true, "entityId": entity }),
     );
     let metrics = metrics_for(&kind, 0);
-    emit_to(
-        &s,
-        &shared,
-        "dashboard:initial",
-        &json!({ "entityId": entity, "entityType": kind, "metrics": metrics, "tiles": tiles(&metrics) }),
-    );
+    let initial = json!({ "entityId": entity, "entityType": kind, "metrics": metrics, "tiles": tiles(&metrics) });
+    emit_to(&s, &shared, "dashboard:initial", &initial);
     spawn_ticker(shared.clone(), tenant, entity, kind, room);
 }
 

@@ -11,32 +11,31 @@
 
 use std::sync::Arc;
 
+use axum::http::HeaderMap;
 use serde_json::{json, Value};
-use socketioxide::extract::{AckSender, Event, SocketRef, State, TryData};
-use socketioxide::handler::ConnectHandler;
+use socketioxide::extract::{AckSender, Event, SocketRef, State};
 use socketioxide::socket::DisconnectReason;
 use socketioxide::SocketIo;
 use sockscope_protocol::Direction;
 
 use crate::gateway::args::Args;
+use crate::gateway::auth::Principal;
 use crate::gateway::socket::{answer, principal_of, socket_record};
 use crate::gateway::{rooms, Shared};
 
 /// Serves namespace `ns` with the generic behaviour.
 pub fn register(io: &SocketIo, ns: &str) {
-    io.ns(ns.to_owned(), super::connected.with(authenticate));
+    super::serve_ns(io, ns, identify, install);
 }
 
-/// Connect middleware: a rejected handshake gets a `connect_error` whose message is
-/// the error's one line (missing token, bad signature, expired...).
-async fn authenticate(
-    s: SocketRef,
-    TryData(auth): TryData<Value>,
-    State(shared): State<Arc<Shared>>,
-) -> crate::Result<()> {
-    let auth = auth.unwrap_or(Value::Null);
-    let principal = shared.auth.authenticate(&auth, &s.req_parts().headers);
-    super::accept(&s, &shared, principal, install)
+/// A token only when a key is configured (a rejected handshake's `connect_error`
+/// says why: missing token, bad signature, expired...).
+pub(super) fn identify(
+    shared: &Shared,
+    auth: &Value,
+    headers: &HeaderMap,
+) -> crate::Result<Principal> {
+    shared.auth.authenticate(auth, headers)
 }
 
 fn install(s: &SocketRef, _: &Shared) {

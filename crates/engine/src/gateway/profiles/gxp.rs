@@ -15,8 +15,7 @@
 use std::sync::Arc;
 
 use serde_json::{json, Value};
-use socketioxide::extract::{AckSender, SocketRef, State, TryData};
-use socketioxide::handler::ConnectHandler;
+use socketioxide::extract::{AckSender, SocketRef, State};
 use socketioxide::SocketIo;
 
 use crate::gateway::args::Args;
@@ -27,17 +26,8 @@ use crate::gateway::{GatewayHandle, Shared};
 const UNFILTERED: &str = "gxp:all-channels";
 
 pub fn register(io: &SocketIo, ns: &str) {
-    io.ns(ns.to_owned(), super::connected.with(authenticate));
-}
-
-async fn authenticate(
-    s: SocketRef,
-    TryData(auth): TryData<Value>,
-    State(shared): State<Arc<Shared>>,
-) -> crate::Result<()> {
-    let auth = auth.unwrap_or(Value::Null);
-    let principal = shared.auth.authenticate(&auth, &s.req_parts().headers);
-    super::accept(&s, &shared, principal, install)
+    // No auth unless a key is configured: the generic rule.
+    super::serve_ns(io, ns, super::generic::identify, install);
 }
 
 fn install(s: &SocketRef, _: &Shared) {

@@ -28,15 +28,17 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::http::HeaderMap;
 use serde_json::{json, Value};
-use socketioxide::extract::{AckSender, SocketRef, State, TryData};
-use socketioxide::handler::ConnectHandler;
+use socketioxide::extract::{AckSender, SocketRef, State};
 use socketioxide::SocketIo;
 
 use crate::bus::now_micros;
 use crate::gateway::args::Args;
 use crate::gateway::auth::{opaque_user_id, token_from, Principal};
-use crate::gateway::socket::{answer, emit_to, emit_to_room, iso8601, principal_of, str_field};
+use crate::gateway::socket::{
+    answer, emit_to, emit_to_room, iso8601, principal_of, require_field, str_field,
+};
 use crate::gateway::{rooms, Shared};
 use crate::Error;
 
@@ -44,21 +46,17 @@ const NS: &str = "/";
 const NODES: &[&str] = &["trigger", "fetch_data", "transform", "output"];
 
 pub fn register(io: &SocketIo, ns: &str) {
-    io.ns(ns.to_owned(), super::connected.with(authenticate));
+    super::serve_ns(io, ns, identify, install);
 }
 
-async fn authenticate(
-    s: SocketRef,
-    TryData(auth): TryData<Value>,
-    State(shared): State<Arc<Shared>>,
-) -> crate::Result<()> {
-    let auth = auth.unwrap_or(Value::Null);
+/// A token is required; the user is `firebase_id` when given.
+fn identify(shared: &Shared, auth: &Value, headers: &HeaderMap) -> crate::Result<Principal> {
     let firebase_id = auth
         .get("firebase_id")
         .and_then(Value::as_str)
         .filter(|v| !v.is_empty())
         .map(str::to_owned);
-    let principal = token_from(&auth, &s.req_parts().headers)
+    token_from(auth, headers)
         .ok_or(Error::MissingToken)
         .and_then(|token| match shared.auth.principal(&token) {
             Ok(p) => Ok(p),
@@ -74,8 +72,7 @@ async fn authenticate(
                 p.user = firebase_id;
             }
             p
-        });
-    super::accept(&s, &shared, principal, install)
+        })
 }
 
 fn install(s: &SocketRef, _: &Shared) {
@@ -92,27 +89,11 @@ fn scoped(s: &SocketRef, what: &str, id: &str) -> String {
 }
 
 async fn on_run_join(s: SocketRef, args: Args, ack: AckSender, State(shared): State<Arc<Shared>>) {
-    let Some(run) = str_field(&args.values, "runId").map(str::to_owned) else {
-        answer(
-            &s,
-            &shared,
-            "workflow_run_join",
-            args,
-            ack,
-            json!({ "ok": false, "error": "workflow_run_join needs runId" }),
-        );
+    let Some((run, _)) = require_field(&s, &shared, "workflow_run_join", "runId", args, ack) else {
         return;
     };
     let room = scoped(&s, "run", &run);
     s.join(room.clone());
-    answer(
-        &s,
-        &shared,
-        "workflow_run_join",
-        args,
-        ack,
-        json!({ "ok": true, "runId": run }),
-    );
     let tenant = principal_of(&s).tenant;
     if shared.state.start_timer(&room) {
         tokio::spawn(play_run(shared.clone(), room, tenant, run));
@@ -158,47 +139,27 @@ async fn play_run(shared: Arc<Shared>, room: String, tenant: Option<String>, run
     // The run stays "played": joining it again does not replay it.
 }
 
-async fn widget_error(s: &SocketRef, shared: &Shared, widget: &str, error: String) {
-    emit_to(
-        s,
-        shared,
-        "widget_workflow_error",
-        &json!({ "widgetID": widget, "error": error }),
-    );
-}
-
 /// Running, a context update, completed: what a widget's workflow execution looks like.
 async fn widget_cycle(s: &SocketRef, shared: &Shared, widget: &str, data: Value, metadata: Value) {
     let room = scoped(s, "widget", widget);
     let tenant = principal_of(s).tenant;
-    let t = tenant.as_deref();
-    emit_to_room(
-        shared,
-        NS,
-        &room,
-        t,
-        "widget_workflow_status",
-        &json!({ "widgetID": widget, "status": "running" }),
-    )
-    .await;
-    emit_to_room(
-        shared,
-        NS,
-        &room,
-        t,
-        "widget_context_update",
-        &json!({ "widgetID": widget, "data": data, "metadata": metadata }),
-    )
-    .await;
-    emit_to_room(
-        shared,
-        NS,
-        &room,
-        t,
-        "widget_workflow_status",
-        &json!({ "widgetID": widget, "status": "completed" }),
-    )
-    .await;
+    let steps = [
+        (
+            "widget_workflow_status",
+            json!({ "widgetID": widget, "status": "running" }),
+        ),
+        (
+            "widget_context_update",
+            json!({ "widgetID": widget, "data": data, "metadata": metadata }),
+        ),
+        (
+            "widget_workflow_status",
+            json!({ "widgetID": widget, "status": "completed" }),
+        ),
+    ];
+    for (event, payload) in steps {
+        emit_to_room(shared, NS, &room, tenant.as_deref(), event, &payload).await;
+    }
 }
 
 fn sample_rows(params: &Value) -> Value {
@@ -218,30 +179,23 @@ async fn on_widget_connect(
     ack: AckSender,
     State(shared): State<Arc<Shared>>,
 ) {
-    let v = args.values.get(0).cloned().unwrap_or(Value::Null);
-    let Some(widget) = str_field(&args.values, "widgetID").map(str::to_owned) else {
-        answer(
-            &s,
-            &shared,
-            "widget_workflow_connect",
-            args,
-            ack,
-            json!({ "ok": false, "error": "widget_workflow_connect needs widgetID" }),
-        );
-        return;
-    };
-    let workflow = str_field(&args.values, "workflowID").map(str::to_owned);
-    let socket_tenant = principal_of(&s).tenant;
-    let asked_tenant = str_field(&args.values, "tenantID").map(str::to_owned);
-    answer(
+    let Some((widget, v)) = require_field(
         &s,
         &shared,
         "widget_workflow_connect",
+        "widgetID",
         args,
         ack,
-        json!({ "ok": true, "widgetID": widget }),
-    );
-    let problem = match (&workflow, &socket_tenant, &asked_tenant) {
+    ) else {
+        return;
+    };
+    let workflow = v
+        .get("workflowID")
+        .and_then(Value::as_str)
+        .filter(|w| !w.is_empty());
+    let socket_tenant = principal_of(&s).tenant;
+    let asked_tenant = v.get("tenantID").and_then(Value::as_str);
+    let problem = match (workflow, socket_tenant.as_deref(), asked_tenant) {
         (None, _, _) => Some("workflowID is required".to_owned()),
         (Some(w), _, _) if w.starts_with("missing-") => Some(format!("workflow {w} not found")),
         (_, Some(mine), Some(asked)) if mine != asked => {
@@ -250,7 +204,12 @@ async fn on_widget_connect(
         _ => None,
     };
     if let Some(error) = problem {
-        widget_error(&s, &shared, &widget, error).await;
+        emit_to(
+            &s,
+            &shared,
+            "widget_workflow_error",
+            &json!({ "widgetID": widget, "error": error }),
+        );
         return;
     }
     s.join(scoped(&s, "widget", &widget));
@@ -263,14 +222,8 @@ async fn on_widget_connect(
     let metadata = json!({
         "workflowID": workflow, "mode": v.get("mode"), "generatedAt": iso8601(now_micros()),
     });
-    widget_cycle(
-        &s,
-        &shared,
-        &widget,
-        sample_rows(v.get("inputParams").unwrap_or(&Value::Null)),
-        metadata,
-    )
-    .await;
+    let data = sample_rows(v.get("inputParams").unwrap_or(&Value::Null));
+    widget_cycle(&s, &shared, &widget, data, metadata).await;
 }
 
 async fn on_widget_input(
@@ -279,35 +232,13 @@ async fn on_widget_input(
     ack: AckSender,
     State(shared): State<Arc<Shared>>,
 ) {
-    let v = args.values.get(0).cloned().unwrap_or(Value::Null);
-    let Some(widget) = str_field(&args.values, "widgetID").map(str::to_owned) else {
-        answer(
-            &s,
-            &shared,
-            "widget_send_input",
-            args,
-            ack,
-            json!({ "ok": false, "error": "widget_send_input needs widgetID" }),
-        );
+    let Some((widget, v)) = require_field(&s, &shared, "widget_send_input", "widgetID", args, ack)
+    else {
         return;
     };
-    answer(
-        &s,
-        &shared,
-        "widget_send_input",
-        args,
-        ack,
-        json!({ "ok": true, "widgetID": widget }),
-    );
     let data = json!({ "accepted": true, "instanceID": v.get("instanceID"), "inputType": v.get("inputType"), "input": v.get("data") });
-    widget_cycle(
-        &s,
-        &shared,
-        &widget,
-        data,
-        json!({ "source": "input", "generatedAt": iso8601(now_micros()) }),
-    )
-    .await;
+    let metadata = json!({ "source": "input", "generatedAt": iso8601(now_micros()) });
+    widget_cycle(&s, &shared, &widget, data, metadata).await;
 }
 
 async fn on_widget_refresh(
@@ -316,35 +247,13 @@ async fn on_widget_refresh(
     ack: AckSender,
     State(shared): State<Arc<Shared>>,
 ) {
-    let v = args.values.get(0).cloned().unwrap_or(Value::Null);
-    let Some(widget) = str_field(&args.values, "widgetID").map(str::to_owned) else {
-        answer(
-            &s,
-            &shared,
-            "widget_refresh",
-            args,
-            ack,
-            json!({ "ok": false, "error": "widget_refresh needs widgetID" }),
-        );
+    let Some((widget, v)) = require_field(&s, &shared, "widget_refresh", "widgetID", args, ack)
+    else {
         return;
     };
-    answer(
-        &s,
-        &shared,
-        "widget_refresh",
-        args,
-        ack,
-        json!({ "ok": true, "widgetID": widget }),
-    );
     let data = sample_rows(v.get("inputParams").unwrap_or(&Value::Null));
-    widget_cycle(
-        &s,
-        &shared,
-        &widget,
-        data,
-        json!({ "source": "refresh", "generatedAt": iso8601(now_micros()) }),
-    )
-    .await;
+    let metadata = json!({ "source": "refresh", "generatedAt": iso8601(now_micros()) });
+    widget_cycle(&s, &shared, &widget, data, metadata).await;
 }
 
 async fn on_widget_disconnect(
@@ -353,25 +262,16 @@ async fn on_widget_disconnect(
     ack: AckSender,
     State(shared): State<Arc<Shared>>,
 ) {
-    let Some(widget) = str_field(&args.values, "widgetID").map(str::to_owned) else {
-        answer(
-            &s,
-            &shared,
-            "widget_workflow_disconnect",
-            args,
-            ack,
-            json!({ "ok": false, "error": "widget_workflow_disconnect needs widgetID" }),
-        );
-        return;
-    };
-    answer(
+    let Some((widget, _)) = require_field(
         &s,
         &shared,
         "widget_workflow_disconnect",
+        "widgetID",
         args,
         ack,
-        json!({ "ok": true, "widgetID": widget }),
-    );
+    ) else {
+        return;
+    };
     s.leave(scoped(&s, "widget", &widget));
     emit_to(
         &s,

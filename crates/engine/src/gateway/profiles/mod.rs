@@ -10,8 +10,11 @@ pub mod jac;
 pub mod jet_admin;
 pub mod steedos;
 
+use axum::http::HeaderMap;
 use axum::Router;
-use socketioxide::extract::SocketRef;
+use serde_json::Value;
+use socketioxide::extract::{SocketRef, State, TryData};
+use socketioxide::handler::ConnectHandler;
 use socketioxide::SocketIo;
 use sockscope_protocol::Profile;
 
@@ -23,6 +26,29 @@ use super::{GatewayHandle, Shared};
 
 /// The connect handler of every profile: all the work happens in the middleware.
 async fn connected(_: SocketRef) {}
+
+/// How a profile turns a handshake (auth object, HTTP headers) into a principal.
+pub(crate) type Identify = fn(&Shared, &Value, &HeaderMap) -> crate::Result<Principal>;
+/// What a profile registers on an accepted socket.
+pub(crate) type Install = fn(&SocketRef, &Shared);
+
+/// Serves namespace `ns`: every handshake goes through `identify`; accepted sockets
+/// get the common recording handlers and then the profile's own.
+pub(crate) fn serve_ns(io: &SocketIo, ns: &str, identify: Identify, install: Install) {
+    io.ns(
+        ns.to_owned(),
+        connected.with(
+            async move |s: SocketRef,
+                        TryData(auth): TryData<Value>,
+                        State(shared): State<Arc<Shared>>|
+                        -> crate::Result<()> {
+                let auth = auth.unwrap_or(Value::Null);
+                let principal = identify(&shared, &auth, &s.req_parts().headers);
+                accept(&s, &shared, principal, install)
+            },
+        ),
+    );
+}
 
 /// The namespaces a profile serves before any the user adds.
 pub fn namespaces(profile: Profile) -> &'static [&'static str] {
@@ -83,7 +109,7 @@ pub fn delivery_targets(profile: Profile, room: &str) -> Vec<String> {
 /// client that emits as soon as it is connected (the seeds' `socket.on('connect', ()
 /// => socket.emit('subscribe', ...))`) could otherwise hit a socket with no handlers
 /// and lose its first event.
-pub(crate) fn accept(
+fn accept(
     s: &SocketRef,
     shared: &Shared,
     principal: crate::Result<Principal>,

@@ -24,13 +24,13 @@ use std::time::SystemTime;
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::State as HttpState;
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use socketioxide::extract::{AckSender, SocketRef, State, TryData};
-use socketioxide::handler::ConnectHandler;
+use socketioxide::extract::{AckSender, SocketRef, State};
 use socketioxide::SocketIo;
 
 use crate::gateway::args::Args;
@@ -43,7 +43,7 @@ use crate::{Error, Result};
 const NS: &str = "/";
 
 pub fn register(io: &SocketIo, ns: &str) {
-    io.ns(ns.to_owned(), super::connected.with(authenticate));
+    super::serve_ns(io, ns, identify, install);
 }
 
 /// Space ids become room-name prefixes joined with `-`.
@@ -54,13 +54,8 @@ fn check_space(space: &str) -> Result<()> {
     Ok(())
 }
 
-async fn authenticate(
-    s: SocketRef,
-    TryData(auth): TryData<Value>,
-    State(shared): State<Arc<Shared>>,
-) -> Result<()> {
-    let auth = auth.unwrap_or(Value::Null);
-    let headers = &s.req_parts().headers;
+/// Space from `auth.spaceId`, `X-Space-Id` or its cookie; anonymous without a token.
+fn identify(shared: &Shared, auth: &Value, headers: &HeaderMap) -> Result<Principal> {
     let space = auth
         .get("spaceId")
         .and_then(Value::as_str)
@@ -73,30 +68,27 @@ async fn authenticate(
         })
         .or_else(|| cookie(headers, "X-Space-Id"))
         .filter(|v| !v.is_empty());
-    let principal = (|| {
-        if let Some(sp) = &space {
-            check_space(sp)?;
-        }
-        let Some(token) = token_from(&auth, headers) else {
-            return Ok(Principal {
-                tenant: space.clone(),
-                anonymous: true,
-                ..Principal::default()
-            });
-        };
-        let user = match shared.auth.principal(&token) {
-            Ok(p) => p.user.unwrap_or_else(|| opaque_user_id(&token)),
-            Err(Error::InvalidToken(_)) if !shared.auth.required() => opaque_user_id(&token),
-            Err(e) => return Err(e),
-        };
-        Ok(Principal {
-            user: Some(user),
-            tenant: space.clone(),
-            anonymous: false,
-            verified: shared.auth.required(),
-        })
-    })();
-    super::accept(&s, &shared, principal, install)
+    if let Some(sp) = &space {
+        check_space(sp)?;
+    }
+    let Some(token) = token_from(auth, headers) else {
+        return Ok(Principal {
+            tenant: space,
+            anonymous: true,
+            ..Principal::default()
+        });
+    };
+    let user = match shared.auth.principal(&token) {
+        Ok(p) => p.user.unwrap_or_else(|| opaque_user_id(&token)),
+        Err(Error::InvalidToken(_)) if !shared.auth.required() => opaque_user_id(&token),
+        Err(e) => return Err(e),
+    };
+    Ok(Principal {
+        user: Some(user),
+        tenant: space,
+        anonymous: false,
+        verified: shared.auth.required(),
+    })
 }
 
 fn install(s: &SocketRef, _: &Shared) {
