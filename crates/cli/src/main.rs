@@ -1,11 +1,14 @@
 //! `sockscope`: the command-line front end. Everything here is argument parsing and
 //! printing; behaviour lives in `sockscope-engine`, which the desktop app shares.
 
+mod connect;
+mod db;
 mod error;
 mod http;
 mod inspect;
 mod output;
 mod serve;
+mod sessions;
 mod templates;
 
 use std::process::ExitCode;
@@ -31,6 +34,13 @@ enum Command {
     Templates(templates::TemplatesCommand),
     /// Show a running gateway's namespaces, tenants, rooms and sockets.
     Inspect(inspect::InspectArgs),
+    /// Connect to a gateway as a client and print every event both ways.
+    Connect(connect::ConnectArgs),
+    /// Connect and record every event to SQLite.
+    Record(connect::RecordArgs),
+    /// Recorded sessions: list, show, export, import, rm.
+    #[command(subcommand)]
+    Sessions(sessions::SessionsCommand),
 }
 
 fn main() -> ExitCode {
@@ -48,6 +58,9 @@ fn main() -> ExitCode {
             Command::Serve(args) => serve::run(args).await,
             Command::Templates(cmd) => templates::run(cmd).await,
             Command::Inspect(args) => inspect::run(args).await,
+            Command::Connect(args) => connect::connect(args).await,
+            Command::Record(args) => connect::record(args).await,
+            Command::Sessions(cmd) => sessions::run(cmd),
         }
     });
     match result {

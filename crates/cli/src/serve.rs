@@ -9,8 +9,10 @@ use sockscope_engine::Engine;
 use sockscope_protocol::{AuthMode, GatewaySettings, Profile, TlsFiles, DEFAULT_PORT};
 use tokio::sync::broadcast::error::RecvError;
 
+use crate::db::DbArgs;
 use crate::error::{CliError, Result};
 use crate::output;
+use sockscope_engine::store::Recorder;
 
 fn parse_profile(s: &str) -> std::result::Result<Profile, String> {
     Profile::from_name(s).ok_or_else(|| {
@@ -69,6 +71,11 @@ pub struct ServeArgs {
     /// Print events as JSON Lines instead of text.
     #[arg(long)]
     json: bool,
+    /// Record every event into a session with this name.
+    #[arg(long, value_name = "NAME")]
+    record: Option<String>,
+    #[command(flatten)]
+    db: DbArgs,
 }
 
 impl ServeArgs {
@@ -115,7 +122,24 @@ impl ServeArgs {
 pub async fn run(args: ServeArgs) -> Result<()> {
     let engine = Engine::new();
     let mut events = engine.bus().subscribe();
-    let status = engine.start_gateway(&args.settings()?).await?;
+    let settings = args.settings()?;
+    // The database is opened before the port is taken: a locked or unwritable file is
+    // reported before anything happens.
+    let store = args.record.as_ref().map(|_| args.db.open()).transpose()?;
+    let status = engine.start_gateway(&settings).await?;
+    let recorder = match (&store, &args.record) {
+        (Some(store), Some(name)) => {
+            let meta = serde_json::json!({ "profile": settings.profile.name(), "namespaces": settings.namespaces, "port": settings.port });
+            let id = store.create_session(
+                name,
+                "gateway",
+                status.url.as_deref().unwrap_or_default(),
+                meta,
+            )?;
+            Some(Recorder::start(store, id)?)
+        }
+        _ => None,
+    };
     let url = status.url.unwrap_or_default();
     {
         let mut out = std::io::stdout().lock();
@@ -132,20 +156,33 @@ pub async fn run(args: ServeArgs) -> Result<()> {
                     let mut out = std::io::stdout().lock();
                     output::event_line(&mut out, &rec, args.json)?;
                     out.flush()?;
+                    if let Some(r) = &recorder {
+                        r.record(rec);
+                    }
                 }
                 Err(RecvError::Lagged(n)) => {
                     tracing::warn!(skipped = n, "printing fell behind; events skipped from the display");
+                    if let Some(r) = &recorder {
+                        r.note_dropped(n);
+                    }
                 }
                 Err(RecvError::Closed) => break,
             },
         }
     }
     engine.stop_gateway().await;
+    if let Some(r) = recorder {
+        let stats = r.finish()?;
+        eprintln!(
+            "session {}: {} events written, {} dropped",
+            stats.session_id, stats.written, stats.dropped
+        );
+    }
     Ok(())
 }
 
 /// Resolves on Ctrl-C or, on Unix, SIGTERM.
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         if let Err(error) = tokio::signal::ctrl_c().await {
             tracing::error!(%error, "cannot listen for Ctrl-C");

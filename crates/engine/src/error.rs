@@ -44,6 +44,18 @@ pub enum Error {
     },
     #[error("unknown template {event:?} (known: {known})")]
     UnknownTemplate { event: String, known: String },
+    #[error("database {path}: {message}")]
+    Db { path: String, message: String },
+    #[error("database is locked: {0} (another program holds a write lock; try again or use --db)")]
+    DbLocked(String),
+    #[error("no session {0}")]
+    UnknownSession(i64),
+    #[error("bad import at line {line}: {message}")]
+    BadImport { line: usize, message: String },
+    #[error("cannot reach {url}: {reason}")]
+    Unreachable { url: String, reason: String },
+    #[error("{url} refused the connection: {message}")]
+    Refused { url: String, message: String },
     #[error("TLS: {0}")]
     Tls(String),
     #[error("emit failed: {0}")]
@@ -71,6 +83,12 @@ impl Error {
             Error::Templates { .. } => "templates",
             Error::UnknownTemplate { .. } => "unknown_template",
             Error::Tls(_) => "tls",
+            Error::Unreachable { .. } => "unreachable",
+            Error::Refused { .. } => "refused",
+            Error::Db { .. } => "db",
+            Error::DbLocked(_) => "db_locked",
+            Error::UnknownSession(_) => "unknown_session",
+            Error::BadImport { .. } => "bad_import",
             Error::Emit(_) => "emit",
             Error::Io(_) => "io",
         }

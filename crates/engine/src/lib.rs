@@ -6,9 +6,11 @@
 //! it the same way.
 
 pub mod bus;
+pub mod connection;
 pub mod error;
 pub mod gateway;
 pub mod inspect;
+pub mod store;
 pub mod templates;
 
 use sockscope_protocol::{

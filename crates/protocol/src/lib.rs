@@ -297,6 +297,23 @@ pub struct TemplateSent {
     pub delivered: usize,
 }
 
+/// A recording as listed: its identity and how many events it holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    pub id: i64,
+    pub name: String,
+    /// `gateway`, `connection` or `import`.
+    pub kind: String,
+    pub target: String,
+    pub started_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<i64>,
+    pub events: u64,
+    /// The connection profile minus secrets.
+    #[serde(default)]
+    pub meta: Value,
+}
+
 /// An error as it crosses IPC: a stable code and a one-line message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiError {

@@ -1,0 +1,254 @@
+//! `sockscope connect` (watch a real gateway) and `sockscope record` (the same, into
+//! SQLite). Both print every event; `record` shows a live counter and stops after
+//! `--duration`, `--count`, or Ctrl-C, then says what it wrote and dropped.
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use clap::{Args, ValueEnum};
+use serde_json::Value;
+use sockscope_engine::connection::{ConnectOptions, Connection, Transport};
+use sockscope_engine::store::Recorder;
+use sockscope_engine::Bus;
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::db::DbArgs;
+use crate::error::{CliError, Result};
+use crate::output;
+use crate::serve::shutdown_signal;
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum TransportArg {
+    Websocket,
+    Polling,
+}
+
+#[derive(Debug, Args)]
+pub struct ConnectArgs {
+    /// The gateway, e.g. http://localhost:4004
+    url: String,
+    #[arg(long, short = 'n', default_value = "/")]
+    namespace: String,
+    /// The handshake's auth object, e.g. '{"token":"..."}'.
+    #[arg(long, value_name = "JSON")]
+    auth: Option<String>,
+    /// Extra handshake header (repeatable).
+    #[arg(long = "header", value_name = "K:V")]
+    headers: Vec<String>,
+    /// Extra query parameter (repeatable).
+    #[arg(long = "query", value_name = "K=V")]
+    query: Vec<String>,
+    /// websocket or polling (default: polling upgraded to websocket).
+    #[arg(long, value_enum)]
+    transport: Option<TransportArg>,
+    /// Emitted after every (re)connect, in order (repeatable): 'subscribe={"room":"a"}'.
+    #[arg(long = "emit", value_name = "EVENT=JSON")]
+    emits: Vec<String>,
+    /// Do not reconnect when the connection drops.
+    #[arg(long)]
+    no_reconnect: bool,
+    /// Print events as JSON Lines.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RecordArgs {
+    #[command(flatten)]
+    connect: ConnectArgs,
+    /// Session name (default: the URL and namespace).
+    #[arg(long)]
+    name: Option<String>,
+    /// Stop after this long: 10s, 500ms, 2m.
+    #[arg(long, value_parser = parse_duration)]
+    duration: Option<Duration>,
+    /// Stop after this many events.
+    #[arg(long)]
+    count: Option<u64>,
+    #[command(flatten)]
+    db: DbArgs,
+}
+
+pub fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
+    let s = s.trim();
+    let (num, unit) = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .map_or((s, "s"), |i| s.split_at(i));
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("bad duration {s:?} (use 10s, 500ms, 2m)"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(format!("bad duration unit in {s:?} (ms, s, m or h)")),
+    };
+    Ok(Duration::from_secs_f64(secs))
+}
+
+fn pair(s: &str, sep: char, what: &str) -> Result<(String, String)> {
+    s.split_once(sep)
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .filter(|(k, _)| !k.is_empty())
+        .ok_or_else(|| CliError::Usage(format!("bad {what} {s:?}: expected K{sep}V")))
+}
+
+impl ConnectArgs {
+    fn options(&self) -> Result<ConnectOptions> {
+        let auth = self
+            .auth
+            .as_deref()
+            .map(|a| {
+                serde_json::from_str::<Value>(a)
+                    .map_err(|e| CliError::Usage(format!("bad JSON in --auth: {e}")))
+            })
+            .transpose()?;
+        let mut on_connect = Vec::new();
+        for e in &self.emits {
+            let (event, json) = pair(e, '=', "--emit")?;
+            let data = serde_json::from_str(&json).map_err(|err| {
+                CliError::Usage(format!("bad JSON template in --emit {event}: {err}"))
+            })?;
+            on_connect.push((event, data));
+        }
+        Ok(ConnectOptions {
+            url: self.url.clone(),
+            namespace: self.namespace.clone(),
+            auth,
+            headers: self
+                .headers
+                .iter()
+                .map(|h| pair(h, ':', "--header"))
+                .collect::<Result<_>>()?,
+            query: self
+                .query
+                .iter()
+                .map(|q| pair(q, '=', "--query"))
+                .collect::<Result<_>>()?,
+            transport: match self.transport {
+                None => Transport::Any,
+                Some(TransportArg::Websocket) => Transport::Websocket,
+                Some(TransportArg::Polling) => Transport::Polling,
+            },
+            reconnect: !self.no_reconnect,
+            reconnect_attempts: 0,
+            reconnect_delay_ms: 500,
+            on_connect,
+        })
+    }
+}
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub async fn connect(args: ConnectArgs) -> Result<()> {
+    let opts = args.options()?;
+    let bus = Bus::new();
+    let mut rx = bus.subscribe();
+    let conn = Connection::open(opts, bus.clone(), CONNECT_TIMEOUT).await?;
+    let stop = shutdown_signal();
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            _ = &mut stop => break,
+            next = rx.recv() => match next {
+                Ok(rec) => {
+                    let mut out = std::io::stdout().lock();
+                    output::event_line(&mut out, &rec, args.json)?;
+                    out.flush()?;
+                }
+                Err(RecvError::Lagged(n)) => tracing::warn!(skipped = n, "printing fell behind"),
+                Err(RecvError::Closed) => break,
+            }
+        }
+    }
+    conn.close().await;
+    Ok(())
+}
+
+pub async fn record(args: RecordArgs) -> Result<()> {
+    let opts = args.connect.options()?;
+    let store = args.db.open()?;
+    let name = args
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("{}{}", opts.url, opts.namespace));
+    let bus = Bus::new();
+    let mut rx = bus.subscribe();
+    // Connect first: an unreachable target leaves no empty session behind.
+    let conn = Connection::open(opts.clone(), bus.clone(), CONNECT_TIMEOUT).await?;
+    let session = store.create_session(&name, "connection", &opts.url, opts.describe())?;
+    let recorder = Recorder::start(&store, session)?;
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_draw_target(indicatif::ProgressDrawTarget::stderr_with_hz(4));
+    let started = Instant::now();
+    let deadline = args.duration.map(|d| tokio::time::Instant::now() + d);
+    let until = async {
+        match deadline {
+            Some(d) => tokio::time::sleep_until(d).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(until);
+    let stop = shutdown_signal();
+    tokio::pin!(stop);
+    let mut seen: u64 = 0;
+    loop {
+        tokio::select! {
+            _ = &mut stop => break,
+            _ = &mut until => break,
+            next = rx.recv() => match next {
+                Ok(rec) => {
+                    if !args.connect.json {
+                        bar.suspend(|| {
+                            let mut out = std::io::stdout().lock();
+                            output::event_line(&mut out, &rec, false)
+                        })?;
+                    } else {
+                        let mut out = std::io::stdout().lock();
+                        output::event_line(&mut out, &rec, true)?;
+                    }
+                    recorder.record(rec);
+                    seen += 1;
+                    bar.set_message(format!("recording session {session}: {seen} events"));
+                    bar.tick();
+                    if args.count.is_some_and(|c| seen >= c) {
+                        break;
+                    }
+                }
+                Err(RecvError::Lagged(n)) => recorder.note_dropped(n),
+                Err(RecvError::Closed) => break,
+            }
+        }
+    }
+    conn.close().await;
+    bar.finish_and_clear();
+    let stats = recorder.finish()?;
+    eprintln!(
+        "session {} \"{}\": {} events written, {} dropped, {:.1}s -> {}",
+        stats.session_id,
+        name,
+        stats.written,
+        stats.dropped,
+        started.elapsed().as_secs_f64(),
+        store.path().display()
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_and_pairs_parse_or_say_why() {
+        assert_eq!(parse_duration("10s").unwrap(), Duration::from_secs(10));
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+        assert_eq!(parse_duration("3").unwrap(), Duration::from_secs(3));
+        assert!(parse_duration("ten").is_err());
+        assert!(parse_duration("5d").is_err());
+        assert_eq!(pair("a:b:c", ':', "h").unwrap(), ("a".into(), "b:c".into()));
+        assert!(pair("nope", '=', "--query").is_err());
+    }
+}

@@ -1,0 +1,356 @@
+//! A Socket.IO client connection (rust_socketio, async).
+//!
+//! - Every server event is captured by a catch-all and published (`s2c`).
+//! - Emits are published (`c2s`); with an ack, the reply and its latency are
+//!   captured in the record's `ack`.
+//! - "On connect" emits are replayed after every (re)connect, which is how a client
+//!   re-subscribes after the server restarts. They are sent from the `open`
+//!   callback: rust_socketio's `connect()` returns before the namespace is joined, and
+//!   an emit sent straight after it can be lost.
+//! - `connect_error` and disconnects surface as records too.
+//!
+//! Secrets: the auth object and headers go to the server only; records carry event
+//! payloads, which the bus redacts by key name.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::FutureExt;
+use rust_socketio::asynchronous::{Client, ClientBuilder};
+use rust_socketio::{Event, Payload, TransportType};
+use serde_json::{json, Value};
+use sockscope_protocol::{AckInfo, Direction};
+use tokio::sync::{oneshot, Mutex};
+
+use crate::bus::{self, Bus};
+use crate::{Error, Result};
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Which transport the client uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Transport {
+    /// Polling first, upgraded to websocket (the socket.io-client default).
+    #[default]
+    Any,
+    Websocket,
+    Polling,
+}
+
+/// Everything needed to connect, as the user typed it.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectOptions {
+    pub url: String,
+    pub namespace: String,
+    pub auth: Option<Value>,
+    pub headers: Vec<(String, String)>,
+    pub query: Vec<(String, String)>,
+    pub transport: Transport,
+    pub reconnect: bool,
+    /// Reconnection attempts (0 = unlimited).
+    pub reconnect_attempts: u8,
+    pub reconnect_delay_ms: u64,
+    /// Sent after every (re)connect, in order.
+    pub on_connect: Vec<(String, Value)>,
+}
+
+impl ConnectOptions {
+    /// The options minus secrets, for a session's metadata.
+    pub fn describe(&self) -> Value {
+        json!({
+            "url": self.url,
+            "namespace": self.namespace,
+            "auth_keys": self.auth.as_ref().and_then(Value::as_object).map(|o| o.keys().cloned().collect::<Vec<_>>()),
+            "headers": self.headers.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            "query": self.query.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            "transport": format!("{:?}", self.transport).to_lowercase(),
+            "reconnect": self.reconnect,
+            "on_connect": self.on_connect.iter().map(|(e, _)| e).collect::<Vec<_>>(),
+        })
+    }
+
+    fn full_url(&self) -> String {
+        if self.query.is_empty() {
+            return self.url.clone();
+        }
+        let q: Vec<String> = self.query.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let sep = if self.url.contains('?') { '&' } else { '?' };
+        format!("{}{sep}{}", self.url, q.join("&"))
+    }
+}
+
+/// A live client connection.
+pub struct Connection {
+    id: u64,
+    namespace: String,
+    client: Client,
+    bus: Bus,
+    source: String,
+}
+
+fn args_of(p: Payload) -> Value {
+    match p {
+        Payload::Text(v) => Value::Array(v),
+        #[allow(deprecated)]
+        Payload::String(s) => {
+            json!([serde_json::from_str::<Value>(&s).unwrap_or(Value::String(s))])
+        }
+        Payload::Binary(b) => json!([{ crate::gateway::args::BINARY_MARKER: base64_of(&b) }]),
+    }
+}
+
+fn base64_of(b: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(b)
+}
+
+impl Connection {
+    /// Connects and waits (up to `timeout`) for the namespace to be joined; a refusal
+    /// (`connect_error`) or an unreachable target is an error with the server's words.
+    pub async fn open(opts: ConnectOptions, bus: Bus, timeout: Duration) -> Result<Self> {
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        let source = format!("connection:{id}");
+        let ns = if opts.namespace.is_empty() {
+            "/".to_owned()
+        } else {
+            opts.namespace.clone()
+        };
+        let (ready_tx, ready_rx) = oneshot::channel::<std::result::Result<(), String>>();
+        let ready = Arc::new(Mutex::new(Some(ready_tx)));
+
+        let publish = {
+            let bus = bus.clone();
+            let source = source.clone();
+            let ns = ns.clone();
+            move |direction: Direction, event: &str, args: Value| {
+                bus.publish(bus::record(&source, direction, &ns, event, args));
+            }
+        };
+
+        let on_open = {
+            let publish = publish.clone();
+            let ready = ready.clone();
+            let emits = opts.on_connect.clone();
+            move |_: Payload, client: Client| {
+                let publish = publish.clone();
+                let ready = ready.clone();
+                let emits = emits.clone();
+                async move {
+                    publish(Direction::S2c, "connect", json!([]));
+                    for (event, data) in &emits {
+                        match client.emit(event.as_str(), data.clone()).await {
+                            Ok(()) => publish(Direction::C2s, event, json!([data])),
+                            Err(error) => tracing::warn!(event, %error, "on-connect emit failed"),
+                        }
+                    }
+                    if let Some(tx) = ready.lock().await.take() {
+                        let _ = tx.send(Ok(()));
+                    }
+                }
+                .boxed()
+            }
+        };
+        let on_error = {
+            let publish = publish.clone();
+            let ready = ready.clone();
+            move |p: Payload, _: Client| {
+                let publish = publish.clone();
+                let ready = ready.clone();
+                async move {
+                    let args = args_of(p);
+                    let text = args
+                        .get(0)
+                        .map(|v| {
+                            v.as_str()
+                                .map(str::to_owned)
+                                .unwrap_or_else(|| v.to_string())
+                        })
+                        .unwrap_or_default();
+                    let message = text
+                        .split_once("frame: ")
+                        .and_then(|(_, j)| serde_json::from_str::<Value>(j).ok())
+                        .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_owned))
+                        .unwrap_or(text);
+                    publish(Direction::S2c, "connect_error", json!([message]));
+                    if let Some(tx) = ready.lock().await.take() {
+                        let _ = tx.send(Err(message));
+                    }
+                }
+                .boxed()
+            }
+        };
+        let on_close = {
+            let publish = publish.clone();
+            move |_: Payload, _: Client| {
+                let publish = publish.clone();
+                async move { publish(Direction::S2c, "disconnect", json!([])) }.boxed()
+            }
+        };
+        let on_any = {
+            let publish = publish.clone();
+            move |ev: Event, p: Payload, _: Client| {
+                let publish = publish.clone();
+                async move {
+                    if let Event::Custom(name) = ev {
+                        publish(Direction::S2c, &name, args_of(p));
+                    } else if ev == Event::Message {
+                        publish(Direction::S2c, "message", args_of(p));
+                    }
+                }
+                .boxed()
+            }
+        };
+
+        let mut b = ClientBuilder::new(opts.full_url())
+            .namespace(ns.clone())
+            .transport_type(match opts.transport {
+                Transport::Any => TransportType::Any,
+                Transport::Websocket => TransportType::Websocket,
+                Transport::Polling => TransportType::Polling,
+            })
+            .reconnect(opts.reconnect)
+            .reconnect_on_disconnect(opts.reconnect)
+            .reconnect_delay(
+                opts.reconnect_delay_ms.max(100),
+                opts.reconnect_delay_ms.max(100) * 4,
+            )
+            .on("open", on_open)
+            .on("error", on_error)
+            .on("close", on_close)
+            .on_any(on_any);
+        if opts.reconnect_attempts > 0 {
+            b = b.max_reconnect_attempts(opts.reconnect_attempts);
+        }
+        if let Some(a) = &opts.auth {
+            b = b.auth(a.clone());
+        }
+        for (k, v) in &opts.headers {
+            b = b.opening_header(k.as_str(), v.as_str());
+        }
+        let client = tokio::time::timeout(timeout, b.connect())
+            .await
+            .map_err(|_| Error::Unreachable {
+                url: opts.url.clone(),
+                reason: format!("no answer within {timeout:?}"),
+            })?
+            .map_err(|e| Error::Unreachable {
+                url: opts.url.clone(),
+                reason: e.to_string(),
+            })?;
+        match tokio::time::timeout(timeout, ready_rx).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(message))) => {
+                let _ = client.disconnect().await;
+                return Err(Error::Refused {
+                    url: opts.url.clone(),
+                    message,
+                });
+            }
+            _ => {
+                let _ = client.disconnect().await;
+                return Err(Error::Unreachable {
+                    url: opts.url.clone(),
+                    reason: format!("namespace {ns} not joined within {timeout:?}"),
+                });
+            }
+        }
+        tracing::info!(connection = id, url = %opts.url, namespace = %ns, "connected");
+        Ok(Self {
+            id,
+            namespace: ns,
+            client,
+            bus,
+            source,
+        })
+    }
+
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    fn publish(&self, direction: Direction, event: &str, args: Value, ack: Option<AckInfo>) {
+        let mut r = bus::record(&self.source, direction, &self.namespace, event, args);
+        r.ack = ack;
+        self.bus.publish(r);
+    }
+
+    /// Emits `event` with `args` (a JSON array: one element per argument).
+    pub async fn emit(&self, event: &str, args: Value) -> Result<()> {
+        let payload = payload_of(&args);
+        self.client
+            .emit(event, payload)
+            .await
+            .map_err(|e| Error::Emit(e.to_string()))?;
+        self.publish(Direction::C2s, event, args, None);
+        Ok(())
+    }
+
+    /// Emits and waits for the ack; the record carries the reply and its latency.
+    pub async fn emit_with_ack(
+        &self,
+        event: &str,
+        args: Value,
+        timeout: Duration,
+    ) -> Result<(Value, Duration)> {
+        let (tx, rx) = oneshot::channel::<Value>();
+        let tx = Arc::new(Mutex::new(Some(tx)));
+        let started = Instant::now();
+        self.client
+            .emit_with_ack(
+                event,
+                payload_of(&args),
+                timeout,
+                move |p: Payload, _: Client| {
+                    let tx = tx.clone();
+                    async move {
+                        if let Some(tx) = tx.lock().await.take() {
+                            // rust_socketio wraps ack replies in one more array level.
+                            let reply = match args_of(p) {
+                                Value::Array(mut v) if v.len() == 1 => match v.remove(0) {
+                                    Value::Array(mut inner) if inner.len() == 1 => inner.remove(0),
+                                    other => other,
+                                },
+                                other => other,
+                            };
+                            let _ = tx.send(reply);
+                        }
+                    }
+                    .boxed()
+                },
+            )
+            .await
+            .map_err(|e| Error::Emit(e.to_string()))?;
+        let reply = tokio::time::timeout(timeout, rx)
+            .await
+            .map_err(|_| Error::Emit(format!("no ack for {event} within {timeout:?}")))?
+            .map_err(|_| Error::Emit(format!("no ack for {event}")))?;
+        let latency = started.elapsed();
+        self.publish(
+            Direction::C2s,
+            event,
+            args,
+            Some(AckInfo {
+                id: None,
+                reply: Some(
+                    json!({ "reply": reply, "latency_ms": latency.as_secs_f64() * 1000.0 }),
+                ),
+            }),
+        );
+        Ok((reply, latency))
+    }
+
+    pub async fn close(self) {
+        let _ = self.client.disconnect().await;
+    }
+}
+
+/// One argument goes as itself; several go as a list (rust_socketio sends a JSON
+/// array payload as multiple arguments).
+fn payload_of(args: &Value) -> Payload {
+    match args {
+        Value::Array(items) if items.len() == 1 => Payload::Text(vec![items[0].clone()]),
+        Value::Array(items) => Payload::Text(items.clone()),
+        other => Payload::Text(vec![other.clone()]),
+    }
+}
