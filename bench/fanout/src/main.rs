@@ -7,8 +7,10 @@
 //! the hot path) so the server, not the harness, is what is measured; the same
 //! harness drives every server in a run.
 //!
-//! Usage: `sockscope-bench fanout URL CLIENTS BROADCASTS PAYLOAD_BYTES`
-//! Prints one JSON object.
+//! Usage: `sockscope-bench fanout URL CLIENTS BROADCASTS PAYLOAD_BYTES`, or
+//! `sockscope-bench store EVENTS` (see `store.rs`). Prints one JSON object.
+
+mod store;
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -31,6 +33,24 @@ struct Counters {
 
 fn main() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if let [cmd, n] = args.as_slice() {
+        if cmd == "store" {
+            return match n
+                .parse()
+                .map_err(|_| format!("bad count {n:?}"))
+                .and_then(store::run)
+            {
+                Ok(report) => {
+                    println!("{report}");
+                    std::process::ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("sockscope-bench: {e}");
+                    std::process::ExitCode::from(1)
+                }
+            };
+        }
+    }
     let parsed = match args.as_slice() {
         [cmd, url, n, k, size] if cmd == "fanout" => n
             .parse::<usize>()
