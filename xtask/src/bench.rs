@@ -88,7 +88,7 @@ fn store() -> Result<(), String> {
          | raw SQLite ceiling | {m_raw:.0} | {} |\n\
          | Sockscope recorder | {m_rec:.0} | {} |\n\n\
          **Recorder at {:.0}% of the ceiling** (targets: >= 50% and >= 300k events/s). Events dropped over all rounds, \
-         including the paced 50k/s runs: {drops:.0}.\n",
+         including the paced 50k/s runs: {drops:.0}.\n\n",
         fmt(&raw),
         fmt(&rec),
         100.0 * m_rec / m_raw
@@ -212,7 +212,7 @@ fn gateway() -> Result<(), String> {
          | server | median deliveries/s | all rounds |\n|---|---:|---|\n\
          | Sockscope gateway (release) | {m_ours:.0} | {} |\n\
          | Node socket.io 4.8 ({}) | {m_theirs:.0} | {} |\n\n\
-         **Ratio: {ratio:.2}x** (target >= 3x).\n",
+         **Ratio: {ratio:.2}x** (target >= 3x).\n\n",
         fmt(&ours),
         node_version.trim(),
         fmt(&theirs)
