@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { hs256, run, sockscopeBin, withTimeout } from "./harness.mjs";
-import { metric } from "./staging-server.mjs";
+import { metric } from "./staging-data.mjs";
 
 const SECRET = "staging-secret";
 

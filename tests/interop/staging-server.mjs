@@ -5,6 +5,7 @@
 import { createServer } from "node:http";
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { Server } from "socket.io";
+import { metric } from "./staging-data.mjs";
 
 const port = Number(process.argv[2] ?? 0);
 const secret = process.argv[3] ?? "staging-secret";
@@ -18,9 +19,6 @@ function verify(token) {
   return JSON.parse(Buffer.from(b, "base64url").toString());
 }
 
-export function metric(entityId, i) {
-  return { entityId, metricName: i % 2 ? "attendees" : "revenue", value: i * 1.5, timestamp: 1700000000000 + i, i };
-}
 
 const http = createServer();
 const io = new Server(http);

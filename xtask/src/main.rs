@@ -107,14 +107,14 @@ fn test() -> Result<(), String> {
     let root = workspace::root();
     step("interop tests (Node socket.io peers)");
     run(Cmd::new("node")
-        .args(["--test", "--test-concurrency=1"])
+        .args(NODE_TEST)
         .dir(root.join("tests/interop"))
         .env("SOCKSCOPE_BIN", bin.join("sockscope")))?;
 
     step("GUI end-to-end tests (tauri-driver + WebKitWebDriver under Xvfb)");
     let display = display::Xvfb::start()?;
     run(Cmd::new("node")
-        .args(["--test", "--test-concurrency=1"])
+        .args(NODE_TEST)
         .dir(root.join("tests/gui"))
         .env("DISPLAY", display.name())
         .env("SOCKSCOPE_APP_BIN", bin.join("sockscope-app"))
@@ -127,6 +127,16 @@ fn test() -> Result<(), String> {
     );
     Ok(())
 }
+
+/// node:test flags: one file at a time (they share ports and the display), a time
+/// limit per test, and exit when the tests are done even if a handle stays open, so a
+/// stuck test fails the run instead of hanging CI.
+const NODE_TEST: [&str; 4] = [
+    "--test",
+    "--test-concurrency=1",
+    "--test-timeout=180000",
+    "--test-force-exit",
+];
 
 /// A visible marker between steps, so a CI log shows where it failed.
 pub fn step(what: &str) {
