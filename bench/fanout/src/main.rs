@@ -74,7 +74,12 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(1);
         }
     };
-    match rt.block_on(fanout(&url, clients, broadcasts, size)) {
+    report(rt.block_on(fanout(&url, clients, broadcasts, size)))
+}
+
+/// The run's JSON on stdout, or its error on stderr with exit code 1.
+fn report(result: Result<serde_json::Value, String>) -> std::process::ExitCode {
+    match result {
         Ok(report) => {
             println!("{report}");
             std::process::ExitCode::SUCCESS
