@@ -67,7 +67,8 @@ export function run(args) {
       let stderr = "";
       child.stdout.on("data", (d) => (stdout += d));
       child.stderr.on("data", (d) => (stderr += d));
-      child.on("exit", (code) => resolve({ code, stdout, stderr }));
+      // "close", not "exit": exit can fire before the pipes are drained, which lost stdout in CI.
+      child.on("close", (code) => resolve({ code, stdout, stderr }));
     }),
     `sockscope ${args.join(" ")}`,
   );

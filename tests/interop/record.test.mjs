@@ -34,7 +34,7 @@ function startRecord(args) {
   let stderr = "";
   child.stdout.on("data", (d) => (stdout += d));
   child.stderr.on("data", (d) => (stderr += d));
-  const done = new Promise((resolve) => child.on("exit", (code) => resolve({ code, stdout: () => stdout, stderr })));
+  const done = new Promise((resolve) => child.on("close", (code) => resolve({ code, stdout: () => stdout, stderr })));
   return { child, done, stdout: () => stdout };
 }
 
