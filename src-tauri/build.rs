@@ -11,6 +11,20 @@ const COMMANDS: &[&str] = &[
     "cmd_inspect",
     "cmd_templates_list",
     "cmd_template_send",
+    "cmd_connect",
+    "cmd_disconnect",
+    "cmd_connections",
+    "cmd_connection_emit",
+    "cmd_targets",
+    "cmd_target_save",
+    "cmd_target_delete",
+    "cmd_record_start",
+    "cmd_record_stop",
+    "cmd_sessions",
+    "cmd_session_events",
+    "cmd_session_delete",
+    "cmd_session_export",
+    "cmd_session_import",
 ];
 
 fn main() {

@@ -19,7 +19,7 @@ fn main() {
     init_tracing();
     let autostart = !std::env::args().any(|a| a == "--no-autostart")
         && std::env::var("SOCKSCOPE_AUTOSTART").map_or(true, |v| v != "0");
-    let engine: EngineState = Arc::new(Engine::new());
+    let engine: EngineState = Arc::new(open_engine());
     let for_setup = engine.clone();
     let result = tauri::Builder::default()
         .manage(engine)
@@ -44,11 +44,48 @@ fn main() {
             commands::inspect::cmd_inspect,
             commands::templates::cmd_templates_list,
             commands::templates::cmd_template_send,
+            commands::connections::cmd_connect,
+            commands::connections::cmd_disconnect,
+            commands::connections::cmd_connections,
+            commands::connections::cmd_connection_emit,
+            commands::connections::cmd_targets,
+            commands::connections::cmd_target_save,
+            commands::connections::cmd_target_delete,
+            commands::recordings::cmd_record_start,
+            commands::recordings::cmd_record_stop,
+            commands::recordings::cmd_sessions,
+            commands::recordings::cmd_session_events,
+            commands::recordings::cmd_session_delete,
+            commands::recordings::cmd_session_export,
+            commands::recordings::cmd_session_import,
         ])
         .run(tauri::generate_context!("../tauri.conf.json"));
     if let Err(error) = result {
         eprintln!("sockscope-app: error: {error}");
         std::process::exit(1);
+    }
+}
+
+/// The engine over the recordings database: `SOCKSCOPE_DB` when set, else the
+/// platform data dir. A database that cannot open leaves the gateway and connections
+/// working; the Recordings panel then shows why it has nothing.
+fn open_engine() -> Engine {
+    let path = std::env::var_os("SOCKSCOPE_DB")
+        .map(std::path::PathBuf::from)
+        .or_else(sockscope_engine::store::default_path);
+    match path.map(sockscope_engine::store::Store::open) {
+        Some(Ok(store)) => {
+            tracing::info!(db = %store.path().display(), "recordings database open");
+            Engine::with_store(store)
+        }
+        Some(Err(error)) => {
+            tracing::error!(%error, "recordings database unavailable");
+            Engine::new()
+        }
+        None => {
+            tracing::error!("no data directory for the recordings database");
+            Engine::new()
+        }
     }
 }
 

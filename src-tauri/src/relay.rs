@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use sockscope_protocol::{EventBatch, GatewayStatus};
+use sockscope_protocol::{EventBatch, GatewayStatus, RecordingStatus};
 use tauri::{AppHandle, Emitter};
 use tokio::sync::broadcast::error::TryRecvError;
 
@@ -24,7 +24,7 @@ pub fn spawn(app: AppHandle, engine: EngineState) {
         let mut rx = engine.bus().subscribe();
         let mut tick = tokio::time::interval(WINDOW);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        let mut last_status = GatewayStatus::default();
+        let mut last_state = (GatewayStatus::default(), RecordingStatus::default());
         loop {
             tick.tick().await;
             let mut batch = EventBatch::default();
@@ -42,10 +42,12 @@ pub fn spawn(app: AppHandle, engine: EngineState) {
                 batch.lagged += excess as u64;
             }
             batch.status = engine.gateway_status().await;
-            if batch.events.is_empty() && batch.lagged == 0 && batch.status == last_status {
+            batch.recording = engine.recording_status().await;
+            let state = (batch.status.clone(), batch.recording.clone());
+            if batch.events.is_empty() && batch.lagged == 0 && state == last_state {
                 continue;
             }
-            last_status = batch.status.clone();
+            last_state = state;
             if let Err(error) = app.emit(EVENTS, &batch) {
                 tracing::warn!(%error, "cannot deliver an event batch to the UI");
             }

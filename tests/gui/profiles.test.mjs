@@ -64,7 +64,7 @@ test("gxp profile: send a template from the Templates panel, see it live and in 
   writeFileSync(join(artifacts, "templates-panel.png"), await s.screenshot());
 
   await s.click("#tab-live");
-  await s.waitFor('tr[data-event="AttendeeCheckedIn"]', "the template event in the live list");
+  await s.waitFor('[data-testid="event-row"][data-event="AttendeeCheckedIn"]', "the template event in the live list");
 
   await s.click("#tab-inspector");
   await s.waitFor(`[data-testid="inspect-socket"][data-socket="${plugin.id}"]`, "the plugin's socket in the Inspector");

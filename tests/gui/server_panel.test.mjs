@@ -54,11 +54,11 @@ test("Server panel: start the gateway, a Node client emits, the window shows it"
   const ack = await client.timeout(5000).emitWithAck("gui-hello", { from: "node", n: 1 });
   assert.equal(ack.ok, true);
 
-  await s.waitFor('tr[data-event="gui-hello"]', "gui-hello in the live list");
-  const row = await s.text('tr[data-event="gui-hello"]');
+  await s.waitFor('[data-testid="event-row"][data-event="gui-hello"]', "gui-hello in the live list");
+  const row = await s.text('[data-testid="event-row"][data-event="gui-hello"]');
   assert.match(row, /gui-hello/);
   
-  assert.match(await s.text('tr[data-event="gui-hello"] td.payload'), /"from":"node"/);
+  assert.match(await s.text('[data-testid="event-row"][data-event="gui-hello"] .payload'), /"from":"node"/);
   await s.until(async () => (await s.text("#socket-count")) === "1", "the socket count to read 1");
 
   mkdirSync(artifacts, { recursive: true });

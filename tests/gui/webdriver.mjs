@@ -25,13 +25,15 @@ export function freePort() {
  * of the WebKitWebDriver and app it spawns) goes to a log file in `logDir`, never to
  * our stdout: a straggling app holding the test runner's pipe would hang the run.
  */
-export async function startDriver(logDir) {
+export async function startDriver(logDir, env = {}) {
   const port = await freePort();
   const nativePort = await freePort();
   mkdirSync(logDir, { recursive: true });
   const log = openSync(join(logDir, "tauri-driver.log"), "a");
   const child = spawn("tauri-driver", ["--port", String(port), "--native-port", String(nativePort)], {
     stdio: ["ignore", log, log],
+    // The app inherits this environment (e.g. SOCKSCOPE_DB for a throwaway database).
+    env: { ...process.env, ...env },
   });
   const base = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + WAIT_MS;
@@ -120,6 +122,14 @@ export class Session {
 
   async enabled(css) {
     return call("GET", `${this.url}/element/${await this.find(css)}/enabled`);
+  }
+
+  async selected(css) {
+    return call("GET", `${this.url}/element/${await this.find(css)}/selected`);
+  }
+
+  async attr(css, name) {
+    return call("GET", `${this.url}/element/${await this.find(css)}/attribute/${name}`);
   }
 
   async screenshot() {

@@ -3,11 +3,13 @@
 //! never panic on a bad reply.
 
 use serde::de::DeserializeOwned;
+use serde::Deserialize;
 use serde::Serialize;
 use serde_json::json;
 use sockscope_protocol::{
-    ApiError, EventBatch, GatewaySettings, GatewayStatus, InspectSnapshot, TemplateSend,
-    TemplateSent, TemplateSet,
+    ApiError, ConnectRequest, ConnectionEmit, ConnectionInfo, EmitReply, EventBatch, EventRecord,
+    ExportRequest, GatewaySettings, GatewayStatus, ImportRequest, InspectSnapshot, RecordRequest,
+    RecordingStatus, SessionInfo, TargetProfile, TemplateSend, TemplateSent, TemplateSet,
 };
 use wasm_bindgen::prelude::*;
 
@@ -76,6 +78,70 @@ pub async fn templates_list() -> Result<TemplateSet, ApiError> {
 
 pub async fn template_send(request: &TemplateSend) -> Result<TemplateSent, ApiError> {
     invoke("cmd_template_send", &json!({ "request": request })).await
+}
+
+pub async fn connect(request: &ConnectRequest) -> Result<ConnectionInfo, ApiError> {
+    invoke("cmd_connect", &json!({ "request": request })).await
+}
+
+pub async fn disconnect(id: u64) -> Result<(), ApiError> {
+    invoke("cmd_disconnect", &json!({ "id": id })).await
+}
+
+pub async fn connections() -> Result<Vec<ConnectionInfo>, ApiError> {
+    invoke("cmd_connections", &json!({})).await
+}
+
+pub async fn connection_emit(request: &ConnectionEmit) -> Result<EmitReply, ApiError> {
+    invoke("cmd_connection_emit", &json!({ "request": request })).await
+}
+
+pub async fn targets() -> Result<Vec<TargetProfile>, ApiError> {
+    invoke("cmd_targets", &json!({})).await
+}
+
+pub async fn target_save(target: &TargetProfile) -> Result<(), ApiError> {
+    invoke("cmd_target_save", &json!({ "target": target })).await
+}
+
+pub async fn target_delete(name: &str) -> Result<(), ApiError> {
+    invoke("cmd_target_delete", &json!({ "name": name })).await
+}
+
+/// What a stopped recording or an import produced (`commands/recordings.rs`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct SessionOutcome {
+    pub id: i64,
+    pub events: u64,
+    pub dropped: u64,
+}
+
+pub async fn record_start(request: &RecordRequest) -> Result<RecordingStatus, ApiError> {
+    invoke("cmd_record_start", &json!({ "request": request })).await
+}
+
+pub async fn record_stop() -> Result<SessionOutcome, ApiError> {
+    invoke("cmd_record_stop", &json!({})).await
+}
+
+pub async fn sessions() -> Result<Vec<SessionInfo>, ApiError> {
+    invoke("cmd_sessions", &json!({})).await
+}
+
+pub async fn session_events(id: i64) -> Result<Vec<EventRecord>, ApiError> {
+    invoke("cmd_session_events", &json!({ "id": id })).await
+}
+
+pub async fn session_delete(id: i64) -> Result<(), ApiError> {
+    invoke("cmd_session_delete", &json!({ "id": id })).await
+}
+
+pub async fn session_export(request: &ExportRequest) -> Result<usize, ApiError> {
+    invoke("cmd_session_export", &json!({ "request": request })).await
+}
+
+pub async fn session_import(request: &ImportRequest) -> Result<SessionOutcome, ApiError> {
+    invoke("cmd_session_import", &json!({ "request": request })).await
 }
 
 /// Calls `on_batch` for every batch of engine events, for the life of the page.

@@ -3,11 +3,14 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use sockscope_protocol::{EventRecord, GatewayStatus};
+use sockscope_protocol::{EventRecord, GatewayStatus, RecordingStatus};
 
 use crate::api;
+use crate::connections_panel::ConnectionsPanel;
 use crate::inspector::Inspector;
 use crate::live_log::LiveLog;
+use crate::log_model::LogModel;
+use crate::recordings_panel::RecordingsPanel;
 use crate::server_panel::ServerPanel;
 use crate::templates_panel::TemplatesPanel;
 
@@ -15,35 +18,53 @@ use crate::templates_panel::TemplatesPanel;
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Tab {
     Live,
+    Connections,
     Inspector,
     Templates,
+    Recordings,
 }
-
-/// How many events the live list keeps; older ones scroll out (recordings keep all).
-pub const LIVE_ROWS: usize = 1_000;
 
 #[component]
 pub fn App() -> impl IntoView {
     let status = RwSignal::new(GatewayStatus::default());
-    let events = RwSignal::new(Vec::<EventRecord>::new());
+    let recording = RwSignal::new(RecordingStatus::default());
+    let model = RwSignal::new(LogModel::new());
     let dropped = RwSignal::new(0_u64);
+    let paused = RwSignal::new(false);
+    // Events that arrived while paused; plain storage, drawn on resume.
+    let held = StoredValue::new(Vec::<EventRecord>::new());
+    let pending = RwSignal::new(0_usize);
     let error = RwSignal::new(None::<String>);
     let tab = RwSignal::new(Tab::Live);
 
+    Effect::new(move |_| {
+        if !paused.get() && pending.get_untracked() > 0 {
+            let events = held.try_update_value(std::mem::take).unwrap_or_default();
+            pending.set(0);
+            model.update(|m| m.extend(events));
+        }
+    });
+
     spawn_local(async move {
         let subscribed = api::on_event_batches(move |batch| {
-            status.set(batch.status);
+            if status.get_untracked() != batch.status {
+                status.set(batch.status);
+            }
+            if recording.get_untracked() != batch.recording {
+                recording.set(batch.recording);
+            }
             if batch.lagged > 0 {
                 dropped.update(|d| *d += batch.lagged);
             }
-            if !batch.events.is_empty() {
-                events.update(|v| {
-                    v.extend(batch.events);
-                    if v.len() > LIVE_ROWS {
-                        let excess = v.len() - LIVE_ROWS;
-                        v.drain(..excess);
-                    }
-                });
+            if batch.events.is_empty() {
+                return;
+            }
+            if paused.get_untracked() {
+                let n = batch.events.len();
+                held.update_value(|h| h.extend(batch.events));
+                pending.update(|p| *p += n);
+            } else {
+                model.update(|m| m.extend(batch.events));
             }
         })
         .await;
@@ -76,14 +97,31 @@ pub fn App() -> impl IntoView {
                 <nav class="tabs">
                     <button id="tab-live" class:active=move || tab.get() == Tab::Live
                         on:click=move |_| tab.set(Tab::Live)>"Live events"</button>
+                    <button id="tab-connections" class:active=move || tab.get() == Tab::Connections
+                        on:click=move |_| tab.set(Tab::Connections)>"Connections"</button>
                     <button id="tab-inspector" class:active=move || tab.get() == Tab::Inspector
                         on:click=move |_| tab.set(Tab::Inspector)>"Inspector"</button>
                     <button id="tab-templates" class:active=move || tab.get() == Tab::Templates
                         on:click=move |_| tab.set(Tab::Templates)>"Templates"</button>
+                    <button id="tab-recordings" class:active=move || tab.get() == Tab::Recordings
+                        on:click=move |_| tab.set(Tab::Recordings)>
+                        "Recordings"
+                        <Show when=move || recording.get().active>
+                            <span class="rec-dot" title="recording"></span>
+                        </Show>
+                    </button>
                 </nav>
-                // The live log stays mounted (it keeps collecting); the others mount on demand.
+                // The live log and connections stay mounted (they keep state); the others
+                // mount on demand.
                 <div class="tab-body" class:hidden=move || tab.get() != Tab::Live>
-                    <LiveLog events=events dropped=dropped />
+                    <LiveLog model=model dropped=dropped paused=paused pending=pending />
+                </div>
+                <div class="tab-body" class:hidden=move || tab.get() != Tab::Connections>
+                    <ConnectionsPanel error=error />
+                </div>
+                <div class="tab-body" class:hidden=move || tab.get() != Tab::Recordings>
+                    <RecordingsPanel recording=recording error=error
+                        visible=Signal::derive(move || tab.get() == Tab::Recordings) />
                 </div>
                 <Show when=move || tab.get() == Tab::Inspector>
                     <div class="tab-body"><Inspector /></div>

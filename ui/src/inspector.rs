@@ -9,7 +9,7 @@ use leptos::task::spawn_local;
 use sockscope_protocol::{InspectSnapshot, NamespaceInfo, SocketInfo};
 
 use crate::api;
-use crate::live_log::clock;
+use crate::event_table::clock;
 
 const REFRESH: Duration = Duration::from_secs(1);
 

@@ -4,8 +4,12 @@
 
 mod api;
 mod app;
+mod connections_panel;
+mod event_table;
 mod inspector;
 mod live_log;
+mod log_model;
+mod recordings_panel;
 mod server_panel;
 mod templates_panel;
 

@@ -1,13 +1,16 @@
 //! `sockscope connect` (watch a real gateway) and `sockscope record` (the same, into
 //! SQLite). Both print every event; `record` shows a live counter and stops after
 //! `--duration`, `--count`, or Ctrl-C, then says what it wrote and dropped.
+//! Socket.IO by default; `--ws` speaks plain WebSocket (Jac-style gateways) instead.
 
 use std::io::Write;
 use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
 use serde_json::Value;
-use sockscope_engine::connection::{ConnectOptions, Connection, Transport};
+use sockscope_engine::connection::{
+    ConnectOptions, Connection, Transport, WsConnection, WsOptions,
+};
 use sockscope_engine::store::Recorder;
 use sockscope_engine::Bus;
 use tokio::sync::broadcast::error::RecvError;
@@ -30,7 +33,7 @@ pub struct ConnectArgs {
     #[arg(long, short = 'n', default_value = "/")]
     namespace: String,
     /// The handshake's auth object, e.g. '{"token":"..."}'.
-    #[arg(long, value_name = "JSON")]
+    #[arg(long, value_name = "JSON", conflicts_with = "ws")]
     auth: Option<String>,
     /// Extra handshake header (repeatable).
     #[arg(long = "header", value_name = "K:V")]
@@ -39,14 +42,28 @@ pub struct ConnectArgs {
     #[arg(long = "query", value_name = "K=V")]
     query: Vec<String>,
     /// websocket or polling (default: polling upgraded to websocket).
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, conflicts_with = "ws")]
     transport: Option<TransportArg>,
     /// Emitted after every (re)connect, in order (repeatable): 'subscribe={"room":"a"}'.
-    #[arg(long = "emit", value_name = "EVENT=JSON")]
+    #[arg(long = "emit", value_name = "EVENT=JSON", conflicts_with = "ws")]
     emits: Vec<String>,
+    /// Plain WebSocket instead of Socket.IO (Jac-style gateways): URL is ws://,
+    /// wss://, http:// or https:// with the endpoint's path, e.g. .../websocket.
+    #[arg(long)]
+    ws: bool,
+    /// With --ws: a JSON message sent once connected, in order (repeatable):
+    /// '{"type":"walker","walker":"w","response":true}'.
+    #[arg(long = "send", value_name = "JSON", requires = "ws")]
+    sends: Vec<String>,
     /// Do not reconnect when the connection drops.
     #[arg(long)]
     no_reconnect: bool,
+    /// Give up after this many reconnection attempts (0 = keep trying).
+    #[arg(long, default_value_t = 0, value_name = "N", conflicts_with = "ws")]
+    reconnect_attempts: u8,
+    /// First delay between reconnection attempts in milliseconds (backs off to 4x).
+    #[arg(long, default_value_t = 500, value_name = "MS", conflicts_with = "ws")]
+    reconnect_delay: u64,
     /// Print events as JSON Lines.
     #[arg(long)]
     json: bool,
@@ -94,7 +111,76 @@ fn pair(s: &str, sep: char, what: &str) -> Result<(String, String)> {
         .ok_or_else(|| CliError::Usage(format!("bad {what} {s:?}: expected K{sep}V")))
 }
 
+/// The client a `connect`/`record` run holds: Socket.IO or plain WebSocket.
+enum Client {
+    SocketIo(Connection),
+    Ws(WsConnection),
+}
+
+/// What a run connected to, for the session row.
+struct Target {
+    url: String,
+    /// Default session name.
+    label: String,
+    /// The connection profile minus secrets.
+    meta: Value,
+}
+
+impl Client {
+    async fn open(args: &ConnectArgs, bus: &Bus) -> Result<(Client, Target)> {
+        if args.ws {
+            let opts = args.ws_options()?;
+            let target = Target {
+                url: opts.url.clone(),
+                label: opts.url.clone(),
+                meta: opts.describe(),
+            };
+            let conn = WsConnection::open(opts, bus.clone(), CONNECT_TIMEOUT).await?;
+            return Ok((Client::Ws(conn), target));
+        }
+        let opts = args.options()?;
+        let target = Target {
+            url: opts.url.clone(),
+            label: format!("{}{}", opts.url, opts.namespace),
+            meta: opts.describe(),
+        };
+        let conn = Connection::open(opts, bus.clone(), CONNECT_TIMEOUT).await?;
+        Ok((Client::SocketIo(conn), target))
+    }
+
+    async fn close(self) {
+        match self {
+            Client::SocketIo(c) => c.close().await,
+            Client::Ws(c) => c.close().await,
+        }
+    }
+}
+
 impl ConnectArgs {
+    fn ws_options(&self) -> Result<WsOptions> {
+        let mut on_connect = Vec::new();
+        for m in &self.sends {
+            on_connect.push(
+                serde_json::from_str::<Value>(m)
+                    .map_err(|e| CliError::Usage(format!("bad JSON in --send {m:?}: {e}")))?,
+            );
+        }
+        Ok(WsOptions {
+            url: self.url.clone(),
+            headers: self
+                .headers
+                .iter()
+                .map(|h| pair(h, ':', "--header"))
+                .collect::<Result<_>>()?,
+            query: self
+                .query
+                .iter()
+                .map(|q| pair(q, '=', "--query"))
+                .collect::<Result<_>>()?,
+            on_connect,
+        })
+    }
+
     fn options(&self) -> Result<ConnectOptions> {
         let auth = self
             .auth
@@ -132,8 +218,8 @@ impl ConnectArgs {
                 Some(TransportArg::Polling) => Transport::Polling,
             },
             reconnect: !self.no_reconnect,
-            reconnect_attempts: 0,
-            reconnect_delay_ms: 500,
+            reconnect_attempts: self.reconnect_attempts,
+            reconnect_delay_ms: self.reconnect_delay,
             on_connect,
         })
     }
@@ -142,10 +228,9 @@ impl ConnectArgs {
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub async fn connect(args: ConnectArgs) -> Result<()> {
-    let opts = args.options()?;
     let bus = Bus::new();
     let mut rx = bus.subscribe();
-    let conn = Connection::open(opts, bus.clone(), CONNECT_TIMEOUT).await?;
+    let (conn, _) = Client::open(&args, &bus).await?;
     let stop = shutdown_signal();
     tokio::pin!(stop);
     loop {
@@ -167,17 +252,19 @@ pub async fn connect(args: ConnectArgs) -> Result<()> {
 }
 
 pub async fn record(args: RecordArgs) -> Result<()> {
-    let opts = args.connect.options()?;
+    // Bad flags fail before anything connects.
+    if args.connect.ws {
+        args.connect.ws_options()?;
+    } else {
+        args.connect.options()?;
+    }
     let store = args.db.open()?;
-    let name = args
-        .name
-        .clone()
-        .unwrap_or_else(|| format!("{}{}", opts.url, opts.namespace));
     let bus = Bus::new();
     let mut rx = bus.subscribe();
     // Connect first: an unreachable target leaves no empty session behind.
-    let conn = Connection::open(opts.clone(), bus.clone(), CONNECT_TIMEOUT).await?;
-    let session = store.create_session(&name, "connection", &opts.url, opts.describe())?;
+    let (conn, target) = Client::open(&args.connect, &bus).await?;
+    let name = args.name.clone().unwrap_or(target.label);
+    let session = store.create_session(&name, "connection", &target.url, target.meta)?;
     let recorder = Recorder::start(&store, session)?;
     let bar = indicatif::ProgressBar::new_spinner();
     bar.set_draw_target(indicatif::ProgressDrawTarget::stderr_with_hz(4));

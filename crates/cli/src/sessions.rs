@@ -1,7 +1,7 @@
 //! `sockscope sessions list|show|export|import|rm`: the recordings in the database.
 
 use std::io::{BufReader, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::json;
@@ -10,9 +10,29 @@ use crate::db::DbArgs;
 use crate::error::{CliError, Result};
 use crate::output;
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
+    /// JSON Lines: one event record a line.
     Jsonl,
+    /// Chrome DevTools HAR 1.2 (`_webSocketMessages` with Socket.IO frames).
+    Har,
+}
+
+impl Format {
+    /// `--format` if given, else `har` for a `.har` file, else `jsonl`.
+    fn pick(explicit: Option<Format>, file: Option<&Path>) -> Format {
+        explicit.unwrap_or_else(|| {
+            let har = file
+                .and_then(|f| f.extension())
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| e.eq_ignore_ascii_case("har"));
+            if har {
+                Format::Har
+            } else {
+                Format::Jsonl
+            }
+        })
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -21,9 +41,9 @@ pub enum SessionsCommand {
     List(ListArgs),
     /// One recording's events.
     Show(IdArgs),
-    /// A recording as JSON Lines (one event record a line).
+    /// A recording as JSON Lines (one event record a line) or a HAR file.
     Export(ExportArgs),
-    /// A JSON Lines file as a new recording.
+    /// A JSON Lines or Chrome DevTools HAR file as a new recording.
     Import(ImportArgs),
     /// Delete a recording.
     Rm(IdArgs),
@@ -49,8 +69,9 @@ pub struct IdArgs {
 #[derive(Debug, Args)]
 pub struct ExportArgs {
     id: i64,
-    #[arg(long, value_enum, default_value = "jsonl")]
-    format: Format,
+    /// Default: har when the output file ends in .har, else jsonl.
+    #[arg(long, value_enum)]
+    format: Option<Format>,
     /// Output file (default: stdout).
     #[arg(long, short)]
     output: Option<PathBuf>,
@@ -61,8 +82,9 @@ pub struct ExportArgs {
 #[derive(Debug, Args)]
 pub struct ImportArgs {
     file: PathBuf,
-    #[arg(long, value_enum, default_value = "jsonl")]
-    format: Format,
+    /// Default: har for a .har file, else jsonl.
+    #[arg(long, value_enum)]
+    format: Option<Format>,
     /// Session name (default: the file name).
     #[arg(long)]
     name: Option<String>,
@@ -102,34 +124,46 @@ pub fn run(cmd: SessionsCommand) -> Result<()> {
         }
         SessionsCommand::Export(a) => {
             let store = a.db.open()?;
-            let Format::Jsonl = a.format;
+            let format = Format::pick(a.format, a.output.as_deref());
+            let export = |mut w: &mut dyn Write| -> Result<usize> {
+                Ok(match format {
+                    Format::Jsonl => store.export_jsonl(a.id, &mut w)?,
+                    Format::Har => store.export_har(a.id, &mut w)?,
+                })
+            };
             let n = match &a.output {
                 Some(path) => {
+                    // Check the session first so a bad id leaves no empty file behind.
+                    store.session(a.id)?;
                     let file = std::fs::File::create(path).map_err(|e| CliError::File {
                         path: path.display().to_string(),
                         source: e,
                     })?;
                     let mut w = std::io::BufWriter::new(file);
-                    let n = store.export_jsonl(a.id, &mut w)?;
+                    let n = export(&mut w)?;
                     w.flush()?;
                     n
                 }
-                None => store.export_jsonl(a.id, &mut out)?,
+                None => export(&mut out)?,
             };
             eprintln!("exported {n} events from session {}", a.id);
         }
         SessionsCommand::Import(a) => {
             let store = a.db.open()?;
-            let Format::Jsonl = a.format;
-            let file = std::fs::File::open(&a.file).map_err(|e| CliError::File {
-                path: a.file.display().to_string(),
-                source: e,
-            })?;
             let name = a
                 .name
                 .clone()
                 .unwrap_or_else(|| a.file.display().to_string());
-            let (id, n) = store.import_jsonl(&name, BufReader::new(file))?;
+            let (id, n) = match Format::pick(a.format, Some(&a.file)) {
+                Format::Har => store.import_har(&name, &a.file)?,
+                Format::Jsonl => {
+                    let file = std::fs::File::open(&a.file).map_err(|e| CliError::File {
+                        path: a.file.display().to_string(),
+                        source: e,
+                    })?;
+                    store.import_jsonl(&name, BufReader::new(file))?
+                }
+            };
             if a.json {
                 writeln!(out, "{}", json!({ "id": id, "events": n }))?;
             } else {
@@ -142,4 +176,23 @@ pub fn run(cmd: SessionsCommand) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn format_comes_from_the_flag_then_the_extension() {
+        assert_eq!(Format::pick(None, Some(Path::new("a/b.HAR"))), Format::Har);
+        assert_eq!(
+            Format::pick(None, Some(Path::new("b.jsonl"))),
+            Format::Jsonl
+        );
+        assert_eq!(Format::pick(None, None), Format::Jsonl);
+        assert_eq!(
+            Format::pick(Some(Format::Jsonl), Some(Path::new("b.har"))),
+            Format::Jsonl
+        );
+    }
 }

@@ -52,6 +52,10 @@ pub enum Error {
     UnknownSession(i64),
     #[error("bad import at line {line}: {message}")]
     BadImport { line: usize, message: String },
+    #[error("cannot import {file}: {message}")]
+    BadHar { file: String, message: String },
+    #[error("invalid header {0:?}: expected a header name and a value without line breaks")]
+    BadHeader(String),
     #[error("cannot reach {url}: {reason}")]
     Unreachable { url: String, reason: String },
     #[error("{url} refused the connection: {message}")]
@@ -60,6 +64,32 @@ pub enum Error {
     Tls(String),
     #[error("emit failed: {0}")]
     Emit(String),
+    #[error("keychain: {0}")]
+    Keychain(String),
+    #[error("bad gateway target: {0}")]
+    BadTarget(String),
+    #[error("no connection {0} (it was closed or never opened)")]
+    UnknownConnection(u64),
+    #[error("a recording is already running: {0:?}")]
+    AlreadyRecording(String),
+    #[error("nothing is being recorded")]
+    NotRecording,
+    #[error("no recordings database is open")]
+    NoStore,
+    #[error("unknown format {0:?} (expected jsonl or har)")]
+    BadFormat(String),
+    #[error("bad rewrite rule {rule:?}: {reason}")]
+    BadRewrite { rule: String, reason: String },
+    #[error("bad replay option: {0}")]
+    BadReplay(String),
+    #[error("session {0} has no client-to-server events to replay (check --only/--skip)")]
+    NothingToReplay(i64),
+    #[error("{path}: {source}")]
+    File {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -89,7 +119,20 @@ impl Error {
             Error::DbLocked(_) => "db_locked",
             Error::UnknownSession(_) => "unknown_session",
             Error::BadImport { .. } => "bad_import",
+            Error::BadHar { .. } => "bad_har",
+            Error::BadHeader(_) => "bad_header",
             Error::Emit(_) => "emit",
+            Error::Keychain(_) => "keychain",
+            Error::BadTarget(_) => "bad_target",
+            Error::UnknownConnection(_) => "unknown_connection",
+            Error::AlreadyRecording(_) => "already_recording",
+            Error::NotRecording => "not_recording",
+            Error::NoStore => "no_store",
+            Error::BadFormat(_) => "bad_format",
+            Error::BadRewrite { .. } => "bad_rewrite",
+            Error::BadReplay(_) => "bad_replay",
+            Error::NothingToReplay(_) => "nothing_to_replay",
+            Error::File { .. } => "file",
             Error::Io(_) => "io",
         }
     }

@@ -1,23 +1,33 @@
 //! Sockscope's engine: every behaviour of the product, with no GUI dependency, so the
 //! desktop app and the `sockscope` CLI are thin front ends over the same code.
 //!
-//! [`Engine`] owns the parts: the event [`bus::Bus`] and the embedded
-//! [`gateway::Gateway`]. Later parts (connections, store, replay, simulation) hang off
-//! it the same way.
+//! [`Engine`] owns the parts: the event [`bus::Bus`], the embedded
+//! [`gateway::Gateway`], the open client [`connection::Connections`], the recordings
+//! [`store::Store`] and the recording in progress. Later parts (replay, simulation)
+//! hang off it the same way.
 
 pub mod bus;
 pub mod connection;
 pub mod error;
 pub mod gateway;
 pub mod inspect;
+pub mod keychain;
+pub mod recording;
 pub mod store;
 pub mod templates;
 
+use std::path::Path;
+
 use sockscope_protocol::{
-    EmitRequest, GatewaySettings, GatewayStatus, InspectSnapshot, TemplateSend, TemplateSent,
-    TemplateSet,
+    ConnectRequest, ConnectionEmit, ConnectionInfo, EmitReply, EmitRequest, EventRecord,
+    GatewaySettings, GatewayStatus, InspectSnapshot, RecordRequest, RecordingStatus, SessionInfo,
+    TargetProfile, TemplateSend, TemplateSent, TemplateSet,
 };
 use tokio::sync::Mutex;
+
+use connection::Connections;
+use recording::Recording;
+use store::{RecorderStats, Store};
 
 pub use bus::Bus;
 pub use error::{Error, Result};
@@ -28,6 +38,9 @@ pub use gateway::{Gateway, GatewayHandle};
 pub struct Engine {
     bus: Bus,
     gateway: Mutex<Option<RunningGateway>>,
+    connections: Connections,
+    store: Option<Store>,
+    recording: Mutex<Option<Recording>>,
 }
 
 struct RunningGateway {
@@ -39,6 +52,18 @@ struct RunningGateway {
 impl Engine {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An engine whose recordings and saved targets live in `store`.
+    pub fn with_store(store: Store) -> Self {
+        Self {
+            store: Some(store),
+            ..Self::default()
+        }
+    }
+
+    pub fn store(&self) -> Result<&Store> {
+        self.store.as_ref().ok_or(Error::NoStore)
     }
 
     pub fn bus(&self) -> &Bus {
@@ -100,6 +125,147 @@ impl Engine {
 
     pub async fn send_template(&self, req: &TemplateSend) -> Result<TemplateSent> {
         self.gateway().await?.send_template(req).await
+    }
+}
+
+/// Client connections, recordings and saved targets.
+impl Engine {
+    pub async fn connect(&self, req: &ConnectRequest) -> Result<ConnectionInfo> {
+        self.connections.open(req, &self.bus).await
+    }
+
+    pub async fn disconnect(&self, id: u64) -> Result<()> {
+        self.connections.close(id).await
+    }
+
+    pub async fn connections(&self) -> Vec<ConnectionInfo> {
+        self.connections.list().await
+    }
+
+    pub async fn connection_emit(&self, req: &ConnectionEmit) -> Result<EmitReply> {
+        self.connections.emit(req).await
+    }
+
+    /// Starts recording the bus (or one source of it) into a new session.
+    pub async fn record_start(&self, req: &RecordRequest) -> Result<RecordingStatus> {
+        let mut slot = self.recording.lock().await;
+        if let Some(r) = slot.as_ref() {
+            return Err(Error::AlreadyRecording(r.status().name));
+        }
+        let name = req.name.trim();
+        let req = RecordRequest {
+            name: if name.is_empty() {
+                "recording".to_owned()
+            } else {
+                name.to_owned()
+            },
+            source: req.source.clone().filter(|s| !s.is_empty()),
+        };
+        let rec = Recording::start(self.store()?, &self.bus, &req)?;
+        let status = rec.status();
+        *slot = Some(rec);
+        Ok(status)
+    }
+
+    /// Stops the recording in progress; everything it received is committed.
+    pub async fn record_stop(&self) -> Result<RecorderStats> {
+        let rec = self
+            .recording
+            .lock()
+            .await
+            .take()
+            .ok_or(Error::NotRecording)?;
+        rec.stop().await
+    }
+
+    pub async fn recording_status(&self) -> RecordingStatus {
+        self.recording
+            .lock()
+            .await
+            .as_ref()
+            .map(Recording::status)
+            .unwrap_or_default()
+    }
+
+    pub fn sessions(&self) -> Result<Vec<SessionInfo>> {
+        self.store()?.sessions()
+    }
+
+    pub fn session_events(&self, id: i64) -> Result<Vec<EventRecord>> {
+        self.store()?.events(id)
+    }
+
+    pub fn delete_session(&self, id: i64) -> Result<()> {
+        self.store()?.delete_session(id)
+    }
+
+    /// Writes session `id` to `path` as `format` (`jsonl` or `har`); returns the
+    /// event count.
+    pub fn export_session(&self, id: i64, path: &Path, format: &str) -> Result<usize> {
+        let store = self.store()?;
+        store.session(id)?;
+        if format != "jsonl" && format != "har" {
+            return Err(Error::BadFormat(format.to_owned()));
+        }
+        let file = std::fs::File::create(path).map_err(|e| file_error(path, e))?;
+        let mut out = std::io::BufWriter::new(file);
+        let n = if format == "har" {
+            store.export_har(id, &mut out)?
+        } else {
+            store.export_jsonl(id, &mut out)?
+        };
+        std::io::Write::flush(&mut out).map_err(|e| file_error(path, e))?;
+        Ok(n)
+    }
+
+    /// Imports a file as a new session (`format`, else from the extension); returns
+    /// its id and event count.
+    pub fn import_session(&self, path: &Path, format: Option<&str>) -> Result<(i64, usize)> {
+        let store = self.store()?;
+        let format = format.map(str::to_owned).unwrap_or_else(|| {
+            match path.extension().and_then(|e| e.to_str()) {
+                Some(e) if e.eq_ignore_ascii_case("har") => "har".to_owned(),
+                _ => "jsonl".to_owned(),
+            }
+        });
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "import".to_owned());
+        match format.as_str() {
+            "har" => store.import_har(&name, path),
+            "jsonl" => {
+                let file = std::fs::File::open(path).map_err(|e| file_error(path, e))?;
+                store.import_jsonl(&name, std::io::BufReader::new(file))
+            }
+            _ => Err(Error::BadFormat(format)),
+        }
+    }
+
+    /// Saved targets, each with whether the keychain holds its token.
+    pub fn targets(&self) -> Result<Vec<TargetProfile>> {
+        let mut all = self.store()?.targets()?;
+        for t in &mut all {
+            t.has_token = keychain::token(&t.name).ok().flatten().is_some();
+        }
+        Ok(all)
+    }
+
+    pub fn save_target(&self, target: &TargetProfile) -> Result<()> {
+        self.store()?.save_target(target)
+    }
+
+    /// Forgets a saved target and its keychain token.
+    pub fn delete_target(&self, name: &str) -> Result<()> {
+        self.store()?.delete_target(name)?;
+        keychain::delete_token(name)
+    }
+}
+
+fn file_error(path: &Path, e: std::io::Error) -> Error {
+    Error::File {
+        path: path.display().to_string(),
+        source: e,
     }
 }
 

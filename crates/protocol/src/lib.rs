@@ -223,6 +223,9 @@ pub struct EventBatch {
     /// Events that were not delivered to the UI because it fell behind.
     pub lagged: u64,
     pub status: GatewayStatus,
+    /// The recording in progress, so its counter needs no polling.
+    #[serde(default)]
+    pub recording: RecordingStatus,
 }
 
 /// A server-to-client emit asked for through the HTTP API, the CLI or the UI.
@@ -413,5 +416,230 @@ mod tests {
         }
         assert_eq!(Profile::from_name("jet-admin"), Some(Profile::JetAdmin));
         assert_eq!(Profile::from_name("nope"), None);
+    }
+}
+
+/// How a client connection reaches its gateway.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum TransportChoice {
+    /// Polling first, upgraded to websocket (the socket.io-client default).
+    #[default]
+    Any,
+    Websocket,
+    Polling,
+}
+
+/// An event sent after every (re)connect, such as a `subscribe`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OnConnectEmit {
+    pub event: String,
+    #[serde(default)]
+    pub data: Value,
+}
+
+/// A saved gateway target (Connections panel). Never holds a token: that lives in the
+/// OS keychain, and `has_token` says whether one is stored there.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct TargetProfile {
+    pub name: String,
+    pub url: String,
+    #[serde(default = "root_namespace")]
+    pub namespace: String,
+    /// Handshake `auth` fields other than the token (e.g. `firebase_id`).
+    #[serde(default)]
+    pub auth: Value,
+    /// Extra handshake headers (not secrets: those go in the token).
+    #[serde(default)]
+    pub headers: Vec<(String, String)>,
+    #[serde(default)]
+    pub query: Vec<(String, String)>,
+    #[serde(default)]
+    pub transport: TransportChoice,
+    #[serde(default)]
+    pub on_connect: Vec<OnConnectEmit>,
+    /// Output only: a token for this target is in the keychain.
+    #[serde(default)]
+    pub has_token: bool,
+}
+
+fn root_namespace() -> String {
+    "/".to_owned()
+}
+
+/// Open a client connection to `target`. `token`, when given, is sent as
+/// `auth.token` (and stored in the keychain when `remember_token`); without it the
+/// keychain's token for the target's name is used, if any.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConnectRequest {
+    pub target: TargetProfile,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    #[serde(default)]
+    pub remember_token: bool,
+}
+
+/// A live client connection as listed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectionInfo {
+    pub id: u64,
+    pub name: String,
+    pub url: String,
+    pub namespace: String,
+    /// `connection:<id>`, the source of its records.
+    pub source: String,
+    pub connected_at: i64,
+    /// Something the user should know, such as a token the keychain could not keep.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
+}
+
+/// An emit on a client connection, from the composer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConnectionEmit {
+    pub connection: u64,
+    pub event: String,
+    /// The arguments as a JSON array (one element per argument).
+    pub args: Value,
+    #[serde(default)]
+    pub ack: bool,
+    #[serde(default = "default_ack_timeout_ms")]
+    pub timeout_ms: u64,
+}
+
+fn default_ack_timeout_ms() -> u64 {
+    5_000
+}
+
+/// What an emit got back: the ack reply and its latency, when an ack was asked for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct EmitReply {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ack: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<f64>,
+}
+
+/// Start recording what the bus carries into a new session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordRequest {
+    pub name: String,
+    /// Only records of this source (`gateway`, `connection:<id>`); all when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+}
+
+/// The recording in progress, if any.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct RecordingStatus {
+    pub active: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<i64>,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    pub written: u64,
+    pub dropped: u64,
+}
+
+/// Export a session to a file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportRequest {
+    pub id: i64,
+    pub path: String,
+    /// `jsonl` or `har`.
+    #[serde(default = "default_format")]
+    pub format: String,
+}
+
+/// Import a file as a new session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportRequest {
+    pub path: String,
+    /// `jsonl` or `har`; from the file's extension when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+}
+
+fn default_format() -> String {
+    "jsonl".to_owned()
+}
+
+/// Counts of one server-to-client event name: in the source session and in its replay.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventCountDrift {
+    pub event: String,
+    /// Received in the source session (times the replay's loop count).
+    pub expected: u64,
+    /// Received during the replay.
+    pub received: u64,
+}
+
+/// An ack reply that differs from the one the source session got.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AckDrift {
+    pub event: String,
+    /// Position of the send in the replay (0-based, over every loop).
+    pub index: usize,
+    /// The source session's reply (after rewrites and `ignore`).
+    pub expected: Value,
+    /// The replay's reply (after `ignore`); null when none came.
+    pub received: Value,
+    /// Why there is no reply (timeout, emit failure), when there is none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Ack latency of one send, where both the source and the replay know it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LatencyDrift {
+    pub event: String,
+    pub index: usize,
+    pub original_ms: f64,
+    pub replay_ms: f64,
+    /// `replay_ms - original_ms`.
+    pub delta_ms: f64,
+}
+
+/// How closely sends kept to their planned times (actual minus planned, microseconds).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct ScheduleSummary {
+    pub sends: u64,
+    pub mean_error_us: f64,
+    pub max_error_us: i64,
+}
+
+/// What a client-side replay found: how the target's answers differ from the
+/// source session's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct DriftReport {
+    pub source_session: i64,
+    /// The new `replay` session holding everything the replay sent and received.
+    pub replay_session: i64,
+    pub target: String,
+    /// Client-to-server events re-sent (over every loop).
+    pub sent: u64,
+    /// Server-to-client counts per event name, every name of either side.
+    pub events: Vec<EventCountDrift>,
+    /// Names the source session received and the replay did not.
+    pub missing: Vec<String>,
+    /// Names the replay received and the source session did not.
+    pub unexpected: Vec<String>,
+    pub ack_mismatches: Vec<AckDrift>,
+    pub latency: Vec<LatencyDrift>,
+    pub schedule: ScheduleSummary,
+    /// Records the replay session could not keep (overload); 0 normally.
+    #[serde(default)]
+    pub dropped: u64,
+}
+
+impl DriftReport {
+    /// True when counts, names and ack payloads all match.
+    pub fn is_clean(&self) -> bool {
+        self.missing.is_empty()
+            && self.unexpected.is_empty()
+            && self.ack_mismatches.is_empty()
+            && self.events.iter().all(|e| e.expected == e.received)
     }
 }

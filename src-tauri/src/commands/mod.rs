@@ -1,8 +1,10 @@
 //! Tauri commands: one-line adapters over the engine, grouped by panel. Errors cross
 //! IPC as `ApiError {code, message}`.
 
+pub mod connections;
 pub mod gateway;
 pub mod inspect;
+pub mod recordings;
 pub mod templates;
 
 use sockscope_protocol::ApiError;

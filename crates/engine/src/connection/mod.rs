@@ -2,6 +2,10 @@
 //! and sends on the bus with source `connection:<id>`, like the embedded gateway does
 //! for its side.
 
+pub mod registry;
 pub mod socketio;
+pub mod websocket;
 
+pub use registry::Connections;
 pub use socketio::{ConnectOptions, Connection, Transport};
+pub use websocket::{WsConnection, WsOptions};

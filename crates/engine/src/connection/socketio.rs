@@ -26,7 +26,8 @@ use tokio::sync::{oneshot, Mutex};
 use crate::bus::{self, Bus};
 use crate::{Error, Result};
 
-static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+/// Connection ids, shared with the plain WebSocket client so sources never collide.
+pub(super) static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 /// Which transport the client uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -269,6 +270,15 @@ impl Connection {
         self.id
     }
 
+    /// `connection:<id>`, the source of this connection's records.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
     fn publish(&self, direction: Direction, event: &str, args: Value, ack: Option<AckInfo>) {
         let mut r = bus::record(&self.source, direction, &self.namespace, event, args);
         r.ack = ack;
@@ -340,7 +350,7 @@ impl Connection {
         Ok((reply, latency))
     }
 
-    pub async fn close(self) {
+    pub async fn close(&self) {
         let _ = self.client.disconnect().await;
     }
 }

@@ -6,7 +6,9 @@
 //! drops and counts what it could not take (the count is reported, never hidden).
 //! Readers open their own connections; WAL lets them read while a recorder writes.
 
+mod har;
 mod recorder;
+mod targets;
 
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
@@ -21,7 +23,10 @@ use crate::{Error, Result};
 
 pub use recorder::{Recorder, RecorderStats};
 
-const MIGRATIONS: &[(&str, &str)] = &[("001_init", include_str!("migrations/001_init.sql"))];
+const MIGRATIONS: &[(&str, &str)] = &[
+    ("001_init", include_str!("migrations/001_init.sql")),
+    ("002_targets", include_str!("migrations/002_targets.sql")),
+];
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The recordings database.
@@ -227,6 +232,43 @@ impl Store {
         recorder::insert_batch(&mut conn, id, &records).map_err(|e| self.err(e))?;
         self.end_session(id)?;
         Ok((id, n))
+    }
+
+    /// Reads a Chrome DevTools HAR file's WebSocket messages (Engine.IO/Socket.IO
+    /// frames, or plain WebSocket messages) into a new `import` session (decoding
+    /// rules: the `har` module). A file that is not a HAR, or holds
+    /// no WebSocket messages, is an error naming it, and nothing is imported.
+    pub fn import_har(&self, name: &str, path: &Path) -> Result<(i64, usize)> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| Error::BadHar {
+            file: file.clone(),
+            message: e.to_string(),
+        })?;
+        let decoded = har::decode(&text).map_err(|message| Error::BadHar {
+            file: file.clone(),
+            message,
+        })?;
+        if decoded.skipped > 0 {
+            tracing::warn!(file = %file, skipped = decoded.skipped, "HAR frames that could not be decoded were skipped");
+        }
+        let id = self.create_session(name, "import", &decoded.target, decoded.meta)?;
+        let n = decoded.records.len();
+        let mut conn = self.connect()?;
+        recorder::insert_batch(&mut conn, id, &decoded.records).map_err(|e| self.err(e))?;
+        self.end_session(id)?;
+        tracing::info!(file = %file, session = id, events = n, "HAR imported");
+        Ok((id, n))
+    }
+
+    /// Writes a session as a HAR 1.2 document with one WebSocket entry whose frames
+    /// re-encode its events as Socket.IO packets. Returns the event count.
+    pub fn export_har(&self, id: i64, out: &mut impl Write) -> Result<usize> {
+        let session = self.session(id)?;
+        let events = self.events(id)?;
+        let doc = har::encode(&session, &events);
+        serde_json::to_writer_pretty(&mut *out, &doc).map_err(|e| Error::Io(e.into()))?;
+        out.write_all(b"\n")?;
+        Ok(events.len())
     }
 }
 

@@ -1,0 +1,939 @@
+//! Chrome DevTools HAR files in and out of the store.
+//!
+//! A browser's DevTools is where most people first see a gateway's traffic, and "Save
+//! all as HAR" is how they hand it over. This module turns the WebSocket entries of
+//! such a file (`_webSocketMessages`) into [`EventRecord`]s, and writes a recording
+//! back out in the same shape so any HAR viewer (or Sockscope itself) can read it.
+//!
+//! Import rules:
+//! - Only entries with `_webSocketMessages` count; each is one client connection,
+//!   recorded with source `connection:<n>` (n = its position among those entries).
+//!   `send` is `c2s`, `receive` is `s2c`; `time` (unix seconds, float) becomes the
+//!   record's `ts` in microseconds.
+//! - Engine.IO v4 text frames: `4` (message) carries a Socket.IO v5 packet; open,
+//!   close, ping, pong, upgrade and noop frames are transport chatter and skipped.
+//!   Socket.IO CONNECT/DISCONNECT/CONNECT_ERROR become `connect`/`disconnect`/
+//!   `connect_error` records with the packet's payload (if any) as the one argument;
+//!   EVENT and BINARY_EVENT become the named event, binary attachments (opcode 2
+//!   frames, base64 in the HAR) inlined as `{"_binary": "<base64>"}` like the gateway
+//!   does. The server's CONNECT reply names the socket id, which later records of that
+//!   namespace carry.
+//! - An ACK is attached to the latest earlier event of the same connection and
+//!   namespace, sent the other way, that asked for that ack id and has no reply yet:
+//!   the reply is the ack's one argument, or the list of them when there are zero or
+//!   several. An ACK with no such event (the capture started late) is kept as its own
+//!   record, event `ack`, with the ack's arguments as its args and its id in `ack`.
+//! - An entry whose frames are not Engine.IO (a plain WebSocket such as Jac Cloud's)
+//!   is imported message by message: event = the JSON message's string `type`, else
+//!   `message`; namespace = the URL path.
+//! - Frames that cannot be decoded are skipped with a warning; a file that is not a
+//!   HAR or has no WebSocket messages is an error naming the file.
+//! - Secrets: request headers, cookies and the query string are never stored (the
+//!   session keeps the URL without its query, and header and query *names*); payloads,
+//!   the CONNECT auth object included, are redacted by key like every record.
+//!
+//! Export writes one HAR entry for the session whose frames re-encode each record as
+//! the Socket.IO packet that would carry it, acks right after their event, so an
+//! export imports back to the same events.
+
+use std::collections::HashMap;
+
+use base64::Engine as _;
+use serde_json::{json, Value};
+use sockscope_protocol::{AckInfo, Direction, EventRecord, SessionInfo};
+
+use crate::bus::{self, redact};
+use crate::gateway::args::BINARY_MARKER;
+
+/// What a HAR file turns into: the records in time order, the session's target and
+/// metadata, and how many frames could not be decoded.
+#[derive(Debug)]
+pub(crate) struct Decoded {
+    pub records: Vec<EventRecord>,
+    pub target: String,
+    pub meta: Value,
+    pub skipped: usize,
+}
+
+/// Why a file is not a usable HAR (the caller names the file).
+pub(crate) type Refusal = String;
+
+/// Decodes a HAR document's WebSocket entries.
+pub(crate) fn decode(text: &str) -> Result<Decoded, Refusal> {
+    let doc: Value = serde_json::from_str(text).map_err(|e| format!("not JSON ({e})"))?;
+    let entries = doc
+        .get("log")
+        .and_then(|l| l.get("entries"))
+        .and_then(Value::as_array)
+        .ok_or("not a HAR file (no log.entries)")?;
+    let mut per_entry: Vec<Vec<EventRecord>> = Vec::new();
+    let mut sockets = Vec::new();
+    let mut skipped = 0;
+    for entry in entries {
+        let Some(messages) = entry.get("_webSocketMessages").and_then(Value::as_array) else {
+            continue;
+        };
+        let url = entry
+            .get("request")
+            .and_then(|r| r.get("url"))
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let source = format!("connection:{}", per_entry.len() + 1);
+        let mut conn = EntryDecoder::new(source, url);
+        for (i, m) in messages.iter().enumerate() {
+            if let Err(why) = conn.frame(m) {
+                skipped += 1;
+                tracing::warn!(url = %strip_query(url), frame = i, reason = %why, "HAR frame skipped");
+            }
+        }
+        skipped += conn.finish();
+        sockets.push(json!({
+            "url": strip_query(url),
+            "query": query_names(url),
+            "headers": header_names(entry.get("request")),
+            "protocol": if conn.socketio == Some(false) { "websocket" } else { "socket.io" },
+        }));
+        per_entry.push(conn.records.into_iter().flatten().collect());
+    }
+    if per_entry.iter().all(Vec::is_empty) {
+        return Err(if per_entry.is_empty() {
+            "no WebSocket entries (_webSocketMessages) in it".to_owned()
+        } else {
+            "its WebSocket entries carry no decodable messages".to_owned()
+        });
+    }
+    let target = sockets
+        .first()
+        .and_then(|s| s["url"].as_str())
+        .unwrap_or_default()
+        .to_owned();
+    Ok(Decoded {
+        records: merge_by_time(per_entry),
+        target,
+        meta: json!({ "format": "har", "websockets": sockets }),
+        skipped,
+    })
+}
+
+/// Interleaves the entries' records by time, keeping each entry's own order.
+fn merge_by_time(entries: Vec<Vec<EventRecord>>) -> Vec<EventRecord> {
+    let mut iters: Vec<_> = entries
+        .into_iter()
+        .map(|v| v.into_iter().peekable())
+        .collect();
+    let mut out = Vec::new();
+    loop {
+        let next = iters
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(i, it)| it.peek().map(|r| (r.ts, i)))
+            .min();
+        let Some((_, i)) = next else { break };
+        if let Some(r) = iters[i].next() {
+            out.push(r);
+        }
+    }
+    out
+}
+
+fn strip_query(url: &str) -> String {
+    url.split(['?', '#']).next().unwrap_or_default().to_owned()
+}
+
+fn query_names(url: &str) -> Vec<String> {
+    url.split_once('?')
+        .map(|(_, q)| q.split('#').next().unwrap_or_default())
+        .map(|q| {
+            q.split('&')
+                .filter_map(|kv| kv.split('=').next())
+                .filter(|k| !k.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn header_names(request: Option<&Value>) -> Vec<String> {
+    request
+        .and_then(|r| r.get("headers"))
+        .and_then(Value::as_array)
+        .map(|hs| {
+            hs.iter()
+                .filter_map(|h| h.get("name").and_then(Value::as_str))
+                .map(str::to_ascii_lowercase)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// One Socket.IO packet as it appears on the wire.
+#[derive(Debug, Clone, PartialEq)]
+struct Packet {
+    kind: u8,
+    attachments: usize,
+    nsp: String,
+    id: Option<u64>,
+    data: Option<Value>,
+}
+
+/// Parses `<type>[<n>-][<nsp>,][<id>][<json>]`.
+fn parse_packet(s: &str) -> Result<Packet, String> {
+    let bytes = s.as_bytes();
+    let kind = match bytes.first() {
+        Some(c @ b'0'..=b'6') => c - b'0',
+        _ => return Err(format!("unknown Socket.IO packet type in {:?}", preview(s))),
+    };
+    let mut i = 1;
+    let mut attachments = 0;
+    if kind == 5 || kind == 6 {
+        let dash = s[i..]
+            .find('-')
+            .ok_or("binary packet without an attachment count")?;
+        attachments = s[i..i + dash]
+            .parse()
+            .map_err(|_| "bad attachment count".to_owned())?;
+        i += dash + 1;
+    }
+    let mut nsp = "/".to_owned();
+    if bytes.get(i) == Some(&b'/') {
+        let end = s[i..].find(',').map_or(s.len(), |c| i + c);
+        nsp = s[i..end].to_owned();
+        i = (end + 1).min(s.len());
+    }
+    let digits = s[i..].bytes().take_while(u8::is_ascii_digit).count();
+    let id = if digits > 0 {
+        Some(
+            s[i..i + digits]
+                .parse()
+                .map_err(|_| "ack id out of range".to_owned())?,
+        )
+    } else {
+        None
+    };
+    i += digits;
+    let rest = &s[i..];
+    let data = if rest.is_empty() {
+        None
+    } else {
+        Some(serde_json::from_str(rest).map_err(|e| format!("bad JSON payload: {e}"))?)
+    };
+    Ok(Packet {
+        kind,
+        attachments,
+        nsp,
+        id,
+        data,
+    })
+}
+
+fn preview(s: &str) -> String {
+    s.chars().take(40).collect()
+}
+
+/// A binary packet waiting for its attachments.
+struct Pending {
+    slot: usize,
+    packet: Packet,
+    ts: i64,
+    bins: Vec<String>,
+}
+
+/// Decoding state of one HAR WebSocket entry.
+struct EntryDecoder {
+    source: String,
+    /// The URL path, the namespace of plain WebSocket messages.
+    path: String,
+    /// Decided by the first text frame: Engine.IO or a plain WebSocket.
+    socketio: Option<bool>,
+    /// In order; a slot is `None` while a binary packet waits for its attachments,
+    /// or when an ack ended up attached to its event.
+    records: Vec<Option<EventRecord>>,
+    /// Socket id per namespace, from the server's CONNECT reply.
+    sids: HashMap<String, String>,
+    /// Per direction (c2s, s2c).
+    pending: [Option<Pending>; 2],
+    /// Binary packets that never got all their attachments.
+    incomplete: usize,
+}
+
+fn dir_index(d: Direction) -> usize {
+    match d {
+        Direction::C2s => 0,
+        Direction::S2c => 1,
+    }
+}
+
+impl EntryDecoder {
+    fn new(source: String, url: &str) -> Self {
+        let without_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+        let path = without_scheme
+            .find('/')
+            .map(|i| strip_query(&without_scheme[i..]))
+            .unwrap_or_else(|| "/".to_owned());
+        Self {
+            source,
+            path,
+            socketio: url.contains("EIO=").then_some(true),
+            records: Vec::new(),
+            sids: HashMap::new(),
+            pending: [None, None],
+            incomplete: 0,
+        }
+    }
+
+    fn frame(&mut self, m: &Value) -> Result<(), String> {
+        let direction = match m.get("type").and_then(Value::as_str) {
+            Some("send") => Direction::C2s,
+            Some("receive") => Direction::S2c,
+            other => return Err(format!("unknown message type {other:?}")),
+        };
+        let time = m
+            .get("time")
+            .and_then(Value::as_f64)
+            .ok_or("message without a time")?;
+        let ts = (time * 1e6).round() as i64;
+        let data = m
+            .get("data")
+            .and_then(Value::as_str)
+            .ok_or("message without data")?;
+        let opcode = m.get("opcode").and_then(Value::as_u64).unwrap_or(1);
+        if opcode == 2 {
+            return self.attachment(direction, data);
+        }
+        if opcode != 1 {
+            return Ok(()); // control frames carry no events
+        }
+        let socketio = *self
+            .socketio
+            .get_or_insert_with(|| data.bytes().next().is_some_and(|c| c.is_ascii_digit()));
+        if !socketio {
+            self.plain(direction, ts, data);
+            return Ok(());
+        }
+        let idx = dir_index(direction);
+        if let Some(p) = self.pending[idx].take() {
+            self.incomplete += 1;
+            tracing::warn!(source = %self.source, expected = p.packet.attachments, got = p.bins.len(),
+                "binary packet cut short by a text frame; skipped");
+        }
+        match data.as_bytes().first() {
+            Some(b'4') => self.packet(direction, ts, &data[1..]),
+            Some(b'0'..=b'6') => Ok(()), // open, close, ping, pong, upgrade, noop
+            _ => Err(format!("not an Engine.IO frame: {:?}", preview(data))),
+        }
+    }
+
+    fn plain(&mut self, direction: Direction, ts: i64, data: &str) {
+        let msg = serde_json::from_str::<Value>(data).unwrap_or_else(|_| json!(data));
+        let event = msg
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or("message")
+            .to_owned();
+        let mut r = bus::record(&self.source, direction, &self.path, &event, json!([msg]));
+        r.ts = ts;
+        self.records.push(Some(r));
+    }
+
+    fn attachment(&mut self, direction: Direction, data: &str) -> Result<(), String> {
+        let idx = dir_index(direction);
+        let Some(p) = self.pending[idx].as_mut() else {
+            return Err("binary frame with no binary packet before it".to_owned());
+        };
+        p.bins.push(data.to_owned());
+        if p.bins.len() >= p.packet.attachments {
+            if let Some(p) = self.pending[idx].take() {
+                let mut packet = p.packet;
+                if let Some(d) = packet.data.as_mut() {
+                    inline_attachments(d, &p.bins);
+                }
+                self.complete(direction, p.ts, packet, Some(p.slot))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn packet(&mut self, direction: Direction, ts: i64, text: &str) -> Result<(), String> {
+        let packet = parse_packet(text)?;
+        if packet.attachments > 0 {
+            let slot = self.records.len();
+            self.records.push(None);
+            self.pending[dir_index(direction)] = Some(Pending {
+                slot,
+                packet,
+                ts,
+                bins: Vec::new(),
+            });
+            return Ok(());
+        }
+        self.complete(direction, ts, packet, None)
+    }
+
+    /// Turns a whole packet into a record (into `slot` when one was reserved).
+    fn complete(
+        &mut self,
+        direction: Direction,
+        ts: i64,
+        packet: Packet,
+        slot: Option<usize>,
+    ) -> Result<(), String> {
+        let Packet {
+            kind,
+            nsp,
+            id,
+            data,
+            ..
+        } = packet;
+        let payload_args = |data: Option<Value>| data.map_or_else(|| json!([]), |d| json!([d]));
+        let (event, args, ack) = match kind {
+            0 => {
+                if direction == Direction::S2c {
+                    if let Some(sid) = data
+                        .as_ref()
+                        .and_then(|d| d.get("sid"))
+                        .and_then(Value::as_str)
+                    {
+                        self.sids.insert(nsp.clone(), sid.to_owned());
+                    }
+                }
+                ("connect".to_owned(), payload_args(data), None)
+            }
+            1 => ("disconnect".to_owned(), payload_args(data), None),
+            4 => ("connect_error".to_owned(), payload_args(data), None),
+            2 | 5 => {
+                let mut items = match data {
+                    Some(Value::Array(items)) => items,
+                    _ => return Err("event packet without an argument list".to_owned()),
+                };
+                let name = match items.first() {
+                    Some(Value::String(s)) => s.clone(),
+                    _ => return Err("event packet without an event name".to_owned()),
+                };
+                items.remove(0);
+                let ack = id.map(|id| AckInfo {
+                    id: Some(id),
+                    reply: None,
+                });
+                (name, Value::Array(items), ack)
+            }
+            3 | 6 => {
+                let args = match data {
+                    Some(Value::Array(items)) => items,
+                    Some(other) => vec![other],
+                    None => Vec::new(),
+                };
+                let id = id.ok_or("ack packet without an id")?;
+                if self.attach_ack(direction, &nsp, id, &args) {
+                    return Ok(());
+                }
+                let ack = Some(AckInfo {
+                    id: Some(id),
+                    reply: None,
+                });
+                ("ack".to_owned(), Value::Array(args), ack)
+            }
+            other => return Err(format!("unexpected Socket.IO packet type {other}")),
+        };
+        let mut r = bus::record(&self.source, direction, &nsp, &event, args);
+        r.ts = ts;
+        r.ack = ack;
+        r.socket_id = self.sids.get(&nsp).cloned();
+        if kind == 1 {
+            self.sids.remove(&nsp);
+        }
+        match slot.and_then(|s| self.records.get_mut(s)) {
+            Some(place) => *place = Some(r),
+            None => self.records.push(Some(r)),
+        }
+        Ok(())
+    }
+
+    /// Puts an ack reply on the event that asked for it; false when there is none.
+    fn attach_ack(&mut self, direction: Direction, nsp: &str, id: u64, args: &[Value]) -> bool {
+        let asked = self.records.iter_mut().rev().flatten().find(|r| {
+            r.direction != direction
+                && r.namespace == nsp
+                && r.event != "ack"
+                && r.ack
+                    .as_ref()
+                    .is_some_and(|a| a.id == Some(id) && a.reply.is_none())
+        });
+        let Some(r) = asked else { return false };
+        let mut reply = match args {
+            [one] => one.clone(),
+            many => Value::Array(many.to_vec()),
+        };
+        redact(&mut reply);
+        if let Some(a) = r.ack.as_mut() {
+            a.reply = Some(reply);
+        }
+        true
+    }
+
+    /// Ends the entry; returns how many binary packets were left incomplete.
+    fn finish(&mut self) -> usize {
+        for p in self.pending.iter_mut().filter_map(Option::take) {
+            self.incomplete += 1;
+            tracing::warn!(source = %self.source, expected = p.packet.attachments,
+                got = p.bins.len(), "binary packet missing attachments; skipped");
+        }
+        self.incomplete
+    }
+}
+
+/// Replaces `{"_placeholder": true, "num": N}` with attachment N as a binary marker.
+fn inline_attachments(v: &mut Value, bins: &[String]) {
+    match v {
+        Value::Object(map) => {
+            let placeholder = map.get("_placeholder").and_then(Value::as_bool) == Some(true);
+            let num = map.get("num").and_then(Value::as_u64);
+            if let (true, Some(n)) = (placeholder, num) {
+                if let Some(b) = usize::try_from(n).ok().and_then(|n| bins.get(n)) {
+                    *v = json!({ BINARY_MARKER: b });
+                    return;
+                }
+            }
+            map.values_mut().for_each(|x| inline_attachments(x, bins));
+        }
+        Value::Array(items) => items.iter_mut().for_each(|x| inline_attachments(x, bins)),
+        _ => {}
+    }
+}
+
+/// Replaces binary markers with placeholders, collecting the base64 attachments.
+fn extract_attachments(v: &mut Value, bins: &mut Vec<String>) {
+    match v {
+        Value::Object(map) => {
+            if map.len() == 1 {
+                if let Some(Value::String(b)) = map.get(BINARY_MARKER) {
+                    let valid = base64::engine::general_purpose::STANDARD.decode(b).is_ok();
+                    if valid {
+                        bins.push(b.clone());
+                        *v = json!({ "_placeholder": true, "num": bins.len() - 1 });
+                        return;
+                    }
+                }
+            }
+            map.values_mut().for_each(|x| extract_attachments(x, bins));
+        }
+        Value::Array(items) => items.iter_mut().for_each(|x| extract_attachments(x, bins)),
+        _ => {}
+    }
+}
+
+/// Builds one HAR document holding `session` as a single WebSocket entry.
+pub(crate) fn encode(session: &SessionInfo, events: &[EventRecord]) -> Value {
+    let mut frames = Vec::new();
+    let mut next_ack_id = events
+        .iter()
+        .filter_map(|e| e.ack.as_ref().and_then(|a| a.id))
+        .max()
+        .unwrap_or(0)
+        + 1;
+    for e in events {
+        let time = e.ts as f64 / 1e6;
+        let args = match &e.args {
+            Value::Array(items) => items.clone(),
+            other => vec![other.clone()],
+        };
+        let first = || args.first().cloned();
+        let ack_id = e.ack.as_ref().map(|a| {
+            a.id.unwrap_or_else(|| {
+                next_ack_id += 1;
+                next_ack_id - 1
+            })
+        });
+        match e.event.as_str() {
+            "connect" => push_packet(
+                &mut frames,
+                e.direction,
+                time,
+                0,
+                &e.namespace,
+                None,
+                first(),
+            ),
+            "disconnect" => {
+                push_packet(
+                    &mut frames,
+                    e.direction,
+                    time,
+                    1,
+                    &e.namespace,
+                    None,
+                    first(),
+                );
+            }
+            "connect_error" => {
+                push_packet(
+                    &mut frames,
+                    e.direction,
+                    time,
+                    4,
+                    &e.namespace,
+                    None,
+                    first(),
+                );
+            }
+            "ack" if ack_id.is_some() && e.ack.as_ref().is_some_and(|a| a.reply.is_none()) => {
+                push_packet(
+                    &mut frames,
+                    e.direction,
+                    time,
+                    3,
+                    &e.namespace,
+                    ack_id,
+                    Some(Value::Array(args)),
+                );
+            }
+            name => {
+                let mut items = vec![Value::String(name.to_owned())];
+                items.extend(args);
+                push_packet(
+                    &mut frames,
+                    e.direction,
+                    time,
+                    2,
+                    &e.namespace,
+                    ack_id,
+                    Some(Value::Array(items)),
+                );
+                if let Some(reply) = e.ack.as_ref().and_then(|a| a.reply.clone()) {
+                    let back = match e.direction {
+                        Direction::C2s => Direction::S2c,
+                        Direction::S2c => Direction::C2s,
+                    };
+                    push_packet(
+                        &mut frames,
+                        back,
+                        time,
+                        3,
+                        &e.namespace,
+                        ack_id,
+                        Some(json!([reply])),
+                    );
+                }
+            }
+        }
+    }
+    let started = events.first().map_or(session.started_at, |e| e.ts);
+    json!({
+        "log": {
+            "version": "1.2",
+            "creator": { "name": "sockscope", "version": env!("CARGO_PKG_VERSION") },
+            "pages": [],
+            "entries": [{
+                "startedDateTime": iso8601(started),
+                "time": 0,
+                "request": {
+                    "method": "GET",
+                    "url": entry_url(&session.target),
+                    "httpVersion": "HTTP/1.1",
+                    "headers": [],
+                    "queryString": [],
+                    "cookies": [],
+                    "headersSize": -1,
+                    "bodySize": 0
+                },
+                "response": {
+                    "status": 101,
+                    "statusText": "Switching Protocols",
+                    "httpVersion": "HTTP/1.1",
+                    "headers": [],
+                    "cookies": [],
+                    "content": { "size": 0, "mimeType": "x-unknown" },
+                    "redirectURL": "",
+                    "headersSize": -1,
+                    "bodySize": 0
+                },
+                "cache": {},
+                "timings": { "blocked": -1, "dns": -1, "connect": -1, "send": 0, "wait": 0, "receive": 0, "ssl": -1 },
+                "comment": format!("sockscope session {} \"{}\"", session.id, session.name),
+                "_resourceType": "websocket",
+                "_webSocketMessages": frames
+            }]
+        }
+    })
+}
+
+/// Appends the Engine.IO frame(s) of one Socket.IO packet: binary payloads become a
+/// BINARY_EVENT / BINARY_ACK header followed by one opcode-2 frame per attachment.
+fn push_packet(
+    frames: &mut Vec<Value>,
+    direction: Direction,
+    time: f64,
+    kind: u8,
+    nsp: &str,
+    id: Option<u64>,
+    data: Option<Value>,
+) {
+    let mut data = data;
+    let mut bins = Vec::new();
+    if let Some(d) = data.as_mut() {
+        extract_attachments(d, &mut bins);
+    }
+    let kind = match (kind, bins.is_empty()) {
+        (2, false) => 5,
+        (3, false) => 6,
+        (k, _) => k,
+    };
+    let mut text = format!("4{kind}");
+    if !bins.is_empty() {
+        text.push_str(&format!("{}-", bins.len()));
+    }
+    if nsp != "/" && !nsp.is_empty() {
+        text.push_str(nsp);
+        text.push(',');
+    }
+    if let Some(id) = id {
+        text.push_str(&id.to_string());
+    }
+    if let Some(d) = data {
+        text.push_str(&d.to_string());
+    }
+    let kind_name = match direction {
+        Direction::C2s => "send",
+        Direction::S2c => "receive",
+    };
+    frames.push(json!({ "type": kind_name, "time": time, "opcode": 1, "data": text }));
+    for b in bins {
+        frames.push(json!({ "type": kind_name, "time": time, "opcode": 2, "data": b }));
+    }
+}
+
+/// The WebSocket URL a session's target would have been reached at.
+fn entry_url(target: &str) -> String {
+    const EIO: &str = "EIO=4&transport=websocket";
+    let target = target.trim();
+    if let Some(rest) = target
+        .strip_prefix("ws://")
+        .map(|r| ("ws://", r))
+        .or_else(|| target.strip_prefix("wss://").map(|r| ("wss://", r)))
+    {
+        let (scheme, rest) = rest;
+        return format!("{scheme}{rest}?{EIO}");
+    }
+    let (scheme, rest) = if let Some(r) = target.strip_prefix("https://") {
+        ("wss://", r)
+    } else if let Some(r) = target.strip_prefix("http://") {
+        ("ws://", r)
+    } else if target.is_empty() {
+        ("ws://", "localhost")
+    } else {
+        ("ws://", target)
+    };
+    format!("{scheme}{}/socket.io/?{EIO}", rest.trim_end_matches('/'))
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ` of a unix-microseconds timestamp.
+fn iso8601(ts_micros: i64) -> String {
+    let secs = ts_micros.div_euclid(1_000_000);
+    let millis = ts_micros.rem_euclid(1_000_000) / 1000;
+    let days = secs.div_euclid(86_400);
+    let tod = secs.rem_euclid(86_400);
+    // Civil date from days since 1970-01-01 (proleptic Gregorian calendar).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        tod / 3600,
+        tod / 60 % 60,
+        tod % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(kind: &str, time: f64, data: &str) -> Value {
+        json!({ "type": kind, "time": time, "opcode": 1, "data": data })
+    }
+
+    fn har(url: &str, messages: Vec<Value>) -> String {
+        json!({ "log": { "version": "1.2", "entries": [
+            { "request": { "method": "GET", "url": url,
+                "headers": [{ "name": "Authorization", "value": "Bearer SECRET-BEARER" }] },
+              "_webSocketMessages": messages }
+        ] } })
+        .to_string()
+    }
+
+    #[test]
+    fn packets_parse_with_namespace_id_and_attachments() {
+        let p = parse_packet(r#"2/dashboard,12["ev",1]"#).unwrap();
+        assert_eq!((p.kind, p.nsp.as_str(), p.id), (2, "/dashboard", Some(12)));
+        assert_eq!(p.data, Some(json!(["ev", 1])));
+        let p = parse_packet(r#"51-["up",{"_placeholder":true,"num":0}]"#).unwrap();
+        assert_eq!(
+            (p.kind, p.attachments, p.nsp.as_str(), p.id),
+            (5, 1, "/", None)
+        );
+        let p = parse_packet("1/admin,").unwrap();
+        assert_eq!((p.kind, p.nsp.as_str(), p.data), (1, "/admin", None));
+        let p = parse_packet("0").unwrap();
+        assert_eq!((p.kind, p.nsp.as_str()), (0, "/"));
+        assert!(parse_packet("9x").is_err());
+        assert!(parse_packet("2[bad").is_err());
+    }
+
+    #[test]
+    fn frames_become_records_with_acks_binaries_and_redaction() {
+        let t0 = 1_712_345_678.123_456;
+        let text = har(
+            "ws://h:1/socket.io/?token=QSECRET&EIO=4&transport=websocket",
+            vec![
+                msg(
+                    "receive",
+                    t0,
+                    r#"0{"sid":"eio","upgrades":[],"pingInterval":25000}"#,
+                ),
+                msg("send", t0 + 0.001, r#"40/dash,{"token":"AUTHSECRET"}"#),
+                msg("receive", t0 + 0.002, r#"40/dash,{"sid":"S1"}"#),
+                msg("send", t0 + 0.003, r#"42/dash,7["save",{"a":1}]"#),
+                msg("receive", t0 + 0.004, "2"),
+                msg("send", t0 + 0.004, "3"),
+                msg("receive", t0 + 0.005, r#"43/dash,7[{"ok":true}]"#),
+                msg(
+                    "receive",
+                    t0 + 0.006,
+                    r#"451-/dash,["bin",{"_placeholder":true,"num":0}]"#,
+                ),
+                json!({ "type": "receive", "time": t0 + 0.006, "opcode": 2, "data": "AAEC" }),
+                msg("receive", t0 + 0.007, r#"43/dash,99["late"]"#),
+                msg("receive", t0 + 0.008, "4garbage"),
+            ],
+        );
+        let d = decode(&text).unwrap();
+        let got: Vec<(&str, Direction, &str)> = d
+            .records
+            .iter()
+            .map(|r| (r.event.as_str(), r.direction, r.namespace.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("connect", Direction::C2s, "/dash"),
+                ("connect", Direction::S2c, "/dash"),
+                ("save", Direction::C2s, "/dash"),
+                ("bin", Direction::S2c, "/dash"),
+                ("ack", Direction::S2c, "/dash"),
+            ]
+        );
+        assert_eq!(d.skipped, 1);
+        assert_eq!(d.records[0].args, json!([{ "token": bus::REDACTED }]));
+        assert_eq!(d.records[0].socket_id, None);
+        assert_eq!(d.records[1].socket_id.as_deref(), Some("S1"));
+        assert_eq!(d.records[2].ts, 1_712_345_678_126_456);
+        assert_eq!(
+            d.records[2].ack,
+            Some(AckInfo {
+                id: Some(7),
+                reply: Some(json!({ "ok": true }))
+            })
+        );
+        assert_eq!(d.records[3].args, json!([{ BINARY_MARKER: "AAEC" }]));
+        assert_eq!(d.records[4].args, json!(["late"]));
+        assert_eq!(d.target, "ws://h:1/socket.io/");
+        let all = format!("{:?} {}", d.records, d.meta);
+        assert!(!all.contains("SECRET"), "{all}");
+        assert_eq!(
+            d.meta["websockets"][0]["query"],
+            json!(["token", "EIO", "transport"])
+        );
+    }
+
+    #[test]
+    fn export_reimports_to_the_same_events() {
+        let t0 = 1_712_345_678.000_001;
+        let text = har(
+            "ws://h:1/socket.io/?EIO=4&transport=websocket",
+            vec![
+                msg("send", t0, r#"40/dash,{"token":"x"}"#),
+                msg("receive", t0 + 0.1, r#"40/dash,{"sid":"S1"}"#),
+                msg("send", t0 + 0.2, r#"42/dash,3["save",{"a":[1,2]},"two"]"#),
+                msg("receive", t0 + 0.3, r#"43/dash,3[{"ok":true},2]"#),
+                msg(
+                    "send",
+                    t0 + 0.4,
+                    r#"452-/dash,["up",{"_placeholder":true,"num":0},{"x":{"_placeholder":true,"num":1}}]"#,
+                ),
+                json!({ "type": "send", "time": t0 + 0.4, "opcode": 2, "data": "AQI=" }),
+                json!({ "type": "send", "time": t0 + 0.4, "opcode": 2, "data": "/w==" }),
+                msg("receive", t0 + 0.5, r#"42["root",null]"#),
+                msg("receive", t0 + 0.6, r#"43/dash,40[]"#),
+                msg("receive", t0 + 0.7, r#"41/dash,"#),
+            ],
+        );
+        let first = decode(&text).unwrap();
+        let session = SessionInfo {
+            id: 1,
+            name: "x".into(),
+            kind: "import".into(),
+            target: first.target.clone(),
+            started_at: 0,
+            ended_at: None,
+            events: first.records.len() as u64,
+            meta: first.meta.clone(),
+        };
+        let doc = encode(&session, &first.records);
+        assert_eq!(doc["log"]["entries"][0]["_resourceType"], "websocket");
+        let second = decode(&doc.to_string()).unwrap();
+        assert_eq!(second.records, first.records);
+        assert_eq!(second.skipped, 0);
+        assert_eq!(first.records.len(), 7);
+    }
+
+    #[test]
+    fn plain_websocket_entries_use_the_message_type() {
+        let text = har(
+            "ws://h:1/websocket?channel_id=c",
+            vec![
+                msg(
+                    "receive",
+                    1.0,
+                    r#"{"type":"connection","data":{"client_id":"c1"}}"#,
+                ),
+                msg("send", 2.0, r#"{"type":"change_user","token":"T0KEN"}"#),
+                msg("receive", 3.0, "hello"),
+            ],
+        );
+        let d = decode(&text).unwrap();
+        let events: Vec<&str> = d.records.iter().map(|r| r.event.as_str()).collect();
+        assert_eq!(events, vec!["connection", "change_user", "message"]);
+        assert_eq!(d.records[0].namespace, "/websocket");
+        assert_eq!(d.records[2].args, json!(["hello"]));
+        assert!(!format!("{:?}", d.records).contains("T0KEN"));
+    }
+
+    #[test]
+    fn non_har_input_is_refused_with_a_reason() {
+        assert!(decode("hello").unwrap_err().contains("not JSON"));
+        assert!(decode("{}").unwrap_err().contains("not a HAR"));
+        let none = json!({ "log": { "entries": [{ "request": { "url": "http://x" } }] } });
+        assert!(decode(&none.to_string())
+            .unwrap_err()
+            .contains("no WebSocket"));
+    }
+
+    #[test]
+    fn iso_dates_and_urls() {
+        assert_eq!(iso8601(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(iso8601(1_712_345_678_123_456), "2024-04-05T19:34:38.123Z");
+        assert_eq!(
+            entry_url("http://localhost:4004"),
+            "ws://localhost:4004/socket.io/?EIO=4&transport=websocket"
+        );
+        assert_eq!(
+            entry_url("ws://h:1/socket.io/"),
+            "ws://h:1/socket.io/?EIO=4&transport=websocket"
+        );
+    }
+}

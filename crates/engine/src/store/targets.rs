@@ -1,0 +1,111 @@
+//! Saved gateway targets: what the Connections panel remembers between runs (URL,
+//! namespace, non-secret auth fields, headers, on-connect emits). Tokens are not here:
+//! they go to the keychain (`crate::keychain`), and `has_token` is computed on read.
+
+use rusqlite::params;
+use serde_json::Value;
+use sockscope_protocol::TargetProfile;
+
+use super::Store;
+use crate::bus::{now_micros, redact};
+use crate::{Error, Result};
+
+/// Header names whose values are credentials and are never saved.
+const SECRET_HEADERS: &[&str] = &[
+    "authorization",
+    "cookie",
+    "x-auth-token",
+    "proxy-authorization",
+];
+
+/// The profile as it may be stored: no token-like auth fields, no credential headers.
+pub fn without_secrets(p: &TargetProfile) -> TargetProfile {
+    let mut p = p.clone();
+    let mut auth = p.auth.clone();
+    if let Value::Object(map) = &mut auth {
+        map.remove("token");
+    }
+    redact(&mut auth);
+    p.auth = auth;
+    p.headers
+        .retain(|(k, _)| !SECRET_HEADERS.contains(&k.trim().to_ascii_lowercase().as_str()));
+    p.has_token = false;
+    p
+}
+
+impl Store {
+    /// Saves (or replaces) a target by name, minus its secrets.
+    pub fn save_target(&self, profile: &TargetProfile) -> Result<()> {
+        if profile.name.trim().is_empty() {
+            return Err(Error::BadTarget("a saved target needs a name".into()));
+        }
+        let clean = without_secrets(profile);
+        let json = serde_json::to_string(&clean).map_err(|e| Error::Io(e.into()))?;
+        self.connect()?
+            .execute(
+                "INSERT INTO targets (name, profile, updated_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(name) DO UPDATE SET profile = excluded.profile, updated_at = excluded.updated_at",
+                params![clean.name, json, now_micros()],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Every saved target, by name.
+    pub fn targets(&self) -> Result<Vec<TargetProfile>> {
+        let conn = self.connect()?;
+        let mut st = conn
+            .prepare("SELECT name, profile FROM targets ORDER BY name")
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .map_err(|e| self.err(e))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.err(e))?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(name, json)| match serde_json::from_str(&json) {
+                Ok(p) => Some(p),
+                Err(error) => {
+                    tracing::warn!(target_name = %name, %error, "unreadable saved target skipped");
+                    None
+                }
+            })
+            .collect())
+    }
+
+    pub fn delete_target(&self, name: &str) -> Result<()> {
+        self.connect()?
+            .execute("DELETE FROM targets WHERE name = ?1", [name])
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_saved_target_keeps_no_secret() {
+        let p = TargetProfile {
+            name: "staging".into(),
+            url: "http://localhost:4004".into(),
+            auth: json!({"token": "eyJ.secret.sig", "firebase_id": "fb-1", "password": "pw"}),
+            headers: vec![
+                ("Authorization".into(), "Bearer abc".into()),
+                ("X-Team".into(), "blue".into()),
+            ],
+            has_token: true,
+            ..TargetProfile::default()
+        };
+        let clean = without_secrets(&p);
+        let text = serde_json::to_string(&clean).unwrap();
+        assert!(!text.contains("eyJ.secret.sig"), "{text}");
+        assert!(!text.contains("Bearer abc"), "{text}");
+        assert!(!text.contains("\"pw\""), "{text}");
+        assert!(text.contains("fb-1") && text.contains("X-Team"), "{text}");
+        assert!(!clean.has_token);
+    }
+}

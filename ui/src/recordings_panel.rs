@@ -1,0 +1,278 @@
+//! The Recordings panel: record what the engine sees (everything, the gateway only, or
+//! one connection) with a live counter; list, search, open, export, import and delete
+//! the sessions in the SQLite store. An opened recording uses the same virtualised,
+//! filterable table as the live log.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use sockscope_protocol::{
+    ConnectionInfo, ExportRequest, ImportRequest, RecordRequest, RecordingStatus, SessionInfo,
+};
+
+use crate::api;
+use crate::event_table::{datetime, EventTable};
+use crate::log_model::LogModel;
+
+/// Whether a session matches the search box (name, kind, target, id).
+pub fn session_matches(s: &SessionInfo, needle: &str) -> bool {
+    let n = needle.trim().to_lowercase();
+    n.is_empty()
+        || s.name.to_lowercase().contains(&n)
+        || s.kind.to_lowercase().contains(&n)
+        || s.target.to_lowercase().contains(&n)
+        || s.id.to_string() == n
+}
+
+#[component]
+pub fn RecordingsPanel(
+    recording: RwSignal<RecordingStatus>,
+    error: RwSignal<Option<String>>,
+    /// Whether the tab is showing: the lists are re-read each time it is opened.
+    #[prop(into)]
+    visible: Signal<bool>,
+) -> impl IntoView {
+    let sessions = RwSignal::new(Vec::<SessionInfo>::new());
+    let search = RwSignal::new(String::new());
+    let name = RwSignal::new("recording".to_owned());
+    let source = RwSignal::new(String::new());
+    let sources = RwSignal::new(Vec::<ConnectionInfo>::new());
+    let path = RwSignal::new(String::new());
+    let format = RwSignal::new("jsonl".to_owned());
+    let note = RwSignal::new(None::<Result<String, String>>);
+    let opened = RwSignal::new(None::<SessionInfo>);
+    let model = RwSignal::new(LogModel::new());
+
+    let refresh = move || {
+        spawn_local(async move {
+            match api::sessions().await {
+                Ok(s) => sessions.set(s),
+                Err(e) => note.set(Some(Err(e.message))),
+            }
+            if let Ok(c) = api::connections().await {
+                sources.set(c);
+            }
+        });
+    };
+    // Opening the tab, or a recording starting or stopping, changes the lists.
+    Effect::new(move |_| {
+        let _ = recording.with(|r| r.active);
+        if visible.get() {
+            refresh();
+        }
+    });
+
+    let start = move |_| {
+        let req = RecordRequest {
+            name: name.get(),
+            source: Some(source.get()).filter(|s| !s.is_empty()),
+        };
+        spawn_local(async move {
+            match api::record_start(&req).await {
+                Ok(s) => {
+                    recording.set(s);
+                    note.set(Some(Ok(format!("recording into {:?}", req.name))));
+                }
+                Err(e) => note.set(Some(Err(e.message))),
+            }
+        });
+    };
+    let stop = move |_| {
+        spawn_local(async move {
+            match api::record_stop().await {
+                Ok(o) => {
+                    recording.set(RecordingStatus::default());
+                    note.set(Some(Ok(format!(
+                        "session {} saved: {} events, {} dropped",
+                        o.id, o.events, o.dropped
+                    ))));
+                }
+                Err(e) => note.set(Some(Err(e.message))),
+            }
+            refresh();
+        });
+    };
+    let open = move |s: SessionInfo| {
+        spawn_local(async move {
+            match api::session_events(s.id).await {
+                Ok(events) => {
+                    model.update(|m| m.replace(events));
+                    opened.set(Some(s));
+                }
+                Err(e) => note.set(Some(Err(e.message))),
+            }
+        });
+    };
+    let export = move |s: SessionInfo| {
+        let fmt = format.get();
+        let target = match path.get().trim() {
+            "" => {
+                note.set(Some(Err("type a file path to export to".into())));
+                return;
+            }
+            p => p.to_owned(),
+        };
+        spawn_local(async move {
+            let req = ExportRequest {
+                id: s.id,
+                path: target.clone(),
+                format: fmt,
+            };
+            match api::session_export(&req).await {
+                Ok(n) => note.set(Some(Ok(format!("exported {n} events to {target}")))),
+                Err(e) => note.set(Some(Err(e.message))),
+            }
+        });
+    };
+    let import = move |_| {
+        let file = path.get().trim().to_owned();
+        if file.is_empty() {
+            note.set(Some(Err(
+                "type the path of a .jsonl or .har file to import".into(),
+            )));
+            return;
+        }
+        spawn_local(async move {
+            let req = ImportRequest {
+                path: file.clone(),
+                format: None,
+            };
+            match api::session_import(&req).await {
+                Ok(o) => note.set(Some(Ok(format!(
+                    "imported {} events from {file} as session {}",
+                    o.events, o.id
+                )))),
+                Err(e) => note.set(Some(Err(e.message))),
+            }
+            refresh();
+        });
+    };
+    let delete = move |s: SessionInfo| {
+        spawn_local(async move {
+            match api::session_delete(s.id).await {
+                Ok(()) => {
+                    if opened.get_untracked().is_some_and(|o| o.id == s.id) {
+                        opened.set(None);
+                        model.update(|m| m.replace(Vec::new()));
+                    }
+                    note.set(Some(Ok(format!("deleted session {} ({})", s.id, s.name))));
+                }
+                Err(e) => error.set(Some(e.message)),
+            }
+            refresh();
+        });
+    };
+    let shown = move || {
+        let n = search.get();
+        sessions.with(|all| {
+            all.iter()
+                .rev()
+                .filter(|s| session_matches(s, &n))
+                .cloned()
+                .collect::<Vec<_>>()
+        })
+    };
+
+    view! {
+        <section class="panel recordings" id="recordings-panel">
+            <div class="record-bar">
+                <h2>"Record"</h2>
+                <input id="record-name" type="text" placeholder="name"
+                    prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev)) />
+                <select id="record-source" on:change=move |ev| source.set(event_target_value(&ev))>
+                    <option value="">"everything"</option>
+                    <option value="gateway">"embedded gateway"</option>
+                    <For each=move || sources.get() key=|c| c.id let:c>
+                        <option value=c.source.clone()>{format!("{} ({})", c.name, c.source)}</option>
+                    </For>
+                </select>
+                <button id="record-start" class="primary" prop:disabled=move || recording.get().active on:click=start>"Record"</button>
+                <button id="record-stop" prop:disabled=move || !recording.get().active on:click=stop>"Stop"</button>
+                <span id="record-status" class=move || if recording.get().active { "pill on" } else { "pill off" }>
+                    {move || {
+                        let r = recording.get();
+                        if r.active {
+                            format!("● {} events written, {} dropped", r.written, r.dropped)
+                        } else {
+                            "not recording".to_owned()
+                        }
+                    }}
+                </span>
+            </div>
+            <div class="record-bar">
+                <input id="sessions-search" type="search" placeholder="search recordings"
+                    prop:value=move || search.get() on:input=move |ev| search.set(event_target_value(&ev)) />
+                <input id="session-path" type="text" class="wide" placeholder="/path/to/file.jsonl (export to / import from)"
+                    prop:value=move || path.get() on:input=move |ev| path.set(event_target_value(&ev)) />
+                <select id="session-format" on:change=move |ev| format.set(event_target_value(&ev))>
+                    <option value="jsonl">"JSON Lines"</option>
+                    <option value="har">"HAR"</option>
+                </select>
+                <button id="session-import" on:click=import>"Import"</button>
+                <button id="sessions-reload" on:click=move |_| refresh()>"Reload"</button>
+            </div>
+            <p id="recordings-note" class=move || match note.get() { Some(Err(_)) => "result bad", _ => "result" }>
+                {move || match note.get() { Some(Ok(m)) | Some(Err(m)) => m, None => String::new() }}
+            </p>
+            <div class="table-wrap sessions-wrap">
+                <table id="sessions-list">
+                    <thead><tr>
+                        <th>"#"</th><th>"name"</th><th>"kind"</th><th>"target"</th>
+                        <th>"started (UTC)"</th><th>"events"</th><th></th>
+                    </tr></thead>
+                    <tbody>
+                        <For each=shown key=|s| (s.id, s.events, s.ended_at) let:s>
+                            <tr data-testid="session-row" data-id=s.id data-name=s.name.clone()
+                                class:active={let id = s.id; move || opened.get().is_some_and(|o| o.id == id)}>
+                                <td class="num">{s.id}</td>
+                                <td class="event">{s.name.clone()}</td>
+                                <td>{s.kind.clone()}</td>
+                                <td class="mono dim">{s.target.clone()}</td>
+                                <td class="mono">{datetime(s.started_at)}</td>
+                                <td class="num events">{s.events}</td>
+                                <td class="row-actions">
+                                    <button class="link" data-testid="session-open" on:click={let s = s.clone(); move |_| open(s.clone())}>"open"</button>
+                                    <button class="link" data-testid="session-export" on:click={let s = s.clone(); move |_| export(s.clone())}>"export"</button>
+                                    <button class="link" data-testid="session-delete" on:click={let s = s.clone(); move |_| delete(s.clone())}>"delete"</button>
+                                </td>
+                            </tr>
+                        </For>
+                    </tbody>
+                </table>
+                <Show when=move || sessions.with(Vec::is_empty)>
+                    <p class="empty">"No recordings yet. Press Record, or import a file."</p>
+                </Show>
+            </div>
+            <Show when=move || opened.get().is_some()>
+                <div class="opened" id="session-view">
+                    <h3 id="session-title">{move || opened.get().map(|s| format!("Session {}: {} ({} events)", s.id, s.name, s.events)).unwrap_or_default()}</h3>
+                    <EventTable model=model prefix="session" />
+                </div>
+            </Show>
+        </section>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_search_box_matches_name_kind_target_or_id() {
+        let s = SessionInfo {
+            id: 12,
+            name: "Dash run".into(),
+            kind: "connection".into(),
+            target: "http://staging:4004".into(),
+            started_at: 0,
+            ended_at: None,
+            events: 3,
+            meta: serde_json::Value::Null,
+        };
+        assert!(session_matches(&s, ""));
+        assert!(session_matches(&s, "dash"));
+        assert!(session_matches(&s, "STAGING"));
+        assert!(session_matches(&s, "12"));
+        assert!(!session_matches(&s, "1"));
+        assert!(!session_matches(&s, "import"));
+    }
+}
