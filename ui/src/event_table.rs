@@ -5,6 +5,7 @@
 
 use leptos::html::Div;
 use leptos::prelude::*;
+use sockscope_protocol::time::civil_date;
 use sockscope_protocol::{Direction, EventRecord};
 
 use crate::log_model::{Filters, LogModel};
@@ -39,21 +40,6 @@ pub fn datetime(ts: i64) -> String {
         s / 60 % 60,
         s % 60
     )
-}
-
-/// Year, month, day of the day `days` after 1970-01-01 (proleptic Gregorian), by
-/// counting 400-year eras of 146,097 days from 0000-03-01.
-fn civil_date(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 fn preview(v: &serde_json::Value) -> String {

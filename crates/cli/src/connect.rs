@@ -167,18 +167,21 @@ impl ConnectArgs {
         }
         Ok(WsOptions {
             url: self.url.clone(),
-            headers: self
-                .headers
-                .iter()
-                .map(|h| pair(h, ':', "--header"))
-                .collect::<Result<_>>()?,
-            query: self
-                .query
-                .iter()
-                .map(|q| pair(q, '=', "--query"))
-                .collect::<Result<_>>()?,
+            headers: self.headers()?,
+            query: self.query()?,
             on_connect,
         })
+    }
+
+    fn headers(&self) -> Result<Vec<(String, String)>> {
+        self.headers
+            .iter()
+            .map(|h| pair(h, ':', "--header"))
+            .collect()
+    }
+
+    fn query(&self) -> Result<Vec<(String, String)>> {
+        self.query.iter().map(|q| pair(q, '=', "--query")).collect()
     }
 
     fn options(&self) -> Result<ConnectOptions> {
@@ -202,16 +205,8 @@ impl ConnectArgs {
             url: self.url.clone(),
             namespace: self.namespace.clone(),
             auth,
-            headers: self
-                .headers
-                .iter()
-                .map(|h| pair(h, ':', "--header"))
-                .collect::<Result<_>>()?,
-            query: self
-                .query
-                .iter()
-                .map(|q| pair(q, '=', "--query"))
-                .collect::<Result<_>>()?,
+            headers: self.headers()?,
+            query: self.query()?,
             transport: match self.transport {
                 None => Transport::Any,
                 Some(TransportArg::Websocket) => Transport::Websocket,

@@ -61,19 +61,28 @@ fn binary(b: &[u8]) -> Value {
 
 /// Replaces Socket.IO's `{"_placeholder": true, "num": N}` with attachment N.
 fn inline_binaries(v: &mut Value, bins: &VecDeque<bytes::Bytes>) {
+    replace_placeholders(v, &|n| bins.get(n).map(|b| binary(b)));
+}
+
+/// Replaces every `{"_placeholder": true, "num": N}` in `v` with `attachment(N)`,
+/// where it has one; the same walk serves live frames and imported captures.
+pub fn replace_placeholders(v: &mut Value, attachment: &dyn Fn(usize) -> Option<Value>) {
     match v {
         Value::Object(map) => {
             let placeholder = map.get("_placeholder").and_then(Value::as_bool) == Some(true);
             let num = map.get("num").and_then(Value::as_u64);
             if let (true, Some(n)) = (placeholder, num) {
-                if let Some(b) = usize::try_from(n).ok().and_then(|n| bins.get(n)) {
-                    *v = binary(b);
+                if let Some(a) = usize::try_from(n).ok().and_then(attachment) {
+                    *v = a;
                     return;
                 }
             }
-            map.values_mut().for_each(|x| inline_binaries(x, bins));
+            map.values_mut()
+                .for_each(|x| replace_placeholders(x, attachment));
         }
-        Value::Array(items) => items.iter_mut().for_each(|x| inline_binaries(x, bins)),
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|x| replace_placeholders(x, attachment)),
         _ => {}
     }
 }

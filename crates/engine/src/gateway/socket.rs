@@ -211,41 +211,11 @@ pub fn str_field<'a>(args: &'a Value, name: &str) -> Option<&'a str> {
     args.get(0)?.get(name)?.as_str().filter(|v| !v.is_empty())
 }
 
-/// Unix time in microseconds as an ISO-8601 UTC timestamp with milliseconds.
-pub fn iso8601(micros: i64) -> String {
-    let ms = micros.div_euclid(1000);
-    let secs = ms.div_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let sod = secs.rem_euclid(86_400);
-    // Days since 1970-01-01 to a civil date (proleptic Gregorian).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        sod / 3600,
-        sod / 60 % 60,
-        sod % 60,
-        ms.rem_euclid(1000)
-    )
-}
+pub use sockscope_protocol::time::iso8601;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn iso8601_formats_known_instants() {
-        assert_eq!(iso8601(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(iso8601(1_705_314_600_123_000), "2024-01-15T10:30:00.123Z");
-        assert_eq!(iso8601(951_782_400_000_000), "2000-02-29T00:00:00.000Z");
-    }
 
     #[test]
     fn str_field_reads_the_first_argument() {

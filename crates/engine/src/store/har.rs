@@ -483,21 +483,9 @@ impl EntryDecoder {
 
 /// Replaces `{"_placeholder": true, "num": N}` with attachment N as a binary marker.
 fn inline_attachments(v: &mut Value, bins: &[String]) {
-    match v {
-        Value::Object(map) => {
-            let placeholder = map.get("_placeholder").and_then(Value::as_bool) == Some(true);
-            let num = map.get("num").and_then(Value::as_u64);
-            if let (true, Some(n)) = (placeholder, num) {
-                if let Some(b) = usize::try_from(n).ok().and_then(|n| bins.get(n)) {
-                    *v = json!({ BINARY_MARKER: b });
-                    return;
-                }
-            }
-            map.values_mut().for_each(|x| inline_attachments(x, bins));
-        }
-        Value::Array(items) => items.iter_mut().for_each(|x| inline_attachments(x, bins)),
-        _ => {}
-    }
+    crate::gateway::args::replace_placeholders(v, &|n| {
+        bins.get(n).map(|b| json!({ BINARY_MARKER: b }))
+    });
 }
 
 /// Replaces binary markers with placeholders, collecting the base64 attachments.
@@ -725,29 +713,7 @@ fn entry_url(target: &str) -> String {
     format!("{scheme}{}/socket.io/?{EIO}", rest.trim_end_matches('/'))
 }
 
-/// `YYYY-MM-DDTHH:MM:SS.mmmZ` of a unix-microseconds timestamp.
-fn iso8601(ts_micros: i64) -> String {
-    let secs = ts_micros.div_euclid(1_000_000);
-    let millis = ts_micros.rem_euclid(1_000_000) / 1000;
-    let days = secs.div_euclid(86_400);
-    let tod = secs.rem_euclid(86_400);
-    // Civil date from days since 1970-01-01 (proleptic Gregorian calendar).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
-        tod / 3600,
-        tod / 60 % 60,
-        tod % 60
-    )
-}
+use sockscope_protocol::time::iso8601;
 
 #[cfg(test)]
 mod tests {
