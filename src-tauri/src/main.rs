@@ -16,6 +16,7 @@ use sockscope_protocol::GatewaySettings;
 pub type EngineState = Arc<Engine>;
 
 fn main() {
+    sockscope_engine::keychain::prepare();
     init_tracing();
     let autostart = !std::env::args().any(|a| a == "--no-autostart")
         && std::env::var("SOCKSCOPE_AUTOSTART").map_or(true, |v| v != "0");

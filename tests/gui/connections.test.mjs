@@ -97,7 +97,7 @@ test("Connections and Recordings: connect with a JWT, see events, emit with ack,
   // Save the target: the keychain has the token, the database does not.
   await s.click("#conn-save");
   await s.waitFor(`[data-testid="saved-target"][data-name="${name}"]`, "the saved target");
-  await s.until(async () => /token in keychain/.test(await s.text(`[data-testid="saved-target"][data-name="${name}"]`)), "the keychain mark");
+  await s.until(async () => /token in keychain/.test(await s.innerText(`[data-testid="saved-target"][data-name="${name}"]`)), "the keychain mark");
 
   // The on-connect subscribe's three metric updates reach the live log.
   await s.click("#tab-live");
@@ -127,10 +127,10 @@ test("Connections and Recordings: connect with a JWT, see events, emit with ack,
   await s.click("#emit-ack");
   await s.click("#emit-send");
   await s.until(async () => /ack in [\d.]+ ms: .*"tenant":"acme"/.test(await s.text("#emit-result")), "the ack reply and latency");
+  writeFileSync(join(artifacts, "connections-panel.png"), await s.screenshot());
   await s.type("#emit-args", "{broken");
   await s.click("#emit-send");
   await s.until(async () => /bad JSON template/.test(await s.text("#emit-result")), "the bad JSON message");
-  writeFileSync(join(artifacts, "connections-panel.png"), await s.screenshot());
 
   await s.click("#tab-recordings");
   // subscribe (c2s) + 5 metric:update (s2c) + echo (c2s with ack) = 7.

@@ -55,10 +55,10 @@ test("Server panel: start the gateway, a Node client emits, the window shows it"
   assert.equal(ack.ok, true);
 
   await s.waitFor('[data-testid="event-row"][data-event="gui-hello"]', "gui-hello in the live list");
-  const row = await s.text('[data-testid="event-row"][data-event="gui-hello"]');
+  const row = await s.innerText('[data-testid="event-row"][data-event="gui-hello"]');
   assert.match(row, /gui-hello/);
   
-  assert.match(await s.text('[data-testid="event-row"][data-event="gui-hello"] .payload'), /"from":"node"/);
+  assert.match(await s.innerText('[data-testid="event-row"][data-event="gui-hello"] .payload'), /"from":"node"/);
   await s.until(async () => (await s.text("#socket-count")) === "1", "the socket count to read 1");
 
   mkdirSync(artifacts, { recursive: true });

@@ -159,7 +159,7 @@ pub fn EventTable(
                 </div>
                 <div class="vport" id=id("rows") node_ref=viewport on:scroll=on_scroll>
                     <div class="vspace" style=move || format!("height:{}px", shown() as f64 * ROW_H)>
-                        <div class="vwin" style=move || format!("transform:translateY({}px)", offset())>
+                        <div class="vwin" style=move || format!("top:{}px", offset())>
                             <For each=rows key=|r| r.seq let:rec>
                                 <div data-testid="event-row" data-event=rec.event.clone()
                                     data-seq=rec.seq

@@ -21,7 +21,7 @@ use crate::output;
 use crate::serve::shutdown_signal;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
-enum TransportArg {
+pub(crate) enum TransportArg {
     Websocket,
     Polling,
 }
@@ -104,7 +104,7 @@ pub fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
     Ok(Duration::from_secs_f64(secs))
 }
 
-fn pair(s: &str, sep: char, what: &str) -> Result<(String, String)> {
+pub(crate) fn pair(s: &str, sep: char, what: &str) -> Result<(String, String)> {
     s.split_once(sep)
         .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
         .filter(|(k, _)| !k.is_empty())

@@ -7,6 +7,7 @@ mod error;
 mod http;
 mod inspect;
 mod output;
+mod replay;
 mod serve;
 mod sessions;
 mod templates;
@@ -38,6 +39,8 @@ enum Command {
     Connect(connect::ConnectArgs),
     /// Connect and record every event to SQLite.
     Record(connect::RecordArgs),
+    /// Re-send a recorded session's client events to a gateway and report the drift.
+    Replay(replay::ReplayArgs),
     /// Recorded sessions: list, show, export, import, rm.
     #[command(subcommand)]
     Sessions(sessions::SessionsCommand),
@@ -60,6 +63,7 @@ fn main() -> ExitCode {
             Command::Inspect(args) => inspect::run(args).await,
             Command::Connect(args) => connect::connect(args).await,
             Command::Record(args) => connect::record(args).await,
+            Command::Replay(args) => replay::run(args).await,
             Command::Sessions(cmd) => sessions::run(cmd),
         }
     });

@@ -10,11 +10,19 @@ use crate::{Error, Result};
 /// The keychain service name, the app's identifier.
 const SERVICE: &str = "dev.sockscope.console";
 
+/// Call first thing in `main`, before any thread starts.
+///
 /// On Linux the token is kept in the user's persistent keyring, reached through the
-/// process's session keyring. A process started outside a login session (a service,
-/// a container, CI) has none, and keyutils then refuses to read back what it stored;
+/// session keyring. A process started outside a login session (a service, a
+/// container, CI) has none, and keyutils then refuses to read back what it stored;
 /// asking for the session keyring with "create" gives the process its own, which the
-/// persistent keyring is linked into, so tokens still outlive the process.
+/// persistent keyring is linked into, so tokens still outlive the process. Keyrings
+/// belong to a thread's credentials and are inherited only by threads started later,
+/// hence "before any thread starts".
+pub fn prepare() {
+    ensure_session_keyring();
+}
+
 #[cfg(target_os = "linux")]
 fn ensure_session_keyring() {
     static ONCE: std::sync::Once = std::sync::Once::new();

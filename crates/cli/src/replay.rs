@@ -1,0 +1,311 @@
+//! `sockscope replay SESSION --target URL`: re-send a recorded session's client
+//! events to a gateway (original timing, faster, or as fast as possible; filtered
+//! and rewritten), record what it answers as a new `replay` session and print the
+//! drift report. The connection flags are `connect`'s; the behaviour is the engine's
+//! `replay` module. Exit code 0 whenever the replay ran, drift or not.
+
+use std::io::Write;
+use std::time::Duration;
+
+use clap::Args;
+use serde_json::Value;
+use sockscope_engine::connection::{ConnectOptions, Transport};
+use sockscope_engine::replay::{self, Filter, ReplayOptions, Rewrites, Timing};
+use sockscope_protocol::DriftReport;
+
+use crate::connect::{pair, parse_duration, TransportArg};
+use crate::db::DbArgs;
+use crate::error::{CliError, Result};
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// The session to replay (`sockscope sessions list`).
+    session: i64,
+    /// The gateway to replay against, e.g. http://staging.local:4004
+    #[arg(long, value_name = "URL")]
+    target: String,
+    /// The namespace to connect to (default: the one the first replayed event was
+    /// recorded on).
+    #[arg(long, short = 'n')]
+    namespace: Option<String>,
+    /// The handshake's auth object, e.g. '{"token":"..."}'.
+    #[arg(long, value_name = "JSON")]
+    auth: Option<String>,
+    /// Extra handshake header (repeatable).
+    #[arg(long = "header", value_name = "K:V")]
+    headers: Vec<String>,
+    /// Extra query parameter (repeatable).
+    #[arg(long = "query", value_name = "K=V")]
+    query: Vec<String>,
+    /// websocket or polling (default: polling upgraded to websocket).
+    #[arg(long, value_enum)]
+    transport: Option<TransportArg>,
+    /// Speed factor on the recorded gaps: 2 = twice as fast, 0.5 = half speed.
+    #[arg(long, default_value_t = 1.0, value_name = "F")]
+    speed: f64,
+    /// Send each event as soon as the one before it went out.
+    #[arg(long, conflicts_with = "speed")]
+    as_fast_as_possible: bool,
+    /// Longest wait between two events (after --speed): 2s, 500ms.
+    #[arg(long, value_parser = parse_duration, value_name = "D")]
+    max_gap: Option<Duration>,
+    /// Only send events with this name (repeatable).
+    #[arg(long = "only", value_name = "EVENT")]
+    only: Vec<String>,
+    /// Never send events with this name (repeatable).
+    #[arg(long = "skip", value_name = "EVENT")]
+    skip: Vec<String>,
+    /// Replace text in every string of every argument (repeatable): 'tenant-a=>tenant-b'.
+    #[arg(long = "rewrite", value_name = "FROM=>TO")]
+    rewrites: Vec<String>,
+    /// Set an existing field of the first argument (repeatable): '$.tenantID=t2';
+    /// '$[1].x=VALUE' for the second argument. VALUE is JSON, else a string.
+    #[arg(long = "set", value_name = "$.PATH=VALUE")]
+    sets: Vec<String>,
+    /// Send the whole sequence this many times, back to back.
+    #[arg(long = "loop", default_value_t = 1, value_name = "N")]
+    loops: u32,
+    /// Drop this key (any depth) from ack payloads before comparing (repeatable).
+    #[arg(long = "ignore", value_name = "KEY")]
+    ignore: Vec<String>,
+    /// How long to wait for each ack.
+    #[arg(long, value_parser = parse_duration, default_value = "5s", value_name = "D")]
+    ack_timeout: Duration,
+    /// After the last send, wait until the target is quiet this long.
+    #[arg(long, value_parser = parse_duration, default_value = "500ms", value_name = "D")]
+    settle: Duration,
+    /// Name of the new session (default: "replay of SESSION").
+    #[arg(long)]
+    name: Option<String>,
+    #[command(flatten)]
+    db: DbArgs,
+    /// Print the drift report as one JSON document.
+    #[arg(long)]
+    json: bool,
+}
+
+impl ReplayArgs {
+    fn target(&self) -> Result<ConnectOptions> {
+        let auth = self
+            .auth
+            .as_deref()
+            .map(|a| {
+                serde_json::from_str::<Value>(a)
+                    .map_err(|e| CliError::Usage(format!("bad JSON in --auth: {e}")))
+            })
+            .transpose()?;
+        Ok(ConnectOptions {
+            url: self.target.clone(),
+            namespace: self.namespace.clone().unwrap_or_default(),
+            auth,
+            headers: self
+                .headers
+                .iter()
+                .map(|h| pair(h, ':', "--header"))
+                .collect::<Result<_>>()?,
+            query: self
+                .query
+                .iter()
+                .map(|q| pair(q, '=', "--query"))
+                .collect::<Result<_>>()?,
+            transport: match self.transport {
+                None => Transport::Any,
+                Some(TransportArg::Websocket) => Transport::Websocket,
+                Some(TransportArg::Polling) => Transport::Polling,
+            },
+            // A replay is one pass: a dropped connection shows up as drift.
+            reconnect: false,
+            reconnect_attempts: 0,
+            reconnect_delay_ms: 500,
+            on_connect: Vec::new(),
+        })
+    }
+
+    fn options(&self) -> Result<ReplayOptions> {
+        let mut opts = ReplayOptions::new(self.session, self.target()?);
+        opts.timing = Timing {
+            speed: self.speed,
+            max_gap: self.max_gap,
+            as_fast_as_possible: self.as_fast_as_possible,
+            loops: self.loops,
+        };
+        opts.timing.validate()?;
+        opts.filter = Filter {
+            only: self.only.clone(),
+            skip: self.skip.clone(),
+        };
+        opts.rewrites = Rewrites::parse(&self.rewrites, &self.sets)?;
+        opts.ignore = self.ignore.clone();
+        opts.ack_timeout = self.ack_timeout;
+        opts.settle = self.settle;
+        opts.name = self.name.clone();
+        Ok(opts)
+    }
+}
+
+pub async fn run(args: ReplayArgs) -> Result<()> {
+    // Bad rules and flags fail before the database or the network is touched.
+    let opts = args.options()?;
+    let store = args.db.open()?;
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_draw_target(indicatif::ProgressDrawTarget::stderr_with_hz(4));
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("replay {bar:30} {pos}/{len} {msg} ({elapsed})")
+    {
+        bar.set_style(style);
+    }
+    let outcome = replay::run(&store, opts, |p| {
+        bar.set_length(p.total);
+        bar.set_position(p.sent);
+        bar.set_message(p.event.clone());
+    })
+    .await;
+    bar.finish_and_clear();
+    let report = outcome?.report;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &report).map_err(std::io::Error::from)?;
+        writeln!(out)?;
+    } else {
+        human(&mut out, &report)?;
+    }
+    out.flush()?;
+    eprintln!(
+        "replay session {}: {} events sent to {}, {}",
+        report.replay_session,
+        report.sent,
+        report.target,
+        if report.is_clean() {
+            "no drift"
+        } else {
+            "drift found"
+        }
+    );
+    Ok(())
+}
+
+/// The report as tables a person reads top to bottom.
+fn human(out: &mut impl Write, r: &DriftReport) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "replay of session {} -> {}: {} events sent, new session {}",
+        r.source_session, r.target, r.sent, r.replay_session
+    )?;
+    let width = r
+        .events
+        .iter()
+        .map(|e| e.event.len())
+        .max()
+        .unwrap_or(0)
+        .max(5);
+    writeln!(
+        out,
+        "{:<width$}  {:>8}  {:>8}",
+        "event", "expected", "received"
+    )?;
+    for e in &r.events {
+        let mark = if e.expected == e.received { "" } else { "  *" };
+        writeln!(
+            out,
+            "{:<width$}  {:>8}  {:>8}{mark}",
+            e.event, e.expected, e.received
+        )?;
+    }
+    if !r.missing.is_empty() {
+        writeln!(out, "missing: {}", r.missing.join(", "))?;
+    }
+    if !r.unexpected.is_empty() {
+        writeln!(out, "unexpected: {}", r.unexpected.join(", "))?;
+    }
+    if r.ack_mismatches.is_empty() {
+        writeln!(out, "acks: all match")?;
+    } else {
+        writeln!(out, "acks that differ:")?;
+        for m in &r.ack_mismatches {
+            write!(
+                out,
+                "  #{} {}: expected {} received {}",
+                m.index, m.event, m.expected, m.received
+            )?;
+            if let Some(e) = &m.error {
+                write!(out, " ({e})")?;
+            }
+            writeln!(out)?;
+        }
+    }
+    if !r.latency.is_empty() {
+        writeln!(out, "ack latency (ms, original -> replay):")?;
+        for l in &r.latency {
+            writeln!(
+                out,
+                "  #{} {}: {:.1} -> {:.1} ({:+.1})",
+                l.index, l.event, l.original_ms, l.replay_ms, l.delta_ms
+            )?;
+        }
+    }
+    writeln!(
+        out,
+        "schedule: mean error {:.2} ms, max {:.2} ms over {} sends",
+        r.schedule.mean_error_us / 1000.0,
+        r.schedule.max_error_us as f64 / 1000.0,
+        r.schedule.sends
+    )?;
+    if r.dropped > 0 {
+        writeln!(out, "dropped: {} records not written", r.dropped)?;
+    }
+    writeln!(
+        out,
+        "{}",
+        if r.is_clean() {
+            "no drift"
+        } else {
+            "drift found"
+        }
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sockscope_protocol::{AckDrift, EventCountDrift};
+
+    #[test]
+    fn human_report_marks_differences() {
+        let r = DriftReport {
+            source_session: 1,
+            replay_session: 2,
+            target: "http://x".into(),
+            sent: 3,
+            events: vec![
+                EventCountDrift {
+                    event: "order".into(),
+                    expected: 2,
+                    received: 1,
+                },
+                EventCountDrift {
+                    event: "tick".into(),
+                    expected: 1,
+                    received: 1,
+                },
+            ],
+            ack_mismatches: vec![AckDrift {
+                event: "echo".into(),
+                index: 1,
+                expected: serde_json::json!({"ok": true}),
+                received: serde_json::json!({"ok": false}),
+                error: None,
+            }],
+            ..DriftReport::default()
+        };
+        let mut out = Vec::new();
+        human(&mut out, &r).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("order         2         1  *"), "{text}");
+        assert!(text.contains("tick          1         1\n"), "{text}");
+        assert!(
+            text.contains("#1 echo: expected {\"ok\":true} received {\"ok\":false}"),
+            "{text}"
+        );
+        assert!(text.ends_with("drift found\n"), "{text}");
+    }
+}

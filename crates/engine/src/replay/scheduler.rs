@@ -1,0 +1,244 @@
+//! When each replayed event is sent.
+//!
+//! A replay is only useful against a staging gateway if it keeps the original
+//! rhythm (or a known multiple of it): bursts, pauses and ordering are what expose
+//! races. This module turns recorded timestamps into offsets from the replay's start
+//! (speed factor, a cap on any one gap, or no waiting at all) and waits for each with
+//! `sleep_until` on an absolute deadline, so a late wake-up never shifts the events
+//! after it. Every wait reports its scheduling error (actual minus planned) so the
+//! benchmark can measure how well the plan is kept.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::{Error, Result};
+
+/// How recorded gaps become replay gaps.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Timing {
+    /// 1.0 = original timing, 2.0 = twice as fast, 0.5 = half speed.
+    pub speed: f64,
+    /// No gap between consecutive events is longer than this (after `speed`).
+    pub max_gap: Option<Duration>,
+    /// Send every event as soon as the one before it went out.
+    pub as_fast_as_possible: bool,
+    /// How many times the whole sequence is sent (at least 1); loops run back to back.
+    pub loops: u32,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Self {
+            speed: 1.0,
+            max_gap: None,
+            as_fast_as_possible: false,
+            loops: 1,
+        }
+    }
+}
+
+impl Timing {
+    /// Rejects a speed that is not a positive finite number and a zero loop count.
+    pub fn validate(&self) -> Result<()> {
+        if !(self.speed.is_finite() && self.speed > 0.0) {
+            return Err(Error::BadReplay(format!(
+                "speed must be a positive number, got {}",
+                self.speed
+            )));
+        }
+        if self.loops == 0 {
+            return Err(Error::BadReplay("the loop count must be at least 1".into()));
+        }
+        Ok(())
+    }
+}
+
+/// Offsets from the replay's start, one per event of one pass, for events recorded at
+/// `ts` (unix microseconds, in send order). The first event goes at zero; a
+/// timestamp earlier than its predecessor's counts as a zero gap.
+pub fn offsets(ts: &[i64], timing: &Timing) -> Vec<Duration> {
+    let mut out = Vec::with_capacity(ts.len());
+    let mut at = Duration::ZERO;
+    for (i, &t) in ts.iter().enumerate() {
+        if i > 0 && !timing.as_fast_as_possible {
+            let raw_us = t.saturating_sub(ts[i - 1]).max(0) as f64;
+            let mut gap = Duration::from_secs_f64(raw_us / 1e6 / timing.speed);
+            if let Some(cap) = timing.max_gap {
+                gap = gap.min(cap);
+            }
+            at += gap;
+        }
+        out.push(at);
+    }
+    out
+}
+
+/// Offsets for every loop: pass `k` starts where pass `k - 1` ended.
+pub fn plan(ts: &[i64], timing: &Timing) -> Vec<Duration> {
+    let one = offsets(ts, timing);
+    let span = one.last().copied().unwrap_or_default();
+    let loops = timing.loops.max(1);
+    let mut out = Vec::with_capacity(one.len() * loops as usize);
+    for k in 0..loops {
+        out.extend(one.iter().map(|o| *o + span * k));
+    }
+    out
+}
+
+/// Waits for planned offsets measured from one fixed start.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    start: Instant,
+}
+
+impl Clock {
+    /// A clock whose offset zero is now.
+    pub fn start() -> Self {
+        Self {
+            start: Instant::now(),
+        }
+    }
+
+    /// Sleeps until `offset` after the start; returns the scheduling error (actual
+    /// wake-up minus planned time) in microseconds. A deadline already past returns
+    /// at once with a positive error.
+    pub async fn wait(&self, offset: Duration) -> i64 {
+        let deadline = self.start + offset;
+        tokio::time::sleep_until(deadline).await;
+        let now = Instant::now();
+        if now >= deadline {
+            i64::try_from((now - deadline).as_micros()).unwrap_or(i64::MAX)
+        } else {
+            -i64::try_from((deadline - now).as_micros()).unwrap_or(i64::MAX)
+        }
+    }
+}
+
+/// Mean and worst scheduling error over a run. With `as_fast_as_possible` every
+/// planned offset is zero, so there the error is how long the sends before it took.
+pub fn summarize(errors_us: &[i64]) -> sockscope_protocol::ScheduleSummary {
+    let sends = errors_us.len() as u64;
+    let mean = if errors_us.is_empty() {
+        0.0
+    } else {
+        errors_us.iter().map(|e| *e as f64).sum::<f64>() / errors_us.len() as f64
+    };
+    sockscope_protocol::ScheduleSummary {
+        sends,
+        mean_error_us: mean,
+        max_error_us: errors_us.iter().copied().max().unwrap_or(0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: i64 = 1000;
+
+    fn ms(v: &[Duration]) -> Vec<u128> {
+        v.iter().map(Duration::as_millis).collect()
+    }
+
+    #[test]
+    fn original_timing_keeps_gaps_relative_to_the_first_event() {
+        let ts = [10_000 * MS, 10_300 * MS, 10_900 * MS];
+        assert_eq!(ms(&offsets(&ts, &Timing::default())), vec![0, 300, 900]);
+    }
+
+    #[test]
+    fn speed_divides_every_gap() {
+        let ts = [0, 300 * MS, 900 * MS];
+        let t = Timing {
+            speed: 4.0,
+            ..Timing::default()
+        };
+        assert_eq!(ms(&offsets(&ts, &t)), vec![0, 75, 225]);
+        let slow = Timing {
+            speed: 0.5,
+            ..Timing::default()
+        };
+        assert_eq!(ms(&offsets(&ts, &slow)), vec![0, 600, 1800]);
+    }
+
+    #[test]
+    fn max_gap_caps_each_gap_after_speed() {
+        let ts = [0, 100 * MS, 10_100 * MS, 10_200 * MS];
+        let t = Timing {
+            speed: 2.0,
+            max_gap: Some(Duration::from_millis(1000)),
+            ..Timing::default()
+        };
+        // 50 ms, then 5000 ms capped to 1000, then 50 ms.
+        assert_eq!(ms(&offsets(&ts, &t)), vec![0, 50, 1050, 1100]);
+    }
+
+    #[test]
+    fn as_fast_as_possible_and_out_of_order_timestamps_give_zero_gaps() {
+        let ts = [0, 300 * MS, 600 * MS];
+        let t = Timing {
+            as_fast_as_possible: true,
+            ..Timing::default()
+        };
+        assert_eq!(ms(&offsets(&ts, &t)), vec![0, 0, 0]);
+        assert_eq!(
+            ms(&offsets(
+                &[500 * MS, 100 * MS, 200 * MS],
+                &Timing::default()
+            )),
+            vec![0, 0, 100]
+        );
+        assert!(offsets(&[], &Timing::default()).is_empty());
+    }
+
+    #[test]
+    fn loops_run_back_to_back() {
+        let ts = [0, 300 * MS, 600 * MS];
+        let t = Timing {
+            loops: 3,
+            ..Timing::default()
+        };
+        assert_eq!(
+            ms(&plan(&ts, &t)),
+            vec![0, 300, 600, 600, 900, 1200, 1200, 1500, 1800]
+        );
+    }
+
+    #[test]
+    fn bad_speed_and_zero_loops_are_rejected() {
+        for speed in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+            let t = Timing {
+                speed,
+                ..Timing::default()
+            };
+            assert!(matches!(t.validate(), Err(Error::BadReplay(_))), "{speed}");
+        }
+        let t = Timing {
+            loops: 0,
+            ..Timing::default()
+        };
+        assert!(t.validate().is_err());
+        assert!(Timing::default().validate().is_ok());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn waits_use_absolute_deadlines_so_errors_do_not_accumulate() {
+        let clock = Clock::start();
+        let planned = [0u64, 100, 200, 300];
+        let mut errors = Vec::new();
+        for p in planned {
+            // Work that takes longer than one gap would push a relative sleep later
+            // and later; an absolute deadline absorbs it.
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            errors.push(clock.wait(Duration::from_millis(p)).await);
+        }
+        // The first wait comes 30 ms late (its deadline had passed); the rest are on time.
+        assert_eq!(errors[0], 30_000);
+        assert!(errors[1..].iter().all(|e| *e == 0), "{errors:?}");
+        let s = summarize(&errors);
+        assert_eq!(s.sends, 4);
+        assert_eq!(s.max_error_us, 30_000);
+        assert!((s.mean_error_us - 7_500.0).abs() < 1e-9);
+    }
+}
