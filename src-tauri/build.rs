@@ -25,6 +25,12 @@ const COMMANDS: &[&str] = &[
     "cmd_session_delete",
     "cmd_session_export",
     "cmd_session_import",
+    "cmd_replay",
+    "cmd_replay_state",
+    "cmd_server_replay_start",
+    "cmd_server_replay_control",
+    "cmd_server_replay_seek",
+    "cmd_server_replay_status",
 ];
 
 fn main() {

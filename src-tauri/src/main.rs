@@ -59,6 +59,12 @@ fn main() {
             commands::recordings::cmd_session_delete,
             commands::recordings::cmd_session_export,
             commands::recordings::cmd_session_import,
+            commands::replay::cmd_replay,
+            commands::replay::cmd_replay_state,
+            commands::replay::cmd_server_replay_start,
+            commands::replay::cmd_server_replay_control,
+            commands::replay::cmd_server_replay_seek,
+            commands::replay::cmd_server_replay_status,
         ])
         .run(tauri::generate_context!("../tauri.conf.json"));
     if let Err(error) = result {

@@ -5,48 +5,14 @@
 // the SQLite file never holds the token.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createHmac } from "node:crypto";
-import { createServer } from "node:http";
 import { mkdirSync, mkdtempSync, readFileSync, existsSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Server } from "socket.io";
+import { SECRET, hs256, stagingGateway } from "./peers.mjs";
 import { Session, startDriver } from "./webdriver.mjs";
 
 const app = process.env.SOCKSCOPE_APP_BIN;
 const artifacts = process.env.SOCKSCOPE_ARTIFACTS ?? "artifacts";
-const SECRET = "gui-staging-secret";
-
-const b64url = (v) => Buffer.from(JSON.stringify(v)).toString("base64url");
-function hs256(secret, claims) {
-  const head = `${b64url({ alg: "HS256", typ: "JWT" })}.${b64url(claims)}`;
-  return `${head}.${createHmac("sha256", secret).update(head).digest("base64url")}`;
-}
-
-/** A stand-in staging gateway: JWT on /dashboard, `subscribe {entityId, count}` pushes
- * `count` metric:update events, `echo` acks with what it got. */
-async function stagingGateway() {
-  const http = createServer();
-  const io = new Server(http);
-  const dash = io.of("/dashboard");
-  dash.use((socket, next) => {
-    const [h, b, sig] = String(socket.handshake.auth?.token ?? "").split(".");
-    if (!sig) return next(new Error("missing token"));
-    const want = createHmac("sha256", SECRET).update(`${h}.${b}`).digest("base64url");
-    if (want !== sig) return next(new Error("bad signature"));
-    socket.data.claims = JSON.parse(Buffer.from(b, "base64url").toString());
-    next();
-  });
-  dash.on("connection", (socket) => {
-    socket.on("subscribe", ({ entityId, count = 3 } = {}) => {
-      for (let i = 1; i <= count; i++) socket.emit("metric:update", { entityId, i, value: i * 10 });
-    });
-    socket.on("echo", (data, ack) => ack?.({ echo: data, tenant: socket.data.claims.tenantId }));
-  });
-  await new Promise((r) => http.listen(0, "127.0.0.1", r));
-  return { url: `http://127.0.0.1:${http.address().port}`, close: () => { io.close(); http.close(); } };
-}
-
 test("Connections and Recordings: connect with a JWT, see events, emit with ack, record, open", async (t) => {
   assert.ok(app, "SOCKSCOPE_APP_BIN is not set: run through `cargo xtask test`");
   const gw = await stagingGateway();

@@ -61,6 +61,9 @@ test("Server panel: start the gateway, a Node client emits, the window shows it"
   assert.match(await s.innerText('[data-testid="event-row"][data-event="gui-hello"] .payload'), /"from":"node"/);
   await s.until(async () => (await s.text("#socket-count")) === "1", "the socket count to read 1");
 
+  // The JSON viewer shows the whole record of the clicked row.
+  await s.click('[data-testid="event-row"][data-event="gui-hello"]');
+  await s.until(async () => /"event": "gui-hello"/.test(await s.text("#log-json")), "the JSON viewer");
   mkdirSync(artifacts, { recursive: true });
   writeFileSync(join(artifacts, "server-panel.png"), await s.screenshot());
 

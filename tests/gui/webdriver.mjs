@@ -91,8 +91,8 @@ export class Session {
     return this.until(async () => (await this.findAll(css))[0], what);
   }
 
-  async until(check, what) {
-    const deadline = Date.now() + WAIT_MS;
+  async until(check, what, ms = WAIT_MS) {
+    const deadline = Date.now() + ms;
     let last;
     for (;;) {
       try {

@@ -7,9 +7,10 @@ use serde::Deserialize;
 use serde::Serialize;
 use serde_json::json;
 use sockscope_protocol::{
-    ApiError, ConnectRequest, ConnectionEmit, ConnectionInfo, EmitReply, EventBatch, EventRecord,
-    ExportRequest, GatewaySettings, GatewayStatus, ImportRequest, InspectSnapshot, RecordRequest,
-    RecordingStatus, SessionInfo, TargetProfile, TemplateSend, TemplateSent, TemplateSet,
+    ApiError, ConnectRequest, ConnectionEmit, ConnectionInfo, DriftReport, EmitReply, EventBatch,
+    EventRecord, ExportRequest, GatewaySettings, GatewayStatus, ImportRequest, InspectSnapshot,
+    RecordRequest, RecordingStatus, ReplayRequest, ReplayState, ServerReplayRequest,
+    ServerReplayStatus, SessionInfo, TargetProfile, TemplateSend, TemplateSent, TemplateSet,
 };
 use wasm_bindgen::prelude::*;
 
@@ -142,6 +143,33 @@ pub async fn session_export(request: &ExportRequest) -> Result<usize, ApiError> 
 
 pub async fn session_import(request: &ImportRequest) -> Result<SessionOutcome, ApiError> {
     invoke("cmd_session_import", &json!({ "request": request })).await
+}
+
+pub async fn replay(request: &ReplayRequest) -> Result<DriftReport, ApiError> {
+    invoke("cmd_replay", &json!({ "request": request })).await
+}
+
+pub async fn replay_state() -> Result<ReplayState, ApiError> {
+    invoke("cmd_replay_state", &json!({})).await
+}
+
+pub async fn server_replay_start(
+    request: &ServerReplayRequest,
+) -> Result<ServerReplayStatus, ApiError> {
+    invoke("cmd_server_replay_start", &json!({ "request": request })).await
+}
+
+/// `pause`, `resume` or `stop`.
+pub async fn server_replay_control(action: &str) -> Result<ServerReplayStatus, ApiError> {
+    invoke("cmd_server_replay_control", &json!({ "action": action })).await
+}
+
+pub async fn server_replay_seek(index: u64) -> Result<ServerReplayStatus, ApiError> {
+    invoke("cmd_server_replay_seek", &json!({ "index": index })).await
+}
+
+pub async fn server_replay_status() -> Result<ServerReplayStatus, ApiError> {
+    invoke("cmd_server_replay_status", &json!({})).await
 }
 
 /// Calls `on_batch` for every batch of engine events, for the life of the page.

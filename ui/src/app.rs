@@ -11,6 +11,7 @@ use crate::inspector::Inspector;
 use crate::live_log::LiveLog;
 use crate::log_model::LogModel;
 use crate::recordings_panel::RecordingsPanel;
+use crate::replay_panel::ReplayPanel;
 use crate::server_panel::ServerPanel;
 use crate::templates_panel::TemplatesPanel;
 
@@ -22,6 +23,7 @@ enum Tab {
     Inspector,
     Templates,
     Recordings,
+    Replay,
 }
 
 #[component]
@@ -110,6 +112,8 @@ pub fn App() -> impl IntoView {
                             <span class="rec-dot" title="recording"></span>
                         </Show>
                     </button>
+                    <button id="tab-replay" class:active=move || tab.get() == Tab::Replay
+                        on:click=move |_| tab.set(Tab::Replay)>"Replay"</button>
                 </nav>
                 // The live log and connections stay mounted (they keep state); the others
                 // mount on demand.
@@ -118,6 +122,9 @@ pub fn App() -> impl IntoView {
                 </div>
                 <div class="tab-body" class:hidden=move || tab.get() != Tab::Connections>
                     <ConnectionsPanel error=error />
+                </div>
+                <div class="tab-body" class:hidden=move || tab.get() != Tab::Replay>
+                    <ReplayPanel visible=Signal::derive(move || tab.get() == Tab::Replay) />
                 </div>
                 <div class="tab-body" class:hidden=move || tab.get() != Tab::Recordings>
                     <RecordingsPanel recording=recording error=error

@@ -10,6 +10,7 @@ mod inspector;
 mod live_log;
 mod log_model;
 mod recordings_panel;
+mod replay_panel;
 mod server_panel;
 mod templates_panel;
 

@@ -8,8 +8,10 @@ mod http;
 mod inspect;
 mod output;
 mod replay;
+mod replay_server;
 mod serve;
 mod sessions;
+mod simulate;
 mod templates;
 
 use std::process::ExitCode;
@@ -39,8 +41,11 @@ enum Command {
     Connect(connect::ConnectArgs),
     /// Connect and record every event to SQLite.
     Record(connect::RecordArgs),
-    /// Re-send a recorded session's client events to a gateway and report the drift.
+    /// Replay a recording: client events to a gateway with a drift report, or
+    /// (--mode server) server events from the embedded gateway to connected clients.
     Replay(replay::ReplayArgs),
+    /// Run many virtual clients through a scenario and report latency and throughput.
+    Simulate(simulate::SimulateArgs),
     /// Recorded sessions: list, show, export, import, rm.
     #[command(subcommand)]
     Sessions(sessions::SessionsCommand),
@@ -64,6 +69,7 @@ fn main() -> ExitCode {
             Command::Connect(args) => connect::connect(args).await,
             Command::Record(args) => connect::record(args).await,
             Command::Replay(args) => replay::run(args).await,
+            Command::Simulate(args) => simulate::run(args).await,
             Command::Sessions(cmd) => sessions::run(cmd),
         }
     });

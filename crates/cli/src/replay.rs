@@ -3,6 +3,9 @@
 //! and rewritten), record what it answers as a new `replay` session and print the
 //! drift report. The connection flags are `connect`'s; the behaviour is the engine's
 //! `replay` module. Exit code 0 whenever the replay ran, drift or not.
+//!
+//! `--mode server` is the other direction (see `replay_server.rs`): the embedded
+//! gateway re-emits the session's server events to the clients connected to it.
 
 use std::io::Write;
 use std::time::Duration;
@@ -17,17 +20,31 @@ use crate::connect::{pair, parse_duration, TransportArg};
 use crate::db::DbArgs;
 use crate::error::{CliError, Result};
 
+/// Which side of the recording is replayed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Mode {
+    /// Re-send the client events to a gateway (--target).
+    Client,
+    /// Re-emit the server events from the embedded gateway to connected clients.
+    Server,
+}
+
 #[derive(Debug, Args)]
 pub struct ReplayArgs {
     /// The session to replay (`sockscope sessions list`).
-    session: i64,
-    /// The gateway to replay against, e.g. http://staging.local:4004
+    pub(crate) session: i64,
+    /// client: re-send client events to --target; server: the embedded gateway
+    /// re-emits server events to the clients that connect to it.
+    #[arg(long, value_enum, default_value = "client")]
+    pub(crate) mode: Mode,
+    /// Client mode: the gateway to replay against, e.g. http://staging.local:4004
     #[arg(long, value_name = "URL")]
-    target: String,
-    /// The namespace to connect to (default: the one the first replayed event was
-    /// recorded on).
-    #[arg(long, short = 'n')]
-    namespace: Option<String>,
+    target: Option<String>,
+    /// Client mode: the namespace to connect to (default: the one the first replayed
+    /// event was recorded on). Server mode: an extra namespace to serve besides `/`
+    /// (repeatable).
+    #[arg(long = "namespace", short = 'n', value_name = "NS")]
+    pub(crate) namespaces: Vec<String>,
     /// The handshake's auth object, e.g. '{"token":"..."}'.
     #[arg(long, value_name = "JSON")]
     auth: Option<String>,
@@ -42,29 +59,30 @@ pub struct ReplayArgs {
     transport: Option<TransportArg>,
     /// Speed factor on the recorded gaps: 2 = twice as fast, 0.5 = half speed.
     #[arg(long, default_value_t = 1.0, value_name = "F")]
-    speed: f64,
+    pub(crate) speed: f64,
     /// Send each event as soon as the one before it went out.
     #[arg(long, conflicts_with = "speed")]
-    as_fast_as_possible: bool,
+    pub(crate) as_fast_as_possible: bool,
     /// Longest wait between two events (after --speed): 2s, 500ms.
     #[arg(long, value_parser = parse_duration, value_name = "D")]
-    max_gap: Option<Duration>,
+    pub(crate) max_gap: Option<Duration>,
     /// Only send events with this name (repeatable).
     #[arg(long = "only", value_name = "EVENT")]
-    only: Vec<String>,
+    pub(crate) only: Vec<String>,
     /// Never send events with this name (repeatable).
     #[arg(long = "skip", value_name = "EVENT")]
-    skip: Vec<String>,
+    pub(crate) skip: Vec<String>,
     /// Replace text in every string of every argument (repeatable): 'tenant-a=>tenant-b'.
+    /// Server mode: in room names, tenant and user too.
     #[arg(long = "rewrite", value_name = "FROM=>TO")]
-    rewrites: Vec<String>,
+    pub(crate) rewrites: Vec<String>,
     /// Set an existing field of the first argument (repeatable): '$.tenantID=t2';
     /// '$[1].x=VALUE' for the second argument. VALUE is JSON, else a string.
     #[arg(long = "set", value_name = "$.PATH=VALUE")]
-    sets: Vec<String>,
+    pub(crate) sets: Vec<String>,
     /// Send the whole sequence this many times, back to back.
     #[arg(long = "loop", default_value_t = 1, value_name = "N")]
-    loops: u32,
+    pub(crate) loops: u32,
     /// Drop this key (any depth) from ack payloads before comparing (repeatable).
     #[arg(long = "ignore", value_name = "KEY")]
     ignore: Vec<String>,
@@ -78,13 +96,42 @@ pub struct ReplayArgs {
     #[arg(long)]
     name: Option<String>,
     #[command(flatten)]
-    db: DbArgs,
-    /// Print the drift report as one JSON document.
+    pub(crate) db: DbArgs,
+    /// Print the drift report (server mode: the final status) as one JSON document.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
+    #[command(flatten)]
+    pub(crate) server: crate::replay_server::ServerModeArgs,
 }
 
 impl ReplayArgs {
+    /// The client-mode-only flags that were given, by name.
+    pub(crate) fn client_only_flags(&self) -> Vec<&'static str> {
+        let mut given = Vec::new();
+        if self.target.is_some() {
+            given.push("--target");
+        }
+        if self.auth.is_some() {
+            given.push("--auth");
+        }
+        if !self.headers.is_empty() {
+            given.push("--header");
+        }
+        if !self.query.is_empty() {
+            given.push("--query");
+        }
+        if self.transport.is_some() {
+            given.push("--transport");
+        }
+        if !self.ignore.is_empty() {
+            given.push("--ignore");
+        }
+        if self.name.is_some() {
+            given.push("--name");
+        }
+        given
+    }
+
     fn target(&self) -> Result<ConnectOptions> {
         let auth = self
             .auth
@@ -94,9 +141,20 @@ impl ReplayArgs {
                     .map_err(|e| CliError::Usage(format!("bad JSON in --auth: {e}")))
             })
             .transpose()?;
+        let url = self.target.clone().ok_or_else(|| {
+            CliError::Usage(
+                "client mode needs --target URL (or --mode server to replay from the embedded gateway)"
+                    .into(),
+            )
+        })?;
+        if self.namespaces.len() > 1 {
+            return Err(CliError::Usage(
+                "client mode connects to one namespace: give --namespace once".into(),
+            ));
+        }
         Ok(ConnectOptions {
-            url: self.target.clone(),
-            namespace: self.namespace.clone().unwrap_or_default(),
+            url,
+            namespace: self.namespaces.first().cloned().unwrap_or_default(),
             auth,
             headers: self
                 .headers
@@ -144,6 +202,10 @@ impl ReplayArgs {
 }
 
 pub async fn run(args: ReplayArgs) -> Result<()> {
+    if args.mode == Mode::Server {
+        return crate::replay_server::run(args).await;
+    }
+    args.server.reject_in_client_mode()?;
     // Bad rules and flags fail before the database or the network is touched.
     let opts = args.options()?;
     let store = args.db.open()?;

@@ -14,7 +14,7 @@ use crate::error::{CliError, Result};
 use crate::output;
 use sockscope_engine::store::Recorder;
 
-fn parse_profile(s: &str) -> std::result::Result<Profile, String> {
+pub(crate) fn parse_profile(s: &str) -> std::result::Result<Profile, String> {
     Profile::from_name(s).ok_or_else(|| {
         let names: Vec<&str> = Profile::ALL.iter().map(|p| p.name()).collect();
         format!("unknown profile {s:?} (one of: {})", names.join(", "))

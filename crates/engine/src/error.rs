@@ -76,6 +76,8 @@ pub enum Error {
     NotRecording,
     #[error("no recordings database is open")]
     NoStore,
+    #[error("a replay is already running: wait for its report")]
+    ReplayBusy,
     #[error("unknown format {0:?} (expected jsonl or har)")]
     BadFormat(String),
     #[error("bad rewrite rule {rule:?}: {reason}")]
@@ -84,6 +86,32 @@ pub enum Error {
     BadReplay(String),
     #[error("session {0} has no client-to-server events to replay (check --only/--skip)")]
     NothingToReplay(i64),
+    #[error("unknown scenario {name:?} (known: {known})")]
+    UnknownScenario { name: String, known: String },
+    #[error("bad scenario {file} at line {line}: {message}")]
+    BadScenario {
+        file: String,
+        line: usize,
+        message: String,
+    },
+    #[error("bad simulation option: {0}")]
+    BadSimulation(String),
+    #[error("session {0} has no server-to-client events to replay (check --only/--skip)")]
+    NoServerEvents(i64),
+    #[error("the session's events were recorded on namespace {namespace:?}, which the gateway does not serve (serving: {served}); add it with --namespace")]
+    NamespaceNotServed { namespace: String, served: String },
+    #[error("only {connected} of {wanted} clients connected within {waited_ms} ms")]
+    NoClients {
+        wanted: usize,
+        connected: usize,
+        waited_ms: u64,
+    },
+    #[error("a server-side replay is already running (session {0})")]
+    ReplayRunning(i64),
+    #[error("no server-side replay is running")]
+    ReplayNotRunning,
+    #[error("cannot seek to event {index}: the replay has {total} events")]
+    BadSeek { index: u64, total: u64 },
     #[error("{path}: {source}")]
     File {
         path: String,
@@ -128,10 +156,20 @@ impl Error {
             Error::AlreadyRecording(_) => "already_recording",
             Error::NotRecording => "not_recording",
             Error::NoStore => "no_store",
+            Error::ReplayBusy => "replay_busy",
             Error::BadFormat(_) => "bad_format",
             Error::BadRewrite { .. } => "bad_rewrite",
             Error::BadReplay(_) => "bad_replay",
             Error::NothingToReplay(_) => "nothing_to_replay",
+            Error::UnknownScenario { .. } => "unknown_scenario",
+            Error::BadScenario { .. } => "bad_scenario",
+            Error::BadSimulation(_) => "bad_simulation",
+            Error::NoServerEvents(_) => "no_server_events",
+            Error::NamespaceNotServed { .. } => "namespace_not_served",
+            Error::NoClients { .. } => "no_clients",
+            Error::ReplayRunning(_) => "replay_running",
+            Error::ReplayNotRunning => "replay_not_running",
+            Error::BadSeek { .. } => "bad_seek",
             Error::File { .. } => "file",
             Error::Io(_) => "io",
         }

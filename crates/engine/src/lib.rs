@@ -14,6 +14,7 @@ pub mod inspect;
 pub mod keychain;
 pub mod recording;
 pub mod replay;
+pub mod simulate;
 pub mod store;
 pub mod templates;
 
@@ -42,6 +43,8 @@ pub struct Engine {
     connections: Connections,
     store: Option<Store>,
     recording: Mutex<Option<Recording>>,
+    server_replay: Mutex<Option<replay::server::ServerReplayHandle>>,
+    replay: std::sync::Arc<std::sync::Mutex<sockscope_protocol::ReplayState>>,
 }
 
 struct RunningGateway {
@@ -87,6 +90,10 @@ impl Engine {
 
     /// Stops the embedded gateway if it runs; stopping a stopped gateway is a no-op.
     pub async fn stop_gateway(&self) -> GatewayStatus {
+        // A server-side replay has nobody to emit to once the gateway is gone.
+        if let Some(replay) = self.server_replay.lock().await.as_ref() {
+            let _ = replay.stop();
+        }
         let running = self.gateway.lock().await.take();
         if let Some(running) = running {
             running.gateway.stop().await;
@@ -188,6 +195,19 @@ impl Engine {
             .unwrap_or_default()
     }
 
+    /// Replays a session against a target (client side) to its drift report.
+    pub async fn replay(
+        &self,
+        req: &sockscope_protocol::ReplayRequest,
+    ) -> Result<sockscope_protocol::DriftReport> {
+        replay::job::run_tracked(self.store()?, req, &self.replay).await
+    }
+
+    /// How far the running replay has got.
+    pub fn replay_state(&self) -> sockscope_protocol::ReplayState {
+        self.replay.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
     pub fn sessions(&self) -> Result<Vec<SessionInfo>> {
         self.store()?.sessions()
     }
@@ -280,5 +300,69 @@ fn status_of(running: Option<&RunningGateway>, bus: &Bus) -> GatewayStatus {
             sockets: r.gateway.handle().socket_count(),
             events: bus.published().saturating_sub(r.events_at_start),
         },
+    }
+}
+
+/// Server-side replay: the embedded gateway re-emits a recorded session's server
+/// events (see [`replay::server`]). One at a time; a finished one is replaced.
+impl Engine {
+    /// Starts replaying `req.session` through the running gateway.
+    pub async fn replay_server_start(
+        &self,
+        req: &sockscope_protocol::ServerReplayRequest,
+    ) -> Result<sockscope_protocol::ServerReplayStatus> {
+        let opts = replay::server::ServerReplayOptions::from_request(req)?;
+        let mut slot = self.server_replay.lock().await;
+        if let Some(running) = slot.as_ref() {
+            let status = running.status();
+            if !status.phase.is_done() {
+                return Err(Error::ReplayRunning(status.session));
+            }
+        }
+        let events = self.store()?.events(req.session)?;
+        let handle = replay::server::start(self.gateway().await?, &events, opts)?;
+        let status = handle.status();
+        *slot = Some(handle);
+        Ok(status)
+    }
+
+    async fn server_replay_handle(&self) -> Result<replay::server::ServerReplayHandle> {
+        self.server_replay
+            .lock()
+            .await
+            .clone()
+            .ok_or(Error::ReplayNotRunning)
+    }
+
+    /// The handle of the latest server-side replay, for progress and controls.
+    pub async fn replay_server(&self) -> Option<replay::server::ServerReplayHandle> {
+        self.server_replay.lock().await.clone()
+    }
+
+    pub async fn replay_server_pause(&self) -> Result<()> {
+        self.server_replay_handle().await?.pause()
+    }
+
+    pub async fn replay_server_resume(&self) -> Result<()> {
+        self.server_replay_handle().await?.resume()
+    }
+
+    /// Makes event `index` of the plan the next one.
+    pub async fn replay_server_seek(&self, index: u64) -> Result<()> {
+        self.server_replay_handle().await?.seek(index)
+    }
+
+    pub async fn replay_server_stop(&self) -> Result<()> {
+        self.server_replay_handle().await?.stop()
+    }
+
+    /// The latest server-side replay's progress (`idle` when none was started).
+    pub async fn replay_server_status(&self) -> sockscope_protocol::ServerReplayStatus {
+        self.server_replay
+            .lock()
+            .await
+            .as_ref()
+            .map(replay::server::ServerReplayHandle::status)
+            .unwrap_or_default()
     }
 }

@@ -8,7 +8,10 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub mod console;
 pub mod time;
+
+pub use console::{ReplayRequest, ReplayState};
 
 /// Which way an event travelled, the same meaning from either vantage point.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -644,4 +647,196 @@ impl DriftReport {
             && self.ack_mismatches.is_empty()
             && self.events.iter().all(|e| e.expected == e.received)
     }
+}
+
+/// Latency percentiles of one measured quantity, in milliseconds (simulator reports).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct LatencySummary {
+    /// How many samples were measured.
+    pub count: u64,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+    pub mean_ms: f64,
+}
+
+/// Events of one name a simulation sent and received.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct SimEventCount {
+    pub event: String,
+    pub sent: u64,
+    pub received: u64,
+}
+
+/// Failures of one kind during a simulation (`connect_refused`, `wait_timeout`, ...).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct SimErrorCount {
+    pub kind: String,
+    pub count: u64,
+}
+
+/// Running counters of a simulation, sent while it runs (progress bar, GUI chart).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct SimulationProgress {
+    pub elapsed_ms: u64,
+    /// Clients started so far (the ramp spreads their starts).
+    pub started: u64,
+    pub clients: u64,
+    pub connected: u64,
+    pub failed: u64,
+    pub events_sent: u64,
+    pub events_received: u64,
+    pub acks_ok: u64,
+    pub acks_timed_out: u64,
+    pub errors: u64,
+    pub done: bool,
+}
+
+/// The outcome of a simulation. Counts add up: `connected + failed == clients`,
+/// `errors == sum(errors_by_kind)`, `events_sent == sum(events[].sent)`,
+/// `events_received == sum(events[].received)`; rates are counts over `elapsed_ms`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct SimulationReport {
+    pub scenario: String,
+    /// The gateway URL driven (the embedded one's when `--embedded`).
+    pub target: String,
+    pub embedded: bool,
+    pub clients: u64,
+    pub connected: u64,
+    pub failed: u64,
+    pub events_sent: u64,
+    pub events_received: u64,
+    pub acks_ok: u64,
+    pub acks_timed_out: u64,
+    pub errors: u64,
+    pub errors_by_kind: Vec<SimErrorCount>,
+    pub events: Vec<SimEventCount>,
+    /// Wall time from the first client's start to the last client's end.
+    pub elapsed_ms: u64,
+    pub sent_per_sec: f64,
+    pub received_per_sec: f64,
+    /// Handshake: TCP + WebSocket upgrade + Socket.IO CONNECT answered.
+    pub connect_latency: LatencySummary,
+    /// Emit with ack to its ack reply.
+    pub ack_latency: LatencySummary,
+    /// Server to client: from the payload's `timestamp` (ISO 8601 or epoch ms), else
+    /// from the client's last emit to a `wait_for` match.
+    pub delivery_latency: LatencySummary,
+}
+
+/// Start a server-side replay: the embedded gateway re-emits a recorded session's
+/// server-to-client events to the clients connected to it (rooms and tenants as
+/// recorded, after the rewrite rules).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerReplayRequest {
+    pub session: i64,
+    /// 1.0 = original timing, 2.0 = twice as fast.
+    #[serde(default = "default_speed")]
+    pub speed: f64,
+    #[serde(default)]
+    pub as_fast_as_possible: bool,
+    /// Longest wait between two events (after `speed`), in ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_gap_ms: Option<u64>,
+    /// How many times the whole sequence is played (at least 1).
+    #[serde(default = "default_loops")]
+    pub loops: u32,
+    #[serde(default)]
+    pub only: Vec<String>,
+    #[serde(default)]
+    pub skip: Vec<String>,
+    /// `FROM=>TO` text rewrites (arguments, room names, tenant, user).
+    #[serde(default)]
+    pub rewrites: Vec<String>,
+    /// `$.path=VALUE` field rewrites (arguments only).
+    #[serde(default)]
+    pub sets: Vec<String>,
+    /// Wait until this many sockets are connected to the replayed namespaces before
+    /// the first event (0 = start at once).
+    #[serde(default)]
+    pub wait_clients: usize,
+    /// Give up waiting for clients after this long, in ms (default 60 s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_timeout_ms: Option<u64>,
+    /// Pause between the clients being there and the first event, in ms, so clients
+    /// that subscribe on connect are in their rooms.
+    #[serde(default)]
+    pub start_delay_ms: u64,
+}
+
+fn default_speed() -> f64 {
+    1.0
+}
+
+fn default_loops() -> u32 {
+    1
+}
+
+impl Default for ServerReplayRequest {
+    fn default() -> Self {
+        Self {
+            session: 0,
+            speed: default_speed(),
+            as_fast_as_possible: false,
+            max_gap_ms: None,
+            loops: default_loops(),
+            only: Vec::new(),
+            skip: Vec::new(),
+            rewrites: Vec::new(),
+            sets: Vec::new(),
+            wait_clients: 0,
+            wait_timeout_ms: None,
+            start_delay_ms: 0,
+        }
+    }
+}
+
+/// Where a server-side replay is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ServerReplayPhase {
+    /// No server-side replay has been started.
+    #[default]
+    Idle,
+    /// Waiting for clients to connect (or for the start delay).
+    Waiting,
+    Playing,
+    Paused,
+    /// Every event was played.
+    Finished,
+    /// Stopped before the end.
+    Stopped,
+    /// Could not go on (no clients in time, the gateway stopped); see `error`.
+    Failed,
+}
+
+impl ServerReplayPhase {
+    /// Finished, stopped or failed: nothing more will happen.
+    pub fn is_done(self) -> bool {
+        matches!(self, Self::Finished | Self::Stopped | Self::Failed)
+    }
+}
+
+/// A snapshot of a server-side replay's progress.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct ServerReplayStatus {
+    pub phase: ServerReplayPhase,
+    pub session: i64,
+    /// Events emitted so far (seeking back counts the replayed ones again).
+    pub sent: u64,
+    /// Events in the plan, over every loop.
+    pub total: u64,
+    /// Index in the plan of the next event to emit (`total` when done).
+    pub index: u64,
+    pub paused: bool,
+    /// Name of the last event emitted.
+    #[serde(default)]
+    pub event: String,
+    /// Sum over the emitted events of the sockets each was addressed to.
+    pub delivered: u64,
+    /// Scheduling error (actual minus planned emit time) over the emitted events.
+    pub schedule: ScheduleSummary,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }

@@ -5,6 +5,7 @@ pub mod connections;
 pub mod gateway;
 pub mod inspect;
 pub mod recordings;
+pub mod replay;
 pub mod templates;
 
 use sockscope_protocol::ApiError;

@@ -141,6 +141,68 @@ impl GatewayHandle {
         Ok(recipients)
     }
 
+    /// Sends an event with the argument list `args` (one Socket.IO argument each) to
+    /// every socket in any of `rooms` — full room names as the gateway names them,
+    /// e.g. `tenant:acme:orders`, each widened as the profile delivers it — or, with
+    /// no rooms, to the whole namespace; publishes it on the bus with those rooms and
+    /// `tenant`. Server-side replay re-emits recorded events through this. Returns
+    /// how many sockets it was addressed to.
+    pub async fn emit_to_rooms(
+        &self,
+        ns: &str,
+        rooms: &[String],
+        tenant: Option<&str>,
+        event: &str,
+        args: &[serde_json::Value],
+    ) -> Result<usize> {
+        let op = self
+            .io
+            .of(ns)
+            .ok_or_else(|| Error::UnknownNamespace(ns.to_owned()))?;
+        let target = if rooms.is_empty() {
+            op
+        } else {
+            let mut targets: Vec<String> = Vec::with_capacity(rooms.len());
+            for room in rooms {
+                for t in profiles::delivery_targets(self.shared.settings.profile, room) {
+                    if !targets.contains(&t) {
+                        targets.push(t);
+                    }
+                }
+            }
+            op.to(targets)
+        };
+        let sockets = target.clone().sockets();
+        let recipients = sockets.len();
+        target
+            .emit(event, &ArgList(args))
+            .await
+            .map_err(|e| Error::Emit(e.to_string()))?;
+        socket::count_out(&sockets);
+        let mut rec = bus::record(
+            SOURCE,
+            Direction::S2c,
+            ns,
+            event,
+            serde_json::Value::Array(args.to_vec()),
+        );
+        rec.rooms = rooms.to_vec();
+        rec.tenant = tenant.map(str::to_owned);
+        self.shared.bus.publish(rec);
+        tracing::debug!(namespace = ns, event, rooms = ?rooms, recipients, "emitted to rooms");
+        Ok(recipients)
+    }
+
+    /// The namespaces this gateway serves.
+    pub fn namespaces(&self) -> &[String] {
+        &self.shared.namespaces
+    }
+
+    /// Sockets connected to namespace `ns` right now (0 when it is not served).
+    pub fn namespace_sockets(&self, ns: &str) -> usize {
+        self.io.of(ns).map_or(0, |op| op.sockets().len())
+    }
+
     /// The templates of this gateway's folder (the shipped ones when it has none).
     pub fn templates(&self) -> Result<TemplateSet> {
         crate::templates::load(self.shared.settings.templates_dir.as_deref())
@@ -195,6 +257,25 @@ impl GatewayHandle {
     /// The profile this gateway emulates.
     pub fn profile(&self) -> Profile {
         self.shared.settings.profile
+    }
+}
+
+/// An argument list that socketioxide sends as separate arguments: it serializes as
+/// a tuple, which socketioxide expands, where a `Vec` or JSON array would be sent as
+/// one array argument.
+struct ArgList<'a>(&'a [serde_json::Value]);
+
+impl serde::Serialize for ArgList<'_> {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeTuple;
+        let mut t = serializer.serialize_tuple(self.0.len())?;
+        for v in self.0 {
+            t.serialize_element(v)?;
+        }
+        t.end()
     }
 }
 

@@ -127,6 +127,13 @@ pub fn require_field(
 /// Emits `event(data)` to socket `s` alone and publishes it.
 pub fn emit_to<T: Serialize + ?Sized>(s: &SocketRef, shared: &Shared, event: &str, data: &T) {
     if let Err(error) = s.emit(event, data) {
+        if matches!(
+            error,
+            socketioxide::SendError::Socket(socketioxide::SocketError::Closed)
+        ) {
+            emit_when_connected(s, shared, event, data);
+            return;
+        }
         tracing::debug!(socket = %s.id, event, %error, "emit to socket failed");
         return;
     }
@@ -134,6 +141,41 @@ pub fn emit_to<T: Serialize + ?Sized>(s: &SocketRef, shared: &Shared, event: &st
     shared
         .bus
         .publish(socket_record(s, Direction::S2c, event, args));
+}
+
+/// socketioxide sends a namespace's CONNECT packet before it marks the socket
+/// connected, and handles the client's next packets meanwhile: a client that emits
+/// the moment it is connected (what the seeds' front ends do) can reach a handler
+/// whose reply `emit` then fails as `Closed`. Seen under load from the simulator
+/// (about 3 in 200 fast clients lost `dashboard:initial`). Retry briefly until the
+/// socket is marked connected; a socket that really closed is given up on.
+fn emit_when_connected<T: Serialize + ?Sized>(
+    s: &SocketRef,
+    shared: &Shared,
+    event: &str,
+    data: &T,
+) {
+    let s = s.clone();
+    let bus = shared.bus.clone();
+    let event = event.to_owned();
+    let data = serde_json::to_value(data).unwrap_or(Value::Null);
+    tokio::spawn(async move {
+        for _ in 0..50 {
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+            if !s.connected() {
+                continue;
+            }
+            match s.emit(&event, &data) {
+                Ok(()) => bus.publish(socket_record(&s, Direction::S2c, &event, json!([data]))),
+                Err(error) => {
+                    tracing::debug!(socket = %s.id, event, %error, "emit to socket failed");
+                    0
+                }
+            };
+            return;
+        }
+        tracing::debug!(socket = %s.id, event, "emit to socket failed: closed");
+    });
 }
 
 /// Emits `event(data)` to every socket in `room` of namespace `ns` and publishes it

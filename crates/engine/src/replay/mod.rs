@@ -23,8 +23,10 @@
 //! filters, never the rewrite rules' text.
 
 pub mod drift;
+pub mod job;
 pub mod rewrite;
 pub mod scheduler;
+pub mod server;
 
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;

@@ -100,6 +100,20 @@ impl Clock {
         }
     }
 
+    /// A clock on which `offset` is now: what a paused replay resumes with, and what
+    /// a seek restarts from, so the events after it keep their planned gaps.
+    pub fn resumed_at(offset: Duration) -> Self {
+        let now = Instant::now();
+        Self {
+            start: now.checked_sub(offset).unwrap_or(now),
+        }
+    }
+
+    /// The offset that is now.
+    pub fn elapsed(&self) -> Duration {
+        self.start.elapsed()
+    }
+
     /// Sleeps until `offset` after the start; returns the scheduling error (actual
     /// wake-up minus planned time) in microseconds. A deadline already past returns
     /// at once with a positive error.

@@ -1,0 +1,265 @@
+//! `sockscope simulate [SCENARIO | --file F] (--target URL | --embedded)`: many
+//! virtual clients run a scenario against a gateway (or the embedded emulation of
+//! the scenario's profile) and the run ends in a latency/throughput report. Live
+//! counters go to stderr as a progress bar; the report to stdout as a table or one
+//! JSON document. The behaviour is the engine's `simulate` module.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use sockscope_engine::simulate::{self, scenario, SimulateOptions, Target};
+use sockscope_protocol::{LatencySummary, SimulationProgress, SimulationReport};
+use tokio::sync::watch;
+
+use crate::connect::parse_duration;
+use crate::error::{CliError, Result};
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("where").required(true).args(["target", "embedded"])))]
+pub struct SimulateArgs {
+    /// A shipped scenario: analytics-dashboard, jet-admin-workflow, jet-admin-widget,
+    /// ai-chat, steedos-records.
+    #[arg(conflicts_with = "file")]
+    scenario: Option<String>,
+    /// A scenario file (JSON; see socket-events/scenarios/README.md).
+    #[arg(long, value_name = "FILE")]
+    file: Option<PathBuf>,
+    /// The gateway to load, e.g. http://localhost:4004
+    #[arg(long, value_name = "URL")]
+    target: Option<String>,
+    /// Start the scenario's gateway profile in-process and load that.
+    #[arg(long)]
+    embedded: bool,
+    /// Virtual clients.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    clients: usize,
+    /// Spread the clients' connects over this: 1s, 500ms.
+    #[arg(long, value_parser = parse_duration, default_value = "1s", value_name = "D")]
+    ramp: Duration,
+    /// How long the run lasts, from the first connect.
+    #[arg(long, value_parser = parse_duration, default_value = "10s", value_name = "D")]
+    duration: Duration,
+    /// Iterations of the scenario's steps per second per client (default: the
+    /// scenario's own rate, else 1).
+    #[arg(long, value_name = "R")]
+    rate: Option<f64>,
+    /// HS256 secret for the clients' tokens ({{token}}) and the embedded gateway.
+    #[arg(
+        long,
+        env = "SOCKSCOPE_JWT_SECRET",
+        value_name = "S",
+        hide_env_values = true
+    )]
+    jwt_secret: Option<String>,
+    /// Tenant ids, assigned to clients round-robin.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "acme,globex",
+        value_name = "A,B"
+    )]
+    tenants: Vec<String>,
+    /// Entities per tenant ({{entity}}): clients of a tenant share these.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    entities: usize,
+    /// The embedded gateway's push interval (metric ticks, workflow steps).
+    #[arg(long, default_value_t = 1000, value_name = "MS")]
+    tick_ms: u64,
+    /// How long one client may take to connect.
+    #[arg(long, value_parser = parse_duration, default_value = "10s", value_name = "D")]
+    connect_timeout: Duration,
+    /// Print the report as one JSON document.
+    #[arg(long)]
+    json: bool,
+}
+
+impl SimulateArgs {
+    fn scenario(&self) -> Result<simulate::Scenario> {
+        match (&self.scenario, &self.file) {
+            (_, Some(path)) => Ok(scenario::load(path)?),
+            (Some(name), None) => Ok(scenario::built_in(name)?),
+            (None, None) => Err(CliError::Usage(format!(
+                "name a scenario or pass --file (shipped: {})",
+                scenario::built_in_names().join(", ")
+            ))),
+        }
+    }
+
+    fn options(&self) -> SimulateOptions {
+        SimulateOptions {
+            target: match &self.target {
+                Some(url) => Target::Url(url.clone()),
+                None => Target::Embedded,
+            },
+            clients: self.clients,
+            ramp: self.ramp,
+            duration: self.duration,
+            rate: self.rate,
+            jwt_secret: self.jwt_secret.clone().filter(|s| !s.is_empty()),
+            tenants: self.tenants.iter().map(|t| t.trim().to_owned()).collect(),
+            entities: self.entities,
+            tick_ms: self.tick_ms,
+            connect_timeout: self.connect_timeout,
+        }
+    }
+}
+
+pub async fn run(args: SimulateArgs) -> Result<()> {
+    let scenario = args.scenario()?;
+    let opts = args.options();
+    let (tx, mut rx) = watch::channel(SimulationProgress::default());
+    let total_ms = u64::try_from(opts.duration.as_millis()).unwrap_or(u64::MAX);
+    let bar = indicatif::ProgressBar::new(total_ms);
+    bar.set_draw_target(indicatif::ProgressDrawTarget::stderr_with_hz(4));
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("simulate {bar:25} {elapsed}/{len_s} {msg}")
+    {
+        bar.set_style(style.with_key(
+            "len_s",
+            |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{}s", s.len().unwrap_or(0) / 1000);
+            },
+        ));
+    }
+    let shown = bar.clone();
+    let watcher = tokio::spawn(async move {
+        while rx.changed().await.is_ok() {
+            let p = rx.borrow_and_update().clone();
+            shown.set_position(p.elapsed_ms.min(total_ms));
+            shown.set_message(format!(
+                "clients {}/{} connected {} failed {} sent {} received {} errors {}",
+                p.started,
+                p.clients,
+                p.connected,
+                p.failed,
+                p.events_sent,
+                p.events_received,
+                p.errors
+            ));
+            if p.done {
+                break;
+            }
+        }
+    });
+    let outcome = simulate::run(&scenario, &opts, Some(tx)).await;
+    let _ = watcher.await;
+    bar.finish_and_clear();
+    let report = outcome?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &report).map_err(std::io::Error::from)?;
+        writeln!(out)?;
+    } else {
+        human(&mut out, &report)?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// The report as a person reads it.
+fn human(out: &mut impl Write, r: &SimulationReport) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "simulation {} -> {}{}: {:.1}s",
+        r.scenario,
+        r.target,
+        if r.embedded { " (embedded)" } else { "" },
+        r.elapsed_ms as f64 / 1000.0
+    )?;
+    writeln!(
+        out,
+        "clients    {} connected, {} failed of {}",
+        r.connected, r.failed, r.clients
+    )?;
+    writeln!(
+        out,
+        "events     {} sent ({:.1}/s), {} received ({:.1}/s)",
+        r.events_sent, r.sent_per_sec, r.events_received, r.received_per_sec
+    )?;
+    writeln!(
+        out,
+        "acks       {} ok, {} timed out",
+        r.acks_ok, r.acks_timed_out
+    )?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "{:<10} {:>8} {:>9} {:>9} {:>9} {:>9}",
+        "latency", "count", "p50 ms", "p95 ms", "p99 ms", "max ms"
+    )?;
+    let row = |out: &mut dyn Write, name: &str, l: &LatencySummary| {
+        writeln!(
+            out,
+            "{:<10} {:>8} {:>9.2} {:>9.2} {:>9.2} {:>9.2}",
+            name, l.count, l.p50_ms, l.p95_ms, l.p99_ms, l.max_ms
+        )
+    };
+    row(out, "connect", &r.connect_latency)?;
+    row(out, "ack", &r.ack_latency)?;
+    row(out, "delivery", &r.delivery_latency)?;
+    let width = r
+        .events
+        .iter()
+        .map(|e| e.event.len())
+        .max()
+        .unwrap_or(0)
+        .max(5);
+    writeln!(out)?;
+    writeln!(out, "{:<width$} {:>10} {:>10}", "event", "sent", "received")?;
+    for e in &r.events {
+        writeln!(out, "{:<width$} {:>10} {:>10}", e.event, e.sent, e.received)?;
+    }
+    writeln!(out)?;
+    if r.errors_by_kind.is_empty() {
+        writeln!(out, "errors     none")?;
+    } else {
+        writeln!(out, "errors     {}", r.errors)?;
+        for e in &r.errors_by_kind {
+            writeln!(out, "  {:<20} {}", e.kind, e.count)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sockscope_protocol::{SimErrorCount, SimEventCount};
+
+    #[test]
+    fn human_report_lists_counts_and_errors() {
+        let r = SimulationReport {
+            scenario: "analytics-dashboard".into(),
+            target: "http://127.0.0.1:1".into(),
+            embedded: true,
+            clients: 3,
+            connected: 2,
+            failed: 1,
+            events_sent: 2,
+            events_received: 10,
+            errors: 1,
+            errors_by_kind: vec![SimErrorCount {
+                kind: "connect_error".into(),
+                count: 1,
+            }],
+            events: vec![SimEventCount {
+                event: "metric:update".into(),
+                sent: 0,
+                received: 10,
+            }],
+            elapsed_ms: 2000,
+            received_per_sec: 5.0,
+            sent_per_sec: 1.0,
+            ..SimulationReport::default()
+        };
+        let mut buf = Vec::new();
+        human(&mut buf, &r).expect("write");
+        let text = String::from_utf8(buf).expect("utf8");
+        assert!(text.contains("2 connected, 1 failed of 3"), "{text}");
+        assert!(text.contains("10 received (5.0/s)"), "{text}");
+        assert!(text.contains("metric:update"), "{text}");
+        assert!(text.contains("connect_error"), "{text}");
+    }
+}

@@ -1,0 +1,649 @@
+//! A minimal Socket.IO v5 client over Engine.IO v4's WebSocket transport, for the
+//! simulator's virtual clients.
+//!
+//! Why not `rust_socketio` (what [`crate::connection`] uses): each of its clients
+//! starts an Engine.IO polling handshake, its own background tasks, callback maps and
+//! reconnect machinery, which is right for one operator connection and far too heavy
+//! for 10,000 simulated ones in one process. This client does only what a virtual
+//! client needs, on one WebSocket with small buffers and one reader task:
+//!
+//! - open `ws(s)://host/socket.io/?EIO=4&transport=websocket` directly (no polling);
+//! - answer Engine.IO `2` (ping) with `3` (pong);
+//! - `40/ns,{auth}` CONNECT, then `40` (joined) or `44` (connect_error);
+//! - send `42/ns,[event,data]` EVENTs, with an ack id when asked (`42/ns,7[...]`);
+//! - read `42`/`43` (EVENT/ACK) packets: count them, time them, wake waiters.
+//!
+//! Binary attachments are not decoded (binary events are counted by name only).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::Value;
+use tokio::net::TcpStream;
+use tokio::sync::{oneshot, Notify};
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use super::report::{payload_timestamp, Latency, Stats};
+use crate::bus::now_micros;
+use crate::{Error, Result};
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+type Sink = SplitSink<Socket, Message>;
+
+/// The WebSocket URL of a gateway given as `http(s)://host[:port][/]` or
+/// `ws(s)://...`: Engine.IO v4 on the default `/socket.io/` path.
+pub fn websocket_url(target: &str) -> Result<String> {
+    let bad = |why: &str| Error::BadTarget(format!("{target}: {why}"));
+    let (scheme, rest) = target
+        .split_once("://")
+        .ok_or_else(|| bad("expected http://host:port"))?;
+    let ws = match scheme.to_ascii_lowercase().as_str() {
+        "http" | "ws" => "ws",
+        "https" | "wss" => "wss",
+        _ => return Err(bad("the scheme must be http, https, ws or wss")),
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.is_empty() {
+        return Err(bad("no host"));
+    }
+    Ok(format!(
+        "{ws}://{authority}/socket.io/?EIO=4&transport=websocket"
+    ))
+}
+
+/// Why a client did not connect, as an error kind for the report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectFailure {
+    /// `connect_timeout`, `unreachable`, `http_refused`, `connect_error`, `protocol`.
+    pub kind: &'static str,
+    pub message: String,
+}
+
+fn failure(kind: &'static str, message: impl Into<String>) -> ConnectFailure {
+    ConnectFailure {
+        kind,
+        message: message.into(),
+    }
+}
+
+/// One Socket.IO packet, as far as the simulator cares.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Packet {
+    Connect {
+        ns: String,
+    },
+    ConnectError {
+        ns: String,
+        message: String,
+    },
+    Disconnect {
+        ns: String,
+    },
+    Event {
+        ns: String,
+        name: String,
+        data: Value,
+    },
+    Ack {
+        ns: String,
+        id: u64,
+    },
+    Other,
+}
+
+/// Parses a Socket.IO packet (the text after Engine.IO's `4`).
+pub fn parse_packet(text: &str) -> Packet {
+    let mut chars = text.char_indices();
+    let Some((_, kind)) = chars.next() else {
+        return Packet::Other;
+    };
+    let mut rest = &text[1..];
+    // Binary packets carry `N-` (attachment count) first.
+    if matches!(kind, '5' | '6') {
+        match rest.split_once('-') {
+            Some((n, after)) if n.bytes().all(|b| b.is_ascii_digit()) => rest = after,
+            _ => return Packet::Other,
+        }
+    }
+    let ns = if rest.starts_with('/') {
+        let (ns, after) = rest.split_once(',').unwrap_or((rest, ""));
+        rest = after;
+        ns.to_owned()
+    } else {
+        "/".to_owned()
+    };
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    let id = rest[..digits].parse::<u64>().ok();
+    let payload = &rest[digits..];
+    let json = || serde_json::from_str::<Value>(payload).unwrap_or(Value::Null);
+    match kind {
+        '0' => Packet::Connect { ns },
+        '1' => Packet::Disconnect { ns },
+        '2' | '5' => match json() {
+            Value::Array(mut items) if !items.is_empty() => {
+                let name = match items.remove(0) {
+                    Value::String(s) => s,
+                    _ => return Packet::Other,
+                };
+                Packet::Event {
+                    ns,
+                    name,
+                    data: items.into_iter().next().unwrap_or(Value::Null),
+                }
+            }
+            _ => Packet::Other,
+        },
+        '3' | '6' => match id {
+            Some(id) => Packet::Ack { ns, id },
+            None => Packet::Other,
+        },
+        '4' => {
+            let v = json();
+            let message = v
+                .get("message")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .unwrap_or_else(|| v.to_string());
+            Packet::ConnectError { ns, message }
+        }
+        _ => Packet::Other,
+    }
+}
+
+/// `42/ns,7["event",data]`: an EVENT packet inside an Engine.IO message.
+pub fn event_frame(ns: &str, event: &str, data: &Value, ack: Option<u64>) -> String {
+    let mut out = String::from("42");
+    if ns != "/" {
+        out.push_str(ns);
+        out.push(',');
+    }
+    if let Some(id) = ack {
+        out.push_str(&id.to_string());
+    }
+    let body = Value::Array(vec![Value::String(event.to_owned()), data.clone()]);
+    out.push_str(&body.to_string());
+    out
+}
+
+/// `40/ns,{auth}`: the namespace CONNECT.
+pub fn connect_frame(ns: &str, auth: Option<&Value>) -> String {
+    let mut out = String::from("40");
+    if ns != "/" {
+        out.push_str(ns);
+        out.push(',');
+    }
+    if let Some(a) = auth {
+        out.push_str(&a.to_string());
+    }
+    out
+}
+
+/// The last arrivals of one event name (for `wait_for`).
+#[derive(Debug, Clone, Copy)]
+struct Seen {
+    count: u64,
+    last_at: Instant,
+    /// Whether the last one carried a payload timestamp (latency already measured).
+    timed: bool,
+}
+
+/// What the reader task and the scenario task of one client share.
+struct Inbox {
+    ns: String,
+    stats: Arc<Stats>,
+    seen: Mutex<HashMap<String, Seen>>,
+    pending_acks: Mutex<HashMap<u64, oneshot::Sender<Instant>>>,
+    wake: Notify,
+    closing: AtomicBool,
+    gone: AtomicBool,
+}
+
+/// A connected virtual client.
+pub struct Client {
+    index: usize,
+    inbox: Arc<Inbox>,
+    sink: Arc<tokio::sync::Mutex<Sink>>,
+    reader: JoinHandle<()>,
+    next_ack: u64,
+    /// Occurrences of each event name already consumed by `wait_for`.
+    consumed: HashMap<String, u64>,
+    last_emit: Option<Instant>,
+}
+
+/// What a wait or an ack came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Ok,
+    TimedOut,
+    /// The connection ended.
+    Gone,
+}
+
+impl Client {
+    /// Opens the WebSocket, joins `ns` with `auth`; all within `timeout`.
+    pub async fn connect(
+        index: usize,
+        url: &str,
+        ns: &str,
+        auth: Option<&Value>,
+        timeout: Duration,
+        stats: Arc<Stats>,
+    ) -> std::result::Result<Self, ConnectFailure> {
+        match tokio::time::timeout(timeout, Self::handshake(index, url, ns, auth, stats)).await {
+            Ok(r) => r,
+            Err(_) => Err(failure(
+                "connect_timeout",
+                format!("not connected within {timeout:?}"),
+            )),
+        }
+    }
+
+    async fn handshake(
+        index: usize,
+        url: &str,
+        ns: &str,
+        auth: Option<&Value>,
+        stats: Arc<Stats>,
+    ) -> std::result::Result<Self, ConnectFailure> {
+        // Small buffers: thousands of these live in one process.
+        let config = WebSocketConfig::default()
+            .read_buffer_size(4096)
+            .write_buffer_size(0);
+        let (mut socket, _) = tokio_tungstenite::connect_async_with_config(url, Some(config), true)
+            .await
+            .map_err(|e| match e {
+                tokio_tungstenite::tungstenite::Error::Http(resp) => {
+                    failure("http_refused", format!("HTTP {}", resp.status()))
+                }
+                other => failure("unreachable", other.to_string()),
+            })?;
+        // Engine.IO OPEN first.
+        match next_text(&mut socket).await {
+            Some(t) if t.starts_with('0') => {}
+            Some(t) => {
+                return Err(failure(
+                    "protocol",
+                    format!("expected an Engine.IO open packet, got {t:.40}"),
+                ))
+            }
+            None => {
+                return Err(failure(
+                    "unreachable",
+                    "closed before the Engine.IO open packet",
+                ))
+            }
+        }
+        socket
+            .send(Message::text(connect_frame(ns, auth)))
+            .await
+            .map_err(|e| failure("unreachable", e.to_string()))?;
+        loop {
+            let Some(t) = next_text(&mut socket).await else {
+                return Err(failure(
+                    "unreachable",
+                    "closed before the namespace was joined",
+                ));
+            };
+            if t == "2" {
+                socket
+                    .send(Message::text("3"))
+                    .await
+                    .map_err(|e| failure("unreachable", e.to_string()))?;
+                continue;
+            }
+            let Some(sio) = t.strip_prefix('4') else {
+                continue;
+            };
+            match parse_packet(sio) {
+                Packet::Connect { ns: joined } if joined == ns => break,
+                Packet::ConnectError {
+                    ns: refused,
+                    message,
+                } if refused == ns => {
+                    return Err(failure("connect_error", message));
+                }
+                _ => {}
+            }
+        }
+        let (sink, stream) = socket.split();
+        let sink = Arc::new(tokio::sync::Mutex::new(sink));
+        let inbox = Arc::new(Inbox {
+            ns: ns.to_owned(),
+            stats,
+            seen: Mutex::new(HashMap::new()),
+            pending_acks: Mutex::new(HashMap::new()),
+            wake: Notify::new(),
+            closing: AtomicBool::new(false),
+            gone: AtomicBool::new(false),
+        });
+        let reader = tokio::spawn(read_loop(stream, sink.clone(), inbox.clone(), index));
+        Ok(Self {
+            index,
+            inbox,
+            sink,
+            reader,
+            next_ack: 0,
+            consumed: HashMap::new(),
+            last_emit: None,
+        })
+    }
+
+    /// Sends an EVENT; with `ack_timeout`, waits for its ack and records the latency.
+    pub async fn emit(
+        &mut self,
+        event: &str,
+        data: &Value,
+        ack_timeout: Option<Duration>,
+    ) -> Result<Outcome> {
+        let stats = self.inbox.stats.clone();
+        let ack = match ack_timeout {
+            Some(_) => {
+                let id = self.next_ack;
+                self.next_ack += 1;
+                let (tx, rx) = oneshot::channel();
+                if let Ok(mut p) = self.inbox.pending_acks.lock() {
+                    p.insert(id, tx);
+                }
+                Some((id, rx))
+            }
+            None => None,
+        };
+        let frame = event_frame(&self.inbox.ns, event, data, ack.as_ref().map(|(id, _)| *id));
+        let sent_at = Instant::now();
+        let sent = self.sink.lock().await.send(Message::text(frame)).await;
+        if let Err(e) = sent {
+            stats.error("send_failed");
+            tracing::debug!(client = self.index, event, error = %e, "simulated emit failed");
+            return Err(Error::Emit(e.to_string()));
+        }
+        stats.sent(event);
+        self.last_emit = Some(sent_at);
+        let (Some((id, rx)), Some(timeout)) = (ack, ack_timeout) else {
+            return Ok(Outcome::Ok);
+        };
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(at)) => {
+                stats.acks_ok.fetch_add(1, Ordering::Relaxed);
+                stats.latency(Latency::Ack, at.saturating_duration_since(sent_at));
+                Ok(Outcome::Ok)
+            }
+            Ok(Err(_)) => Ok(Outcome::Gone),
+            Err(_) => {
+                if let Ok(mut p) = self.inbox.pending_acks.lock() {
+                    p.remove(&id);
+                }
+                stats.acks_timed_out.fetch_add(1, Ordering::Relaxed);
+                stats.error("ack_timeout");
+                Ok(Outcome::TimedOut)
+            }
+        }
+    }
+
+    /// Waits for the next unconsumed `event`. Without a payload timestamp, its
+    /// delivery latency is measured from this client's last emit.
+    pub async fn wait_for(&mut self, event: &str, timeout: Duration) -> Outcome {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let consumed = self.consumed.get(event).copied().unwrap_or(0);
+        loop {
+            let woken = self.inbox.wake.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
+            let seen = self
+                .inbox
+                .seen
+                .lock()
+                .ok()
+                .and_then(|s| s.get(event).copied());
+            if let Some(seen) = seen.filter(|s| s.count > consumed) {
+                self.consumed.insert(event.to_owned(), consumed + 1);
+                if let (false, Some(emitted)) = (seen.timed, self.last_emit) {
+                    if seen.last_at >= emitted {
+                        self.inbox
+                            .stats
+                            .latency(Latency::Delivery, seen.last_at - emitted);
+                    }
+                }
+                return Outcome::Ok;
+            }
+            if self.inbox.gone.load(Ordering::SeqCst) {
+                return Outcome::Gone;
+            }
+            if tokio::time::timeout_at(deadline, woken).await.is_err() {
+                self.inbox.stats.error("wait_timeout");
+                tracing::debug!(client = self.index, event, "simulated wait timed out");
+                return Outcome::TimedOut;
+            }
+        }
+    }
+
+    pub fn is_gone(&self) -> bool {
+        self.inbox.gone.load(Ordering::SeqCst)
+    }
+
+    /// Leaves cleanly: Socket.IO DISCONNECT, Engine.IO close, WebSocket close.
+    pub async fn close(self) {
+        self.inbox.closing.store(true, Ordering::SeqCst);
+        {
+            let mut sink = self.sink.lock().await;
+            let ns = &self.inbox.ns;
+            let bye = if ns == "/" {
+                "41".to_owned()
+            } else {
+                format!("41{ns},")
+            };
+            // Best effort: the server may already be gone.
+            let _ = sink.send(Message::text(bye)).await;
+            let _ = sink.send(Message::Close(None)).await;
+        }
+        let mut reader = self.reader;
+        if tokio::time::timeout(Duration::from_secs(1), &mut reader)
+            .await
+            .is_err()
+        {
+            reader.abort();
+        }
+    }
+}
+
+async fn next_text(socket: &mut Socket) -> Option<String> {
+    while let Some(msg) = socket.next().await {
+        match msg {
+            Ok(Message::Text(t)) => return Some(t.to_string()),
+            Ok(Message::Close(_)) | Err(_) => return None,
+            Ok(_) => {}
+        }
+    }
+    None
+}
+
+/// Reads until the connection ends: pongs pings, counts events, resolves acks.
+async fn read_loop(
+    mut stream: SplitStream<Socket>,
+    sink: Arc<tokio::sync::Mutex<Sink>>,
+    inbox: Arc<Inbox>,
+    index: usize,
+) {
+    let ended = loop {
+        let text = match stream.next().await {
+            Some(Ok(Message::Text(t))) => t,
+            Some(Ok(Message::Close(_))) | None => break "closed",
+            Some(Err(_)) => break "broken",
+            Some(Ok(_)) => continue,
+        };
+        let text = text.as_str();
+        if text == "2" {
+            if sink.lock().await.send(Message::text("3")).await.is_err() {
+                break "broken";
+            }
+            continue;
+        }
+        if text.starts_with('1') {
+            break "closed";
+        }
+        let Some(sio) = text.strip_prefix('4') else {
+            continue;
+        };
+        match parse_packet(sio) {
+            Packet::Event { ns, name, data } if ns == inbox.ns => {
+                let now = Instant::now();
+                inbox.stats.received(&name);
+                let timed = match payload_timestamp(&data) {
+                    Some(ts) => {
+                        let micros = now_micros().saturating_sub(ts).max(0);
+                        inbox
+                            .stats
+                            .latency_micros(Latency::Delivery, u64::try_from(micros).unwrap_or(0));
+                        true
+                    }
+                    None => false,
+                };
+                if let Ok(mut seen) = inbox.seen.lock() {
+                    let s = seen.entry(name).or_insert(Seen {
+                        count: 0,
+                        last_at: now,
+                        timed,
+                    });
+                    s.count += 1;
+                    s.last_at = now;
+                    s.timed = timed;
+                }
+                inbox.wake.notify_waiters();
+            }
+            Packet::Ack { ns, id } if ns == inbox.ns => {
+                let waiter = inbox
+                    .pending_acks
+                    .lock()
+                    .ok()
+                    .and_then(|mut p| p.remove(&id));
+                if let Some(tx) = waiter {
+                    let _ = tx.send(Instant::now());
+                }
+            }
+            Packet::Disconnect { ns } if ns == inbox.ns => break "server_disconnect",
+            _ => {}
+        }
+    };
+    inbox.gone.store(true, Ordering::SeqCst);
+    if !inbox.closing.load(Ordering::SeqCst) {
+        let kind = if ended == "server_disconnect" {
+            "server_disconnect"
+        } else {
+            "disconnected"
+        };
+        inbox.stats.error(kind);
+        tracing::debug!(
+            client = index,
+            how = ended,
+            "simulated client lost its connection"
+        );
+    }
+    if let Ok(mut p) = inbox.pending_acks.lock() {
+        p.clear(); // dropping the senders ends the ack waits
+    }
+    inbox.wake.notify_waiters();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn websocket_urls() {
+        assert_eq!(
+            websocket_url("http://127.0.0.1:3069").ok().as_deref(),
+            Some("ws://127.0.0.1:3069/socket.io/?EIO=4&transport=websocket")
+        );
+        assert_eq!(
+            websocket_url("https://gw.example/app").ok().as_deref(),
+            Some("wss://gw.example/socket.io/?EIO=4&transport=websocket")
+        );
+        assert!(websocket_url("ftp://x").is_err());
+        assert!(websocket_url("localhost:3069").is_err());
+        assert!(websocket_url("http://").is_err());
+    }
+
+    #[test]
+    fn frames() {
+        assert_eq!(
+            connect_frame("/dashboard", Some(&json!({"token": "t"}))),
+            r#"40/dashboard,{"token":"t"}"#
+        );
+        assert_eq!(connect_frame("/", None), "40");
+        assert_eq!(
+            event_frame("/dashboard", "subscribe", &json!({"a": 1}), Some(7)),
+            r#"42/dashboard,7["subscribe",{"a":1}]"#
+        );
+        assert_eq!(event_frame("/", "x", &json!(null), None), r#"42["x",null]"#);
+    }
+
+    #[test]
+    fn packets() {
+        assert_eq!(
+            parse_packet(r#"0/dashboard,{"sid":"abc"}"#),
+            Packet::Connect {
+                ns: "/dashboard".into()
+            }
+        );
+        assert_eq!(
+            parse_packet(r#"4/dashboard,{"message":"bad signature"}"#),
+            Packet::ConnectError {
+                ns: "/dashboard".into(),
+                message: "bad signature".into()
+            }
+        );
+        assert_eq!(
+            parse_packet(r#"2/dashboard,["metric:update",{"value":3}]"#),
+            Packet::Event {
+                ns: "/dashboard".into(),
+                name: "metric:update".into(),
+                data: json!({"value": 3})
+            }
+        );
+        assert_eq!(
+            parse_packet(r#"2["pong","Mon"]"#),
+            Packet::Event {
+                ns: "/".into(),
+                name: "pong".into(),
+                data: json!("Mon")
+            }
+        );
+        assert_eq!(
+            parse_packet(r#"3/dashboard,12[{"ok":true}]"#),
+            Packet::Ack {
+                ns: "/dashboard".into(),
+                id: 12
+            }
+        );
+        assert_eq!(
+            parse_packet(r#"31[]"#),
+            Packet::Ack {
+                ns: "/".into(),
+                id: 1
+            }
+        );
+        assert_eq!(
+            parse_packet(r#"51-["file",{"_placeholder":true,"num":0}]"#),
+            Packet::Event {
+                ns: "/".into(),
+                name: "file".into(),
+                data: json!({"_placeholder": true, "num": 0})
+            }
+        );
+        assert_eq!(
+            parse_packet("1/dashboard,"),
+            Packet::Disconnect {
+                ns: "/dashboard".into()
+            }
+        );
+        assert_eq!(parse_packet(""), Packet::Other);
+        assert_eq!(parse_packet("2[1]"), Packet::Other);
+    }
+}

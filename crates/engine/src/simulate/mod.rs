@@ -1,0 +1,582 @@
+//! The simulator: many virtual Socket.IO clients running a [`Scenario`] against a
+//! gateway, measuring connect, ack and delivery latency and throughput, so an
+//! operator can see how a gateway (or the embedded emulation) holds up under
+//! dashboard / workflow / widget / chat traffic.
+//!
+//! How a run goes:
+//! - client `i` starts at `ramp * i / clients` after the run starts, connects
+//!   (lightweight client, see [`client`]), runs the scenario's `setup` once, then its
+//!   `steps` at `rate` iterations per second per client (the scenario's `rate`, else
+//!   `--rate`, else 1/s; a slow iteration delays the next, there is no catch-up
+//!   burst) until `duration` after the run's start; clients with nothing left to do
+//!   stay connected and keep receiving until then. At the deadline every client
+//!   leaves; steps in flight are cut off and not counted as failures.
+//! - Every client either connects or fails, so `connected + failed == clients`.
+//! - Per-client variables: `{{client}}` is the index, `{{tenant}}` cycles through
+//!   the tenant list, `{{user}}` is `user-{client}`, `{{entity}}` is
+//!   `{tenant}-entity-{n}` with `n` cycling through `entities` per tenant (so clients
+//!   share entity rooms and the gateway fans out), `{{token}}` an HS256 JWT (`sub` =
+//!   user, `tenantId` = tenant) signed with the JWT secret, and `{{iteration}}` the
+//!   steps' iteration (0 in setup). Without a secret the token is signed with a
+//!   random key: fine for gateways that read claims unverified, refused by ones that
+//!   verify.
+//! - `embedded`: the scenario's profile is started in-process on `127.0.0.1:0` with
+//!   an HS256 secret (the given one, else a random one), so the tokens are real and a
+//!   run needs nothing else. It has its own event bus, apart from any [`crate::Engine`].
+
+pub mod client;
+pub mod report;
+pub mod scenario;
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use sockscope_protocol::{
+    AuthMode, GatewaySettings, Profile, SimulationProgress, SimulationReport,
+};
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::bus::Bus;
+use crate::gateway::Gateway;
+use crate::{Error, Result};
+use client::{Client, Outcome};
+use report::{Latency, Stats};
+pub use scenario::{Scenario, Step, Think, Variables};
+
+/// Where the virtual clients connect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A gateway's URL (`http://host:port`).
+    Url(String),
+    /// The scenario's profile, started in-process for the run.
+    Embedded,
+}
+
+/// Everything a run needs besides the scenario.
+#[derive(Debug, Clone)]
+pub struct SimulateOptions {
+    pub target: Target,
+    pub clients: usize,
+    /// Connects are spread evenly over this.
+    pub ramp: Duration,
+    /// From the run's start to when every client leaves.
+    pub duration: Duration,
+    /// Iterations of the scenario's `steps` per second per client.
+    pub rate: Option<f64>,
+    pub jwt_secret: Option<String>,
+    pub tenants: Vec<String>,
+    /// Distinct entities per tenant (`{{entity}}`).
+    pub entities: usize,
+    /// The embedded gateway's push interval (metric ticks, workflow steps).
+    pub tick_ms: u64,
+    pub connect_timeout: Duration,
+}
+
+impl Default for SimulateOptions {
+    fn default() -> Self {
+        Self {
+            target: Target::Embedded,
+            clients: 10,
+            ramp: Duration::from_secs(1),
+            duration: Duration::from_secs(10),
+            rate: None,
+            jwt_secret: None,
+            tenants: vec!["acme".to_owned(), "globex".to_owned()],
+            entities: 10,
+            tick_ms: 1000,
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl SimulateOptions {
+    fn check(&self) -> Result<()> {
+        let bad = |m: &str| Err(Error::BadSimulation(m.to_owned()));
+        if self.clients == 0 {
+            return bad("--clients must be at least 1");
+        }
+        if self.duration.is_zero() {
+            return bad("--duration must be longer than 0");
+        }
+        if self.ramp >= self.duration {
+            return bad("--ramp must be shorter than --duration");
+        }
+        if let Some(r) = self.rate {
+            if !(r.is_finite() && r > 0.0) {
+                return bad("--rate must be a positive number");
+            }
+        }
+        if self.tenants.is_empty() || self.tenants.iter().any(String::is_empty) {
+            return bad("--tenants needs at least one non-empty tenant id");
+        }
+        if self.entities == 0 {
+            return bad("--entities must be at least 1");
+        }
+        Ok(())
+    }
+}
+
+/// The per-client values of client `index`.
+pub fn variables(index: usize, opts: &SimulateOptions, secret: &str) -> Variables {
+    let tenant = opts.tenants[index % opts.tenants.len()].clone();
+    let user = format!("user-{index}");
+    let entity = format!(
+        "{tenant}-entity-{}",
+        (index / opts.tenants.len()) % opts.entities
+    );
+    let token = mint_token(secret, &user, &tenant);
+    Variables {
+        client: index,
+        tenant,
+        entity,
+        user,
+        token,
+        iteration: 0,
+    }
+}
+
+/// An HS256 JWT for a simulated user, valid for a day.
+pub fn mint_token(secret: &str, user: &str, tenant: &str) -> String {
+    let now = crate::bus::now_micros() / 1_000_000;
+    let claims = json!({ "sub": user, "tenantId": tenant, "iat": now, "exp": now + 86_400 });
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .unwrap_or_default()
+}
+
+/// Runs `scenario` to its report; `progress`, when given, gets a snapshot about
+/// every 200 ms and a last one with `done`.
+pub async fn run(
+    scenario: &Scenario,
+    opts: &SimulateOptions,
+    progress: Option<watch::Sender<SimulationProgress>>,
+) -> Result<SimulationReport> {
+    opts.check()?;
+    let secret = opts
+        .jwt_secret
+        .clone()
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let (gateway, target_url) = match &opts.target {
+        Target::Url(url) => (None, url.clone()),
+        Target::Embedded => {
+            let g = start_embedded(scenario, opts, &secret).await?;
+            let url = g.url();
+            (Some(g), url)
+        }
+    };
+    let ws_url = client::websocket_url(&target_url)?;
+    if gateway.is_none() {
+        probe(&target_url, &ws_url, opts.connect_timeout).await?;
+    }
+    let outcome = drive(scenario, opts, &secret, &ws_url, progress).await;
+    if let Some(g) = gateway {
+        g.stop().await;
+    }
+    let (stats, elapsed) = outcome?;
+    let report = stats.report(
+        &scenario.name,
+        &target_url,
+        opts.target == Target::Embedded,
+        elapsed,
+    );
+    tracing::info!(
+        scenario = %scenario.name,
+        clients = report.clients,
+        connected = report.connected,
+        failed = report.failed,
+        sent = report.events_sent,
+        received = report.events_received,
+        errors = report.errors,
+        "simulation finished"
+    );
+    Ok(report)
+}
+
+/// One TCP connect to the target first, so an unreachable gateway is one clear
+/// error instead of a report of N identical failures.
+async fn probe(target: &str, ws_url: &str, timeout: Duration) -> Result<()> {
+    let unreachable = |reason: String| Error::Unreachable {
+        url: target.to_owned(),
+        reason,
+    };
+    let (scheme, rest) = ws_url.split_once("://").unwrap_or(("ws", ws_url));
+    let authority = rest.split('/').next().unwrap_or_default();
+    let has_port = authority.rsplit_once(':').is_some_and(|(_, p)| {
+        !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) && !p.contains(']')
+    });
+    let addr = if has_port {
+        authority.to_owned()
+    } else if scheme == "wss" {
+        format!("{authority}:443")
+    } else {
+        format!("{authority}:80")
+    };
+    match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(&addr)).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(unreachable(e.to_string())),
+        Err(_) => Err(unreachable(format!("no answer within {timeout:?}"))),
+    }
+}
+
+async fn start_embedded(
+    scenario: &Scenario,
+    opts: &SimulateOptions,
+    secret: &str,
+) -> Result<Gateway> {
+    let profile: Profile = serde_json::from_value(Value::String(scenario.profile.clone()))
+        .map_err(|_| {
+            Error::BadSimulation(format!(
+                "scenario {} names an unknown profile {:?}",
+                scenario.name, scenario.profile
+            ))
+        })?;
+    let settings = GatewaySettings {
+        host: "127.0.0.1".to_owned(),
+        port: 0,
+        auth: AuthMode::Hs256 {
+            secret: secret.to_owned(),
+        },
+        profile,
+        tick_ms: opts.tick_ms.max(10),
+        ..GatewaySettings::default()
+    };
+    let gateway = Gateway::start(&settings, Bus::new()).await?;
+    tracing::info!(profile = ?profile, url = %gateway.url(), "embedded gateway for the simulation");
+    Ok(gateway)
+}
+
+/// Starts every client, reports progress, waits for all; returns the stats and
+/// the run's wall time.
+async fn drive(
+    scenario: &Scenario,
+    opts: &SimulateOptions,
+    secret: &str,
+    ws_url: &str,
+    progress: Option<watch::Sender<SimulationProgress>>,
+) -> Result<(Arc<Stats>, Duration)> {
+    let stats = Arc::new(Stats::new(opts.clients as u64));
+    let start = Instant::now();
+    let deadline = start + opts.duration;
+    let scenario = Arc::new(scenario.clone());
+    let ws_url: Arc<str> = Arc::from(ws_url);
+    let rate = opts.rate.or(scenario.rate).unwrap_or(1.0);
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..opts.clients {
+        let offset = opts.ramp.mul_f64(i as f64 / opts.clients as f64);
+        let job = ClientJob {
+            index: i,
+            vars: variables(i, opts, secret),
+            scenario: scenario.clone(),
+            stats: stats.clone(),
+            ws_url: ws_url.clone(),
+            start_at: start + offset,
+            deadline,
+            rate,
+            connect_timeout: opts.connect_timeout,
+        };
+        tasks.spawn(job.run());
+    }
+    let (finished, mut finished_rx) = tokio::sync::oneshot::channel::<Duration>();
+    let reporter = progress.map(|tx| {
+        let stats = stats.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_millis(200));
+            loop {
+                tokio::select! {
+                    elapsed = &mut finished_rx => {
+                        let elapsed = elapsed.unwrap_or_else(|_| start.elapsed());
+                        let _ = tx.send(stats.progress(elapsed, true));
+                        return;
+                    }
+                    _ = every.tick() => {
+                        // Nobody watching any more is fine: keep running the clients.
+                        let _ = tx.send(stats.progress(start.elapsed(), false));
+                    }
+                }
+            }
+        })
+    });
+    while let Some(done) = tasks.join_next().await {
+        if let Err(e) = done {
+            // A panicked client still counts once.
+            tracing::warn!(error = %e, "simulated client task failed");
+            stats.error("client_panic");
+        }
+    }
+    let elapsed = start.elapsed();
+    let _ = finished.send(elapsed);
+    if let Some(r) = reporter {
+        if let Err(e) = r.await {
+            tracing::warn!(error = %e, "simulation progress reporter failed");
+        }
+    }
+    Ok((stats, elapsed))
+}
+
+/// One virtual client's whole life.
+struct ClientJob {
+    index: usize,
+    vars: Variables,
+    scenario: Arc<Scenario>,
+    stats: Arc<Stats>,
+    ws_url: Arc<str>,
+    start_at: Instant,
+    deadline: Instant,
+    rate: f64,
+    connect_timeout: Duration,
+}
+
+/// Why a client stops before the deadline.
+enum Stop {
+    Gone,
+}
+
+impl ClientJob {
+    async fn run(mut self) {
+        tokio::time::sleep_until(self.start_at).await;
+        self.stats.started.fetch_add(1, Ordering::Relaxed);
+        let auth = self.scenario.auth.as_ref().map(|a| self.vars.apply(a));
+        let began = std::time::Instant::now();
+        let connected = Client::connect(
+            self.index,
+            &self.ws_url,
+            &self.scenario.namespace,
+            auth.as_ref(),
+            self.connect_timeout,
+            self.stats.clone(),
+        )
+        .await;
+        let mut client = match connected {
+            Ok(c) => c,
+            Err(f) => {
+                self.stats.failed.fetch_add(1, Ordering::Relaxed);
+                self.stats.error(f.kind);
+                tracing::debug!(client = self.index, kind = f.kind, message = %f.message, "simulated client did not connect");
+                return;
+            }
+        };
+        self.stats.connected.fetch_add(1, Ordering::Relaxed);
+        self.stats.latency(Latency::Connect, began.elapsed());
+        let deadline = self.deadline;
+        let _ = tokio::time::timeout_at(deadline, self.script(&mut client)).await;
+        // Nothing left to do: stay connected and keep receiving until the end.
+        if !client.is_gone() {
+            tokio::time::sleep_until(deadline).await;
+        }
+        client.close().await;
+    }
+
+    async fn script(&mut self, client: &mut Client) -> std::result::Result<(), Stop> {
+        let scenario = self.scenario.clone();
+        self.steps(client, &scenario.setup).await?;
+        if scenario.steps.is_empty() {
+            return Ok(());
+        }
+        let mut pace = tokio::time::interval(Duration::from_secs_f64(1.0 / self.rate));
+        pace.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            pace.tick().await;
+            self.vars.iteration += 1;
+            self.steps(client, &scenario.steps).await?;
+        }
+    }
+
+    fn steps<'a>(
+        &'a mut self,
+        client: &'a mut Client,
+        steps: &'a [Step],
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = std::result::Result<(), Stop>> + Send + 'a>,
+    > {
+        Box::pin(async move {
+            for step in steps {
+                self.step(client, step).await?;
+            }
+            Ok(())
+        })
+    }
+
+    async fn step(&mut self, client: &mut Client, step: &Step) -> std::result::Result<(), Stop> {
+        let outcome = match step {
+            Step::Emit { event, data } => client
+                .emit(event, &self.vars.apply(data), None)
+                .await
+                .unwrap_or(Outcome::Gone),
+            Step::EmitWithAck {
+                event,
+                data,
+                timeout_ms,
+            } => client
+                .emit(
+                    event,
+                    &self.vars.apply(data),
+                    Some(Duration::from_millis(*timeout_ms)),
+                )
+                .await
+                .unwrap_or(Outcome::Gone),
+            Step::WaitFor { event, timeout_ms } => {
+                client
+                    .wait_for(event, Duration::from_millis(*timeout_ms))
+                    .await
+            }
+            Step::Think(t) => {
+                tokio::time::sleep(Duration::from_millis(self.think_ms(*t))).await;
+                Outcome::Ok
+            }
+            Step::Loop { count, steps } => {
+                for _ in 0..*count {
+                    self.steps(client, steps).await?;
+                }
+                Outcome::Ok
+            }
+        };
+        match outcome {
+            Outcome::Gone => Err(Stop::Gone),
+            Outcome::Ok | Outcome::TimedOut => Ok(()),
+        }
+    }
+
+    /// A think time; ranges are drawn from a cheap per-client generator.
+    fn think_ms(&self, t: Think) -> u64 {
+        match t {
+            Think::Fixed { ms } => ms,
+            Think::Range { min_ms, max_ms } => {
+                let span = max_ms - min_ms + 1;
+                let mut x = (self.index as u64 + 1)
+                    .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                    .wrapping_add(self.vars.iteration.wrapping_mul(0xBF58_476D_1CE4_E5B9));
+                x ^= x >> 31;
+                x = x.wrapping_mul(0x94D0_49BB_1331_11EB);
+                x ^= x >> 29;
+                min_ms + x % span
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn variables_cycle_tenants_and_share_entities() {
+        let opts = SimulateOptions {
+            tenants: vec!["a".into(), "b".into()],
+            entities: 2,
+            ..SimulateOptions::default()
+        };
+        let v: Vec<Variables> = (0..6).map(|i| variables(i, &opts, "s")).collect();
+        let tenants: Vec<&str> = v.iter().map(|x| x.tenant.as_str()).collect();
+        assert_eq!(tenants, ["a", "b", "a", "b", "a", "b"]);
+        let entities: Vec<&str> = v.iter().map(|x| x.entity.as_str()).collect();
+        assert_eq!(
+            entities,
+            [
+                "a-entity-0",
+                "b-entity-0",
+                "a-entity-1",
+                "b-entity-1",
+                "a-entity-0",
+                "b-entity-0"
+            ]
+        );
+        assert_eq!(v[3].user, "user-3");
+        // The token is a real HS256 JWT with the user and tenant.
+        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+        validation.required_spec_claims.clear();
+        let claims = jsonwebtoken::decode::<Value>(
+            &v[3].token,
+            &jsonwebtoken::DecodingKey::from_secret(b"s"),
+            &validation,
+        )
+        .expect("valid token")
+        .claims;
+        assert_eq!(claims["sub"], "user-3");
+        assert_eq!(claims["tenantId"], "b");
+    }
+
+    #[test]
+    fn options_are_checked() {
+        let ok = SimulateOptions::default();
+        assert!(ok.check().is_ok());
+        for bad in [
+            SimulateOptions {
+                clients: 0,
+                ..ok.clone()
+            },
+            SimulateOptions {
+                ramp: ok.duration,
+                ..ok.clone()
+            },
+            SimulateOptions {
+                rate: Some(0.0),
+                ..ok.clone()
+            },
+            SimulateOptions {
+                tenants: vec![],
+                ..ok.clone()
+            },
+        ] {
+            let e = bad.check().expect_err("bad options");
+            assert_eq!(e.code(), "bad_simulation");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_small_embedded_analytics_run_counts_up() {
+        let scenario = scenario::built_in("analytics-dashboard").expect("built in");
+        let opts = SimulateOptions {
+            clients: 20,
+            ramp: Duration::from_millis(200),
+            duration: Duration::from_millis(1500),
+            tick_ms: 100,
+            ..SimulateOptions::default()
+        };
+        let (tx, rx) = watch::channel(SimulationProgress::default());
+        let r = run(&scenario, &opts, Some(tx)).await.expect("run");
+        assert_eq!(r.connected, 20, "{r:?}");
+        assert_eq!(r.failed, 0);
+        assert_eq!(r.errors, 0, "{:?}", r.errors_by_kind);
+        assert_eq!(r.acks_ok, 20);
+        let metric = r
+            .events
+            .iter()
+            .find(|e| e.event == "metric:update")
+            .map_or(0, |e| e.received);
+        assert!(metric > 20, "{r:?}");
+        assert_eq!(
+            r.events.iter().map(|e| e.received).sum::<u64>(),
+            r.events_received
+        );
+        assert!(r.delivery_latency.count >= metric);
+        assert_eq!(r.connect_latency.count, 20);
+        assert!(rx.borrow().done);
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_target_is_one_error() {
+        let scenario = scenario::built_in("ai-chat").expect("built in");
+        // A port nobody listens on: bind, note it, release it.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("free port");
+        let opts = SimulateOptions {
+            target: Target::Url(format!("http://127.0.0.1:{port}")),
+            clients: 3,
+            ramp: Duration::ZERO,
+            duration: Duration::from_millis(300),
+            connect_timeout: Duration::from_secs(2),
+            ..SimulateOptions::default()
+        };
+        let e = run(&scenario, &opts, None).await.expect_err("unreachable");
+        assert_eq!(e.code(), "unreachable", "{e}");
+        assert!(e.to_string().contains(&port.to_string()), "{e}");
+    }
+}

@@ -1,0 +1,364 @@
+//! What a simulation measured: shared counters every virtual client adds to,
+//! latency histograms (hdrhistogram, microsecond resolution, 3 significant digits),
+//! errors by kind, and the final [`SimulationReport`] built so its counts add up.
+//!
+//! One shared set of histograms (behind a mutex) rather than one per client: a
+//! histogram is tens of kilobytes, and 10,000 clients each holding three would cost
+//! more memory than the clients themselves.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use serde_json::Value;
+use sockscope_protocol::{
+    LatencySummary, SimErrorCount, SimEventCount, SimulationProgress, SimulationReport,
+};
+
+/// Longest latency a histogram tracks (longer samples are clamped): one hour.
+const MAX_MICROS: u64 = 3_600_000_000;
+
+/// Which latency a sample belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Latency {
+    Connect,
+    Ack,
+    Delivery,
+}
+
+/// Counters shared by every client of one run.
+pub struct Stats {
+    pub clients: u64,
+    pub started: AtomicU64,
+    pub connected: AtomicU64,
+    pub failed: AtomicU64,
+    pub sent: AtomicU64,
+    pub received: AtomicU64,
+    pub acks_ok: AtomicU64,
+    pub acks_timed_out: AtomicU64,
+    pub errors: AtomicU64,
+    errors_by_kind: Mutex<BTreeMap<String, u64>>,
+    /// Per event name: (sent, received).
+    events: Mutex<BTreeMap<String, (u64, u64)>>,
+    histograms: Mutex<[Histogram<u64>; 3]>,
+}
+
+fn histogram() -> Histogram<u64> {
+    #[allow(clippy::expect_used)]
+    Histogram::new_with_bounds(1, MAX_MICROS, 3)
+        .expect("1 µs .. 1 h at 3 digits is a valid histogram")
+}
+
+impl Stats {
+    pub fn new(clients: u64) -> Self {
+        Self {
+            clients,
+            started: AtomicU64::new(0),
+            connected: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+            sent: AtomicU64::new(0),
+            received: AtomicU64::new(0),
+            acks_ok: AtomicU64::new(0),
+            acks_timed_out: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+            errors_by_kind: Mutex::new(BTreeMap::new()),
+            events: Mutex::new(BTreeMap::new()),
+            histograms: Mutex::new([histogram(), histogram(), histogram()]),
+        }
+    }
+
+    /// One failure of `kind`; `errors` and the per-kind table move together.
+    pub fn error(&self, kind: &str) {
+        if let Ok(mut by_kind) = self.errors_by_kind.lock() {
+            *by_kind.entry(kind.to_owned()).or_default() += 1;
+            self.errors.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    pub fn sent(&self, event: &str) {
+        if let Ok(mut events) = self.events.lock() {
+            events.entry(event.to_owned()).or_default().0 += 1;
+            self.sent.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    pub fn received(&self, event: &str) {
+        if let Ok(mut events) = self.events.lock() {
+            match events.get_mut(event) {
+                Some(e) => e.1 += 1,
+                None => {
+                    events.insert(event.to_owned(), (0, 1));
+                }
+            }
+            self.received.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    pub fn latency(&self, which: Latency, d: Duration) {
+        let micros = u64::try_from(d.as_micros()).unwrap_or(MAX_MICROS);
+        self.latency_micros(which, micros);
+    }
+
+    pub fn latency_micros(&self, which: Latency, micros: u64) {
+        let i = match which {
+            Latency::Connect => 0,
+            Latency::Ack => 1,
+            Latency::Delivery => 2,
+        };
+        if let Ok(mut h) = self.histograms.lock() {
+            h[i].saturating_record(micros.clamp(1, MAX_MICROS));
+        }
+    }
+
+    pub fn progress(&self, elapsed: Duration, done: bool) -> SimulationProgress {
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        SimulationProgress {
+            elapsed_ms: millis(elapsed),
+            started: get(&self.started),
+            clients: self.clients,
+            connected: get(&self.connected),
+            failed: get(&self.failed),
+            events_sent: get(&self.sent),
+            events_received: get(&self.received),
+            acks_ok: get(&self.acks_ok),
+            acks_timed_out: get(&self.acks_timed_out),
+            errors: get(&self.errors),
+            done,
+        }
+    }
+
+    /// The final report. Counts come from the same locked tables, so the totals
+    /// equal the sums of their breakdowns.
+    pub fn report(
+        &self,
+        scenario: &str,
+        target: &str,
+        embedded: bool,
+        elapsed: Duration,
+    ) -> SimulationReport {
+        let p = self.progress(elapsed, true);
+        let errors_by_kind: Vec<SimErrorCount> = self
+            .errors_by_kind
+            .lock()
+            .map(|m| {
+                m.iter()
+                    .map(|(kind, count)| SimErrorCount {
+                        kind: kind.clone(),
+                        count: *count,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let events: Vec<SimEventCount> = self
+            .events
+            .lock()
+            .map(|m| {
+                m.iter()
+                    .map(|(event, (sent, received))| SimEventCount {
+                        event: event.clone(),
+                        sent: *sent,
+                        received: *received,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let [connect, ack, delivery] = self
+            .histograms
+            .lock()
+            .map(|h| [summary(&h[0]), summary(&h[1]), summary(&h[2])])
+            .unwrap_or_default();
+        let secs = elapsed.as_secs_f64().max(1e-3);
+        SimulationReport {
+            scenario: scenario.to_owned(),
+            target: target.to_owned(),
+            embedded,
+            clients: self.clients,
+            connected: p.connected,
+            failed: p.failed,
+            events_sent: p.events_sent,
+            events_received: p.events_received,
+            acks_ok: p.acks_ok,
+            acks_timed_out: p.acks_timed_out,
+            errors: p.errors,
+            errors_by_kind,
+            events,
+            elapsed_ms: p.elapsed_ms,
+            sent_per_sec: p.events_sent as f64 / secs,
+            received_per_sec: p.events_received as f64 / secs,
+            connect_latency: connect,
+            ack_latency: ack,
+            delivery_latency: delivery,
+        }
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Percentiles in milliseconds of a microsecond histogram.
+pub fn summary(h: &Histogram<u64>) -> LatencySummary {
+    if h.is_empty() {
+        return LatencySummary::default();
+    }
+    let ms = |micros: u64| micros as f64 / 1000.0;
+    LatencySummary {
+        count: h.len(),
+        p50_ms: ms(h.value_at_quantile(0.50)),
+        p95_ms: ms(h.value_at_quantile(0.95)),
+        p99_ms: ms(h.value_at_quantile(0.99)),
+        max_ms: ms(h.max()),
+        mean_ms: h.mean() / 1000.0,
+    }
+}
+
+/// Unix microseconds of a payload's `timestamp` field: an ISO 8601 UTC time
+/// (`2026-11-24T10:30:00.123Z`, optional fraction, `Z` or `+00:00`) or a number of
+/// epoch milliseconds. Anything else is not a timestamp.
+pub fn payload_timestamp(payload: &Value) -> Option<i64> {
+    match payload.get("timestamp")? {
+        Value::Number(n) => {
+            let ms = n.as_f64()?;
+            // Plausible epoch milliseconds only (2001..2286), not counters.
+            (1e12..1e13).contains(&ms).then_some((ms * 1000.0) as i64)
+        }
+        Value::String(s) => parse_iso8601(s),
+        _ => None,
+    }
+}
+
+/// Unix microseconds of `YYYY-MM-DDTHH:MM:SS[.f+](Z|+00:00)`.
+pub fn parse_iso8601(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b' ') {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if b[13] != b':' || b[16] != b':' || !(1..=12).contains(&mo) || !(1..=31).contains(&d) {
+        return None;
+    }
+    let mut rest = &s[19..];
+    let mut micros = 0i64;
+    if let Some(frac) = rest.strip_prefix('.') {
+        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return None;
+        }
+        let mut scaled = 0i64;
+        for (i, c) in frac[..digits].bytes().take(6).enumerate() {
+            scaled += i64::from(c - b'0') * 10i64.pow(5 - i as u32);
+        }
+        micros = scaled;
+        rest = &frac[digits..];
+    }
+    if !matches!(rest, "Z" | "z" | "+00:00") {
+        return None;
+    }
+    let days = days_from_civil(y, mo, d);
+    Some(((days * 86_400 + h * 3600 + mi * 60 + sec) * 1_000_000) + micros)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (inverse of
+/// `sockscope_protocol::time::civil_date`).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use sockscope_protocol::time::iso8601;
+
+    #[test]
+    fn iso_times_round_trip_with_the_gateways_format() {
+        for micros in [
+            0,
+            1_705_314_600_123_000,
+            951_782_400_000_000,
+            1_795_000_000_456_000,
+        ] {
+            assert_eq!(parse_iso8601(&iso8601(micros)), Some(micros));
+        }
+        assert_eq!(
+            parse_iso8601("2024-01-15T10:30:00Z"),
+            Some(1_705_314_600_000_000)
+        );
+        assert_eq!(
+            parse_iso8601("2024-01-15T10:30:00.5+00:00"),
+            Some(1_705_314_600_500_000)
+        );
+        assert_eq!(parse_iso8601("2024-01-15T10:30:00+02:00"), None);
+        assert_eq!(parse_iso8601("yesterday"), None);
+    }
+
+    #[test]
+    fn payload_timestamps_are_iso_or_epoch_millis() {
+        assert_eq!(
+            payload_timestamp(&json!({"timestamp": "1970-01-01T00:00:01.000Z"})),
+            Some(1_000_000)
+        );
+        assert_eq!(
+            payload_timestamp(&json!({"timestamp": 1_705_314_600_123u64})),
+            Some(1_705_314_600_123_000)
+        );
+        assert_eq!(payload_timestamp(&json!({"timestamp": 42})), None);
+        assert_eq!(payload_timestamp(&json!({"value": 1})), None);
+        assert_eq!(payload_timestamp(&json!("x")), None);
+    }
+
+    #[test]
+    fn report_counts_add_up() {
+        let s = Stats::new(3);
+        s.connected.fetch_add(2, Ordering::Relaxed);
+        s.failed.fetch_add(1, Ordering::Relaxed);
+        s.error("connect_refused");
+        s.error("wait_timeout");
+        s.error("wait_timeout");
+        s.sent("subscribe");
+        s.sent("subscribe");
+        s.received("metric:update");
+        s.received("metric:update");
+        s.received("dashboard:initial");
+        for ms in 1..=100 {
+            s.latency(Latency::Delivery, Duration::from_millis(ms));
+        }
+        s.latency(Latency::Ack, Duration::from_micros(1500));
+        let r = s.report("x", "http://h", false, Duration::from_secs(2));
+        assert_eq!(r.connected + r.failed, r.clients);
+        assert_eq!(r.errors, 3);
+        assert_eq!(
+            r.errors_by_kind.iter().map(|e| e.count).sum::<u64>(),
+            r.errors
+        );
+        assert_eq!(r.events.iter().map(|e| e.sent).sum::<u64>(), r.events_sent);
+        assert_eq!(
+            r.events.iter().map(|e| e.received).sum::<u64>(),
+            r.events_received
+        );
+        assert_eq!(r.events_received, 3);
+        assert!((r.received_per_sec - 1.5).abs() < 1e-9);
+        assert!((r.sent_per_sec - 1.0).abs() < 1e-9);
+        assert_eq!(r.delivery_latency.count, 100);
+        assert!(
+            (r.delivery_latency.p50_ms - 50.0).abs() < 0.1,
+            "{:?}",
+            r.delivery_latency
+        );
+        assert!((r.delivery_latency.p99_ms - 99.0).abs() < 0.1);
+        assert!((r.delivery_latency.max_ms - 100.0).abs() < 0.1);
+        assert_eq!(r.ack_latency.count, 1);
+        assert!((r.ack_latency.p50_ms - 1.5).abs() < 0.01);
+        assert_eq!(r.connect_latency, LatencySummary::default());
+    }
+}

@@ -1,0 +1,359 @@
+//! Scenarios: what each virtual client does, as data. A scenario names the namespace
+//! and handshake auth, `setup` steps run once after connecting, and `steps` repeated
+//! until the run ends. Strings anywhere in the auth object and event data may use
+//! per-client variables (`{{client}}`, `{{tenant}}`, `{{entity}}`, `{{user}}`,
+//! `{{token}}`, `{{iteration}}`), so one file describes thousands of distinct clients.
+//!
+//! Scenarios live in JSON files (`socket-events/scenarios/*.json`, format in that
+//! folder's README); the shipped ones are compiled in so the binary needs no files.
+
+use std::path::Path;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::{Error, Result};
+
+/// A scenario as written in its JSON file.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// The embedded gateway profile this scenario is written for (`--embedded`).
+    #[serde(default = "default_profile")]
+    pub profile: String,
+    #[serde(default = "default_namespace")]
+    pub namespace: String,
+    /// The handshake auth object (variables substituted per client).
+    #[serde(default)]
+    pub auth: Option<Value>,
+    /// Default iterations of `steps` per second per client (`--rate` overrides).
+    #[serde(default)]
+    pub rate: Option<f64>,
+    /// Run once after connecting.
+    #[serde(default)]
+    pub setup: Vec<Step>,
+    /// Repeated at `rate` until the run's duration is over.
+    #[serde(default)]
+    pub steps: Vec<Step>,
+}
+
+fn default_profile() -> String {
+    "generic".to_owned()
+}
+
+fn default_namespace() -> String {
+    "/".to_owned()
+}
+
+/// One thing a client does.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Step {
+    /// Send an event without asking for an ack.
+    Emit {
+        event: String,
+        #[serde(default)]
+        data: Value,
+    },
+    /// Send an event and wait up to `timeout_ms` for its ack.
+    EmitWithAck {
+        event: String,
+        #[serde(default)]
+        data: Value,
+        #[serde(default = "default_timeout_ms")]
+        timeout_ms: u64,
+    },
+    /// Wait up to `timeout_ms` for the next `event` from the server (one occurrence
+    /// received since the previous wait for the same name).
+    WaitFor {
+        event: String,
+        #[serde(default = "default_timeout_ms")]
+        timeout_ms: u64,
+    },
+    /// Pause `ms`, or a uniformly random time between `min_ms` and `max_ms`.
+    Think(Think),
+    /// Run `steps` `count` times.
+    Loop { count: u32, steps: Vec<Step> },
+}
+
+/// A pause: fixed or random.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum Think {
+    Fixed { ms: u64 },
+    Range { min_ms: u64, max_ms: u64 },
+}
+
+fn default_timeout_ms() -> u64 {
+    5000
+}
+
+/// Shipped scenarios: (name, JSON text).
+const BUILT_IN: &[(&str, &str)] = &[
+    (
+        "analytics-dashboard",
+        include_str!("../../../../socket-events/scenarios/analytics-dashboard.json"),
+    ),
+    (
+        "jet-admin-workflow",
+        include_str!("../../../../socket-events/scenarios/jet-admin-workflow.json"),
+    ),
+    (
+        "jet-admin-widget",
+        include_str!("../../../../socket-events/scenarios/jet-admin-widget.json"),
+    ),
+    (
+        "ai-chat",
+        include_str!("../../../../socket-events/scenarios/ai-chat.json"),
+    ),
+    (
+        "steedos-records",
+        include_str!("../../../../socket-events/scenarios/steedos-records.json"),
+    ),
+];
+
+/// Names of the shipped scenarios.
+pub fn built_in_names() -> Vec<&'static str> {
+    BUILT_IN.iter().map(|(n, _)| *n).collect()
+}
+
+/// A shipped scenario by name.
+pub fn built_in(name: &str) -> Result<Scenario> {
+    let (file, text) =
+        BUILT_IN
+            .iter()
+            .find(|(n, _)| *n == name)
+            .ok_or_else(|| Error::UnknownScenario {
+                name: name.to_owned(),
+                known: built_in_names().join(", "),
+            })?;
+    parse(text, &format!("{file}.json"))
+}
+
+/// Reads a scenario file.
+pub fn load(path: &Path) -> Result<Scenario> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::File {
+        path: path.display().to_string(),
+        source,
+    })?;
+    parse(&text, &path.display().to_string())
+}
+
+/// Parses and checks scenario JSON; errors name `file` and the line.
+pub fn parse(text: &str, file: &str) -> Result<Scenario> {
+    let scenario: Scenario = serde_json::from_str(text).map_err(|e| Error::BadScenario {
+        file: file.to_owned(),
+        line: e.line(),
+        message: e.to_string(),
+    })?;
+    let bad = |message: String| Error::BadScenario {
+        file: file.to_owned(),
+        line: 1,
+        message,
+    };
+    if !scenario.namespace.starts_with('/') {
+        return Err(bad(format!(
+            "namespace {:?} must start with '/'",
+            scenario.namespace
+        )));
+    }
+    if let Some(r) = scenario.rate {
+        if !(r.is_finite() && r > 0.0) {
+            return Err(bad(format!("rate {r} must be a positive number")));
+        }
+    }
+    check_steps(&scenario.setup)
+        .and_then(|()| check_steps(&scenario.steps))
+        .map_err(bad)?;
+    Ok(scenario)
+}
+
+fn check_steps(steps: &[Step]) -> std::result::Result<(), String> {
+    for step in steps {
+        match step {
+            Step::Emit { event, .. }
+            | Step::EmitWithAck { event, .. }
+            | Step::WaitFor { event, .. }
+                if event.is_empty() =>
+            {
+                return Err("a step has an empty event name".to_owned())
+            }
+            Step::Think(Think::Range { min_ms, max_ms }) if min_ms > max_ms => {
+                return Err(format!("think: min_ms {min_ms} > max_ms {max_ms}"))
+            }
+            Step::Loop { steps, .. } => check_steps(steps)?,
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// The values one client substitutes into its scenario.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Variables {
+    pub client: usize,
+    pub tenant: String,
+    pub entity: String,
+    pub user: String,
+    pub token: String,
+    pub iteration: u64,
+}
+
+impl Variables {
+    /// Replaces every `{{name}}` this knows in `s`; unknown names stay as written.
+    pub fn substitute(&self, s: &str) -> String {
+        if !s.contains("{{") {
+            return s.to_owned();
+        }
+        let mut out = String::with_capacity(s.len() + 16);
+        let mut rest = s;
+        while let Some(start) = rest.find("{{") {
+            out.push_str(&rest[..start]);
+            let after = &rest[start + 2..];
+            let Some(end) = after.find("}}") else {
+                out.push_str(&rest[start..]);
+                return out;
+            };
+            match self.value(after[..end].trim()) {
+                Some(v) => out.push_str(&v),
+                None => out.push_str(&rest[start..start + 2 + end + 2]),
+            }
+            rest = &after[end + 2..];
+        }
+        out.push_str(rest);
+        out
+    }
+
+    fn value(&self, name: &str) -> Option<String> {
+        Some(match name {
+            "client" => self.client.to_string(),
+            "tenant" => self.tenant.clone(),
+            "entity" => self.entity.clone(),
+            "user" => self.user.clone(),
+            "token" => self.token.clone(),
+            "iteration" => self.iteration.to_string(),
+            _ => return None,
+        })
+    }
+
+    /// `value` with every string (not keys) substituted.
+    pub fn apply(&self, value: &Value) -> Value {
+        match value {
+            Value::String(s) => Value::String(self.substitute(s)),
+            Value::Array(a) => Value::Array(a.iter().map(|v| self.apply(v)).collect()),
+            Value::Object(o) => {
+                Value::Object(o.iter().map(|(k, v)| (k.clone(), self.apply(v))).collect())
+            }
+            other => other.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn vars() -> Variables {
+        Variables {
+            client: 7,
+            tenant: "acme".into(),
+            entity: "entity-acme-2".into(),
+            user: "user-7".into(),
+            token: "t.k.n".into(),
+            iteration: 3,
+        }
+    }
+
+    #[test]
+    fn substitutes_known_variables_and_keeps_the_rest() {
+        let v = vars();
+        assert_eq!(
+            v.substitute("run-{{client}}-{{iteration}} {{ tenant }}"),
+            "run-7-3 acme"
+        );
+        assert_eq!(v.substitute("{{nope}} and {{user}}"), "{{nope}} and user-7");
+        assert_eq!(v.substitute("open {{client"), "open {{client");
+        assert_eq!(v.substitute("plain"), "plain");
+    }
+
+    #[test]
+    fn applies_to_nested_json_strings_only() {
+        let data = json!({"entityId": "{{entity}}", "n": 1, "list": ["{{token}}", true], "{{client}}": "k"});
+        assert_eq!(
+            vars().apply(&data),
+            json!({"entityId": "entity-acme-2", "n": 1, "list": ["t.k.n", true], "{{client}}": "k"})
+        );
+    }
+
+    #[test]
+    fn every_built_in_parses() {
+        for name in built_in_names() {
+            let s = built_in(name).expect(name);
+            assert_eq!(s.name, name);
+        }
+        let a = built_in("analytics-dashboard").expect("analytics");
+        assert_eq!(a.namespace, "/dashboard");
+        assert_eq!(a.profile, "analytics");
+    }
+
+    #[test]
+    fn unknown_built_in_lists_the_known_ones() {
+        let e = built_in("nope").expect_err("unknown");
+        assert_eq!(e.code(), "unknown_scenario");
+        assert!(e.to_string().contains("analytics-dashboard"), "{e}");
+    }
+
+    #[test]
+    fn parse_errors_name_file_and_line() {
+        let text = "{\n  \"name\": \"x\",\n  \"steps\": [\n    { \"emit\": { \"event\": \"a\" } },\n    { \"jump\": {} }\n  ]\n}";
+        match parse(text, "bad.json") {
+            Err(Error::BadScenario {
+                file,
+                line,
+                message,
+            }) => {
+                assert_eq!(file, "bad.json");
+                assert_eq!(line, 5, "{message}");
+                assert!(message.contains("jump"), "{message}");
+            }
+            other => panic!("expected BadScenario, got {other:?}"),
+        }
+        let e = parse("{\"name\": \"x\",\n\"namespace\": \"dash\"}", "ns.json").expect_err("ns");
+        assert!(e.to_string().contains("must start with '/'"), "{e}");
+        let e = parse(
+            "{\"name\": \"x\", \"steps\": [{\"think\": {\"min_ms\": 9, \"max_ms\": 1}}]}",
+            "t.json",
+        )
+        .expect_err("think");
+        assert!(e.to_string().contains("min_ms"), "{e}");
+    }
+
+    #[test]
+    fn steps_deserialize_in_every_form() {
+        let s = parse(
+            r#"{"name":"all","steps":[
+                {"emit":{"event":"a","data":{"x":1}}},
+                {"emit_with_ack":{"event":"b","timeout_ms":100}},
+                {"wait_for":{"event":"c"}},
+                {"think":{"ms":5}},
+                {"think":{"min_ms":1,"max_ms":2}},
+                {"loop":{"count":2,"steps":[{"emit":{"event":"d"}}]}}
+            ]}"#,
+            "all.json",
+        )
+        .expect("parse");
+        assert_eq!(s.steps.len(), 6);
+        assert_eq!(s.steps[3], Step::Think(Think::Fixed { ms: 5 }));
+        assert_eq!(
+            s.steps[2],
+            Step::WaitFor {
+                event: "c".into(),
+                timeout_ms: 5000
+            }
+        );
+    }
+}

@@ -1,0 +1,48 @@
+//! Requests and progress of the desktop console's long-running jobs (client-side
+//! replay), kept apart from the record types so the UI and the app agree on them.
+
+use serde::{Deserialize, Serialize};
+
+use crate::TargetProfile;
+
+/// Replay a recorded session against a target, from the Replay panel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct ReplayRequest {
+    pub session: i64,
+    /// Where to, with the same fields as a saved target (its token from `token` or
+    /// the keychain). An empty namespace means the recording's own.
+    pub target: TargetProfile,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// 1.0 = original timing.
+    pub speed: f64,
+    #[serde(default)]
+    pub as_fast_as_possible: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_gap_ms: Option<u64>,
+    #[serde(default)]
+    pub loops: u32,
+    #[serde(default)]
+    pub only: Vec<String>,
+    #[serde(default)]
+    pub skip: Vec<String>,
+    /// `FROM=>TO` text rewrites.
+    #[serde(default)]
+    pub rewrites: Vec<String>,
+    /// `$.path=VALUE` field rewrites.
+    #[serde(default)]
+    pub sets: Vec<String>,
+    /// Keys dropped from ack payloads before comparing (timestamps).
+    #[serde(default)]
+    pub ignore: Vec<String>,
+}
+
+/// How far the running replay has got.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ReplayState {
+    pub running: bool,
+    pub sent: u64,
+    pub total: u64,
+    #[serde(default)]
+    pub event: String,
+}
