@@ -31,6 +31,10 @@ const COMMANDS: &[&str] = &[
     "cmd_server_replay_control",
     "cmd_server_replay_seek",
     "cmd_server_replay_status",
+    "cmd_scenarios",
+    "cmd_simulate_start",
+    "cmd_simulate_stop",
+    "cmd_simulate_state",
 ];
 
 fn main() {

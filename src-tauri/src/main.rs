@@ -65,6 +65,10 @@ fn main() {
             commands::replay::cmd_server_replay_control,
             commands::replay::cmd_server_replay_seek,
             commands::replay::cmd_server_replay_status,
+            commands::simulate::cmd_scenarios,
+            commands::simulate::cmd_simulate_start,
+            commands::simulate::cmd_simulate_stop,
+            commands::simulate::cmd_simulate_state,
         ])
         .run(tauri::generate_context!("../tauri.conf.json"));
     if let Err(error) = result {

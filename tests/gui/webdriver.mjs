@@ -87,8 +87,8 @@ export class Session {
   }
 
   /** Polls until `css` matches, returns the element id. */
-  async waitFor(css, what = css) {
-    return this.until(async () => (await this.findAll(css))[0], what);
+  async waitFor(css, what = css, ms = WAIT_MS) {
+    return this.until(async () => (await this.findAll(css))[0], what, ms);
   }
 
   async until(check, what, ms = WAIT_MS) {

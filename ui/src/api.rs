@@ -10,7 +10,8 @@ use sockscope_protocol::{
     ApiError, ConnectRequest, ConnectionEmit, ConnectionInfo, DriftReport, EmitReply, EventBatch,
     EventRecord, ExportRequest, GatewaySettings, GatewayStatus, ImportRequest, InspectSnapshot,
     RecordRequest, RecordingStatus, ReplayRequest, ReplayState, ServerReplayRequest,
-    ServerReplayStatus, SessionInfo, TargetProfile, TemplateSend, TemplateSent, TemplateSet,
+    ServerReplayStatus, SessionInfo, SimulateRequest, SimulateState, TargetProfile, TemplateSend,
+    TemplateSent, TemplateSet,
 };
 use wasm_bindgen::prelude::*;
 
@@ -170,6 +171,22 @@ pub async fn server_replay_seek(index: u64) -> Result<ServerReplayStatus, ApiErr
 
 pub async fn server_replay_status() -> Result<ServerReplayStatus, ApiError> {
     invoke("cmd_server_replay_status", &json!({})).await
+}
+
+pub async fn scenarios() -> Result<Vec<String>, ApiError> {
+    invoke("cmd_scenarios", &json!({})).await
+}
+
+pub async fn simulate_start(request: &SimulateRequest) -> Result<SimulateState, ApiError> {
+    invoke("cmd_simulate_start", &json!({ "request": request })).await
+}
+
+pub async fn simulate_stop() -> Result<SimulateState, ApiError> {
+    invoke("cmd_simulate_stop", &json!({})).await
+}
+
+pub async fn simulate_state() -> Result<SimulateState, ApiError> {
+    invoke("cmd_simulate_state", &json!({})).await
 }
 
 /// Calls `on_batch` for every batch of engine events, for the life of the page.

@@ -13,6 +13,7 @@ use crate::log_model::LogModel;
 use crate::recordings_panel::RecordingsPanel;
 use crate::replay_panel::ReplayPanel;
 use crate::server_panel::ServerPanel;
+use crate::simulator_panel::SimulatorPanel;
 use crate::templates_panel::TemplatesPanel;
 
 /// The main area's tabs.
@@ -24,6 +25,7 @@ enum Tab {
     Templates,
     Recordings,
     Replay,
+    Simulator,
 }
 
 #[component]
@@ -114,6 +116,8 @@ pub fn App() -> impl IntoView {
                     </button>
                     <button id="tab-replay" class:active=move || tab.get() == Tab::Replay
                         on:click=move |_| tab.set(Tab::Replay)>"Replay"</button>
+                    <button id="tab-simulator" class:active=move || tab.get() == Tab::Simulator
+                        on:click=move |_| tab.set(Tab::Simulator)>"Simulator"</button>
                 </nav>
                 // The live log and connections stay mounted (they keep state); the others
                 // mount on demand.
@@ -125,6 +129,9 @@ pub fn App() -> impl IntoView {
                 </div>
                 <div class="tab-body" class:hidden=move || tab.get() != Tab::Replay>
                     <ReplayPanel visible=Signal::derive(move || tab.get() == Tab::Replay) />
+                </div>
+                <div class="tab-body" class:hidden=move || tab.get() != Tab::Simulator>
+                    <SimulatorPanel />
                 </div>
                 <div class="tab-body" class:hidden=move || tab.get() != Tab::Recordings>
                     <RecordingsPanel recording=recording error=error

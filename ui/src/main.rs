@@ -12,6 +12,7 @@ mod log_model;
 mod recordings_panel;
 mod replay_panel;
 mod server_panel;
+mod simulator_panel;
 mod templates_panel;
 
 fn main() {

@@ -237,7 +237,7 @@ pub fn ReplayPanel(
         // Poll progress while the replay runs.
         spawn_local(async move {
             while state.get_untracked().running {
-                gloo_sleep(150).await;
+                sleep_ms(150).await;
                 if let Ok(s) = api::replay_state().await {
                     if s.running || s.sent > 0 {
                         state.set(s);
@@ -347,7 +347,7 @@ fn ServerReplay(form: impl Fn() -> ReplayForm + Copy + Send + Sync + 'static) ->
         polling.set_value(true);
         spawn_local(async move {
             loop {
-                gloo_sleep(200).await;
+                sleep_ms(200).await;
                 match api::server_replay_status().await {
                     Ok(s) => {
                         let done = s.phase.is_done() || s.phase == ServerReplayPhase::Idle;
@@ -499,7 +499,7 @@ fn DriftView(report: DriftReport) -> impl IntoView {
 }
 
 /// Waits `ms` milliseconds on the browser's timer.
-async fn gloo_sleep(ms: i32) {
+pub async fn sleep_ms(ms: i32) {
     let promise = js_sys::Promise::new(&mut |resolve, _| {
         if let Some(w) = web_sys::window() {
             let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);

@@ -82,8 +82,9 @@ fn store() -> Result<(), String> {
         "## store: recorder vs raw SQLite\n\n\
          {STORE_EVENTS} metric events per round, {ROUNDS} rounds, one SQLite file (WAL, synchronous=NORMAL). \
          Raw ceiling: one transaction, one cached INSERT, values pre-serialized. Recorder: `Recorder::record` per \
-         event (non-blocking queue) to `finish()` (all committed), batches of up to 8,192 per transaction. \
-         Also 100,000 events paced at 50k/s.\n\n\
+         event (non-blocking queue) to `finish()` (all committed, session ended): JSON encoded off the SQL thread, \
+         cached 16-row INSERTs, a transaction per batch of up to 8,192 (more while a checkpoint runs), WAL \
+         checkpoints on their own connection. Also 100,000 events paced at 50k/s.\n\n\
          | writer | median events/s | all rounds |\n|---|---:|---|\n\
          | raw SQLite ceiling | {m_raw:.0} | {} |\n\
          | Sockscope recorder | {m_rec:.0} | {} |\n\n\

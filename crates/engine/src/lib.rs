@@ -45,6 +45,7 @@ pub struct Engine {
     recording: Mutex<Option<Recording>>,
     server_replay: Mutex<Option<replay::server::ServerReplayHandle>>,
     replay: std::sync::Arc<std::sync::Mutex<sockscope_protocol::ReplayState>>,
+    simulation: Mutex<Option<simulate::job::SimJob>>,
 }
 
 struct RunningGateway {
@@ -201,6 +202,39 @@ impl Engine {
         req: &sockscope_protocol::ReplayRequest,
     ) -> Result<sockscope_protocol::DriftReport> {
         replay::job::run_tracked(self.store()?, req, &self.replay).await
+    }
+
+    /// Starts a simulation in the background (one at a time).
+    pub async fn simulate_start(
+        &self,
+        req: &sockscope_protocol::SimulateRequest,
+    ) -> Result<sockscope_protocol::SimulateState> {
+        let mut slot = self.simulation.lock().await;
+        simulate::job::ensure_idle(slot.as_ref())?;
+        let job = simulate::job::SimJob::start(req)?;
+        let state = job.state();
+        *slot = Some(job);
+        Ok(state)
+    }
+
+    pub async fn simulate_stop(&self) -> sockscope_protocol::SimulateState {
+        let mut slot = self.simulation.lock().await;
+        match slot.as_mut() {
+            Some(job) => {
+                job.stop();
+                job.state()
+            }
+            None => sockscope_protocol::SimulateState::default(),
+        }
+    }
+
+    pub async fn simulate_state(&self) -> sockscope_protocol::SimulateState {
+        self.simulation
+            .lock()
+            .await
+            .as_ref()
+            .map(simulate::job::SimJob::state)
+            .unwrap_or_default()
     }
 
     /// How far the running replay has got.

@@ -131,3 +131,72 @@ fn a_locked_database_is_reported_as_locked_and_nothing_recorded_is_lost() {
     drop(holder);
     assert_eq!(store.events(id).unwrap().len(), 1);
 }
+
+/// A record whose optional columns come and go, so consecutive rows of one multi-row
+/// statement bind NULL and text in turn.
+fn varied(i: u64) -> EventRecord {
+    let mut r = event(i);
+    r.ack = i.is_multiple_of(5).then(|| AckInfo {
+        id: Some(i),
+        reply: i.is_multiple_of(10).then(|| json!(["ok", i])),
+    });
+    r.socket_id = (!i.is_multiple_of(3)).then(|| format!("sock-{}", i % 7));
+    r.rooms = (0..i % 4).map(|k| format!("room-{k}")).collect();
+    r.tenant = i.is_multiple_of(2).then(|| "acme".into());
+    r.user = (i % 6 == 1).then(|| format!("user-{i}"));
+    r.event = format!("e{}", i % 9);
+    r.args = json!([i, { "text": "é \"q\" ✓\n", "n": i as f64 / 7.0 }, null]);
+    r
+}
+
+#[test]
+fn recordings_keep_every_field_and_a_second_recording_continues_the_sequence() {
+    let store = Store::open(temp_db("multirow")).unwrap();
+    let id = store.create_session("m", "gateway", "", json!({})).unwrap();
+    // Not a multiple of the rows per INSERT, and not of the batch size either.
+    let first = 5_003;
+    let rec = Recorder::start(&store, id).unwrap();
+    for i in 1..=first {
+        rec.record(varied(i));
+    }
+    assert_eq!(rec.finish().unwrap().written, first);
+    let rec = Recorder::start(&store, id).unwrap();
+    for i in first + 1..=first + 37 {
+        rec.record(varied(i));
+    }
+    let stats = rec.finish().unwrap();
+    assert_eq!((stats.written, stats.dropped), (37, 0));
+
+    let got = store.events(id).unwrap();
+    assert_eq!(got.len() as u64, first + 37);
+    for (i, got) in got.into_iter().enumerate() {
+        let seq = i as u64 + 1;
+        assert_eq!(got, EventRecord { seq, ..varied(seq) }, "record {seq}");
+    }
+    assert!(store.session(id).unwrap().ended_at.is_some());
+}
+
+#[test]
+fn recording_into_a_deleted_session_fails_and_leaves_no_rows() {
+    let path = temp_db("deleted");
+    let store = Store::open(&path).unwrap();
+    let id = store
+        .create_session("gone", "gateway", "", json!({}))
+        .unwrap();
+    let rec = Recorder::start(&store, id).unwrap();
+    store.delete_session(id).unwrap();
+    for i in 1..=10 {
+        rec.record(event(i));
+    }
+    let err = rec.finish().unwrap_err();
+    assert!(err.to_string().contains("FOREIGN KEY"), "{err}");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let rows: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM events WHERE session_id = ?1",
+            [id],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(rows, 0);
+}

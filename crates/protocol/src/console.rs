@@ -46,3 +46,34 @@ pub struct ReplayState {
     #[serde(default)]
     pub event: String,
 }
+
+/// Start a simulation from the Simulator panel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct SimulateRequest {
+    /// A built-in scenario's name.
+    pub scenario: String,
+    /// A gateway URL; none = the scenario's profile, embedded for the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    pub clients: usize,
+    pub ramp_ms: u64,
+    pub duration_ms: u64,
+    /// Iterations per second per client; none = the scenario's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<f64>,
+    /// Signs the clients' tokens (`{{token}}`); a random one when embedded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwt_secret: Option<String>,
+}
+
+/// The simulation as the panel polls it: live counters, then the report or why
+/// there is none.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct SimulateState {
+    pub running: bool,
+    pub progress: crate::SimulationProgress,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<crate::SimulationReport>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}

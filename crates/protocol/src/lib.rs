@@ -11,7 +11,7 @@ use serde_json::Value;
 pub mod console;
 pub mod time;
 
-pub use console::{ReplayRequest, ReplayState};
+pub use console::{ReplayRequest, ReplayState, SimulateRequest, SimulateState};
 
 /// Which way an event travelled, the same meaning from either vantage point.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -691,6 +691,13 @@ pub struct SimulationProgress {
     pub acks_timed_out: u64,
     pub errors: u64,
     pub done: bool,
+    /// Latency so far (all samples since the start), for live charts.
+    #[serde(default)]
+    pub delivery_p50_ms: f64,
+    #[serde(default)]
+    pub delivery_p99_ms: f64,
+    #[serde(default)]
+    pub ack_p99_ms: f64,
 }
 
 /// The outcome of a simulation. Counts add up: `connected + failed == clients`,

@@ -6,6 +6,7 @@ pub mod gateway;
 pub mod inspect;
 pub mod recordings;
 pub mod replay;
+pub mod simulate;
 pub mod templates;
 
 use sockscope_protocol::ApiError;

@@ -25,6 +25,7 @@
 //!   run needs nothing else. It has its own event bus, apart from any [`crate::Engine`].
 
 pub mod client;
+pub mod job;
 pub mod report;
 pub mod scenario;
 

@@ -114,7 +114,22 @@ impl Stats {
 
     pub fn progress(&self, elapsed: Duration, done: bool) -> SimulationProgress {
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let ms = |h: &Histogram<u64>, q: f64| {
+            if h.is_empty() {
+                0.0
+            } else {
+                h.value_at_quantile(q) as f64 / 1000.0
+            }
+        };
+        let (delivery_p50_ms, delivery_p99_ms, ack_p99_ms) = self
+            .histograms
+            .lock()
+            .map(|h| (ms(&h[2], 0.5), ms(&h[2], 0.99), ms(&h[1], 0.99)))
+            .unwrap_or_default();
         SimulationProgress {
+            delivery_p50_ms,
+            delivery_p99_ms,
+            ack_p99_ms,
             elapsed_ms: millis(elapsed),
             started: get(&self.started),
             clients: self.clients,

@@ -1,20 +1,86 @@
 //! The batched writer behind every recording.
+//!
+//! A recording is a small pipeline, one thread per stage, so the network path only
+//! ever pays for a non-blocking send:
+//!
+//! 1. [`Recorder::record`] puts the record on a queue of at most [`QUEUE`] records; a
+//!    full queue drops it and counts the drop. The queue's memory follows its backlog
+//!    (an idle recording holds none).
+//! 2. The encoder drains up to [`BATCH`] records, serializes their JSON columns and
+//!    copies every text column into one buffer (an [`Encoded`] batch), and frees the
+//!    records, so the writer binds plain text slices and allocates nothing per row.
+//! 3. The writer inserts through cached multi-row `INSERT`s of [`ROWS_PER_INSERT`]
+//!    rows (plus a one-row statement for the rest): SQLite runs one statement per
+//!    [`ROWS_PER_INSERT`] rows instead of one per row. A transaction takes one batch,
+//!    or more while a checkpoint runs (see [`Writer::write`]). Its connection has
+//!    `foreign_keys` off: the session's existence is checked once per transaction
+//!    instead of once per row (SQLite has one writer at a time, so the session cannot
+//!    go away inside the transaction and no orphan row is committed). `finish` ends
+//!    the session in the last transaction.
+//! 4. The checkpointer copies the WAL back into the database on its own connection,
+//!    so checkpoint I/O overlaps the inserts instead of stalling them; the writer's
+//!    own auto-checkpoint is off and it asks for a checkpoint every
+//!    [`CHECKPOINT_BYTES`]. While checkpoints overlap commits the WAL never starts
+//!    over, so once it holds [`WAL_CAP_FRAMES`] the writer lets one checkpoint finish
+//!    before its next transaction, which then restarts it: the WAL file stays bounded.
+//!
+//! Memory stays bounded: [`QUEUE`] records, plus at most `2 * IN_FLIGHT + 3` batches of
+//! at most [`BATCH`] rows and about [`BATCH_BYTES`] bytes each. WAL mode and
+//! `synchronous = NORMAL` are the store's (`Store::connect`) on every connection.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TryRecvError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, Statement};
 use sockscope_protocol::EventRecord;
 
 use super::Store;
+use crate::bus::now_micros;
 use crate::{Error, Result};
 
 /// Records the queue holds before it starts dropping (and counting) new ones.
 const QUEUE: usize = 262_144;
-/// Records per transaction at most.
+/// Rows per encoded batch at most.
 const BATCH: usize = 8_192;
+/// Rows per transaction at most (a transaction takes batches while a checkpoint runs).
+const MAX_TRANSACTION_ROWS: usize = 8 * BATCH;
+/// Text bytes per batch at most (a batch closes early when its payloads are large).
+const BATCH_BYTES: usize = 8 << 20;
+/// Encoded batches queued between the encoder and the writer.
+const IN_FLIGHT: usize = 1;
+/// Rows bound into one multi-row `INSERT`.
+pub(crate) const ROWS_PER_INSERT: usize = 16;
+/// Committed bytes (text plus a per-row allowance) between two checkpoint requests;
+/// about SQLite's default auto-checkpoint of 1,000 pages.
+const CHECKPOINT_BYTES: usize = 4 << 20;
+/// WAL frames (pages) after which the writer lets a checkpoint finish before its next
+/// transaction, so that transaction restarts the WAL from its beginning: 64 MiB with
+/// 4 KiB pages.
+const WAL_CAP_FRAMES: u64 = 16_384;
+/// What a row costs in the WAL beyond its text: integers, record header, index entry.
+const ROW_OVERHEAD: usize = 48;
+
+/// The writer's `INSERT`. `OR ROLLBACK`: a constraint failure ends the transaction,
+/// which is what an error does to a batch anyway, and it spares SQLite the statement
+/// journal a multi-row `INSERT` would otherwise keep.
+const INSERT: &str = "INSERT OR ROLLBACK INTO events (session_id, seq, ts, source, direction, namespace, event, args, ack, socket_id, rooms, tenant, user, size) VALUES ";
+/// Parameters bound per row: every column but `session_id` (`?1`, once per
+/// statement) and `seq` (`?2` plus the row's index in the statement).
+const ROW_PARAMS: usize = 12;
+
+/// The text columns of a row as they sit in an [`Encoded`] buffer.
+const SOURCE: usize = 0;
+const NAMESPACE: usize = 1;
+const EVENT: usize = 2;
+const ARGS: usize = 3;
+const ACK: usize = 4;
+const SOCKET_ID: usize = 5;
+const ROOMS: usize = 6;
+const TENANT: usize = 7;
+const USER: usize = 8;
+const TEXT_COLUMNS: usize = 9;
 
 /// What a finished recording wrote and dropped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -27,33 +93,79 @@ pub struct RecorderStats {
 /// Feeds one session; cheap to call from the network path.
 pub struct Recorder {
     session_id: i64,
-    tx: Option<SyncSender<EventRecord>>,
+    tx: Option<Sender<EventRecord>>,
+    /// Records sent on `tx` that the encoder has not taken yet (the queue's bound).
+    queued: Arc<AtomicUsize>,
     written: Arc<AtomicU64>,
     dropped: Arc<AtomicU64>,
-    writer: Option<JoinHandle<Result<()>>>,
+    encoder: Option<JoinHandle<rusqlite::Result<()>>>,
+    writer: Option<JoinHandle<rusqlite::Result<()>>>,
+    /// Keeps the checkpointer running until the writer's connection is closed, so its
+    /// connection is the one that closes last and tidies the WAL once.
+    checkpoint: Option<SyncSender<Checkpoint>>,
+    /// Set by `finish`: the writer ends the session once it has committed everything.
+    end: Arc<AtomicBool>,
+    checkpointer: Option<JoinHandle<()>>,
     store: Store,
 }
 
 impl Recorder {
-    /// Starts the writer thread for session `session_id` of `store`.
+    /// Starts the encoder, writer and checkpointer threads for session `session_id`
+    /// of `store`.
     pub fn start(store: &Store, session_id: i64) -> Result<Self> {
         let conn = store.connect()?;
-        let (tx, rx) = mpsc::sync_channel(QUEUE);
+        // The checkpointer does this connection's checkpoints, and the session is
+        // checked once per transaction (see the module docs).
+        conn.execute_batch("PRAGMA wal_autocheckpoint = 0; PRAGMA foreign_keys = OFF;")
+            .map_err(|e| super::db_error(store.path(), e))?;
+        let ckpt_conn = store.connect()?;
+
+        let (tx, rx) = mpsc::channel();
+        let (batch_tx, batch_rx) = mpsc::sync_channel(IN_FLIGHT);
+        let (spare_tx, spare_rx) = mpsc::sync_channel(IN_FLIGHT + 1);
+        let (ckpt_tx, ckpt_rx) = mpsc::sync_channel(1);
+        let queued = Arc::new(AtomicUsize::new(0));
         let written = Arc::new(AtomicU64::new(0));
-        let w = written.clone();
-        let path = store.path().to_owned();
-        let writer = std::thread::Builder::new()
-            .name(format!("recorder-{session_id}"))
-            .spawn(move || {
-                write_loop(conn, session_id, rx, w).map_err(|e| super::db_error(&path, e))
-            })
+        let end = Arc::new(AtomicBool::new(false));
+        let wal_frames = Arc::new(AtomicU64::new(0));
+
+        let spawn = |stage: &str| {
+            std::thread::Builder::new().name(format!("recorder-{session_id}-{stage}"))
+        };
+        let frames = wal_frames.clone();
+        let checkpointer = spawn("checkpoint")
+            .spawn(move || checkpoint_loop(ckpt_conn, session_id, ckpt_rx, &frames))
+            .map_err(Error::Io)?;
+        let writer = Writer {
+            conn,
+            session_id,
+            checkpoint: ckpt_tx.clone(),
+            wal_frames,
+            written: written.clone(),
+            end: end.clone(),
+            open_rows: 0,
+            seq: 0,
+            pending: None,
+            since_checkpoint: 0,
+        };
+        let writer = spawn("writer")
+            .spawn(move || writer.run(batch_rx, spare_tx))
+            .map_err(Error::Io)?;
+        let q = queued.clone();
+        let encoder = spawn("encoder")
+            .spawn(move || encode_loop(rx, &q, batch_tx, spare_rx))
             .map_err(Error::Io)?;
         Ok(Self {
             session_id,
             tx: Some(tx),
+            queued,
             written,
             dropped: Arc::new(AtomicU64::new(0)),
+            encoder: Some(encoder),
             writer: Some(writer),
+            checkpoint: Some(ckpt_tx),
+            end,
+            checkpointer: Some(checkpointer),
             store: store.clone(),
         })
     }
@@ -65,11 +177,14 @@ impl Recorder {
     /// Queues a record without blocking; a full queue drops it and counts the drop.
     pub fn record(&self, rec: EventRecord) {
         let Some(tx) = &self.tx else { return };
-        match tx.try_send(rec) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
-                self.dropped.fetch_add(1, Ordering::Relaxed);
-            }
+        // Take a place first, so the queue never holds more than QUEUE records.
+        if self.queued.fetch_add(1, Ordering::Relaxed) >= QUEUE {
+            self.queued.fetch_sub(1, Ordering::Relaxed);
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        } else if tx.send(rec).is_err() {
+            // The pipeline stopped on an error (reported by `finish`).
+            self.queued.fetch_sub(1, Ordering::Relaxed);
+            self.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -88,14 +203,10 @@ impl Recorder {
 
     /// Flushes what is queued, ends the session and reports the counts.
     pub fn finish(mut self) -> Result<RecorderStats> {
-        self.tx.take();
-        if let Some(w) = self.writer.take() {
-            w.join().map_err(|_| Error::Db {
-                path: self.store.path().display().to_string(),
-                message: "the recorder thread panicked".into(),
-            })??;
-        }
-        self.store.end_session(self.session_id)?;
+        self.end.store(true, Ordering::Release);
+        let ended = self.drain();
+        self.stop_checkpointer();
+        ended?;
         let dropped = self.dropped();
         if dropped > 0 {
             tracing::warn!(
@@ -110,80 +221,657 @@ impl Recorder {
             dropped,
         })
     }
+
+    /// Closes the queue and waits for the encoder and the writer to commit what it
+    /// held. The writer's error comes first: the encoder only fails after it.
+    fn drain(&mut self) -> Result<()> {
+        self.tx.take();
+        let encoder = self.encoder.take();
+        let writer = self.writer.take();
+        let encoded = self.join(encoder, "encoder");
+        self.join(writer, "writer").and(encoded)
+    }
+
+    fn join(&self, stage: Option<JoinHandle<rusqlite::Result<()>>>, name: &str) -> Result<()> {
+        match stage.map(JoinHandle::join) {
+            None | Some(Ok(Ok(()))) => Ok(()),
+            Some(Ok(Err(e))) => Err(super::db_error(self.store.path(), e)),
+            Some(Err(_)) => Err(Error::Db {
+                path: self.store.path().display().to_string(),
+                message: format!("the recorder's {name} thread panicked"),
+            }),
+        }
+    }
+
+    fn stop_checkpointer(&mut self) {
+        self.checkpoint.take();
+        if let Some(h) = self.checkpointer.take() {
+            if h.join().is_err() {
+                tracing::warn!(
+                    session = self.session_id,
+                    "the recorder's checkpoint thread panicked"
+                );
+            }
+        }
+    }
 }
 
 impl Drop for Recorder {
     fn drop(&mut self) {
-        self.tx.take();
-        if let Some(w) = self.writer.take() {
-            let _ = w.join();
+        if let Err(e) = self.drain() {
+            tracing::warn!(session = self.session_id, error = %e, "recording stopped with an error");
+        }
+        self.stop_checkpointer();
+    }
+}
+
+/// One batch of rows ready to bind. Every text column of every row lives in one
+/// buffer, so a batch costs a couple of allocations however many rows it holds, and
+/// the buffers are reused from batch to batch.
+#[derive(Debug, Default)]
+pub(crate) struct Encoded {
+    text: String,
+    rows: Vec<Row>,
+}
+
+/// A row of an [`Encoded`] batch: its integers, and where its text columns end in the
+/// batch's buffer (each starts where the previous one ends, the first at `start`).
+#[derive(Debug, Clone, Copy)]
+struct Row {
+    ts: i64,
+    direction: &'static str,
+    start: usize,
+    ends: [usize; TEXT_COLUMNS],
+    /// Bit `c` set: text column `c` is NULL.
+    nulls: u16,
+}
+
+/// Builds an [`Encoded`] batch; the text is bytes until [`Builder::seal`] checks it
+/// once, as a whole.
+#[derive(Debug, Default)]
+struct Builder {
+    buf: Vec<u8>,
+    rows: Vec<Row>,
+}
+
+impl Builder {
+    fn reuse(spare: Encoded) -> Self {
+        let mut buf = spare.text.into_bytes();
+        buf.clear();
+        let mut rows = spare.rows;
+        rows.clear();
+        Self { buf, rows }
+    }
+
+    fn full(&self) -> bool {
+        self.rows.len() >= BATCH || self.buf.len() >= BATCH_BYTES
+    }
+
+    /// Appends `r` as the batch's next row.
+    fn push(&mut self, r: &EventRecord) {
+        let buf = &mut self.buf;
+        let start = buf.len();
+        let mut row = Row {
+            ts: r.ts,
+            direction: r.direction.as_str(),
+            start,
+            ends: [start; TEXT_COLUMNS],
+            nulls: 0,
+        };
+        row.text(SOURCE, buf, Some(&r.source));
+        row.text(NAMESPACE, buf, Some(&r.namespace));
+        row.text(EVENT, buf, Some(&r.event));
+        row.json(ARGS, buf, Some(&r.args));
+        row.json(ACK, buf, r.ack.as_ref());
+        row.text(SOCKET_ID, buf, r.socket_id.as_deref());
+        row.json(ROOMS, buf, Some(&r.rooms).filter(|rooms| !rooms.is_empty()));
+        row.text(TENANT, buf, r.tenant.as_deref());
+        row.text(USER, buf, r.user.as_deref());
+        self.rows.push(row);
+    }
+
+    /// Checks the text once for the whole batch (it is UTF-8 by construction).
+    fn seal(self) -> rusqlite::Result<Encoded> {
+        let text =
+            String::from_utf8(self.buf).map_err(|e| rusqlite::Error::Utf8Error(e.utf8_error()))?;
+        Ok(Encoded {
+            text,
+            rows: self.rows,
+        })
+    }
+}
+
+impl Row {
+    /// Appends text column `c` (`None`: NULL).
+    fn text(&mut self, c: usize, buf: &mut Vec<u8>, value: Option<&str>) {
+        match value {
+            Some(s) => buf.extend_from_slice(s.as_bytes()),
+            None => self.nulls |= 1 << c,
+        }
+        self.ends[c] = buf.len();
+    }
+
+    /// Appends column `c` as JSON (`None`: NULL). A value that cannot be serialized
+    /// (serde_json's own values always can) is stored as `null` rather than failing
+    /// the recording.
+    fn json(&mut self, c: usize, buf: &mut Vec<u8>, value: Option<&impl serde::Serialize>) {
+        match value {
+            Some(v) => {
+                let mark = buf.len();
+                if let Err(e) = serde_json::to_writer(&mut *buf, v) {
+                    tracing::warn!(column = c, error = %e, "a recorded value could not be serialized; stored as null");
+                    buf.truncate(mark);
+                    buf.extend_from_slice(b"null");
+                }
+            }
+            None => self.nulls |= 1 << c,
+        }
+        self.ends[c] = buf.len();
+    }
+}
+
+impl Encoded {
+    /// Encodes `records` in order.
+    fn from_records(records: &[EventRecord]) -> rusqlite::Result<Self> {
+        let mut b = Builder::default();
+        for r in records {
+            b.push(r);
+        }
+        b.seal()
+    }
+
+    fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Column `c` of `row`, `None` for NULL.
+    fn column(&self, row: &Row, c: usize) -> rusqlite::Result<Option<&str>> {
+        if row.nulls & (1 << c) != 0 {
+            return Ok(None);
+        }
+        let from = if c == 0 { row.start } else { row.ends[c - 1] };
+        self.text
+            .get(from..row.ends[c])
+            .map(Some)
+            .ok_or_else(|| rusqlite::Error::InvalidColumnIndex(c))
+    }
+
+    /// Binds `row` as row `i` of a statement from [`insert_sql`].
+    fn bind(
+        &self,
+        st: &mut Statement<'_>,
+        nulls: &mut Nulls,
+        i: usize,
+        row: &Row,
+    ) -> rusqlite::Result<()> {
+        let first = 3 + i * ROW_PARAMS;
+        st.raw_bind_parameter(first, row.ts)?;
+        st.raw_bind_parameter(first + 1, self.column(row, SOURCE)?)?;
+        st.raw_bind_parameter(first + 2, row.direction)?;
+        for c in NAMESPACE..TEXT_COLUMNS {
+            let param = first + 2 + c;
+            match self.column(row, c)? {
+                Some(text) => {
+                    st.raw_bind_parameter(param, text)?;
+                    nulls.unset(param);
+                }
+                // Already NULL from the statement's last execution.
+                None if nulls.is_set(param) => {}
+                None => {
+                    st.raw_bind_parameter(param, rusqlite::types::Null)?;
+                    nulls.set(param);
+                }
+            }
+        }
+        let size = row.ends[ARGS] - row.ends[ARGS - 1];
+        st.raw_bind_parameter(first + 11, size as i64)
+    }
+}
+
+/// Which parameters of a statement hold NULL. Bindings outlive an execution, so a
+/// NULL already in place is not bound again; a statement fresh from the cache has
+/// every parameter NULL (the cache clears them).
+struct Nulls([u64; 4]);
+
+// Every parameter of the multi-row statement has a bit.
+const _: () = assert!(2 + ROWS_PER_INSERT * ROW_PARAMS < 256);
+
+impl Nulls {
+    fn all() -> Self {
+        Self([u64::MAX; 4])
+    }
+
+    fn is_set(&self, param: usize) -> bool {
+        self.0[param / 64] & (1 << (param % 64)) != 0
+    }
+
+    fn set(&mut self, param: usize) {
+        self.0[param / 64] |= 1 << (param % 64);
+    }
+
+    fn unset(&mut self, param: usize) {
+        self.0[param / 64] &= !(1 << (param % 64));
+    }
+}
+
+/// `INSERT ... VALUES` for `rows` rows: row `i` is `(?1, ?2 + i, ` and its own
+/// [`ROW_PARAMS`] numbered parameters `)`.
+fn insert_sql(rows: usize) -> String {
+    use std::fmt::Write as _;
+    let mut sql = String::with_capacity(INSERT.len() + rows * 80);
+    sql.push_str(INSERT);
+    for i in 0..rows {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        if i == 0 {
+            sql.push_str("(?1, ?2");
+        } else {
+            let _ = write!(sql, "(?1, ?2 + {i}");
+        }
+        for p in 0..ROW_PARAMS {
+            let _ = write!(sql, ", ?{}", 3 + i * ROW_PARAMS + p);
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+/// The SQL the writer caches: one statement for [`ROWS_PER_INSERT`] rows, one for a
+/// single row.
+struct Sql {
+    multi: String,
+    single: String,
+}
+
+impl Sql {
+    fn new() -> Self {
+        Self {
+            multi: insert_sql(ROWS_PER_INSERT),
+            single: insert_sql(1),
         }
     }
 }
 
-fn write_loop(
-    mut conn: Connection,
-    session_id: i64,
+/// Stage 2: records in, encoded batches out. Returns when the queue closes (after
+/// handing over the last batch) or the writer has gone.
+fn encode_loop(
     rx: Receiver<EventRecord>,
-    written: Arc<AtomicU64>,
+    queued: &AtomicUsize,
+    out: SyncSender<Encoded>,
+    spare: Receiver<Encoded>,
 ) -> rusqlite::Result<()> {
-    let mut batch = Vec::with_capacity(BATCH);
-    while let Ok(first) = rx.recv() {
-        batch.push(first);
-        while batch.len() < BATCH {
+    let mut open = true;
+    while open {
+        let mut b = spare.try_recv().map(Builder::reuse).unwrap_or_default();
+        match rx.recv() {
+            Ok(first) => b.push(&first),
+            Err(_) => break,
+        }
+        while !b.full() {
             match rx.try_recv() {
-                Ok(r) => batch.push(r),
-                Err(_) => break,
+                Ok(r) => b.push(&r),
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => {
+                    open = false;
+                    break;
+                }
             }
         }
-        insert_batch(&mut conn, session_id, &batch)?;
-        written.fetch_add(batch.len() as u64, Ordering::Relaxed);
-        batch.clear();
+        queued.fetch_sub(b.rows.len(), Ordering::Relaxed);
+        if out.send(b.seal()?).is_err() {
+            // The writer stopped (its error is reported by `finish`); dropping the
+            // queue makes `record` count what still comes as dropped.
+            break;
+        }
     }
     Ok(())
 }
 
-/// Inserts `records` in one transaction with a cached statement; `seq` is the
+/// A checkpoint request, answered on `done` once the checkpoint has run.
+struct Checkpoint {
+    done: SyncSender<()>,
+}
+
+/// Stage 3: the writer's connection, what it shares with the other stages, and the
+/// transaction it has open.
+struct Writer {
+    conn: Connection,
+    session_id: i64,
+    checkpoint: SyncSender<Checkpoint>,
+    /// The WAL's size in frames, as the last checkpoint found it.
+    wal_frames: Arc<AtomicU64>,
+    written: Arc<AtomicU64>,
+    end: Arc<AtomicBool>,
+    /// Rows in the open transaction (0: none open) and the last `seq` given.
+    open_rows: usize,
+    seq: i64,
+    /// The checkpoint asked for after the last commit, while it runs or until the
+    /// writer learns it is done.
+    pending: Option<Receiver<()>>,
+    /// Bytes committed since the last checkpoint request.
+    since_checkpoint: usize,
+}
+
+impl Writer {
+    /// Writes until the encoder is done; then, if `finish` asked, ends the session in
+    /// the last transaction (no extra connection, commit or checkpoint). On an error
+    /// the open transaction is rolled back.
+    fn run(
+        mut self,
+        batches: Receiver<Encoded>,
+        spare: SyncSender<Encoded>,
+    ) -> rusqlite::Result<()> {
+        let written = self.write(&batches, &spare);
+        if written.is_err() && !self.conn.is_autocommit() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        written
+    }
+
+    /// Batches go into the open transaction, which commits after each batch unless a
+    /// checkpoint is running: then it keeps taking batches until the checkpoint is
+    /// done, no batch is waiting, or it holds [`MAX_TRANSACTION_ROWS`]. A checkpoint
+    /// that sees no commit while it runs copies the whole WAL and syncs the database
+    /// file, so the file is flushed while the recording goes instead of all at its
+    /// end, and the writer never waits for a checkpoint while it has rows to insert.
+    fn write(
+        &mut self,
+        batches: &Receiver<Encoded>,
+        spare: &SyncSender<Encoded>,
+    ) -> rusqlite::Result<()> {
+        let sql = Sql::new();
+        loop {
+            let next = if self.open_rows > 0 {
+                batches.try_recv()
+            } else {
+                batches.recv().map_err(|_| TryRecvError::Disconnected)
+            };
+            match next {
+                Ok(batch) => {
+                    if self.open_rows == 0 {
+                        self.begin()?;
+                    }
+                    insert_rows(&self.conn, &sql, self.session_id, &mut self.seq, &batch)?;
+                    self.open_rows += batch.len();
+                    self.since_checkpoint += batch.text.len() + batch.len() * ROW_OVERHEAD;
+                    let _ = spare.try_send(batch);
+                    if self.checkpoint_done() || self.open_rows >= MAX_TRANSACTION_ROWS {
+                        self.commit(false)?;
+                    }
+                }
+                Err(TryRecvError::Empty) => self.commit(false)?,
+                Err(TryRecvError::Disconnected) => break,
+            }
+        }
+        let end = self.end.load(Ordering::Acquire);
+        if end && self.open_rows == 0 {
+            self.begin()?;
+        }
+        if self.open_rows > 0 || end {
+            self.commit(end)?;
+        }
+        Ok(())
+    }
+
+    fn begin(&mut self) -> rusqlite::Result<()> {
+        if self.wal_frames.load(Ordering::Relaxed) >= WAL_CAP_FRAMES {
+            // A checkpoint that started after the last commit, done before this
+            // transaction begins: this transaction writes the WAL from its start.
+            wait(self.pending.take());
+            wait(self.request_checkpoint());
+            self.wal_frames.store(0, Ordering::Relaxed);
+            tracing::debug!(session = self.session_id, "recording WAL restarted");
+        }
+        self.conn.execute_batch("BEGIN")?;
+        self.seq = last_seq(&self.conn, self.session_id)?;
+        Ok(())
+    }
+
+    /// Commits the open transaction, ending the session in it if `end` (the last
+    /// commit, which lets a running checkpoint finish first so it covers all but this
+    /// transaction). Asks for the next checkpoint once the last one is done and
+    /// [`CHECKPOINT_BYTES`] more are committed.
+    fn commit(&mut self, end: bool) -> rusqlite::Result<()> {
+        if end {
+            wait(self.pending.take());
+            self.conn.execute(
+                "UPDATE sessions SET ended_at = ?2 WHERE id = ?1 AND ended_at IS NULL",
+                params![self.session_id, now_micros()],
+            )?;
+        }
+        self.conn.execute_batch("COMMIT")?;
+        self.written
+            .fetch_add(self.open_rows as u64, Ordering::Relaxed);
+        self.open_rows = 0;
+        if !end && self.since_checkpoint >= CHECKPOINT_BYTES && self.checkpoint_done() {
+            self.pending = self.request_checkpoint();
+            self.since_checkpoint = 0;
+        }
+        Ok(())
+    }
+
+    /// Whether the pending checkpoint (if any) is done, without waiting.
+    fn checkpoint_done(&mut self) -> bool {
+        let done = match &self.pending {
+            None => true,
+            Some(p) => !matches!(p.try_recv(), Err(TryRecvError::Empty)),
+        };
+        if done {
+            self.pending = None;
+        }
+        done
+    }
+
+    /// Asks for a checkpoint; `None` if the checkpointer is gone.
+    fn request_checkpoint(&self) -> Option<Receiver<()>> {
+        let (done_tx, done_rx) = mpsc::sync_channel(1);
+        self.checkpoint
+            .send(Checkpoint { done: done_tx })
+            .ok()
+            .map(|()| done_rx)
+    }
+}
+
+/// Waits for a requested checkpoint to finish (or its thread to be gone).
+fn wait(checkpoint: Option<Receiver<()>>) {
+    if let Some(done) = checkpoint {
+        let _ = done.recv();
+    }
+}
+
+/// Stage 4: checkpoints on request on its own connection. A failed checkpoint loses
+/// nothing (the WAL still has the rows); it is logged. The connection closes when the
+/// recorder is done; if it is the database's last one, SQLite checkpoints what is
+/// left and removes the WAL then.
+fn checkpoint_loop(
+    conn: Connection,
+    session_id: i64,
+    requests: Receiver<Checkpoint>,
+    frames: &AtomicU64,
+) {
+    let run = || match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, i64>(1)?,
+            r.get::<_, i64>(2)?,
+        ))
+    }) {
+        Ok((busy, wal_frames, checkpointed)) => {
+            frames.store(wal_frames.max(0) as u64, Ordering::Relaxed);
+            tracing::trace!(
+                session = session_id,
+                busy,
+                wal_frames,
+                checkpointed,
+                "recording checkpoint"
+            );
+        }
+        Err(e) => tracing::warn!(session = session_id, error = %e, "recording checkpoint failed"),
+    };
+    while let Ok(request) = requests.recv() {
+        run();
+        let _ = request.done.send(());
+    }
+}
+
+/// Inserts `records` in one transaction with cached multi-row statements; `seq` is the
 /// record's position within the session (1-based, continuing after what is there).
 pub(crate) fn insert_batch(
     conn: &mut Connection,
     session_id: i64,
     records: &[EventRecord],
 ) -> rusqlite::Result<()> {
+    let sql = Sql::new();
     let tx = conn.transaction()?;
-    {
-        let next: i64 = tx.query_row(
-            "SELECT COALESCE(MAX(seq), 0) FROM events WHERE session_id = ?1",
-            [session_id],
-            |r| r.get(0),
+    let mut seq = last_seq(&tx, session_id)?;
+    for chunk in records.chunks(BATCH) {
+        insert_rows(
+            &tx,
+            &sql,
+            session_id,
+            &mut seq,
+            &Encoded::from_records(chunk)?,
         )?;
-        let mut st = tx.prepare_cached(
-            "INSERT INTO events (session_id, seq, ts, source, direction, namespace, event, args, ack, socket_id, rooms, tenant, user, size)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-        )?;
-        for (i, r) in records.iter().enumerate() {
-            let args = r.args.to_string();
-            let ack = r.ack.as_ref().and_then(|a| serde_json::to_string(a).ok());
-            let rooms =
-                (!r.rooms.is_empty()).then(|| serde_json::to_string(&r.rooms).unwrap_or_default());
-            let size = args.len() as i64;
-            st.execute(params![
-                session_id,
-                next + i as i64 + 1,
-                r.ts,
-                r.source,
-                r.direction.as_str(),
-                r.namespace,
-                r.event,
-                args,
-                ack,
-                r.socket_id,
-                rooms,
-                r.tenant,
-                r.user,
-                size,
-            ])?;
-        }
     }
     tx.commit()
+}
+
+/// The session's last `seq` (0 when empty), inside a transaction. Also checks the
+/// session exists: the writer's connection leaves foreign keys to this check, once
+/// per transaction, rather than once per row.
+fn last_seq(conn: &Connection, session_id: i64) -> rusqlite::Result<i64> {
+    let (seq, session): (i64, bool) = conn.query_row(
+        "SELECT (SELECT COALESCE(MAX(seq), 0) FROM events WHERE session_id = ?1),
+                EXISTS (SELECT 1 FROM sessions WHERE id = ?1)",
+        [session_id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    if !session {
+        // What the per-row foreign key check would have said.
+        return Err(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY),
+            Some(format!(
+                "FOREIGN KEY constraint failed: no session {session_id}"
+            )),
+        ));
+    }
+    Ok(seq)
+}
+
+/// Inserts `batch` after `seq` (which it advances) with the cached statements, in the
+/// transaction open on `conn`.
+fn insert_rows(
+    conn: &Connection,
+    sql: &Sql,
+    session_id: i64,
+    seq: &mut i64,
+    batch: &Encoded,
+) -> rusqlite::Result<()> {
+    let mut groups = batch.rows.chunks_exact(ROWS_PER_INSERT);
+    let mut multi = conn.prepare_cached(&sql.multi)?;
+    let mut nulls = Nulls::all();
+    multi.raw_bind_parameter(1, session_id)?;
+    for group in &mut groups {
+        multi.raw_bind_parameter(2, *seq + 1)?;
+        for (i, row) in group.iter().enumerate() {
+            batch.bind(&mut multi, &mut nulls, i, row)?;
+        }
+        multi.raw_execute()?;
+        *seq += group.len() as i64;
+    }
+    if !groups.remainder().is_empty() {
+        let mut single = conn.prepare_cached(&sql.single)?;
+        let mut nulls = Nulls::all();
+        single.raw_bind_parameter(1, session_id)?;
+        for row in groups.remainder() {
+            *seq += 1;
+            single.raw_bind_parameter(2, *seq)?;
+            batch.bind(&mut single, &mut nulls, 0, row)?;
+            single.raw_execute()?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use serde_json::json;
+    use sockscope_protocol::{AckInfo, Direction};
+
+    fn record(i: usize) -> EventRecord {
+        EventRecord {
+            seq: 0,
+            ts: 1_000 + i as i64,
+            source: format!("connection:{}", i % 3),
+            direction: if i.is_multiple_of(2) {
+                Direction::S2c
+            } else {
+                Direction::C2s
+            },
+            namespace: "/ns".into(),
+            event: format!("e{}", i % 5),
+            args: json!([{ "i": i, "text": "é \"quoted\" ✓" }]),
+            ack: i.is_multiple_of(7).then(|| AckInfo {
+                id: Some(i as u64),
+                reply: Some(json!({ "ok": i })),
+            }),
+            socket_id: i.is_multiple_of(2).then(|| format!("sock-{i}")),
+            rooms: if i.is_multiple_of(3) {
+                vec![format!("room-{i}"), "all".into()]
+            } else {
+                vec![]
+            },
+            tenant: i.is_multiple_of(4).then(|| "acme".into()),
+            user: i.is_multiple_of(5).then(String::new),
+        }
+    }
+
+    #[test]
+    fn multi_row_batches_write_every_record_in_order() {
+        let dir = std::env::temp_dir().join(format!("sockscope-recorder-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = Store::open(dir.join("t.db")).unwrap();
+        let id = store.create_session("t", "import", "", json!({})).unwrap();
+        let mut conn = store.connect().unwrap();
+        // Not multiples of ROWS_PER_INSERT: whole groups, a remainder, only a remainder.
+        let sizes = [
+            ROWS_PER_INSERT * 3 + 5,
+            ROWS_PER_INSERT - 1,
+            1,
+            ROWS_PER_INSERT,
+        ];
+        let mut all = Vec::new();
+        for n in sizes {
+            let records: Vec<EventRecord> = (all.len()..all.len() + n).map(record).collect();
+            insert_batch(&mut conn, id, &records).unwrap();
+            all.extend(records);
+        }
+        let got = store.events(id).unwrap();
+        assert_eq!(got.len(), all.len());
+        for (i, (got, want)) in got.iter().zip(&all).enumerate() {
+            assert_eq!(got.seq, i as u64 + 1);
+            assert_eq!(
+                EventRecord {
+                    seq: 0,
+                    ..got.clone()
+                },
+                *want,
+                "record {i} differs"
+            );
+        }
+        let sizes: Vec<i64> = conn
+            .prepare("SELECT size FROM events WHERE session_id = ?1 ORDER BY seq")
+            .unwrap()
+            .query_map([id], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        for (size, want) in sizes.iter().zip(&all) {
+            assert_eq!(*size as usize, want.args.to_string().len());
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
