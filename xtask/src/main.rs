@@ -71,10 +71,19 @@ fn app(extra: &[String]) -> Result<(), String> {
                 .into(),
         );
     }
+    // Built together with the CLI, as `cargo xtask test` builds them, so the same
+    // feature set is reused instead of rebuilding half the dependency tree.
+    step("build the desktop console");
+    run(cargo([
+        "build",
+        "-p",
+        "sockscope-cli",
+        "-p",
+        "sockscope-app",
+    ]))?;
     step("launch the desktop console");
-    let mut cmd = cargo(["run", "-p", "sockscope-app", "--"]);
-    cmd = cmd.args(extra.iter().map(String::as_str));
-    run(cmd)
+    let app = workspace::target_dir()?.join("debug").join("sockscope-app");
+    run(Cmd::new(app.to_string_lossy().as_ref()).args(extra.iter().map(String::as_str)))
 }
 
 fn test() -> Result<(), String> {
