@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, readFileSync, existsSync, writeFileSync } from 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SECRET, hs256, stagingGateway } from "./peers.mjs";
-import { Session, startDriver } from "./webdriver.mjs";
+import { openApp } from "./webdriver.mjs";
 
 const app = process.env.SOCKSCOPE_APP_BIN;
 const artifacts = process.env.SOCKSCOPE_ARTIFACTS ?? "artifacts";
@@ -21,15 +21,7 @@ test("Connections and Recordings: connect with a JWT, see events, emit with ack,
   const db = join(dir, "gui.db");
   const token = hs256(SECRET, { sub: "ann", tenantId: "acme" });
 
-  const driver = await startDriver(artifacts, { SOCKSCOPE_DB: db });
-  const s = await Session.create(driver.base, app, ["--no-autostart"]).catch((e) => {
-    driver.stop();
-    throw e;
-  });
-  t.after(async () => {
-    await s.close();
-    driver.stop();
-  });
+  const s = await openApp(t, { SOCKSCOPE_DB: db });
   mkdirSync(artifacts, { recursive: true });
 
   await s.waitFor("#tab-connections", "the Connections tab");

@@ -7,22 +7,14 @@ import assert from "node:assert/strict";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { io } from "socket.io-client";
-import { Session, startDriver } from "./webdriver.mjs";
+import { openApp } from "./webdriver.mjs";
 
 const app = process.env.SOCKSCOPE_APP_BIN;
 const artifacts = process.env.SOCKSCOPE_ARTIFACTS ?? "artifacts";
 
 test("gxp profile: send a template from the Templates panel, see it live and in the Inspector", async (t) => {
   assert.ok(app, "SOCKSCOPE_APP_BIN is not set: run through `cargo xtask test`");
-  const driver = await startDriver(artifacts);
-  const s = await Session.create(driver.base, app, ["--no-autostart"]).catch((e) => {
-    driver.stop();
-    throw e;
-  });
-  t.after(async () => {
-    await s.close();
-    driver.stop();
-  });
+  const s = await openApp(t);
   mkdirSync(artifacts, { recursive: true });
 
   await s.waitFor("#gateway-profile", "the profile choice");

@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SECRET, hs256, stagingGateway } from "./peers.mjs";
-import { Session, startDriver } from "./webdriver.mjs";
+import { openApp } from "./webdriver.mjs";
 
 const app = process.env.SOCKSCOPE_APP_BIN;
 const artifacts = process.env.SOCKSCOPE_ARTIFACTS ?? "artifacts";
@@ -37,15 +37,7 @@ test("Replay panel: a recording replayed against staging shows the drifting ack"
   const file = join(dir, "production.jsonl");
   writeFileSync(file, production());
 
-  const driver = await startDriver(artifacts, { SOCKSCOPE_DB: join(dir, "replay.db") });
-  const s = await Session.create(driver.base, app, ["--no-autostart"]).catch((e) => {
-    driver.stop();
-    throw e;
-  });
-  t.after(async () => {
-    await s.close();
-    driver.stop();
-  });
+  const s = await openApp(t, { SOCKSCOPE_DB: join(dir, "replay.db") });
   mkdirSync(artifacts, { recursive: true });
 
   // Import the recording.
@@ -98,15 +90,7 @@ test("Replay panel, server side: the gateway plays a recording to a Node client;
     args: [{ n: 99 }], rooms: ["public:invoices"] });
   writeFileSync(file, lines.map((l) => JSON.stringify(l)).join("\n") + "\n");
 
-  const driver = await startDriver(artifacts, { SOCKSCOPE_DB: join(dir, "s.db") });
-  const s = await Session.create(driver.base, app, ["--no-autostart"]).catch((e) => {
-    driver.stop();
-    throw e;
-  });
-  t.after(async () => {
-    await s.close();
-    driver.stop();
-  });
+  const s = await openApp(t, { SOCKSCOPE_DB: join(dir, "s.db") });
 
   await s.waitFor("#gateway-start", "the Server panel");
   await s.type("#gateway-port", "0");
@@ -145,15 +129,7 @@ test("Replay panel, server side: the gateway plays a recording to a Node client;
 
 test("Simulator panel: 20 virtual clients against the embedded analytics profile", async (t) => {
   assert.ok(app, "SOCKSCOPE_APP_BIN is not set");
-  const driver = await startDriver(artifacts, { SOCKSCOPE_DB: join(mkdtempSync(join(tmpdir(), "sockscope-gui-sim-")), "sim.db") });
-  const s = await Session.create(driver.base, app, ["--no-autostart"]).catch((e) => {
-    driver.stop();
-    throw e;
-  });
-  t.after(async () => {
-    await s.close();
-    driver.stop();
-  });
+  const s = await openApp(t, { SOCKSCOPE_DB: join(mkdtempSync(join(tmpdir(), "sockscope-gui-sim-")), "sim.db") });
   await s.waitFor("#tab-simulator", "the Simulator tab");
   await s.click("#tab-simulator");
   await s.waitFor('#sim-scenario option[value="analytics-dashboard"]', "the built-in scenarios");

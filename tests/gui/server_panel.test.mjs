@@ -6,32 +6,15 @@ import assert from "node:assert/strict";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { io } from "socket.io-client";
-import { Session, startDriver } from "./webdriver.mjs";
+import { openApp } from "./webdriver.mjs";
 
 const app = process.env.SOCKSCOPE_APP_BIN;
 const artifacts = process.env.SOCKSCOPE_ARTIFACTS ?? "artifacts";
 
-/** Starts tauri-driver and the app (gateway not auto-started); both end with the test. */
-async function openApp(t) {
-  const driver = await startDriver(artifacts);
-  let s;
-  try {
-    s = await Session.create(driver.base, app, ["--no-autostart"]);
-  } catch (e) {
-    driver.stop();
-    throw e;
-  }
-  // Close the window before the driver, or the app outlives the test.
-  t.after(async () => {
-    await s.close();
-    driver.stop();
-  });
-  return { driver, s };
-}
 
 test("Server panel: start the gateway, a Node client emits, the window shows it", async (t) => {
   assert.ok(app, "SOCKSCOPE_APP_BIN is not set: run through `cargo xtask test`");
-  const { s } = await openApp(t);
+  const s = await openApp(t);
 
   await s.waitFor("#gateway-start", "the Server panel");
   assert.equal(await s.text("#gateway-state"), "stopped");
@@ -81,7 +64,7 @@ test("Server panel: a busy port is a visible one-line error", async (t) => {
   t.after(() => blocker.close());
   const port = blocker.address().port;
 
-  const { s } = await openApp(t);
+  const s = await openApp(t);
 
   await s.waitFor("#gateway-start", "the Server panel");
   await s.type("#gateway-port", String(port));

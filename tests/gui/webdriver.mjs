@@ -154,3 +154,26 @@ export class Session {
     await call("DELETE", this.url).catch(() => {});
   }
 }
+
+/**
+ * Starts tauri-driver and the app (`--no-autostart`: the gateway stays stopped) with
+ * `env` added to its environment; both end with the test, the window first, or the
+ * app outlives the test.
+ */
+export async function openApp(t, env = {}) {
+  const application = process.env.SOCKSCOPE_APP_BIN;
+  if (!application) throw new Error("SOCKSCOPE_APP_BIN is not set: run through `cargo xtask test`");
+  const driver = await startDriver(process.env.SOCKSCOPE_ARTIFACTS ?? "artifacts", env);
+  let s;
+  try {
+    s = await Session.create(driver.base, application, ["--no-autostart"]);
+  } catch (e) {
+    driver.stop();
+    throw e;
+  }
+  t.after(async () => {
+    await s.close();
+    driver.stop();
+  });
+  return s;
+}

@@ -11,6 +11,7 @@ use sockscope_protocol::{
 };
 
 use crate::api;
+use crate::form::TextField;
 
 /// The connection form as typed.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -141,25 +142,6 @@ pub fn args_from(text: &str) -> Result<Value, String> {
     }
 }
 
-/// A text input bound to one form field.
-#[component]
-fn Field(
-    id: &'static str,
-    label: &'static str,
-    value: RwSignal<String>,
-    #[prop(optional)] placeholder: &'static str,
-    #[prop(optional)] kind: &'static str,
-) -> impl IntoView {
-    view! {
-        <label>{label}
-            <input id=id type=if kind.is_empty() { "text" } else { kind } placeholder=placeholder
-                autocomplete="off" spellcheck="false"
-                prop:value=move || value.get()
-                on:input=move |ev| value.set(event_target_value(&ev)) />
-        </label>
-    }
-}
-
 #[component]
 pub fn ConnectionsPanel(error: RwSignal<Option<String>>) -> impl IntoView {
     let name = RwSignal::new(String::new());
@@ -273,10 +255,10 @@ pub fn ConnectionsPanel(error: RwSignal<Option<String>>) -> impl IntoView {
             <div class="split">
                 <div class="conn-form">
                     <h2>"Connect to a gateway"</h2>
-                    <Field id="conn-name" label="Name (to save it)" value=name placeholder="staging dashboard" />
-                    <Field id="conn-url" label="URL" value=url placeholder="https://staging.example.com" />
-                    <Field id="conn-namespace" label="Namespace" value=namespace placeholder="/dashboard" />
-                    <Field id="conn-token" label="Token (sent as auth.token)" value=token kind="password"
+                    <TextField id="conn-name" label="Name (to save it)" value=name placeholder="staging dashboard" />
+                    <TextField id="conn-url" label="URL" value=url placeholder="https://staging.example.com" />
+                    <TextField id="conn-namespace" label="Namespace" value=namespace placeholder="/dashboard" />
+                    <TextField id="conn-token" label="Token (sent as auth.token)" value=token kind="password"
                         placeholder="from the keychain when empty" />
                     <label class="check">
                         <input id="conn-remember" type="checkbox"

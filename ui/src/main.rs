@@ -6,6 +6,7 @@ mod api;
 mod app;
 mod connections_panel;
 mod event_table;
+mod form;
 mod inspector;
 mod live_log;
 mod log_model;

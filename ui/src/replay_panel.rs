@@ -10,6 +10,7 @@ use sockscope_protocol::{
 };
 
 use crate::api;
+use crate::form::TextField;
 
 /// The panel's fields as typed.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -144,24 +145,6 @@ pub fn server_request_from(f: &ReplayForm) -> Result<ServerReplayRequest, String
     })
 }
 
-/// A text input bound to one field.
-#[component]
-fn Input(
-    id: &'static str,
-    label: &'static str,
-    value: RwSignal<String>,
-    #[prop(optional)] placeholder: &'static str,
-    #[prop(optional)] kind: &'static str,
-) -> impl IntoView {
-    view! {
-        <label>{label}
-            <input id=id type=if kind.is_empty() { "text" } else { kind } placeholder=placeholder
-                autocomplete="off" spellcheck="false"
-                prop:value=move || value.get() on:input=move |ev| value.set(event_target_value(&ev)) />
-        </label>
-    }
-}
-
 #[component]
 pub fn ReplayPanel(
     /// Whether the tab is showing: the recordings list is re-read each time.
@@ -279,13 +262,13 @@ pub fn ReplayPanel(
                             </For>
                         </select>
                     </label>
-                    <Input id="replay-url" label="Target URL" value=url placeholder="https://staging.example.com" />
-                    <Input id="replay-namespace" label="Namespace (empty: the recording's)" value=namespace placeholder="/dashboard" />
-                    <Input id="replay-token" label="Token (auth.token)" value=token kind="password" />
+                    <TextField id="replay-url" label="Target URL" value=url placeholder="https://staging.example.com" />
+                    <TextField id="replay-namespace" label="Namespace (empty: the recording's)" value=namespace placeholder="/dashboard" />
+                    <TextField id="replay-token" label="Token (auth.token)" value=token kind="password" />
                     <div class="row2">
-                        <Input id="replay-speed" label="Speed (2 = twice as fast)" value=speed />
-                        <Input id="replay-max-gap" label="Max gap (ms)" value=max_gap />
-                        <Input id="replay-loops" label="Loops" value=loops />
+                        <TextField id="replay-speed" label="Speed (2 = twice as fast)" value=speed />
+                        <TextField id="replay-max-gap" label="Max gap (ms)" value=max_gap />
+                        <TextField id="replay-loops" label="Loops" value=loops />
                     </div>
                     <label class="check">
                         <input id="replay-fast" type="checkbox" prop:checked=move || as_fast.get()
@@ -293,8 +276,8 @@ pub fn ReplayPanel(
                         "As fast as possible"
                     </label>
                     <div class="row2">
-                        <Input id="replay-only" label="Only events" value=only placeholder="subscribe, echo" />
-                        <Input id="replay-skip" label="Skip events" value=skip placeholder="ping" />
+                        <TextField id="replay-only" label="Only events" value=only placeholder="subscribe, echo" />
+                        <TextField id="replay-skip" label="Skip events" value=skip placeholder="ping" />
                     </div>
                     <label>"Rewrites (one FROM=>TO a line)"
                         <textarea id="replay-rewrites" rows="2" spellcheck="false" placeholder="tenant-a=>tenant-b"
@@ -304,7 +287,7 @@ pub fn ReplayPanel(
                         <textarea id="replay-sets" rows="2" spellcheck="false" placeholder="$.tenantID=t2"
                             prop:value=move || sets.get() on:input=move |ev| sets.set(event_target_value(&ev))></textarea>
                     </label>
-                    <Input id="replay-ignore" label="Ignore keys when comparing acks" value=ignore placeholder="ts, generatedAt" />
+                    <TextField id="replay-ignore" label="Ignore keys when comparing acks" value=ignore placeholder="ts, generatedAt" />
                     <div class="actions">
                         <button id="replay-run" class="primary" prop:disabled=move || state.get().running on:click=run>"Replay"</button>
                         <span id="replay-progress" class="dim">

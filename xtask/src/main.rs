@@ -60,6 +60,19 @@ fn build_ui() -> Result<(), String> {
         .dir(workspace::root().join("ui")))
 }
 
+/// The CLI and the app, built together by `app` and `test` alike, so both resolve
+/// the same feature set and reuse each other's artifacts.
+fn build_binaries() -> Result<(), String> {
+    step("build the CLI and the app");
+    run(cargo([
+        "build",
+        "-p",
+        "sockscope-cli",
+        "-p",
+        "sockscope-app",
+    ]))
+}
+
 fn app(extra: &[String]) -> Result<(), String> {
     setup::apt()?;
     setup::ui_tools()?;
@@ -71,16 +84,7 @@ fn app(extra: &[String]) -> Result<(), String> {
                 .into(),
         );
     }
-    // Built together with the CLI, as `cargo xtask test` builds them, so the same
-    // feature set is reused instead of rebuilding half the dependency tree.
-    step("build the desktop console");
-    run(cargo([
-        "build",
-        "-p",
-        "sockscope-cli",
-        "-p",
-        "sockscope-app",
-    ]))?;
+    build_binaries()?;
     step("launch the desktop console");
     let app = workspace::target_dir()?.join("debug").join("sockscope-app");
     run(Cmd::new(app.to_string_lossy().as_ref()).args(extra.iter().map(String::as_str)))
@@ -103,14 +107,7 @@ fn test() -> Result<(), String> {
     ]))?;
     step("unit and integration tests");
     run(cargo(["test", "--workspace"]))?;
-    step("build the CLI and the app");
-    run(cargo([
-        "build",
-        "-p",
-        "sockscope-cli",
-        "-p",
-        "sockscope-app",
-    ]))?;
+    build_binaries()?;
 
     let bin = workspace::target_dir()?.join("debug");
     let root = workspace::root();
