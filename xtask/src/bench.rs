@@ -11,6 +11,8 @@ use std::process::{Child, Command, Stdio};
 use crate::command::{cargo, output, run, Cmd};
 use crate::{step, workspace};
 
+mod sim;
+
 const CLIENTS: usize = 1_000;
 const BROADCASTS: usize = 300;
 const PAYLOAD: usize = 200;
@@ -20,9 +22,14 @@ pub fn run_bench(which: Option<&str>) -> Result<(), String> {
     match which {
         Some("gateway") => gateway(),
         Some("store") => store(),
-        None => gateway().and_then(|()| store()),
+        Some("replay") => sim::replay(),
+        Some("simulate") => sim::simulate(),
+        None => gateway()
+            .and_then(|()| store())
+            .and_then(|()| sim::replay())
+            .and_then(|()| sim::simulate()),
         Some(other) => Err(format!(
-            "unknown benchmark {other:?} (known: gateway, store)"
+            "unknown benchmark {other:?} (known: gateway, store, replay, simulate)"
         )),
     }
 }

@@ -26,8 +26,9 @@ commands:
   ui      build the UI into ui/dist
   app     build the UI and launch the desktop console
   test    install what is missing, then run every test
-  bench [gateway]
-          benchmarks against a Node peer in the same run; table in bench/results.md";
+  bench [gateway|store|replay|simulate]
+          benchmarks against a peer in the same run (all four without a name);
+          tables in bench/results.md";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

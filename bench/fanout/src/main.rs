@@ -7,9 +7,14 @@
 //! the hot path) so the server, not the harness, is what is measured; the same
 //! harness drives every server in a run.
 //!
-//! Usage: `sockscope-bench fanout URL CLIENTS BROADCASTS PAYLOAD_BYTES`, or
-//! `sockscope-bench store EVENTS` (see `store.rs`). Prints one JSON object.
+//! Usage: `sockscope-bench fanout URL CLIENTS BROADCASTS PAYLOAD_BYTES`,
+//! `sockscope-bench store EVENTS` (see `store.rs`),
+//! `sockscope-bench replay EVENTS SPACING_US` (see `replay.rs`) or
+//! `sockscope-bench simulate URL CLIENTS DURATION_S RAMP_S SECRET` (see
+//! `simulate.rs`). Prints one JSON object.
 
+mod replay;
+mod simulate;
 mod store;
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -51,6 +56,9 @@ fn main() -> std::process::ExitCode {
             };
         }
     }
+    if let Some(code) = replay_or_simulate(&args) {
+        return code;
+    }
     let parsed = match args.as_slice() {
         [cmd, url, n, k, size] if cmd == "fanout" => n
             .parse::<usize>()
@@ -75,6 +83,54 @@ fn main() -> std::process::ExitCode {
         }
     };
     report(rt.block_on(fanout(&url, clients, broadcasts, size)))
+}
+
+/// A command that needs the runtime, as parsed from the arguments.
+type Job<'a> = dyn FnOnce(&tokio::runtime::Runtime) -> Result<serde_json::Value, String> + 'a;
+
+/// Runs `replay` or `simulate` when `args` name one; None for other commands.
+fn replay_or_simulate(args: &[String]) -> Option<std::process::ExitCode> {
+    let bad = |what: &str| Err::<serde_json::Value, String>(format!("bad {what}"));
+    let job: Box<Job<'_>> = match args {
+        [cmd, n, spacing] if cmd == "replay" => {
+            let (n, spacing) = (n.parse::<usize>(), spacing.parse::<i64>());
+            Box::new(move |rt: &tokio::runtime::Runtime| match (n, spacing) {
+                (Ok(n), Ok(s)) if n > 0 && s > 0 => rt.block_on(replay::run(n, s)),
+                _ => bad("replay EVENTS SPACING_US"),
+            })
+        }
+        [cmd, url, n, secs, ramp, secret] if cmd == "simulate" => {
+            let parsed = n
+                .parse::<usize>()
+                .ok()
+                .zip(secs.parse::<f64>().ok())
+                .zip(ramp.parse::<f64>().ok());
+            Box::new(move |rt: &tokio::runtime::Runtime| match parsed {
+                Some(((n, secs), ramp)) if n > 0 && secs > ramp && ramp >= 0.0 => {
+                    rt.block_on(simulate::run(
+                        url,
+                        n,
+                        Duration::from_secs_f64(secs),
+                        Duration::from_secs_f64(ramp),
+                        secret,
+                    ))
+                }
+                _ => bad("simulate URL CLIENTS DURATION_S RAMP_S SECRET"),
+            })
+        }
+        _ => return None,
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("sockscope-bench: {e}");
+            return Some(std::process::ExitCode::from(1));
+        }
+    };
+    Some(report(job(&rt)))
 }
 
 /// The run's JSON on stdout, or its error on stderr with exit code 1.

@@ -86,6 +86,10 @@ pub fn plan(ts: &[i64], timing: &Timing) -> Vec<Duration> {
     out
 }
 
+/// How long before a deadline the clock stops sleeping on the timer and yields until
+/// it instead (a little over the timer's 1 ms tick).
+const SPIN: Duration = Duration::from_micros(1_500);
+
 /// Waits for planned offsets measured from one fixed start.
 #[derive(Debug, Clone, Copy)]
 pub struct Clock {
@@ -119,7 +123,25 @@ impl Clock {
     /// at once with a positive error.
     pub async fn wait(&self, offset: Duration) -> i64 {
         let deadline = self.start + offset;
-        tokio::time::sleep_until(deadline).await;
+        // tokio's timer ticks in whole milliseconds and rounds a deadline up to the
+        // next tick, which alone costs up to 1 ms of lateness per event. So sleep on
+        // the timer only until shortly before the deadline, then yield to the runtime
+        // until it arrives: other tasks keep running, and the send goes out on time.
+        if let Some(early) = deadline.checked_sub(SPIN) {
+            if early > Instant::now() {
+                tokio::time::sleep_until(early).await;
+            }
+        }
+        // Bounded in wall-clock time: under a paused test clock tokio time does not
+        // move while a task yields, so after twice the window it sleeps instead.
+        let spin_started = std::time::Instant::now();
+        while Instant::now() < deadline {
+            if spin_started.elapsed() > 2 * SPIN {
+                tokio::time::sleep_until(deadline).await;
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
         let now = Instant::now();
         if now >= deadline {
             i64::try_from((now - deadline).as_micros()).unwrap_or(i64::MAX)
