@@ -104,6 +104,15 @@ pub fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
     Ok(Duration::from_secs_f64(secs))
 }
 
+/// `--auth JSON` as the handshake's auth object, or a one-line error.
+pub(crate) fn parse_auth(auth: Option<&str>) -> Result<Option<Value>> {
+    auth.map(|a| {
+        serde_json::from_str::<Value>(a)
+            .map_err(|e| CliError::Usage(format!("bad JSON in --auth: {e}")))
+    })
+    .transpose()
+}
+
 pub(crate) fn pair(s: &str, sep: char, what: &str) -> Result<(String, String)> {
     s.split_once(sep)
         .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
@@ -185,14 +194,7 @@ impl ConnectArgs {
     }
 
     fn options(&self) -> Result<ConnectOptions> {
-        let auth = self
-            .auth
-            .as_deref()
-            .map(|a| {
-                serde_json::from_str::<Value>(a)
-                    .map_err(|e| CliError::Usage(format!("bad JSON in --auth: {e}")))
-            })
-            .transpose()?;
+        let auth = parse_auth(self.auth.as_deref())?;
         let mut on_connect = Vec::new();
         for e in &self.emits {
             let (event, json) = pair(e, '=', "--emit")?;

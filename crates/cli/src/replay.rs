@@ -11,7 +11,6 @@ use std::io::Write;
 use std::time::Duration;
 
 use clap::Args;
-use serde_json::Value;
 use sockscope_engine::connection::{ConnectOptions, Transport};
 use sockscope_engine::replay::{self, Filter, ReplayOptions, Rewrites, Timing};
 use sockscope_protocol::DriftReport;
@@ -133,14 +132,7 @@ impl ReplayArgs {
     }
 
     fn target(&self) -> Result<ConnectOptions> {
-        let auth = self
-            .auth
-            .as_deref()
-            .map(|a| {
-                serde_json::from_str::<Value>(a)
-                    .map_err(|e| CliError::Usage(format!("bad JSON in --auth: {e}")))
-            })
-            .transpose()?;
+        let auth = crate::connect::parse_auth(self.auth.as_deref())?;
         let url = self.target.clone().ok_or_else(|| {
             CliError::Usage(
                 "client mode needs --target URL (or --mode server to replay from the embedded gateway)"
