@@ -172,8 +172,8 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-fn gateway() -> Result<(), String> {
-    let root = workspace::root();
+/// The release `sockscope` and the bench harness every benchmark runs.
+pub(crate) fn build_release() -> Result<(), String> {
     step("build release binaries (sockscope, harness)");
     run(cargo([
         "build",
@@ -182,7 +182,12 @@ fn gateway() -> Result<(), String> {
         "sockscope-cli",
         "-p",
         "sockscope-bench",
-    ]))?;
+    ]))
+}
+
+fn gateway() -> Result<(), String> {
+    let root = workspace::root();
+    build_release()?;
     crate::setup::npm_ci("bench/node")?;
     let node_dir = root.join("bench/node");
     let release = workspace::target_dir()?.join("release");

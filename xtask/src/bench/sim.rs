@@ -347,15 +347,7 @@ fn mint_token(secret: &str) -> Result<String, String> {
 
 /// Sockscope's simulator vs Artillery, then Sockscope alone at 10k clients.
 pub fn simulate() -> Result<(), String> {
-    step("build release binaries (sockscope, harness)");
-    run(cargo([
-        "build",
-        "--release",
-        "-p",
-        "sockscope-cli",
-        "-p",
-        "sockscope-bench",
-    ]))?;
+    super::build_release()?;
     crate::setup::npm_ci("bench/node")?;
     let node_dir = workspace::root().join("bench/node");
     let artillery_version = output(

@@ -531,39 +531,26 @@ pub(crate) fn encode(session: &SessionInfo, events: &[EventRecord]) -> Value {
                 next_ack_id - 1
             })
         });
-        match e.event.as_str() {
-            "connect" => push_packet(
+        // Lifecycle records go back as their own Socket.IO packet types.
+        let lifecycle = match e.event.as_str() {
+            "connect" => Some(0),
+            "disconnect" => Some(1),
+            "connect_error" => Some(4),
+            _ => None,
+        };
+        match (lifecycle, e.event.as_str()) {
+            (Some(kind), _) => push_packet(
                 &mut frames,
                 e.direction,
                 time,
-                0,
+                kind,
                 &e.namespace,
                 None,
                 first(),
             ),
-            "disconnect" => {
-                push_packet(
-                    &mut frames,
-                    e.direction,
-                    time,
-                    1,
-                    &e.namespace,
-                    None,
-                    first(),
-                );
-            }
-            "connect_error" => {
-                push_packet(
-                    &mut frames,
-                    e.direction,
-                    time,
-                    4,
-                    &e.namespace,
-                    None,
-                    first(),
-                );
-            }
-            "ack" if ack_id.is_some() && e.ack.as_ref().is_some_and(|a| a.reply.is_none()) => {
+            (None, "ack")
+                if ack_id.is_some() && e.ack.as_ref().is_some_and(|a| a.reply.is_none()) =>
+            {
                 push_packet(
                     &mut frames,
                     e.direction,
@@ -574,7 +561,7 @@ pub(crate) fn encode(session: &SessionInfo, events: &[EventRecord]) -> Value {
                     Some(Value::Array(args)),
                 );
             }
-            name => {
+            (None, name) => {
                 let mut items = vec![Value::String(name.to_owned())];
                 items.extend(args);
                 push_packet(
