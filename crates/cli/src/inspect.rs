@@ -24,8 +24,7 @@ pub async fn run(a: InspectArgs) -> Result<()> {
     let snap: InspectSnapshot = http::get(&url).await?;
     let mut out = std::io::stdout().lock();
     if a.json {
-        serde_json::to_writer_pretty(&mut out, &snap).map_err(std::io::Error::other)?;
-        writeln!(out)?;
+        crate::output::pretty_json(&mut out, &snap)?;
         return Ok(());
     }
     for ns in &snap.namespaces {

@@ -51,6 +51,28 @@ fn clock(ts_micros: i64) -> String {
     )
 }
 
+/// `value` as one pretty JSON document and a newline (`--json`).
+pub fn pretty_json(out: &mut impl Write, value: &impl serde::Serialize) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, value).map_err(std::io::Error::other)?;
+    writeln!(out)
+}
+
+/// A command's final report on stdout: one JSON document with `--json`, else the
+/// human text `human` writes.
+pub fn report<T: serde::Serialize>(
+    value: &T,
+    json: bool,
+    human: impl FnOnce(&mut std::io::StdoutLock<'static>, &T) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    if json {
+        pretty_json(&mut out, value)?;
+    } else {
+        human(&mut out, value)?;
+    }
+    out.flush()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -216,14 +216,7 @@ pub async fn run(args: ReplayArgs) -> Result<()> {
     .await;
     bar.finish_and_clear();
     let report = outcome?.report;
-    let mut out = std::io::stdout().lock();
-    if args.json {
-        serde_json::to_writer_pretty(&mut out, &report).map_err(std::io::Error::from)?;
-        writeln!(out)?;
-    } else {
-        human(&mut out, &report)?;
-    }
-    out.flush()?;
+    crate::output::report(&report, args.json, human)?;
     eprintln!(
         "replay session {}: {} events sent to {}, {}",
         report.replay_session,

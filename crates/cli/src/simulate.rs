@@ -147,14 +147,7 @@ pub async fn run(args: SimulateArgs) -> Result<()> {
     let _ = watcher.await;
     bar.finish_and_clear();
     let report = outcome?;
-    let mut out = std::io::stdout().lock();
-    if args.json {
-        serde_json::to_writer_pretty(&mut out, &report).map_err(std::io::Error::from)?;
-        writeln!(out)?;
-    } else {
-        human(&mut out, &report)?;
-    }
-    out.flush()?;
+    crate::output::report(&report, args.json, human)?;
     Ok(())
 }
 

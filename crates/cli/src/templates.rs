@@ -75,8 +75,7 @@ fn list(a: ListArgs) -> Result<()> {
     let set = load(a.dir.as_deref())?;
     let mut out = std::io::stdout().lock();
     if a.json {
-        serde_json::to_writer_pretty(&mut out, &set).map_err(std::io::Error::other)?;
-        writeln!(out)?;
+        crate::output::pretty_json(&mut out, &set)?;
         return Ok(());
     }
     for t in &set.templates {
