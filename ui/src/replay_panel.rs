@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use sockscope_protocol::{
-    DriftReport, ReplayRequest, ReplayState, ServerReplayPhase, ServerReplayRequest,
+    DriftReport, ReplayPlan, ReplayRequest, ReplayState, ServerReplayPhase, ServerReplayRequest,
     ServerReplayStatus, SessionInfo, TargetProfile,
 };
 
@@ -47,15 +47,9 @@ fn lines(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// The fields both replays share: session, speed, max gap, loops.
-struct Timing {
-    session: i64,
-    speed: f64,
-    max_gap_ms: Option<u64>,
-    loops: u32,
-}
-
-fn timing_from(f: &ReplayForm) -> Result<Timing, String> {
+/// The recording and the plan both replays share (timing, filters, rewrites), or a
+/// one-line reason the form is unusable.
+fn plan_from(f: &ReplayForm) -> Result<(i64, ReplayPlan), String> {
     let session: i64 = f
         .session
         .trim()
@@ -84,22 +78,24 @@ fn timing_from(f: &ReplayForm) -> Result<Timing, String> {
             .filter(|n| *n > 0)
             .ok_or_else(|| format!("loops {s:?} is not a positive whole number"))?,
     };
-    Ok(Timing {
+    Ok((
         session,
-        speed,
-        max_gap_ms,
-        loops,
-    })
+        ReplayPlan {
+            speed,
+            as_fast_as_possible: f.as_fast,
+            max_gap_ms,
+            loops,
+            only: names(&f.only),
+            skip: names(&f.skip),
+            rewrites: lines(&f.rewrites),
+            sets: lines(&f.sets),
+        },
+    ))
 }
 
 /// The client-side request for the form, or a one-line reason it is unusable.
 pub fn request_from(f: &ReplayForm) -> Result<ReplayRequest, String> {
-    let Timing {
-        session,
-        speed,
-        max_gap_ms,
-        loops,
-    } = timing_from(f)?;
+    let (session, plan) = plan_from(f)?;
     let url = f.url.trim();
     if !(url.starts_with("http://") || url.starts_with("https://")) {
         return Err(format!(
@@ -114,34 +110,18 @@ pub fn request_from(f: &ReplayForm) -> Result<ReplayRequest, String> {
             ..TargetProfile::default()
         },
         token: Some(f.token.trim().to_owned()).filter(|t| !t.is_empty()),
-        speed,
-        as_fast_as_possible: f.as_fast,
-        max_gap_ms,
-        loops,
-        only: names(&f.only),
-        skip: names(&f.skip),
-        rewrites: lines(&f.rewrites),
-        sets: lines(&f.sets),
+        plan,
         ignore: names(&f.ignore),
     })
 }
 
 /// The server-side request for the form (no target: the embedded gateway plays it).
 pub fn server_request_from(f: &ReplayForm) -> Result<ServerReplayRequest, String> {
-    let t = timing_from(f)?;
+    let (session, plan) = plan_from(f)?;
     Ok(ServerReplayRequest {
-        session: t.session,
-        speed: t.speed,
-        as_fast_as_possible: f.as_fast,
-        max_gap_ms: t.max_gap_ms,
-        loops: t.loops,
-        only: names(&f.only),
-        skip: names(&f.skip),
-        rewrites: lines(&f.rewrites),
-        sets: lines(&f.sets),
-        wait_clients: 0,
-        wait_timeout_ms: None,
-        start_delay_ms: 0,
+        session,
+        plan,
+        ..ServerReplayRequest::default()
     })
 }
 
@@ -508,10 +488,10 @@ mod tests {
         };
         let r = request_from(&f).unwrap();
         assert_eq!(r.session, 3);
-        assert_eq!(r.speed, 4.0);
-        assert_eq!(r.loops, 1);
-        assert_eq!(r.only, vec!["subscribe", "echo"]);
-        assert_eq!(r.rewrites, vec!["a=>b", "c=>d"]);
+        assert_eq!(r.plan.speed, 4.0);
+        assert_eq!(r.plan.loops, 1);
+        assert_eq!(r.plan.only, vec!["subscribe", "echo"]);
+        assert_eq!(r.plan.rewrites, vec!["a=>b", "c=>d"]);
         assert_eq!(r.token, None);
         let bad = |g: ReplayForm| request_from(&g).unwrap_err();
         assert!(bad(ReplayForm {

@@ -18,8 +18,8 @@ use clap::Args;
 use sockscope_engine::replay::server::{ServerReplayOptions, DEFAULT_WAIT_TIMEOUT};
 use sockscope_engine::Engine;
 use sockscope_protocol::{
-    AuthMode, GatewaySettings, Profile, ServerReplayPhase, ServerReplayRequest, ServerReplayStatus,
-    DEFAULT_PORT,
+    AuthMode, GatewaySettings, Profile, ReplayPlan, ServerReplayPhase, ServerReplayRequest,
+    ServerReplayStatus, DEFAULT_PORT,
 };
 
 use crate::connect::parse_duration;
@@ -121,14 +121,16 @@ fn request(args: &ReplayArgs) -> ServerReplayRequest {
     let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
     ServerReplayRequest {
         session: args.session,
-        speed: args.speed,
-        as_fast_as_possible: args.as_fast_as_possible,
-        max_gap_ms: args.max_gap.map(ms),
-        loops: args.loops,
-        only: args.only.clone(),
-        skip: args.skip.clone(),
-        rewrites: args.rewrites.clone(),
-        sets: args.sets.clone(),
+        plan: ReplayPlan {
+            speed: args.speed,
+            as_fast_as_possible: args.as_fast_as_possible,
+            max_gap_ms: args.max_gap.map(ms),
+            loops: args.loops,
+            only: args.only.clone(),
+            skip: args.skip.clone(),
+            rewrites: args.rewrites.clone(),
+            sets: args.sets.clone(),
+        },
         wait_clients: args.server.wait_clients.unwrap_or(DEFAULT_WAIT_CLIENTS),
         wait_timeout_ms: Some(ms(args.server.wait_timeout.unwrap_or(DEFAULT_WAIT_TIMEOUT))),
         start_delay_ms: ms(args.server.start_delay.unwrap_or(DEFAULT_START_DELAY)),
@@ -277,11 +279,11 @@ mod tests {
         ]);
         let req = request(&a);
         assert_eq!(req.session, 7);
-        assert_eq!(req.speed, 2.0);
+        assert_eq!(req.plan.speed, 2.0);
         assert_eq!(req.wait_clients, 1);
         assert_eq!(req.start_delay_ms, 500);
         assert_eq!(req.wait_timeout_ms, Some(60_000));
-        assert_eq!(req.rewrites, vec!["acme=>globex"]);
+        assert_eq!(req.plan.rewrites, vec!["acme=>globex"]);
         let s = a.server.settings(&a.namespaces);
         assert_eq!((s.host.as_str(), s.port), ("127.0.0.1", DEFAULT_PORT));
         assert_eq!(s.auth, AuthMode::None);

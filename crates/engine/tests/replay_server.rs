@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use sockscope_engine::store::Store;
 use sockscope_engine::{Engine, Error};
 use sockscope_protocol::{
-    Direction, EventRecord, GatewaySettings, ServerReplayPhase, ServerReplayRequest,
+    Direction, EventRecord, GatewaySettings, ReplayPlan, ServerReplayPhase, ServerReplayRequest,
 };
 use tokio::time::timeout;
 
@@ -112,8 +112,11 @@ async fn replays_through_the_gateway_with_rooms_and_tenants_rewritten() {
     let status = engine
         .replay_server_start(&ServerReplayRequest {
             session: id,
-            as_fast_as_possible: true,
-            rewrites: vec!["acme=>globex".into()],
+            plan: ReplayPlan {
+                as_fast_as_possible: true,
+                rewrites: vec!["acme=>globex".into()],
+                ..ReplayPlan::default()
+            },
             ..ServerReplayRequest::default()
         })
         .await
@@ -172,7 +175,10 @@ async fn pause_seek_resume_and_stop_through_the_engine() {
     let (engine, id) = engine("controls").await;
     let req = ServerReplayRequest {
         session: id,
-        speed: 0.5, // 200 ms apart
+        plan: ReplayPlan {
+            speed: 0.5, // 200 ms apart
+            ..ReplayPlan::default()
+        },
         ..ServerReplayRequest::default()
     };
     engine.replay_server_start(&req).await.unwrap();
@@ -232,7 +238,10 @@ async fn refuses_unserved_namespaces_and_reports_missing_clients() {
     let e = engine
         .replay_server_start(&ServerReplayRequest {
             session: id,
-            only: vec!["nope".into()],
+            plan: ReplayPlan {
+                only: vec!["nope".into()],
+                ..ReplayPlan::default()
+            },
             ..ServerReplayRequest::default()
         })
         .await

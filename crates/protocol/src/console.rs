@@ -6,21 +6,19 @@ use serde::{Deserialize, Serialize};
 use crate::TargetProfile;
 
 /// Replay a recorded session against a target, from the Replay panel.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-pub struct ReplayRequest {
-    pub session: i64,
-    /// Where to, with the same fields as a saved target (its token from `token` or
-    /// the keychain). An empty namespace means the recording's own.
-    pub target: TargetProfile,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub token: Option<String>,
-    /// 1.0 = original timing.
+/// How a replay is played, whichever side plays it: timing, which events, rewrites.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReplayPlan {
+    /// 1.0 = original timing, 2.0 = twice as fast.
+    #[serde(default = "default_speed")]
     pub speed: f64,
     #[serde(default)]
     pub as_fast_as_possible: bool,
+    /// Longest wait between two events (after `speed`), in ms.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_gap_ms: Option<u64>,
-    #[serde(default)]
+    /// How many times the whole sequence is played (at least 1).
+    #[serde(default = "default_loops")]
     pub loops: u32,
     #[serde(default)]
     pub only: Vec<String>,
@@ -32,6 +30,42 @@ pub struct ReplayRequest {
     /// `$.path=VALUE` field rewrites.
     #[serde(default)]
     pub sets: Vec<String>,
+}
+
+fn default_speed() -> f64 {
+    1.0
+}
+
+fn default_loops() -> u32 {
+    1
+}
+
+impl Default for ReplayPlan {
+    fn default() -> Self {
+        Self {
+            speed: default_speed(),
+            as_fast_as_possible: false,
+            max_gap_ms: None,
+            loops: default_loops(),
+            only: Vec::new(),
+            skip: Vec::new(),
+            rewrites: Vec::new(),
+            sets: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct ReplayRequest {
+    pub session: i64,
+    /// Where to, with the same fields as a saved target (its token from `token` or
+    /// the keychain). An empty namespace means the recording's own.
+    pub target: TargetProfile,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// Timing, filters and rewrites.
+    #[serde(flatten)]
+    pub plan: ReplayPlan,
     /// Keys dropped from ack payloads before comparing (timestamps).
     #[serde(default)]
     pub ignore: Vec<String>,

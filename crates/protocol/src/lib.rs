@@ -11,7 +11,7 @@ use serde_json::Value;
 pub mod console;
 pub mod time;
 
-pub use console::{ReplayRequest, ReplayState, SimulateRequest, SimulateState};
+pub use console::{ReplayPlan, ReplayRequest, ReplayState, SimulateRequest, SimulateState};
 
 /// Which way an event travelled, the same meaning from either vantage point.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -735,30 +735,13 @@ pub struct SimulationReport {
 /// Start a server-side replay: the embedded gateway re-emits a recorded session's
 /// server-to-client events to the clients connected to it (rooms and tenants as
 /// recorded, after the rewrite rules).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct ServerReplayRequest {
     pub session: i64,
-    /// 1.0 = original timing, 2.0 = twice as fast.
-    #[serde(default = "default_speed")]
-    pub speed: f64,
-    #[serde(default)]
-    pub as_fast_as_possible: bool,
-    /// Longest wait between two events (after `speed`), in ms.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_gap_ms: Option<u64>,
-    /// How many times the whole sequence is played (at least 1).
-    #[serde(default = "default_loops")]
-    pub loops: u32,
-    #[serde(default)]
-    pub only: Vec<String>,
-    #[serde(default)]
-    pub skip: Vec<String>,
-    /// `FROM=>TO` text rewrites (arguments, room names, tenant, user).
-    #[serde(default)]
-    pub rewrites: Vec<String>,
-    /// `$.path=VALUE` field rewrites (arguments only).
-    #[serde(default)]
-    pub sets: Vec<String>,
+    /// Timing, filters and rewrites (`FROM=>TO` also rewrites room names, tenant and
+    /// user; `$.path=VALUE` only the arguments).
+    #[serde(flatten)]
+    pub plan: crate::console::ReplayPlan,
     /// Wait until this many sockets are connected to the replayed namespaces before
     /// the first event (0 = start at once).
     #[serde(default)]
@@ -770,33 +753,6 @@ pub struct ServerReplayRequest {
     /// that subscribe on connect are in their rooms.
     #[serde(default)]
     pub start_delay_ms: u64,
-}
-
-fn default_speed() -> f64 {
-    1.0
-}
-
-fn default_loops() -> u32 {
-    1
-}
-
-impl Default for ServerReplayRequest {
-    fn default() -> Self {
-        Self {
-            session: 0,
-            speed: default_speed(),
-            as_fast_as_possible: false,
-            max_gap_ms: None,
-            loops: default_loops(),
-            only: Vec::new(),
-            skip: Vec::new(),
-            rewrites: Vec::new(),
-            sets: Vec::new(),
-            wait_clients: 0,
-            wait_timeout_ms: None,
-            start_delay_ms: 0,
-        }
-    }
 }
 
 /// Where a server-side replay is in its life.

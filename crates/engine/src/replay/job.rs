@@ -3,11 +3,10 @@
 //! the panel can poll it while the replay runs.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use sockscope_protocol::{DriftReport, ReplayRequest, ReplayState};
 
-use super::{run, Filter, ReplayOptions, Rewrites, Timing};
+use super::{run, ReplayOptions};
 use crate::connection::registry::options_for;
 use crate::store::Store;
 use crate::{keychain, Error, Result};
@@ -34,17 +33,10 @@ pub fn options(req: &ReplayRequest) -> Result<ReplayOptions> {
     connect.reconnect = false;
     connect.on_connect.clear();
     let mut opts = ReplayOptions::new(req.session, connect);
-    opts.timing = Timing {
-        speed: req.speed,
-        max_gap: req.max_gap_ms.map(Duration::from_millis),
-        as_fast_as_possible: req.as_fast_as_possible,
-        loops: req.loops.max(1),
-    };
-    opts.filter = Filter {
-        only: req.only.clone(),
-        skip: req.skip.clone(),
-    };
-    opts.rewrites = Rewrites::parse(&req.rewrites, &req.sets)?;
+    // The panel's "loops" field left empty means once.
+    let mut plan = req.plan.clone();
+    plan.loops = plan.loops.max(1);
+    (opts.timing, opts.filter, opts.rewrites) = super::plan_parts(&plan)?;
     opts.ignore = req.ignore.clone();
     Ok(opts)
 }
@@ -83,7 +75,7 @@ pub async fn run_tracked(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sockscope_protocol::TargetProfile;
+    use sockscope_protocol::{ReplayPlan, TargetProfile};
 
     #[test]
     fn a_panel_request_becomes_replay_options() {
@@ -95,10 +87,13 @@ mod tests {
                 ..TargetProfile::default()
             },
             token: Some("tok".into()),
-            speed: 4.0,
-            loops: 0,
-            skip: vec!["ping".into()],
-            rewrites: vec!["acme=>globex".into()],
+            plan: ReplayPlan {
+                speed: 4.0,
+                loops: 0,
+                skip: vec!["ping".into()],
+                rewrites: vec!["acme=>globex".into()],
+                ..ReplayPlan::default()
+            },
             ..ReplayRequest::default()
         };
         let o = options(&req).unwrap();
@@ -107,10 +102,8 @@ mod tests {
         assert_eq!(o.target.auth, Some(serde_json::json!({"token": "tok"})));
         assert_eq!(o.timing.loops, 1);
         assert!(!o.filter.keeps("ping"));
-        let bad = ReplayRequest {
-            sets: vec!["no-dollar".into()],
-            ..req
-        };
+        let mut bad = req;
+        bad.plan.sets = vec!["no-dollar".into()];
         assert!(options(&bad).is_err());
     }
 }

@@ -44,6 +44,23 @@ pub use drift::{AckOutcome, SendOutcome};
 pub use rewrite::Rewrites;
 pub use scheduler::{Clock, Timing};
 
+/// The timing, filter and rewrite rules of a replay request, client or server side;
+/// bad timing or a bad rule is the error.
+pub fn plan_parts(plan: &sockscope_protocol::ReplayPlan) -> Result<(Timing, Filter, Rewrites)> {
+    let timing = Timing {
+        speed: plan.speed,
+        max_gap: plan.max_gap_ms.map(Duration::from_millis),
+        as_fast_as_possible: plan.as_fast_as_possible,
+        loops: plan.loops,
+    };
+    timing.validate()?;
+    let filter = Filter {
+        only: plan.only.clone(),
+        skip: plan.skip.clone(),
+    };
+    Ok((timing, filter, Rewrites::parse(&plan.rewrites, &plan.sets)?))
+}
+
 /// Which events are re-sent, by name.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Filter {

@@ -87,21 +87,12 @@ impl ServerReplayOptions {
 
     /// Options from the GUI's / CLI's request; bad rules or timing are the error.
     pub fn from_request(req: &ServerReplayRequest) -> Result<Self> {
-        let timing = Timing {
-            speed: req.speed,
-            max_gap: req.max_gap_ms.map(Duration::from_millis),
-            as_fast_as_possible: req.as_fast_as_possible,
-            loops: req.loops,
-        };
-        timing.validate()?;
+        let (timing, filter, rewrites) = super::plan_parts(&req.plan)?;
         Ok(Self {
             source: req.session,
             timing,
-            filter: Filter {
-                only: req.only.clone(),
-                skip: req.skip.clone(),
-            },
-            rewrites: Rewrites::parse(&req.rewrites, &req.sets)?,
+            filter,
+            rewrites,
             wait_clients: req.wait_clients,
             wait_timeout: req
                 .wait_timeout_ms
@@ -582,6 +573,7 @@ where
 mod tests {
     use super::*;
     use serde_json::json;
+    use sockscope_protocol::ReplayPlan;
     use tokio::time::Instant;
 
     fn rec(
@@ -733,8 +725,11 @@ mod tests {
     fn options_from_a_request_reject_bad_rules_and_timing() {
         let mut req = ServerReplayRequest {
             session: 3,
-            rewrites: vec!["acme=>globex".into()],
-            max_gap_ms: Some(250),
+            plan: ReplayPlan {
+                rewrites: vec!["acme=>globex".into()],
+                max_gap_ms: Some(250),
+                ..ReplayPlan::default()
+            },
             wait_clients: 2,
             ..ServerReplayRequest::default()
         };
@@ -743,13 +738,13 @@ mod tests {
         assert_eq!(o.timing.max_gap, Some(Duration::from_millis(250)));
         assert_eq!(o.wait_clients, 2);
         assert_eq!(o.wait_timeout, DEFAULT_WAIT_TIMEOUT);
-        req.speed = 0.0;
+        req.plan.speed = 0.0;
         assert!(matches!(
             ServerReplayOptions::from_request(&req),
             Err(Error::BadReplay(_))
         ));
-        req.speed = 1.0;
-        req.rewrites = vec!["no-arrow".into()];
+        req.plan.speed = 1.0;
+        req.plan.rewrites = vec!["no-arrow".into()];
         assert!(matches!(
             ServerReplayOptions::from_request(&req),
             Err(Error::BadRewrite { .. })
