@@ -13,6 +13,7 @@ pub mod gateway;
 pub mod inspect;
 pub mod keychain;
 pub mod recording;
+pub mod redact;
 pub mod replay;
 pub mod simulate;
 pub mod store;
