@@ -76,6 +76,8 @@ pub struct ServeArgs {
     record: Option<String>,
     #[command(flatten)]
     db: DbArgs,
+    #[command(flatten)]
+    redact: crate::redaction::RedactArgs,
 }
 
 impl ServeArgs {
@@ -120,6 +122,7 @@ impl ServeArgs {
 }
 
 pub async fn run(args: ServeArgs) -> Result<()> {
+    args.redact.apply();
     let engine = Engine::new();
     let mut events = engine.bus().subscribe();
     let settings = args.settings()?;

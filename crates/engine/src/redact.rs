@@ -18,7 +18,9 @@
 //!   and `client_secret` are all secret. The value under a secret key becomes
 //!   [`REDACTED`] whatever it is (a whole object or array included), except `null`
 //!   and booleans, which cannot carry a secret. The price of "ends with" is some
-//!   over-redaction: `nextPageToken`, `lastSession`, `csrfToken` are redacted too.
+//!   over-redaction: `nextPageToken`, `csrfToken`, `hasPassword` (unless a boolean)
+//!   are redacted too. `session` alone is matched as the whole key only (see
+//!   [`WHOLE_KEY_ONLY`]); `sessionId`, `session_token` are caught by their suffix.
 //! - **Values**, whatever their key: a JWT-shaped string (`eyJ...` and two more
 //!   base64url segments), also inside longer text, becomes [`REDACTED`];
 //!   `Bearer <token>` becomes `Bearer [redacted]`.
@@ -85,6 +87,12 @@ pub const SECRET_KEYS: &[&str] = &[
     "jwt",
 ];
 
+/// The one built-in name matched only as the whole key: as a suffix it would take
+/// `source_session` and `replay_session`, session *numbers* in Sockscope's own
+/// metadata and in many applications' payloads. `sessionId`, `sessionToken` and
+/// `userSessionId` are still caught (by `sessionid` and `token`).
+const WHOLE_KEY_ONLY: &str = "session";
+
 /// Which URL rule applies to URLs found in a string.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -130,6 +138,15 @@ fn ends_with_name(key: &str, name: &str) -> bool {
     name.chars().rev().all(|n| k.next() == Some(n))
 }
 
+/// Whether `key`, normalised, is exactly the (normalised) `name`.
+fn equals_name(key: &str, name: &str) -> bool {
+    let mut k = key
+        .chars()
+        .filter(|c| !is_separator(*c))
+        .map(|c| c.to_ascii_lowercase());
+    name.chars().all(|n| k.next() == Some(n)) && k.next().is_none()
+}
+
 impl Policy {
     /// The built-in names plus `extra` (empty names are ignored: they would make
     /// every key secret).
@@ -159,7 +176,13 @@ impl Policy {
 
     /// Whether a value under `key` is a secret.
     pub fn is_secret_key(&self, key: &str) -> bool {
-        self.names.iter().any(|n| ends_with_name(key, n))
+        self.names.iter().any(|n| {
+            if n == WHOLE_KEY_ONLY {
+                equals_name(key, n)
+            } else {
+                ends_with_name(key, n)
+            }
+        })
     }
 
     /// Redacts an event payload (args or an ack reply) in place.
@@ -538,25 +561,29 @@ fn value_after(s: &str, from: usize) -> Option<(usize, usize)> {
         } else {
             i
         };
-        let len = s[from..]
-            .find(|c: char| {
-                c.is_whitespace()
-                    || matches!(
-                        c,
-                        ',' | ';'
-                            | '&'
-                            | '"'
-                            | '\''
-                            | '\\'
-                            | '}'
-                            | ']'
-                            | ')'
-                            | '<'
-                            | '>'
-                            | '\u{1b}'
-                    )
-            })
-            .unwrap_or(s.len() - from);
+        let len = if s[from..].starts_with(REDACTED) {
+            REDACTED.len()
+        } else {
+            s[from..]
+                .find(|c: char| {
+                    c.is_whitespace()
+                        || matches!(
+                            c,
+                            ',' | ';'
+                                | '&'
+                                | '"'
+                                | '\''
+                                | '\\'
+                                | '}'
+                                | ']'
+                                | ')'
+                                | '<'
+                                | '>'
+                                | '\u{1b}'
+                        )
+                })
+                .unwrap_or(s.len() - from)
+        };
         (i, from + len)
     };
     let value = &s[start..end];
@@ -739,6 +766,9 @@ mod tests {
             "aws.secret_access_key",
             "Proxy-Authorization",
             "dbCredentials",
+            "Session",
+            "userSessionId",
+            "sessionToken",
         ] {
             assert!(p.is_secret_key(k), "{k}");
         }
@@ -750,6 +780,7 @@ mod tests {
             "key",
             "room",
             "tenantId",
+            "source_session",
             "",
         ] {
             assert!(!p.is_secret_key(k), "{k}");
@@ -836,6 +867,11 @@ mod tests {
                 "ok",
             ),
             ("session: 5", "5", "session"),
+            (
+                r"authorization: Bearer abc\r\n",
+                "abc",
+                r"authorization: [redacted]\r",
+            ),
         ] {
             let out = p.payload_text(input);
             assert!(!out.contains(gone), "{gone} left in {out}");
