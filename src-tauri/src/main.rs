@@ -108,4 +108,6 @@ fn init_tracing() {
         // Through the redaction policy, as the CLI's logs.
         .with_writer(|| sockscope_engine::redact::LogWriter::new(std::io::stderr()))
         .init();
+    // Extra secret key names, as the CLI's --redact-key (comma-separated).
+    sockscope_engine::redact::add_keys_from_env();
 }

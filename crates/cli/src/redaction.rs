@@ -1,7 +1,9 @@
 //! `--redact-key KEY` (repeatable) on every command that records, prints, imports or
 //! exports events: extra secret key names for the engine's one redaction policy
 //! (`sockscope_engine::redact`), which already knows `token`, `password`, `apiKey`,
-//! `authorization`, `cookie`, ... and JWT- and Bearer-shaped values.
+//! `authorization`, `cookie`, ... and JWT- and Bearer-shaped values. The
+//! `SOCKSCOPE_REDACT_KEYS` environment variable (comma-separated) adds keys to every
+//! command at once (`main` reads it).
 
 use clap::Args;
 

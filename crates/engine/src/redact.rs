@@ -616,6 +616,22 @@ where
     *slot = Arc::new(p);
 }
 
+/// The environment variable naming extra secret keys for every command and the
+/// desktop app (comma-separated), so a team's own key names need not be repeated
+/// with `--redact-key` on each run.
+pub const KEYS_ENV: &str = "SOCKSCOPE_REDACT_KEYS";
+
+/// Adds the keys named in [`KEYS_ENV`], if set.
+pub fn add_keys_from_env() {
+    if let Ok(v) = std::env::var(KEYS_ENV) {
+        add_keys(split_keys(&v));
+    }
+}
+
+fn split_keys(v: &str) -> impl Iterator<Item = &str> {
+    v.split(',').map(str::trim).filter(|k| !k.is_empty())
+}
+
 /// [`Policy::value`] with the process-wide policy.
 pub fn value(v: &mut Value) {
     policy().value(v);
@@ -785,6 +801,12 @@ mod tests {
         ] {
             assert!(!p.is_secret_key(k), "{k}");
         }
+    }
+
+    #[test]
+    fn the_environment_list_is_comma_separated() {
+        let keys: Vec<&str> = split_keys(" tenantSig, ,x-sig ,").collect();
+        assert_eq!(keys, vec!["tenantSig", "x-sig"]);
     }
 
     #[test]
