@@ -394,4 +394,54 @@ mod tests {
         assert_eq!(pair("a:b:c", ':', "h").unwrap(), ("a".into(), "b:c".into()));
         assert!(pair("nope", '=', "--query").is_err());
     }
+
+    #[test]
+    fn auth_comes_inline_from_a_file_or_as_a_bare_token() {
+        assert_eq!(
+            parse_auth(Some(r#"{"token":"t"}"#)).unwrap(),
+            Some(serde_json::json!({"token": "t"}))
+        );
+        assert!(parse_auth(Some("{")).is_err());
+        let dir = std::env::temp_dir().join(format!("sockscope-auth-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let json = dir.join("auth.json");
+        std::fs::write(
+            &json,
+            "{\"token\": \"from-file\", \"firebase_id\": \"fb\"}\n",
+        )
+        .unwrap();
+        let bare = dir.join("token.txt");
+        std::fs::write(&bare, "  eyJ.a.b\n").unwrap();
+        let empty = dir.join("empty");
+        std::fs::write(&empty, "\n").unwrap();
+        let big = dir.join("big");
+        std::fs::write(&big, vec![b'a'; (AUTH_FILE_MAX + 1) as usize]).unwrap();
+        let at = |p: &std::path::Path| format!("@{}", p.display());
+        assert_eq!(
+            parse_auth(Some(&at(&json))).unwrap(),
+            Some(serde_json::json!({"token": "from-file", "firebase_id": "fb"}))
+        );
+        assert_eq!(
+            parse_auth(Some(&at(&bare))).unwrap(),
+            Some(serde_json::json!({"token": "eyJ.a.b"}))
+        );
+        let empty_err = parse_auth(Some(&at(&empty))).unwrap_err().to_string();
+        assert!(empty_err.contains("is empty"), "{empty_err}");
+        let big_err = parse_auth(Some(&at(&big))).unwrap_err().to_string();
+        assert!(big_err.contains("larger than"), "{big_err}");
+        let missing = parse_auth(Some(&at(&dir.join("missing")))).unwrap_err();
+        assert!(missing.to_string().contains("missing"), "{missing}");
+        // A bad file's error names the file, never its content.
+        std::fs::write(&json, "{\"token\": \"leak-me\"").unwrap();
+        let bad = parse_auth(Some(&at(&json))).unwrap_err().to_string();
+        assert!(
+            bad.contains("bad JSON in --auth file") && !bad.contains("leak-me"),
+            "{bad}"
+        );
+        assert_eq!(
+            auth_value("tok", "SOCKSCOPE_AUTH").unwrap(),
+            serde_json::json!({"token": "tok"})
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
