@@ -127,24 +127,23 @@ fn is_separator(c: char) -> bool {
     matches!(c, '-' | '_' | '.' | ' ')
 }
 
-/// Whether `key`, normalised, ends with the (normalised) `name`. No allocation: the
-/// bus calls this for every key of every record.
-fn ends_with_name(key: &str, name: &str) -> bool {
-    let mut k = key
-        .chars()
-        .rev()
-        .filter(|c| !is_separator(*c))
-        .map(|c| c.to_ascii_lowercase());
-    name.chars().rev().all(|n| k.next() == Some(n))
-}
-
-/// Whether `key`, normalised, is exactly the (normalised) `name`.
-fn equals_name(key: &str, name: &str) -> bool {
-    let mut k = key
-        .chars()
-        .filter(|c| !is_separator(*c))
-        .map(|c| c.to_ascii_lowercase());
-    name.chars().all(|n| k.next() == Some(n)) && k.next().is_none()
+/// Runs `f` on `key` normalised (lowercase ASCII, separators dropped), on the stack
+/// for keys up to 64 bytes: the bus calls this for every key of every record.
+/// Byte-wise, which equals [`normalise`]'s UTF-8 (separators are ASCII and non-ASCII
+/// bytes are kept as they are).
+fn with_normalised<R>(key: &str, f: impl FnOnce(&[u8]) -> R) -> R {
+    let mut buf = [0u8; 64];
+    if key.len() > buf.len() {
+        return f(normalise(key).as_bytes());
+    }
+    let mut n = 0;
+    for &b in key.as_bytes() {
+        if !matches!(b, b'-' | b'_' | b'.' | b' ') {
+            buf[n] = b.to_ascii_lowercase();
+            n += 1;
+        }
+    }
+    f(&buf[..n])
 }
 
 impl Policy {
@@ -176,12 +175,15 @@ impl Policy {
 
     /// Whether a value under `key` is a secret.
     pub fn is_secret_key(&self, key: &str) -> bool {
-        self.names.iter().any(|n| {
-            if n == WHOLE_KEY_ONLY {
-                equals_name(key, n)
-            } else {
-                ends_with_name(key, n)
-            }
+        with_normalised(key, |k| {
+            !k.is_empty()
+                && self.names.iter().any(|n| {
+                    if n == WHOLE_KEY_ONLY {
+                        k == n.as_bytes()
+                    } else {
+                        k.ends_with(n.as_bytes())
+                    }
+                })
         })
     }
 
