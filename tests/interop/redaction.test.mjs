@@ -321,3 +321,36 @@ test("redaction: --auth @FILE and SOCKSCOPE_AUTH problems are one-line errors th
     assertNoSecret(`stderr of ${args.join(" ")}`, r.stderr);
   }
 });
+
+test("redaction: sockscope serve --record keeps a client's secrets out of its output and database", async (t) => {
+  const { serve } = await import("./harness.mjs");
+  const { io } = await import("socket.io-client");
+  const dir = mkdtempSync(join(tmpdir(), "sockscope-redact-"));
+  const db = join(dir, "gw.db");
+  const srv = await serve(["--port", "0", "--record", "local", "--db", db, "--redact-key", "tenantSig"], DEBUG_ENV);
+  t.after(() => srv.child.kill("SIGKILL"));
+  const c = io(srv.url, {
+    transports: ["websocket"], reconnection: false,
+    auth: { token: S.authFile }, query: { token: S.query },
+  });
+  await withTimeout(new Promise((r) => c.on("connect", r)), "connect");
+  const reply = await withTimeout(c.emitWithAck("login", {
+    user: "PUBLIC-gw-user", password: S.password, tenantSig: S.custom, apiKey: S.apiKey,
+    note: `PUBLIC-gw-note ${S.jwt} and Bearer ${S.bearer}`,
+  }), "the login ack");
+  assert.ok(reply, "the gateway acked");
+  c.close();
+  await new Promise((r) => setTimeout(r, 200));
+  srv.child.kill("SIGTERM");
+  await withTimeout(srv.exited, "serve to exit");
+  const stdout = srv.lines.join("\n");
+  const login = srv.lines.map((l) => JSON.parse(l)).find((e) => e.event === "login");
+  assert.ok(login, `no login event printed: ${stdout}`);
+  assert.equal(login.args[0].user, "PUBLIC-gw-user", "the ordinary field is printed as sent");
+  assert.equal(login.args[0].password, "[redacted]");
+  assert.match(srv.stderr(), /events written, 0 dropped/);
+  assert.ok(readFileSync(db).includes("PUBLIC-gw-note [redacted] and Bearer [redacted]"), "the login event is in the database");
+  assertNoSecret("serve's stdout", stdout);
+  assertNoSecret("serve's stderr", srv.stderr());
+  for (const f of [db, `${db}-wal`]) if (existsSync(f)) assertNoSecret(f, readFileSync(f));
+});
