@@ -333,6 +333,9 @@ fn status_of(running: Option<&RunningGateway>, bus: &Bus) -> GatewayStatus {
             url: Some(r.gateway.url()),
             sockets: r.gateway.handle().socket_count(),
             events: bus.published().saturating_sub(r.events_at_start),
+            identities_verified: r.gateway.handle().identities_verified(),
+            api_protected: r.gateway.handle().api_token().is_some(),
+            api_token_file: r.gateway.token_file().map(|p| p.display().to_string()),
         },
     }
 }

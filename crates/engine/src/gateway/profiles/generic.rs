@@ -2,7 +2,9 @@
 //! emulated, and on any extra namespace of a seed profile.
 //!
 //! - `subscribe {room}` / `unsubscribe {room}` (or a bare room string) join and leave
-//!   a room scoped to the socket's tenant; the ack reply is `{ok, room}` or
+//!   `{scope}:room:{room}` in the socket's tenant scope (`gateway/rooms.rs`); a
+//!   user's personal room is `{scope}:user:{user}`, so no room name a client sends
+//!   (`user:bob` included) reaches it. The ack reply is `{ok, room}` or
 //!   `{ok: false, error}`.
 //! - Every other event is published on the bus and, when the client asked for an ack,
 //!   answered with `{ok: true, seq}` where `seq` is the event's bus sequence number.
@@ -62,7 +64,7 @@ async fn on_subscribe(s: SocketRef, args: Args, ack: AckSender, State(shared): S
     let reply = match room_arg(&args.values) {
         Some(room) => {
             let principal = principal_of(&s);
-            s.join(rooms::scoped(principal.tenant.as_deref(), room));
+            s.join(rooms::client_room(principal.tenant.as_deref(), room));
             json!({ "ok": true, "room": room })
         }
         None => json!({ "ok": false, "error": "subscribe expects {room: string}" }),
@@ -79,7 +81,7 @@ async fn on_unsubscribe(
     let reply = match room_arg(&args.values) {
         Some(room) => {
             let principal = principal_of(&s);
-            s.leave(rooms::scoped(principal.tenant.as_deref(), room));
+            s.leave(rooms::client_room(principal.tenant.as_deref(), room));
             json!({ "ok": true, "room": room })
         }
         None => json!({ "ok": false, "error": "unsubscribe expects {room: string}" }),
