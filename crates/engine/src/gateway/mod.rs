@@ -8,6 +8,7 @@
 pub mod args;
 pub mod auth;
 pub mod http_api;
+pub(crate) mod order;
 pub mod profiles;
 pub mod rooms;
 pub(crate) mod socket;
