@@ -67,6 +67,9 @@ pub(crate) struct ProfileState {
     pub(crate) timers: Mutex<HashSet<String>>,
     /// Plain WebSocket clients (jac).
     pub(crate) jac: profiles::jac::Clients,
+    /// Held across a broadcast's emit and its publish, so room and namespace
+    /// broadcasts are recorded in the order they were sent (see `order`).
+    pub(crate) broadcasts: tokio::sync::Mutex<()>,
 }
 
 impl ProfileState {
@@ -121,6 +124,7 @@ impl GatewayHandle {
             )),
             None => op,
         };
+        let _turn = self.shared.state.broadcasts.lock().await;
         let sockets = target.clone().sockets();
         let recipients = sockets.len();
         target
@@ -173,6 +177,7 @@ impl GatewayHandle {
             }
             op.to(targets)
         };
+        let _turn = self.shared.state.broadcasts.lock().await;
         let sockets = target.clone().sockets();
         let recipients = sockets.len();
         target

@@ -25,9 +25,15 @@
 //! received before the emit. This is a reorder buffer rather than a lock around the
 //! handlers: handlers still run concurrently, and only publishing waits.
 //!
-//! Across sockets nothing is reordered: records of different sockets, and room
-//! broadcasts (one record for all recipients, published when the emit returns), are
-//! in the order the gateway published them, which need not match arrival order on
+//! Room and namespace broadcasts are one record for all recipients; one gateway-wide
+//! lock (`ProfileState::broadcasts`) is held across each broadcast's emit and
+//! publish, so broadcasts are recorded in the order they were sent. They do not go
+//! through the recipients' queues, so a broadcast can be published ahead of a
+//! recipient's direct emit that is still waiting behind that socket's earlier
+//! events.
+//!
+//! Across sockets nothing is reordered: records of different sockets are in the
+//! order the gateway published them, which need not match arrival order on
 //! different connections.
 
 use std::collections::VecDeque;

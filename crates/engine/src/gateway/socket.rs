@@ -229,7 +229,7 @@ fn emit_when_connected<T: Serialize + ?Sized>(
 }
 
 /// Emits `event(data)` to every socket in `room` of namespace `ns` and publishes it
-/// once. Returns how many sockets it was addressed to.
+/// once, in broadcast order. Returns how many sockets it was addressed to.
 pub async fn emit_to_room<T: Serialize + ?Sized>(
     shared: &Shared,
     ns: &str,
@@ -242,6 +242,7 @@ pub async fn emit_to_room<T: Serialize + ?Sized>(
         return 0;
     };
     let target = op.to(room.to_owned());
+    let _turn = shared.state.broadcasts.lock().await;
     let sockets = target.clone().sockets();
     let recipients = sockets.len();
     if let Err(error) = target.emit(event, data).await {
@@ -262,7 +263,8 @@ pub async fn emit_to_room<T: Serialize + ?Sized>(
     recipients
 }
 
-/// Emits `event(data)` to every socket of namespace `ns` and publishes it once.
+/// Emits `event(data)` to every socket of namespace `ns` and publishes it once, in
+/// broadcast order.
 pub async fn emit_to_all<T: Serialize + ?Sized>(
     shared: &Shared,
     ns: &str,
@@ -272,6 +274,7 @@ pub async fn emit_to_all<T: Serialize + ?Sized>(
     let Some(op) = shared.io().and_then(|io| io.of(ns)) else {
         return 0;
     };
+    let _turn = shared.state.broadcasts.lock().await;
     let sockets = op.clone().sockets();
     let recipients = sockets.len();
     if let Err(error) = op.emit(event, data).await {
