@@ -217,7 +217,8 @@ impl GatewayHandle {
     /// Sends a template's event on its channel (the identifier, when given, replaces
     /// the channel's last segment; `data`, when given, replaces the template's).
     pub async fn send_template(&self, req: &TemplateSend) -> Result<TemplateSent> {
-        let set = self.templates()?;
+        let this = self.clone();
+        let set = crate::offload::blocking(move || this.templates()).await?;
         let template = crate::templates::find(&set, &req.event)?;
         let channel = match &req.identifier {
             Some(id) => crate::templates::with_identifier(&template.channel, id),

@@ -17,7 +17,9 @@
 //! strictly in slot order: a filled slot waits until every earlier one is filled. A
 //! slot whose handler ends without a record (an extractor after `Args` failed, a
 //! handler that records nothing) is released by [`Slot`]'s `Drop`, so it never holds
-//! the queue up.
+//! the queue up. The one rule for handlers: fill the slot (`socket::answer`) before
+//! awaiting anything, as every profile does, since the socket's later records wait
+//! for it.
 //!
 //! Gateway emits to one socket, and its `connect` and `disconnect` records, take and
 //! fill a slot in one step under the queue's lock, the emit itself included (see
