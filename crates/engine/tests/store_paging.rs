@@ -98,3 +98,31 @@ fn the_row_by_row_walk_sees_what_events_returns_and_stops_on_error() {
     );
     let _ = std::fs::remove_dir_all(path.parent().expect("dir"));
 }
+
+/// The engine's Record button path creates its session on the blocking pool; on a
+/// one-thread runtime it must still start, record and stop.
+#[tokio::test(flavor = "current_thread")]
+async fn the_engine_records_with_its_database_work_off_the_runtime() {
+    let path = temp_db("engine");
+    let engine = sockscope_engine::Engine::with_store(Store::open(&path).expect("open"));
+    let status = engine
+        .record_start(&sockscope_protocol::RecordRequest {
+            name: "r".into(),
+            source: None,
+        })
+        .await
+        .expect("record start");
+    assert!(status.active);
+    for i in 0..50u64 {
+        engine
+            .bus()
+            .publish(record("gateway", Direction::C2s, "/", "n", json!([i])));
+    }
+    let stats = engine.record_stop().await.expect("record stop");
+    assert_eq!((stats.written, stats.dropped), (50, 0));
+    let page = engine
+        .session_events_page(stats.session_id, 45, 100)
+        .expect("page");
+    assert_eq!(ns(&page), (45..50).collect::<Vec<_>>());
+    let _ = std::fs::remove_dir_all(path.parent().expect("dir"));
+}
