@@ -80,5 +80,9 @@ test("serve --record: 20,000 events on one socket are printed and recorded in em
   // One socket's records carry that socket's id, in increasing bus order.
   assert.equal(new Set(live.map((r) => r.socket_id)).size, 1);
   for (let k = 1; k < live.length; k++) assert.ok(live[k].seq > live[k - 1].seq, "bus seq increases");
-  for (let k = 1; k < recorded.length; k++) assert.ok(recorded[k].seq > recorded[k - 1].seq, "recorded seq increases");
+  for (let k = 1; k < recorded.length; k++) {
+    assert.ok(recorded[k].seq > recorded[k - 1].seq, "recorded seq increases");
+    // Stamped when the gateway read each packet, so one socket's times never go back.
+    assert.ok(recorded[k].ts >= recorded[k - 1].ts, `ts goes back at record ${k}`);
+  }
 });

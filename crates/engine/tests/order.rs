@@ -92,6 +92,11 @@ async fn twenty_thousand_events_of_one_socket_reach_the_bus_in_emit_order() {
         sub.rooms
     );
     assert!(seen.windows(2).all(|w| w[0].seq < w[1].seq));
+    // Stamped when read, so one socket's timestamps follow its order too.
+    assert!(
+        seen.windows(2).all(|w| w[0].ts <= w[1].ts),
+        "ts goes backwards"
+    );
     assert_eq!(seen.len() as u64, N + 2);
 }
 

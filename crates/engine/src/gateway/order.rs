@@ -88,6 +88,7 @@ impl Order {
             order: self.clone(),
             bus: bus.clone(),
             n,
+            received_at: crate::bus::now_micros(),
             filled: false,
         }
     }
@@ -97,8 +98,8 @@ impl Order {
     pub fn push<T>(&self, bus: &Bus, act: impl FnOnce() -> (T, Option<EventRecord>)) -> T {
         let mut q = self.lock();
         let (out, rec) = act();
-        if rec.is_some() || !q.slots.is_empty() {
-            q.slots.push_back(Some(rec));
+        if let Some(rec) = rec {
+            q.slots.push_back(Some(Some(rec)));
             q.flush(bus);
         }
         out
@@ -128,12 +129,19 @@ pub struct Slot {
     order: Arc<Order>,
     bus: Bus,
     n: u64,
+    /// When the packet was read: the record's `ts` unless it has one.
+    received_at: i64,
     filled: bool,
 }
 
 impl Slot {
-    /// Publishes `rec` on the bus as soon as every earlier slot of the socket is.
-    pub fn publish(mut self, rec: EventRecord) {
+    /// Publishes `rec` on the bus as soon as every earlier slot of the socket is,
+    /// stamped with the time its packet was read (so a socket's c2s timestamps
+    /// follow its order, however late a handler ran).
+    pub fn publish(mut self, mut rec: EventRecord) {
+        if rec.ts == 0 {
+            rec.ts = self.received_at;
+        }
         self.filled = true;
         self.order.fill(&self.bus, self.n, Some(rec));
     }
@@ -197,6 +205,26 @@ mod tests {
         // Control: with nothing waiting, a push goes straight out.
         order.push(&bus, || ((), Some(rec(5))));
         assert_eq!(drain(&mut rx), vec![5]);
+        // A push with no record takes no place.
+        order.push(&bus, || ((), None));
+        assert_eq!(order.waiting(), 0);
+    }
+
+    #[test]
+    fn a_record_is_stamped_when_its_slot_was_taken() {
+        let bus = Bus::new();
+        let mut rx = bus.subscribe();
+        let order = Arc::new(Order::default());
+        let early = order.take(&bus);
+        let taken = crate::bus::now_micros();
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        early.publish(rec(0));
+        let r = rx.try_recv().expect("published");
+        assert!(
+            r.ts <= taken,
+            "ts {} is after the slot was taken ({taken})",
+            r.ts
+        );
     }
 
     #[test]
