@@ -9,6 +9,7 @@ pub mod api_access;
 pub mod args;
 pub mod auth;
 pub mod http_api;
+pub(crate) mod order;
 pub mod profiles;
 pub mod rooms;
 pub(crate) mod socket;
@@ -67,6 +68,9 @@ pub(crate) struct ProfileState {
     pub(crate) timers: Mutex<HashSet<String>>,
     /// Plain WebSocket clients (jac).
     pub(crate) jac: profiles::jac::Clients,
+    /// Held across a broadcast's emit and its publish, so room and namespace
+    /// broadcasts are recorded in the order they were sent (see `order`).
+    pub(crate) broadcasts: tokio::sync::Mutex<()>,
 }
 
 impl ProfileState {
@@ -123,6 +127,7 @@ impl GatewayHandle {
             )),
             None => op,
         };
+        let _turn = self.shared.state.broadcasts.lock().await;
         let sockets = target.clone().sockets();
         let recipients = sockets.len();
         target
@@ -176,6 +181,7 @@ impl GatewayHandle {
             }
             op.to(targets)
         };
+        let _turn = self.shared.state.broadcasts.lock().await;
         let sockets = target.clone().sockets();
         let recipients = sockets.len();
         target
@@ -215,7 +221,8 @@ impl GatewayHandle {
     /// Sends a template's event on its channel (the identifier, when given, replaces
     /// the channel's last segment; `data`, when given, replaces the template's).
     pub async fn send_template(&self, req: &TemplateSend) -> Result<TemplateSent> {
-        let set = self.templates()?;
+        let this = self.clone();
+        let set = crate::offload::blocking(move || this.templates()).await?;
         let template = crate::templates::find(&set, &req.event)?;
         let channel = match &req.identifier {
             Some(id) => crate::templates::with_identifier(&template.channel, id),
