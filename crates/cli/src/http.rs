@@ -62,9 +62,14 @@ pub struct ApiTokenArgs {
 }
 
 impl ApiTokenArgs {
+    /// The token the operator gave, if any.
+    pub fn given(&self) -> Option<&str> {
+        self.api_token.as_deref().filter(|t| !t.is_empty())
+    }
+
     pub fn for_url(&self, base: &str) -> Option<String> {
-        if let Some(t) = self.api_token.as_ref().filter(|t| !t.is_empty()) {
-            return Some(t.clone());
+        if let Some(t) = self.given() {
+            return Some(t.to_owned());
         }
         let url = reqwest::Url::parse(base).ok()?;
         let local = match url.host()? {

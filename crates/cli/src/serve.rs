@@ -67,16 +67,11 @@ pub struct ServeArgs {
     /// JWT claim naming the tenant.
     #[arg(long, default_value = "tenantId")]
     tenant_claim: String,
-    /// Bearer token the HTTP API requires (needed when a JWT key is set or the bind is
-    /// not loopback). Generated, printed once and written to a 0600 file for the local
-    /// CLI when unset.
-    #[arg(
-        long,
-        env = "SOCKSCOPE_API_TOKEN",
-        hide_env_values = true,
-        value_name = "TOKEN"
-    )]
-    api_token: Option<String>,
+    /// The HTTP API's token (needed when a JWT key is set or the bind is not
+    /// loopback); generated, printed once and written to a 0600 file for the local CLI
+    /// when unset.
+    #[command(flatten)]
+    api: crate::http::ApiTokenArgs,
     /// Web origin allowed to call the gateway from a browser (repeatable), besides
     /// http(s)://localhost:* and http(s)://127.0.0.1:*.
     #[arg(long = "cors-origin", value_name = "ORIGIN")]
@@ -131,7 +126,7 @@ impl ServeArgs {
             tick_ms: self.tick_ms,
             templates_dir: self.templates.clone(),
             tls,
-            api_token: self.api_token.clone(),
+            api_token: self.api.given().map(str::to_owned),
             cors_origins: self.cors_origins.clone(),
         })
     }
@@ -169,7 +164,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         .await
         .ok()
         .and_then(|g| g.api_token().map(str::to_owned));
-    print_security(&status, api_token.as_deref(), args.api_token.is_some());
+    print_security(&status, api_token.as_deref(), args.api.given().is_some());
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
     loop {
