@@ -18,7 +18,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value;
 use sockscope_protocol::{Direction, EventRecord, SessionInfo};
 
-use crate::bus::{now_micros, redact};
+use crate::bus::now_micros;
+use crate::redact;
 use crate::{Error, Result};
 
 pub use recorder::{Recorder, RecorderStats};
@@ -117,7 +118,8 @@ impl Store {
         Ok(())
     }
 
-    /// Starts a session; `meta` is redacted before it is stored.
+    /// Starts a session. Name, target and `meta` are redacted before they are stored
+    /// (`crate::redact`: a URL keeps host, path and query keys only).
     pub fn create_session(
         &self,
         name: &str,
@@ -125,11 +127,14 @@ impl Store {
         target: &str,
         mut meta: Value,
     ) -> Result<i64> {
-        redact(&mut meta);
+        let policy = redact::policy();
+        let name = policy.text(name);
+        let target = policy.url(target);
+        policy.meta(&mut meta);
         let conn = self.connect()?;
         conn.execute(
             "INSERT INTO sessions (name, kind, target, started_at, meta) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![name, kind, target, now_micros(), meta.to_string()],
+            params![name.as_ref(), kind, target, now_micros(), meta.to_string()],
         )
         .map_err(|e| self.err(e))?;
         Ok(conn.last_insert_rowid())
@@ -145,6 +150,8 @@ impl Store {
         Ok(())
     }
 
+    /// Every session, redacted on the way out (a database written by an older
+    /// version may hold what today's policy removes).
     pub fn sessions(&self) -> Result<Vec<SessionInfo>> {
         let conn = self.connect()?;
         let mut st = conn
@@ -159,6 +166,8 @@ impl Store {
             .map_err(|e| self.err(e))?
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(|e| self.err(e))?;
+        let mut rows = rows;
+        rows.iter_mut().for_each(redact::session);
         Ok(rows)
     }
 
@@ -169,7 +178,7 @@ impl Store {
             .ok_or(Error::UnknownSession(id))
     }
 
-    /// A session's events in recorded order.
+    /// A session's events in recorded order, redacted on the way out as sessions are.
     pub fn events(&self, id: i64) -> Result<Vec<EventRecord>> {
         self.session(id)?;
         let conn = self.connect()?;
@@ -184,6 +193,9 @@ impl Store {
             .map_err(|e| self.err(e))?
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(|e| self.err(e))?;
+        let mut rows = rows;
+        let policy = redact::policy();
+        rows.iter_mut().for_each(|r| policy.record(r));
         Ok(rows)
     }
 
@@ -266,7 +278,8 @@ impl Store {
                     line: i + 1,
                     message: e.to_string(),
                 })?;
-            redact(&mut rec.args);
+            // An import skips the bus: the same policy applies here.
+            redact::record(&mut rec);
             records.push(rec);
         }
         let id =
@@ -295,6 +308,7 @@ impl Store {
         if decoded.skipped > 0 {
             tracing::warn!(file = %file, skipped = decoded.skipped, "HAR frames that could not be decoded were skipped");
         }
+        // `decoded` is already redacted; name, target and meta are again on creation.
         let id = self.create_session(name, "import", &decoded.target, decoded.meta)?;
         let n = decoded.records.len();
         let mut conn = self.connect()?;
