@@ -201,7 +201,8 @@ impl Store {
 
     /// Calls `each` with session `id`'s events in recorded order, one row at a time:
     /// exports and replays never hold a whole session in memory. Stops at the first
-    /// error `each` returns. Returns how many events were passed on.
+    /// error `each` returns. Returns how many events were passed on. Each event is
+    /// redacted on the way out, as [`Store::events`] does.
     pub fn for_each_event(
         &self,
         id: i64,
@@ -215,16 +216,19 @@ impl Store {
             ))
             .map_err(|e| self.err(e))?;
         let mut rows = st.query([id]).map_err(|e| self.err(e))?;
+        let policy = redact::policy();
         let mut n = 0;
         while let Some(row) = rows.next().map_err(|e| self.err(e))? {
-            each(event_row(row).map_err(|e| self.err(e))?)?;
+            let mut rec = event_row(row).map_err(|e| self.err(e))?;
+            policy.record(&mut rec);
+            each(rec)?;
             n += 1;
         }
         Ok(n)
     }
 
     /// At most `limit` of session `id`'s events in recorded order, skipping the first
-    /// `offset`: one page of the Recordings panel.
+    /// `offset`: one page of the Recordings panel, redacted as [`Store::events`] is.
     pub fn events_page(&self, id: i64, offset: u64, limit: u64) -> Result<Vec<EventRecord>> {
         self.session(id)?;
         let conn = self.connect()?;
@@ -240,6 +244,9 @@ impl Store {
             .map_err(|e| self.err(e))?
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(|e| self.err(e))?;
+        let mut rows = rows;
+        let policy = redact::policy();
+        rows.iter_mut().for_each(|r| policy.record(r));
         Ok(rows)
     }
 
