@@ -60,7 +60,7 @@ test("gxp profile: send a template from the Templates panel, see it live and in 
 
   await s.click("#tab-inspector");
   await s.waitFor(`[data-testid="inspect-socket"][data-socket="${plugin.id}"]`, "the plugin's socket in the Inspector");
-  await s.waitFor('[data-testid="inspect-room"][data-room="private.CheckIn.kiosk_7"]', "the kiosk_7 channel room");
+  await s.waitFor('[data-testid="inspect-room"][data-room="public:channel:private.CheckIn.kiosk_7"]', "the kiosk_7 channel room");
   const row = await s.text(`[data-testid="inspect-socket"][data-socket="${plugin.id}"]`);
   assert.match(row, /websocket/);
   writeFileSync(join(artifacts, "inspector.png"), await s.screenshot());
