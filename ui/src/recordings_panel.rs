@@ -267,6 +267,7 @@ mod tests {
             ended_at: None,
             events: 3,
             meta: serde_json::Value::Null,
+            state: Default::default(),
         };
         assert!(session_matches(&s, ""));
         assert!(session_matches(&s, "dash"));

@@ -9,6 +9,7 @@ use sockscope_engine::Engine;
 use sockscope_protocol::{AuthMode, GatewaySettings, Profile, TlsFiles, DEFAULT_PORT};
 use tokio::sync::broadcast::error::RecvError;
 
+use crate::capture::{self, Capture};
 use crate::db::DbArgs;
 use crate::error::{CliError, Result};
 use crate::output;
@@ -122,13 +123,15 @@ impl ServeArgs {
 pub async fn run(args: ServeArgs) -> Result<()> {
     let engine = Engine::new();
     let mut events = engine.bus().subscribe();
+    // The recording's own subscription: a slow terminal cannot make it lose events.
+    let record_rx = args.record.as_ref().map(|_| engine.bus().subscribe());
     let settings = args.settings()?;
     // The database is opened before the port is taken: a locked or unwritable file is
     // reported before anything happens.
     let store = args.record.as_ref().map(|_| args.db.open()).transpose()?;
     let status = engine.start_gateway(&settings).await?;
-    let recorder = match (&store, &args.record) {
-        (Some(store), Some(name)) => {
+    let recorder = match (&store, &args.record, record_rx) {
+        (Some(store), Some(name), Some(rx)) => {
             let meta = serde_json::json!({ "profile": settings.profile.name(), "namespaces": settings.namespaces, "port": settings.port });
             let id = store.create_session(
                 name,
@@ -136,7 +139,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
                 status.url.as_deref().unwrap_or_default(),
                 meta,
             )?;
-            Some(Recorder::start(store, id)?)
+            Some(Capture::start(Recorder::start(store, id)?, rx, None))
         }
         _ => None,
     };
@@ -148,6 +151,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     }
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
+    let mut skipped: u64 = 0;
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
@@ -156,15 +160,11 @@ pub async fn run(args: ServeArgs) -> Result<()> {
                     let mut out = std::io::stdout().lock();
                     output::event_line(&mut out, &rec, args.json)?;
                     out.flush()?;
-                    if let Some(r) = &recorder {
-                        r.record(rec);
-                    }
                 }
                 Err(RecvError::Lagged(n)) => {
-                    tracing::warn!(skipped = n, "printing fell behind; events skipped from the display");
-                    if let Some(r) = &recorder {
-                        r.note_dropped(n);
-                    }
+                    skipped += n;
+                    let kept = if recorder.is_some() { " (the recording keeps them)" } else { "" };
+                    eprintln!("printer skipped {n} lines{kept}");
                 }
                 Err(RecvError::Closed) => break,
             },
@@ -172,11 +172,15 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     }
     engine.stop_gateway().await;
     if let Some(r) = recorder {
-        let stats = r.finish()?;
+        let stats = r.stop().await?;
         eprintln!(
-            "session {}: {} events written, {} dropped",
-            stats.session_id, stats.written, stats.dropped
+            "session {}: {}",
+            stats.session_id,
+            capture::summary(&stats, 0, 0)
         );
+    }
+    if skipped > 0 {
+        eprintln!("printer skipped {skipped} lines");
     }
     Ok(())
 }
