@@ -100,14 +100,20 @@ impl Health {
 
     /// The connection was lost: the first call after it was up publishes a
     /// `disconnect` record (`[reason]`, or `[reason, detail]` with the last error the
-    /// library reported) and counts the loss; later calls do nothing. Returns the
-    /// reason as one line when this call counted the loss.
+    /// library reported, when `"transport close"` becomes `"transport error"`) and
+    /// counts the loss; later calls do nothing. Returns the reason as one line when
+    /// this call counted the loss.
     pub(crate) fn lose(&self, reason: &str) -> Option<String> {
         if !self.up.swap(false, Ordering::SeqCst) {
             return None;
         }
         self.lost.fetch_add(1, Ordering::Relaxed);
         let detail = self.take_error();
+        // socket.io-client's names: a transport that failed is a "transport error".
+        let reason = match (&detail, reason) {
+            (Some(_), "transport close") => "transport error",
+            _ => reason,
+        };
         let line = match &detail {
             Some(d) => format!("{reason}: {d}"),
             None => reason.to_owned(),
