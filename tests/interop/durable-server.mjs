@@ -2,7 +2,8 @@
 // on `start {rate, total, badAfter}` it emits `tick {i}` for i = 0..total-1 at `rate`
 // events per second (bursts every 10 ms), then `done {sent}`. With `badAfter`, after
 // that many ticks it writes one malformed Engine.IO frame ("9oops": no such packet
-// type) straight onto the client's WebSocket, then keeps emitting.
+// type) straight onto the client's WebSocket, then keeps emitting. With `bigAt`, tick
+// `bigAt` is preceded by a `big` event carrying a string of `bigSize` bytes.
 // Usage: node durable-server.mjs [PORT]; prints `listening on http://127.0.0.1:PORT`.
 import { createServer } from "node:http";
 import { Server } from "socket.io";
@@ -12,13 +13,14 @@ const http = createServer();
 const io = new Server(http, { maxHttpBufferSize: 64 << 20 });
 
 io.on("connection", (socket) => {
-  socket.on("start", ({ rate = 1000, total = 1000, badAfter = -1 } = {}) => {
+  socket.on("start", ({ rate = 1000, total = 1000, badAfter = -1, bigAt = -1, bigSize = 0 } = {}) => {
     let i = 0;
     const perTick = Math.max(1, Math.round(rate / 100));
     const timer = setInterval(() => {
       if (!socket.connected) return clearInterval(timer);
       for (let k = 0; k < perTick && i < total; k++, i++) {
         if (i === badAfter) socket.conn.transport.socket.send("9oops");
+        if (i === bigAt) socket.emit("big", "x".repeat(bigSize));
         socket.emit("tick", { i });
       }
       if (i >= total) {

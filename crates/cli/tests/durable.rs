@@ -425,3 +425,100 @@ fn a_recorder_killed_with_sigkill_leaves_an_interrupted_session_with_a_gap_free_
     let (_, out, _) = sockscope(&["sessions", "list", "--db", db_str(&db)]);
     assert!(out.contains("interrupted"), "{out}");
 }
+
+#[test]
+fn events_over_max_payload_are_dropped_counted_and_named_and_the_clients_own_limit_ends_the_connection(
+) {
+    let srv = server(0);
+    let dir = temp_dir("oversized");
+    let db = dir.join("rec.db");
+    // Over --max-payload: dropped with an error record, the stream goes on.
+    let start_msg = json!({ "rate": 1000, "total": 20, "bigAt": 10, "bigSize": 4096 }).to_string();
+    let (status, _, err) = start(&[
+        "record",
+        &srv.url,
+        "--transport",
+        "websocket",
+        "--max-payload",
+        "1KiB",
+        "--emit",
+        &format!("start={start_msg}"),
+        // connect, start, the error record, 20 ticks, done.
+        "--count",
+        "24",
+        "--json",
+        "--db",
+        db_str(&db),
+    ])
+    .wait(WAIT);
+    assert!(status.success(), "{err}");
+    assert!(err.contains("oversized 1)"), "{err}");
+    let id = sessions(&db)[0]["id"].as_i64().expect("id");
+    let evs = events(&db, id);
+    assert!(ticks(&evs).iter().copied().eq(0..20), "{:?}", names(&evs));
+    assert!(!names(&evs).contains(&"big"));
+    let error = evs
+        .iter()
+        .find(|e| e["event"] == "error")
+        .unwrap_or_else(|| panic!("no error record: {:?}", names(&evs)));
+    let text = error["args"][0].as_str().expect("message");
+    assert!(
+        text.contains("\"big\"") && text.contains("1024 byte limit (--max-payload)"),
+        "{text}"
+    );
+
+    // Positive control: the same event under a larger limit is kept.
+    let (status, _, err) = start(&[
+        "record",
+        &srv.url,
+        "--transport",
+        "websocket",
+        "--max-payload",
+        "8KiB",
+        "--emit",
+        &format!("start={start_msg}"),
+        "--count",
+        "24",
+        "--json",
+        "--db",
+        db_str(&db),
+    ])
+    .wait(WAIT);
+    assert!(status.success(), "{err}");
+    assert!(err.contains("oversized 0)"), "{err}");
+    let id = sessions(&db)[1]["id"].as_i64().expect("id");
+    assert!(names(&events(&db, id)).contains(&"big"));
+
+    // Over the client's own 16 MiB: the connection ends, counted and said.
+    // (rust_socketio reports it only as "EngineIO Error", so it counts as a lost
+    // connection rather than as oversized; see README, Known limits.)
+    let start_msg =
+        json!({ "rate": 1000, "total": 20, "bigAt": 10, "bigSize": 17 << 20 }).to_string();
+    let (status, _, err) = start(&[
+        "record",
+        &srv.url,
+        "--transport",
+        "websocket",
+        "--no-reconnect",
+        "--emit",
+        &format!("start={start_msg}"),
+        "--json",
+        "--db",
+        db_str(&db),
+    ])
+    .wait(Duration::from_secs(30));
+    assert_eq!(status.code(), Some(2), "{err}");
+    assert!(err.contains("connection lost 1, oversized 0)"), "{err}");
+    assert!(
+        err.contains("ended: connection lost (transport error"),
+        "{err}"
+    );
+    let id = sessions(&db)[2]["id"].as_i64().expect("id");
+    let evs = events(&db, id);
+    assert!(ticks(&evs).iter().copied().eq(0..10), "{:?}", names(&evs));
+    assert_eq!(names(&evs).last(), Some(&"disconnect"));
+
+    let (status, _, err) = sockscope(&["record", &srv.url, "--max-payload", "17MiB"]);
+    assert_eq!(status.code(), Some(2));
+    assert!(err.contains("--max-payload"), "{err}");
+}
