@@ -9,7 +9,6 @@
 //! connection that ends with nothing to reconnect it (`--no-reconnect`, attempts
 //! used up, `--ws`) stops the run, which exits non-zero saying why.
 
-use std::io::Write;
 use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
@@ -22,10 +21,9 @@ use sockscope_engine::store::Recorder;
 use sockscope_engine::Bus;
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::capture::{self, Capture};
+use crate::capture::{self, Capture, Printer};
 use crate::db::DbArgs;
 use crate::error::{CliError, Result};
-use crate::output;
 use crate::serve::shutdown_signal;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -304,7 +302,7 @@ pub async fn connect(args: ConnectArgs) -> Result<()> {
     let (conn, target) = Client::open(&args, &bus).await?;
     let stop = shutdown_signal();
     tokio::pin!(stop);
-    let mut skipped: u64 = 0;
+    let mut printer = Printer::start(args.json, None, " (the terminal is slower than the events)")?;
     let mut lost = None;
     {
         let ended = conn.ended();
@@ -317,15 +315,8 @@ pub async fn connect(args: ConnectArgs) -> Result<()> {
                     break;
                 }
                 next = rx.recv() => match next {
-                    Ok(rec) => {
-                        let mut out = std::io::stdout().lock();
-                        output::event_line(&mut out, &rec, args.json)?;
-                        out.flush()?;
-                    }
-                    Err(RecvError::Lagged(n)) => {
-                        skipped += n;
-                        eprintln!("printer skipped {n} lines (the terminal is slower than the events)");
-                    }
+                    Ok(rec) => printer.print(&rec)?,
+                    Err(RecvError::Lagged(n)) => printer.skip(n),
                     Err(RecvError::Closed) => break,
                 }
             }
@@ -333,12 +324,11 @@ pub async fn connect(args: ConnectArgs) -> Result<()> {
     }
     // What reached the bus before the end (the disconnect and error records).
     while let Ok(rec) = rx.try_recv() {
-        let mut out = std::io::stdout().lock();
-        output::event_line(&mut out, &rec, args.json)?;
-        out.flush()?;
+        printer.print(&rec)?;
     }
     let losses = conn.losses();
     conn.close().await;
+    let skipped = printer.finish()?;
     if skipped > 0 || losses != ConnectionLosses::default() {
         eprintln!(
             "printer skipped {skipped} lines; connection lost {}, oversized {}",
@@ -386,7 +376,12 @@ pub async fn record(args: RecordArgs) -> Result<()> {
     tokio::pin!(until);
     let stop = shutdown_signal();
     tokio::pin!(stop);
-    let mut skipped: u64 = 0;
+    let bar_for_lines = (!args.connect.json).then(|| bar.clone());
+    let mut printer = Printer::start(
+        args.connect.json,
+        bar_for_lines,
+        " (the recording keeps them)",
+    )?;
     let mut lost = None;
     let mut printing = true;
     {
@@ -403,22 +398,11 @@ pub async fn record(args: RecordArgs) -> Result<()> {
                 }
                 next = rx.recv(), if printing => match next {
                     Ok(rec) => {
-                        if !args.connect.json {
-                            bar.suspend(|| {
-                                let mut out = std::io::stdout().lock();
-                                output::event_line(&mut out, &rec, false)
-                            })?;
-                        } else {
-                            let mut out = std::io::stdout().lock();
-                            output::event_line(&mut out, &rec, true)?;
-                        }
+                        printer.print(&rec)?;
                         bar.set_message(format!("recording session {session}: {} events", capture.seen()));
                         bar.tick();
                     }
-                    Err(RecvError::Lagged(n)) => {
-                        skipped += n;
-                        bar.suspend(|| eprintln!("printer skipped {n} lines (the recording keeps them)"));
-                    }
+                    Err(RecvError::Lagged(n)) => printer.skip(n),
                     Err(RecvError::Closed) => printing = false,
                 }
             }
@@ -426,6 +410,7 @@ pub async fn record(args: RecordArgs) -> Result<()> {
     }
     let losses = conn.losses();
     conn.close().await;
+    let skipped = printer.finish()?;
     bar.finish_and_clear();
     let stats = capture.stop().await?;
     let printer = if skipped > 0 {

@@ -9,10 +9,9 @@ use sockscope_engine::Engine;
 use sockscope_protocol::{AuthMode, GatewaySettings, Profile, TlsFiles, DEFAULT_PORT};
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::capture::{self, Capture};
+use crate::capture::{self, Capture, Printer};
 use crate::db::DbArgs;
 use crate::error::{CliError, Result};
-use crate::output;
 use sockscope_engine::store::Recorder;
 
 pub(crate) fn parse_profile(s: &str) -> std::result::Result<Profile, String> {
@@ -151,26 +150,24 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     }
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
-    let mut skipped: u64 = 0;
+    let note = if recorder.is_some() {
+        " (the recording keeps them)"
+    } else {
+        ""
+    };
+    let mut printer = Printer::start(args.json, None, note)?;
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
             next = events.recv() => match next {
-                Ok(rec) => {
-                    let mut out = std::io::stdout().lock();
-                    output::event_line(&mut out, &rec, args.json)?;
-                    out.flush()?;
-                }
-                Err(RecvError::Lagged(n)) => {
-                    skipped += n;
-                    let kept = if recorder.is_some() { " (the recording keeps them)" } else { "" };
-                    eprintln!("printer skipped {n} lines{kept}");
-                }
+                Ok(rec) => printer.print(&rec)?,
+                Err(RecvError::Lagged(n)) => printer.skip(n),
                 Err(RecvError::Closed) => break,
             },
         }
     }
     engine.stop_gateway().await;
+    let skipped = printer.finish()?;
     if let Some(r) = recorder {
         let stats = r.stop().await?;
         eprintln!(

@@ -522,3 +522,61 @@ fn events_over_max_payload_are_dropped_counted_and_named_and_the_clients_own_lim
     assert_eq!(status.code(), Some(2));
     assert!(err.contains("--max-payload"), "{err}");
 }
+
+#[test]
+fn a_terminal_that_stops_reading_makes_the_printer_skip_lines_never_the_recording() {
+    let srv = server(0);
+    let dir = temp_dir("slowterm");
+    let db = dir.join("rec.db");
+    const TOTAL: u64 = 40_000;
+    let start_msg = json!({ "rate": 10_000, "total": TOTAL }).to_string();
+    let count = (TOTAL + 3).to_string();
+    let mut child = Command::new(bin())
+        .args([
+            "record",
+            &srv.url,
+            "--transport",
+            "websocket",
+            "--emit",
+            &format!("start={start_msg}"),
+            "--count",
+            &count,
+            "--json",
+            "--db",
+            db_str(&db),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("sockscope");
+    // A terminal that reads nothing for 5 s, then catches up.
+    let stdout = child.stdout.take().map(|mut p| {
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_secs(5));
+            let mut s = String::new();
+            let _ = p.read_to_string(&mut s);
+            s
+        })
+    });
+    let stderr = collect(child.stderr.take());
+    let (status, out, err) = Run {
+        child,
+        stdout,
+        stderr,
+    }
+    .wait(Duration::from_secs(60));
+    assert!(status.success(), "{err}");
+    assert!(
+        err.contains("printer skipped"),
+        "the terminal never fell behind: {err}"
+    );
+    assert!(
+        err.contains(&format!("{count} events written, 0 dropped, 0 lost")),
+        "{err}"
+    );
+    let printed = out.lines().count() as u64;
+    assert!(printed < TOTAL, "printed {printed}");
+    let id = sessions(&db)[0]["id"].as_i64().expect("id");
+    assert!(ticks(&events(&db, id)).iter().copied().eq(0..TOTAL));
+    eprintln!("slow terminal: {TOTAL} ticks sent, {TOTAL} kept, {printed} lines printed");
+}
