@@ -15,8 +15,9 @@
 //!   reconnection off or out of attempts, makes that reconnection fail at once (an
 //!   empty address, no network) and ends the connection: [`Connection::ended`].
 //! - An event over `max_payload` is dropped and counted, with an `error` record saying
-//!   so; a message over the client library's own limit ([`DEFAULT_MAX_PAYLOAD`]) ends
-//!   the connection, which is counted the same way.
+//!   so. A message over the client library's own limit ([`DEFAULT_MAX_PAYLOAD`], its
+//!   WebSocket frame limit) ends the connection; rust_socketio reports that only as
+//!   "EngineIO Error", so it is counted as a lost connection.
 //!
 //! Secrets: the auth object and headers go to the server only; records carry event
 //! payloads, which the bus redacts by key name.
