@@ -580,3 +580,62 @@ fn a_terminal_that_stops_reading_makes_the_printer_skip_lines_never_the_recordin
     assert!(ticks(&events(&db, id)).iter().copied().eq(0..TOTAL));
     eprintln!("slow terminal: {TOTAL} ticks sent, {TOTAL} kept, {printed} lines printed");
 }
+
+#[test]
+fn sessions_import_into_the_same_database_while_recording_at_10k_per_second_loses_nothing() {
+    let srv = server(0);
+    let dir = temp_dir("import");
+    let db = dir.join("rec.db");
+    let file = dir.join("big.jsonl");
+    let lines: Vec<String> = (0..100_000)
+        .map(|i| {
+            json!({ "seq": i + 1, "ts": 1_700_000_000_000_000_i64 + i, "source": "connection:9",
+                    "direction": "s2c", "namespace": "/", "event": "imported", "args": [{ "i": i }] })
+            .to_string()
+        })
+        .collect();
+    std::fs::write(&file, lines.join("\n")).expect("jsonl");
+    const TOTAL: u64 = 40_000;
+    let start_msg = json!({ "rate": 10_000, "total": TOTAL }).to_string();
+    let count = (TOTAL + 3).to_string();
+    let rec = start(&[
+        "record",
+        &srv.url,
+        "--transport",
+        "websocket",
+        "--emit",
+        &format!("start={start_msg}"),
+        "--count",
+        &count,
+        "--json",
+        "--db",
+        db_str(&db),
+    ]);
+    eventually(WAIT, "the first rows", || rows(&db) > 1_000);
+    for _ in 0..2 {
+        let (status, out, err) = start(&[
+            "sessions",
+            "import",
+            file.to_str().expect("path"),
+            "--db",
+            db_str(&db),
+        ])
+        .wait(Duration::from_secs(60));
+        assert!(status.success(), "{err}");
+        assert!(out.contains("imported 100000 events"), "{out}");
+    }
+    let (status, _, err) = rec.wait(Duration::from_secs(60));
+    assert!(status.success(), "{err}");
+    assert!(
+        err.contains(&format!("{count} events written, 0 dropped, 0 lost")),
+        "{err}"
+    );
+    let list = sessions(&db);
+    let recorded = list
+        .iter()
+        .find(|s| s["kind"] == "connection")
+        .expect("the recording");
+    let id = recorded["id"].as_i64().expect("id");
+    assert!(ticks(&events(&db, id)).iter().copied().eq(0..TOTAL));
+    assert_eq!(list.iter().filter(|s| s["events"] == 100_000).count(), 2);
+}

@@ -971,7 +971,10 @@ pub(crate) fn insert_batch(
     records: &[EventRecord],
 ) -> rusqlite::Result<()> {
     let sql = Sql::new();
-    let tx = conn.transaction()?;
+    // IMMEDIATE: the write lock first (waiting out `busy_timeout`), so a recorder
+    // committing between this transaction's read and its first write cannot make it
+    // fail at once with a stale snapshot.
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let mut seq = last_seq(&tx, session_id)?;
     for chunk in records.chunks(BATCH) {
         insert_rows(
