@@ -122,10 +122,9 @@ pub fn run(cmd: SessionsCommand) -> Result<()> {
             }
         }
         SessionsCommand::Show(a) => {
+            // Row by row: a session of any size prints without being loaded whole.
             let store = a.db.open()?;
-            for e in store.events(a.id)? {
-                output::event_line(&mut out, &e, a.json)?;
-            }
+            store.for_each_event(a.id, |e| Ok(output::event_line(&mut out, &e, a.json)?))?;
         }
         SessionsCommand::Export(a) => {
             let store = a.db.open()?;

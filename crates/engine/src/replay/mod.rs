@@ -215,7 +215,10 @@ pub async fn run(
     progress: impl Fn(&ReplayProgress),
 ) -> Result<ReplayOutcome> {
     opts.timing.validate()?;
-    let events = store.events(opts.source)?;
+    let events = {
+        let (store, id) = (store.clone(), opts.source);
+        crate::offload::blocking(move || store.events(id)).await?
+    };
     let sends = plan(&events, &opts);
     if sends.is_empty() {
         return Err(Error::NothingToReplay(opts.source));
@@ -245,15 +248,16 @@ pub async fn run(
         .name
         .clone()
         .unwrap_or_else(|| format!("replay of {}", opts.source));
-    let session = match store.create_session(&name, "replay", &target, meta) {
-        Ok(id) => id,
-        Err(e) => {
-            conn.close().await;
-            return Err(e);
-        }
+    let started = {
+        let (store, target) = (store.clone(), target.clone());
+        crate::offload::blocking(move || {
+            let session = store.create_session(&name, "replay", &target, meta)?;
+            Ok((session, Recorder::start(&store, session)?))
+        })
+        .await
     };
-    let recorder = match Recorder::start(store, session) {
-        Ok(r) => r,
+    let (session, recorder) = match started {
+        Ok(started) => started,
         Err(e) => {
             conn.close().await;
             return Err(e);
@@ -347,7 +351,7 @@ pub async fn run(
         (outcomes, errors)
     };
     let (seen, (outcomes, schedule_errors_us)) = tokio::join!(collect, send);
-    let stats = recorder.finish()?;
+    let stats = crate::offload::blocking(move || recorder.finish()).await?;
 
     let mut report = drift::compare(&events, &seen, &outcomes, opts.timing.loops, &opts.ignore);
     report.source_session = opts.source;

@@ -509,16 +509,102 @@ fn extract_attachments(v: &mut Value, bins: &mut Vec<String>) {
     }
 }
 
-/// Builds one HAR document holding `session` as a single WebSocket entry.
+/// Builds one HAR document holding `session` as a single WebSocket entry, in
+/// memory (the store exports through [`Writer`]).
+#[cfg(test)]
 pub(crate) fn encode(session: &SessionInfo, events: &[EventRecord]) -> Value {
-    let mut frames = Vec::new();
-    let mut next_ack_id = events
+    let max_ack_id = events
         .iter()
         .filter_map(|e| e.ack.as_ref().and_then(|a| a.id))
-        .max()
-        .unwrap_or(0)
-        + 1;
+        .max();
+    let mut encoder = FrameEncoder::new(max_ack_id);
+    let mut frames = Vec::new();
     for e in events {
+        encoder.frames(e, &mut frames);
+    }
+    let started = events.first().map_or(session.started_at, |e| e.ts);
+    document(session, started, Value::Array(frames))
+}
+
+/// Writes a HAR document frame by frame, so an export never holds a whole session:
+/// the document around the frames is written first and last.
+pub(crate) struct Writer<'w, W: std::io::Write> {
+    out: &'w mut W,
+    encoder: FrameEncoder,
+    frames: Vec<Value>,
+    tail: String,
+    first: bool,
+}
+
+/// Stands in for the frame list in the serialized document, which is split there.
+const FRAMES_HERE: &str = "\u{0}frames\u{0}";
+
+impl<'w, W: std::io::Write> Writer<'w, W> {
+    /// Writes everything before the first frame. `first_ts` is the first event's
+    /// time, `max_ack_id` the highest ack id of the session (new ids go above it).
+    pub(crate) fn start(
+        out: &'w mut W,
+        session: &SessionInfo,
+        first_ts: Option<i64>,
+        max_ack_id: Option<u64>,
+    ) -> crate::Result<Self> {
+        let started = first_ts.unwrap_or(session.started_at);
+        let doc = document(session, started, Value::String(FRAMES_HERE.to_owned()));
+        let text = serde_json::to_string_pretty(&doc).map_err(|e| crate::Error::Io(e.into()))?;
+        let marker = serde_json::to_string(FRAMES_HERE).map_err(|e| crate::Error::Io(e.into()))?;
+        let (head, tail) = text
+            .split_once(&marker)
+            .ok_or_else(|| crate::Error::Io(std::io::Error::other("HAR frame marker lost")))?;
+        out.write_all(head.as_bytes())?;
+        out.write_all(b"[")?;
+        Ok(Self {
+            out,
+            encoder: FrameEncoder::new(max_ack_id),
+            frames: Vec::new(),
+            tail: tail.to_owned(),
+            first: true,
+        })
+    }
+
+    /// Writes the frames of one record.
+    pub(crate) fn event(&mut self, e: &EventRecord) -> crate::Result<()> {
+        self.frames.clear();
+        self.encoder.frames(e, &mut self.frames);
+        for f in &self.frames {
+            if !self.first {
+                self.out.write_all(b",")?;
+            }
+            self.first = false;
+            self.out.write_all(b"\n")?;
+            serde_json::to_writer(&mut *self.out, f).map_err(|e| crate::Error::Io(e.into()))?;
+        }
+        Ok(())
+    }
+
+    /// Closes the frame list and the document.
+    pub(crate) fn finish(self) -> crate::Result<()> {
+        self.out.write_all(b"]")?;
+        self.out.write_all(self.tail.as_bytes())?;
+        self.out.write_all(b"\n")?;
+        Ok(())
+    }
+}
+
+/// Re-encodes records as Engine.IO frames; a record that asked for an ack without
+/// an id gets one above every id the session uses.
+struct FrameEncoder {
+    next_ack_id: u64,
+}
+
+impl FrameEncoder {
+    fn new(max_ack_id: Option<u64>) -> Self {
+        Self {
+            next_ack_id: max_ack_id.unwrap_or(0).saturating_add(1),
+        }
+    }
+
+    /// Appends the frames of record `e`.
+    fn frames(&mut self, e: &EventRecord, frames: &mut Vec<Value>) {
         let time = e.ts as f64 / 1e6;
         let args = match &e.args {
             Value::Array(items) => items.clone(),
@@ -527,8 +613,9 @@ pub(crate) fn encode(session: &SessionInfo, events: &[EventRecord]) -> Value {
         let first = || args.first().cloned();
         let ack_id = e.ack.as_ref().map(|a| {
             a.id.unwrap_or_else(|| {
-                next_ack_id += 1;
-                next_ack_id - 1
+                let id = self.next_ack_id;
+                self.next_ack_id = id.saturating_add(1);
+                id
             })
         });
         // Lifecycle records go back as their own Socket.IO packet types.
@@ -539,20 +626,14 @@ pub(crate) fn encode(session: &SessionInfo, events: &[EventRecord]) -> Value {
             _ => None,
         };
         match (lifecycle, e.event.as_str()) {
-            (Some(kind), _) => push_packet(
-                &mut frames,
-                e.direction,
-                time,
-                kind,
-                &e.namespace,
-                None,
-                first(),
-            ),
+            (Some(kind), _) => {
+                push_packet(frames, e.direction, time, kind, &e.namespace, None, first())
+            }
             (None, "ack")
                 if ack_id.is_some() && e.ack.as_ref().is_some_and(|a| a.reply.is_none()) =>
             {
                 push_packet(
-                    &mut frames,
+                    frames,
                     e.direction,
                     time,
                     3,
@@ -565,7 +646,7 @@ pub(crate) fn encode(session: &SessionInfo, events: &[EventRecord]) -> Value {
                 let mut items = vec![Value::String(name.to_owned())];
                 items.extend(args);
                 push_packet(
-                    &mut frames,
+                    frames,
                     e.direction,
                     time,
                     2,
@@ -579,7 +660,7 @@ pub(crate) fn encode(session: &SessionInfo, events: &[EventRecord]) -> Value {
                         Direction::S2c => Direction::C2s,
                     };
                     push_packet(
-                        &mut frames,
+                        frames,
                         back,
                         time,
                         3,
@@ -591,7 +672,10 @@ pub(crate) fn encode(session: &SessionInfo, events: &[EventRecord]) -> Value {
             }
         }
     }
-    let started = events.first().map_or(session.started_at, |e| e.ts);
+}
+
+/// The HAR document around one WebSocket entry whose messages are `frames`.
+fn document(session: &SessionInfo, started: i64, frames: Value) -> Value {
     json!({
         "log": {
             "version": "1.2",
@@ -839,6 +923,21 @@ mod tests {
         };
         let doc = encode(&session, &first.records);
         assert_eq!(doc["log"]["entries"][0]["_resourceType"], "websocket");
+        // Streamed frame by frame, the document is the same.
+        let mut out = Vec::new();
+        let max_ack_id = first
+            .records
+            .iter()
+            .filter_map(|e| e.ack.as_ref()?.id)
+            .max();
+        let first_ts = first.records.first().map(|e| e.ts);
+        let mut w = Writer::start(&mut out, &session, first_ts, max_ack_id).unwrap();
+        for e in &first.records {
+            w.event(e).unwrap();
+        }
+        w.finish().unwrap();
+        let streamed: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(streamed, doc);
         let second = decode(&doc.to_string()).unwrap();
         assert_eq!(second.records, first.records);
         assert_eq!(second.skipped, 0);

@@ -256,6 +256,50 @@ impl Store {
         Ok(rows)
     }
 
+    /// Calls `each` with session `id`'s events in recorded order, one row at a time:
+    /// exports and replays never hold a whole session in memory. Stops at the first
+    /// error `each` returns. Returns how many events were passed on.
+    pub fn for_each_event(
+        &self,
+        id: i64,
+        mut each: impl FnMut(EventRecord) -> Result<()>,
+    ) -> Result<usize> {
+        self.session(id)?;
+        let conn = self.connect()?;
+        let mut st = conn
+            .prepare(&format!(
+                "SELECT {EVENT_COLUMNS} FROM events WHERE session_id = ?1 ORDER BY seq"
+            ))
+            .map_err(|e| self.err(e))?;
+        let mut rows = st.query([id]).map_err(|e| self.err(e))?;
+        let mut n = 0;
+        while let Some(row) = rows.next().map_err(|e| self.err(e))? {
+            each(event_row(row).map_err(|e| self.err(e))?)?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// At most `limit` of session `id`'s events in recorded order, skipping the first
+    /// `offset`: one page of the Recordings panel.
+    pub fn events_page(&self, id: i64, offset: u64, limit: u64) -> Result<Vec<EventRecord>> {
+        self.session(id)?;
+        let conn = self.connect()?;
+        let mut st = conn
+            .prepare(&format!(
+                "SELECT {EVENT_COLUMNS} FROM events WHERE session_id = ?1 ORDER BY seq LIMIT ?2 OFFSET ?3"
+            ))
+            .map_err(|e| self.err(e))?;
+        // SQLite integers are i64; a larger offset or limit means "all of them".
+        let clamp = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        let rows = st
+            .query_map(params![id, clamp(limit), clamp(offset)], event_row)
+            .map_err(|e| self.err(e))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.err(e))?;
+        Ok(rows)
+    }
+
     pub fn delete_session(&self, id: i64) -> Result<()> {
         let n = self
             .connect()?
@@ -267,14 +311,14 @@ impl Store {
         Ok(())
     }
 
-    /// Writes a session as JSON Lines, one [`EventRecord`] a line. Returns the count.
+    /// Writes a session as JSON Lines, one [`EventRecord`] a line, row by row.
+    /// Returns the count.
     pub fn export_jsonl(&self, id: i64, out: &mut impl Write) -> Result<usize> {
-        let events = self.events(id)?;
-        for e in &events {
-            serde_json::to_writer(&mut *out, e).map_err(|e| Error::Io(e.into()))?;
+        self.for_each_event(id, |e| {
+            serde_json::to_writer(&mut *out, &e).map_err(|e| Error::Io(e.into()))?;
             out.write_all(b"\n")?;
-        }
-        Ok(events.len())
+            Ok(())
+        })
     }
 
     /// Reads JSON Lines into a new `import` session. A bad line is an error naming its
@@ -341,13 +385,23 @@ impl Store {
 
     /// Writes a session as a HAR 1.2 document with one WebSocket entry whose frames
     /// re-encode its events as Socket.IO packets. Returns the event count.
+    /// The frames are written row by row: one pass finds the first timestamp and the
+    /// highest ack id, a second encodes.
     pub fn export_har(&self, id: i64, out: &mut impl Write) -> Result<usize> {
         let session = self.session(id)?;
-        let events = self.events(id)?;
-        let doc = har::encode(&session, &events);
-        serde_json::to_writer_pretty(&mut *out, &doc).map_err(|e| Error::Io(e.into()))?;
-        out.write_all(b"\n")?;
-        Ok(events.len())
+        let mut first_ts = None;
+        let mut max_ack_id = None;
+        self.for_each_event(id, |e| {
+            first_ts.get_or_insert(e.ts);
+            if let Some(a) = e.ack.as_ref().and_then(|a| a.id) {
+                max_ack_id = max_ack_id.max(Some(a));
+            }
+            Ok(())
+        })?;
+        let mut writer = har::Writer::start(&mut *out, &session, first_ts, max_ack_id)?;
+        let n = self.for_each_event(id, |e| writer.event(&e))?;
+        writer.finish()?;
+        Ok(n)
     }
 }
 
@@ -370,6 +424,10 @@ fn json_col(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Option<Value>> 
     let text: Option<String> = r.get(i)?;
     Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
 }
+
+/// The columns [`event_row`] reads, in its order.
+const EVENT_COLUMNS: &str =
+    "seq, ts, source, direction, namespace, event, args, ack, socket_id, rooms, tenant, user";
 
 fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EventRecord> {
     let direction: String = r.get(3)?;
