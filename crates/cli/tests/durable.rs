@@ -612,7 +612,13 @@ fn sessions_import_into_the_same_database_while_recording_at_10k_per_second_lose
         db_str(&db),
     ]);
     eventually(WAIT, "the first rows", || rows(&db) > 1_000);
-    for _ in 0..2 {
+    // Two imports while the recording runs. An import waits 5 s for the lock (the
+    // store's busy timeout) and may give up with a one-line "database is locked" when
+    // the recorder is catching up; it is then run again.
+    let (mut imported, mut refused) = (0, 0);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while imported < 2 {
+        assert!(Instant::now() < deadline, "imports kept failing");
         let (status, out, err) = start(&[
             "sessions",
             "import",
@@ -621,9 +627,16 @@ fn sessions_import_into_the_same_database_while_recording_at_10k_per_second_lose
             db_str(&db),
         ])
         .wait(Duration::from_secs(60));
-        assert!(status.success(), "{err}");
-        assert!(out.contains("imported 100000 events"), "{out}");
+        if status.success() {
+            assert!(out.contains("imported 100000 events"), "{out}");
+            imported += 1;
+        } else {
+            assert!(err.contains("database is locked"), "{err}");
+            assert_eq!(err.trim().lines().count(), 1, "{err}");
+            refused += 1;
+        }
     }
+    eprintln!("imports: {imported} done, {refused} refused as locked");
     let (status, _, err) = rec.wait(Duration::from_secs(60));
     assert!(status.success(), "{err}");
     assert!(

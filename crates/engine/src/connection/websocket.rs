@@ -42,6 +42,7 @@ use super::health::{self, ConnectionLosses, Health, DEFAULT_MAX_PAYLOAD};
 use super::socketio::NEXT_ID;
 use crate::bus::{self, Bus};
 use crate::gateway::args::BINARY_MARKER;
+use crate::redact;
 use crate::{Error, Result};
 
 /// How long `close` waits for the server to answer the close handshake.
@@ -174,9 +175,11 @@ impl WsConnection {
             source: format!("connection:{id}"),
             namespace: opts.path(),
         };
+        // Errors and logs name the URL as the redaction policy shows it.
+        let shown_url = redact::url(&opts.url);
         let unreachable = |reason: String| Error::Unreachable {
-            url: opts.url.clone(),
-            reason,
+            url: shown_url.clone(),
+            reason: redact::text(&reason),
         };
         let mut request = opts
             .full_url()
@@ -211,14 +214,14 @@ impl WsConnection {
                 }
                 out.publish(Direction::S2c, "connect_error", json!([message]));
                 return Err(Error::Refused {
-                    url: opts.url.clone(),
-                    message,
+                    url: shown_url.clone(),
+                    message: redact::text(&message),
                 });
             }
             Ok(Err(e)) => return Err(unreachable(e.to_string())),
             Ok(Ok(pair)) => pair,
         };
-        tracing::info!(connection = id, url = %opts.url, status = %response.status(), "websocket connected");
+        tracing::info!(connection = id, url = %shown_url, status = %response.status(), "websocket connected");
         out.publish(Direction::S2c, "connect", json!([]));
         let health = Arc::new(Health::new(out.bus.clone(), &out.source, &out.namespace));
         health.connected();
@@ -233,7 +236,7 @@ impl WsConnection {
         ));
         let conn = Self {
             id,
-            url: opts.url.clone(),
+            url: shown_url.clone(),
             sink: Mutex::new(sink),
             reader,
             closing,

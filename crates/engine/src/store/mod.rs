@@ -23,7 +23,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value;
 use sockscope_protocol::{Direction, EventRecord, SessionInfo, SessionState};
 
-use crate::bus::{now_micros, redact};
+use crate::bus::now_micros;
+use crate::redact;
 use crate::{Error, Result};
 
 pub use recorder::{Recorder, RecorderStats};
@@ -168,8 +169,9 @@ impl Store {
         Ok(())
     }
 
-    /// Starts a session in state `recording`; `meta` is redacted before it is
-    /// stored. This process holds the session's lock (see the `live` module) until
+    /// Starts a session in state `recording`. Name, target and `meta` are redacted
+    /// before they are stored (`crate::redact`: a URL keeps host, path and query keys
+    /// only). This process holds the session's lock (see the `live` module) until
     /// [`Store::end_session`] or its [`Recorder`] finishes it.
     pub fn create_session(
         &self,
@@ -178,14 +180,17 @@ impl Store {
         target: &str,
         mut meta: Value,
     ) -> Result<i64> {
-        redact(&mut meta);
+        let policy = redact::policy();
+        let name = policy.text(name);
+        let target = policy.url(target);
+        policy.meta(&mut meta);
         let mut conn = self.connect()?;
         let tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(|e| self.err(e))?;
         tx.execute(
             "INSERT INTO sessions (name, kind, target, started_at, meta, state) VALUES (?1, ?2, ?3, ?4, ?5, 'recording')",
-            params![name, kind, target, now_micros(), meta.to_string()],
+            params![name.as_ref(), kind, target, now_micros(), meta.to_string()],
         )
         .map_err(|e| self.err(e))?;
         let id = tx.last_insert_rowid();
@@ -214,6 +219,8 @@ impl Store {
         ended.map(drop)
     }
 
+    /// Every session, redacted on the way out (a database written by an older
+    /// version may hold what today's policy removes).
     pub fn sessions(&self) -> Result<Vec<SessionInfo>> {
         let conn = self.connect()?;
         let mut st = conn
@@ -228,6 +235,8 @@ impl Store {
             .map_err(|e| self.err(e))?
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(|e| self.err(e))?;
+        let mut rows = rows;
+        rows.iter_mut().for_each(redact::session);
         Ok(rows)
     }
 
@@ -238,7 +247,7 @@ impl Store {
             .ok_or(Error::UnknownSession(id))
     }
 
-    /// A session's events in recorded order.
+    /// A session's events in recorded order, redacted on the way out as sessions are.
     pub fn events(&self, id: i64) -> Result<Vec<EventRecord>> {
         self.session(id)?;
         let conn = self.connect()?;
@@ -253,6 +262,9 @@ impl Store {
             .map_err(|e| self.err(e))?
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(|e| self.err(e))?;
+        let mut rows = rows;
+        let policy = redact::policy();
+        rows.iter_mut().for_each(|r| policy.record(r));
         Ok(rows)
     }
 
@@ -335,7 +347,8 @@ impl Store {
                     line: i + 1,
                     message: e.to_string(),
                 })?;
-            redact(&mut rec.args);
+            // An import skips the bus: the same policy applies here.
+            redact::record(&mut rec);
             records.push(rec);
         }
         let id =
@@ -362,6 +375,7 @@ impl Store {
         if decoded.skipped > 0 {
             tracing::warn!(file = %file, skipped = decoded.skipped, "HAR frames that could not be decoded were skipped");
         }
+        // `decoded` is already redacted; name, target and meta are again on creation.
         let id = self.create_session(name, "import", &decoded.target, decoded.meta)?;
         let n = decoded.records.len();
         self.fill_import(id, &decoded.records)?;
