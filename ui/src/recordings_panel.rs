@@ -8,6 +8,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use sockscope_protocol::{
     ConnectionInfo, ExportRequest, ImportRequest, RecordRequest, RecordingStatus, SessionInfo,
+    SessionState,
 };
 
 use crate::api;
@@ -24,6 +25,25 @@ pub fn page_label(offset: u64, len: usize, total: u64) -> String {
     }
     let last = offset + len as u64;
     format!("events {}–{last} of {}", offset + 1, total.max(last))
+}
+
+/// The pill a session's state wears: live, fine, or cut short.
+fn state_class(state: SessionState) -> &'static str {
+    match state {
+        SessionState::Recording => "pill on",
+        SessionState::Complete => "pill off",
+        SessionState::Interrupted => "pill bad",
+    }
+}
+
+fn state_hint(state: SessionState) -> &'static str {
+    match state {
+        SessionState::Recording => "being recorded now",
+        SessionState::Complete => "the recording finished cleanly",
+        SessionState::Interrupted => {
+            "the recorder stopped without finishing (killed or crashed): the events are what was written until then"
+        }
+    }
 }
 
 /// Whether a session matches the search box (name, kind, target, id).
@@ -245,16 +265,19 @@ pub fn RecordingsPanel(
             <div class="table-wrap sessions-wrap">
                 <table id="sessions-list">
                     <thead><tr>
-                        <th>"#"</th><th>"name"</th><th>"kind"</th><th>"target"</th>
+                        <th>"#"</th><th>"name"</th><th>"kind"</th><th>"state"</th><th>"target"</th>
                         <th>"started (UTC)"</th><th>"events"</th><th></th>
                     </tr></thead>
                     <tbody>
-                        <For each=shown key=|s| (s.id, s.events, s.ended_at) let:s>
+                        <For each=shown key=|s| (s.id, s.events, s.ended_at, s.state) let:s>
                             <tr data-testid="session-row" data-id=s.id data-name=s.name.clone()
                                 class:active={let id = s.id; move || opened.get().is_some_and(|o| o.id == id)}>
                                 <td class="num">{s.id}</td>
                                 <td class="event">{s.name.clone()}</td>
                                 <td>{s.kind.clone()}</td>
+                                <td data-testid="session-state" title=state_hint(s.state)>
+                                    <span class=state_class(s.state)>{s.state.as_str()}</span>
+                                </td>
                                 <td class="mono dim">{s.target.clone()}</td>
                                 <td class="mono">{datetime(s.started_at)}</td>
                                 <td class="num events">{s.events}</td>
@@ -312,6 +335,7 @@ mod tests {
             ended_at: None,
             events: 3,
             meta: serde_json::Value::Null,
+            state: Default::default(),
         };
         assert!(session_matches(&s, ""));
         assert!(session_matches(&s, "dash"));

@@ -1,23 +1,29 @@
 //! `sockscope connect` (watch a real gateway) and `sockscope record` (the same, into
 //! SQLite). Both print every event; `record` shows a live counter and stops after
-//! `--duration`, `--count`, or Ctrl-C, then says what it wrote and dropped.
-//! Socket.IO by default; `--ws` speaks plain WebSocket (Jac-style gateways) instead.
+//! `--duration`, `--count`, or Ctrl-C, then says what it wrote and what was lost, by
+//! cause. Socket.IO by default; `--ws` speaks plain WebSocket (Jac-style gateways)
+//! instead.
+//!
+//! The printer and the recording read the bus separately (see `capture`): a slow
+//! terminal skips lines ("printer skipped N lines") and the recording keeps them. A
+//! connection that ends with nothing to reconnect it (`--no-reconnect`, attempts
+//! used up, `--ws`) stops the run, which exits non-zero saying why.
 
-use std::io::Write;
 use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
 use serde_json::Value;
 use sockscope_engine::connection::{
-    ConnectOptions, Connection, Transport, WsConnection, WsOptions,
+    ConnectOptions, Connection, ConnectionLosses, Transport, WsConnection, WsOptions,
+    DEFAULT_MAX_PAYLOAD,
 };
 use sockscope_engine::store::Recorder;
 use sockscope_engine::Bus;
 use tokio::sync::broadcast::error::RecvError;
 
+use crate::capture::{self, Capture, Printer};
 use crate::db::DbArgs;
 use crate::error::{CliError, Result};
-use crate::output;
 use crate::redaction::RedactArgs;
 use crate::serve::shutdown_signal;
 
@@ -70,8 +76,39 @@ pub struct ConnectArgs {
     /// Print events as JSON Lines.
     #[arg(long)]
     json: bool,
+    /// Largest event payload kept: bytes, or with a unit (64KiB, 4MiB). A bigger event
+    /// is dropped, counted and recorded as an `error`. Socket.IO: at most 16MiB (the
+    /// client's own limit, the default); --ws: at most 1GiB.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "16MiB")]
+    max_payload: usize,
     #[command(flatten)]
     redact: RedactArgs,
+}
+
+/// The most `--max-payload` may be with `--ws` (tungstenite then buffers that much).
+const MAX_WS_PAYLOAD: usize = 1 << 30;
+
+/// `--max-payload`: bytes, or a number with B, KiB, MiB or GiB (K/M/G and KB/MB/GB
+/// mean the same binary units).
+pub(crate) fn parse_size(s: &str) -> std::result::Result<usize, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("bad size {s:?} (use bytes or 64KiB, 16MiB)"))?;
+    let scale: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        _ => return Err(format!("bad size unit in {s:?} (B, KiB, MiB or GiB)")),
+    };
+    let bytes = n
+        .checked_mul(scale)
+        .filter(|b| *b >= 1)
+        .ok_or_else(|| format!("size {s:?} out of range (1 byte to 1GiB)"))?;
+    usize::try_from(bytes).map_err(|_| format!("size {s:?} out of range (1 byte to 1GiB)"))
 }
 
 #[derive(Debug, Args)]
@@ -188,6 +225,22 @@ struct Target {
 }
 
 impl Client {
+    /// Resolves with the reason once the connection is gone and nothing will bring
+    /// it back.
+    async fn ended(&self) -> String {
+        match self {
+            Client::SocketIo(c) => c.ended().await,
+            Client::Ws(c) => c.ended().await,
+        }
+    }
+
+    fn losses(&self) -> ConnectionLosses {
+        match self {
+            Client::SocketIo(c) => c.losses(),
+            Client::Ws(c) => c.losses(),
+        }
+    }
+
     async fn open(args: &ConnectArgs, bus: &Bus) -> Result<(Client, Target)> {
         if args.ws {
             let opts = args.ws_options()?;
@@ -231,11 +284,18 @@ impl ConnectArgs {
                     .map_err(|e| CliError::Usage(format!("bad JSON in --send {m:?}: {e}")))?,
             );
         }
+        if self.max_payload > MAX_WS_PAYLOAD {
+            return Err(CliError::Usage(format!(
+                "--max-payload {} is over the 1GiB maximum for --ws",
+                self.max_payload
+            )));
+        }
         Ok(WsOptions {
             url: self.url.clone(),
             headers: self.headers()?,
             query: self.query()?,
             on_connect,
+            max_payload: self.max_payload,
         })
     }
 
@@ -260,6 +320,12 @@ impl ConnectArgs {
             })?;
             on_connect.push((event, data));
         }
+        if self.max_payload > DEFAULT_MAX_PAYLOAD {
+            return Err(CliError::Usage(format!(
+                "--max-payload {} is over 16MiB ({DEFAULT_MAX_PAYLOAD} bytes), the most the Socket.IO client accepts",
+                self.max_payload
+            )));
+        }
         Ok(ConnectOptions {
             url: self.url.clone(),
             namespace: self.namespace.clone(),
@@ -275,6 +341,7 @@ impl ConnectArgs {
             reconnect_attempts: self.reconnect_attempts,
             reconnect_delay_ms: self.reconnect_delay,
             on_connect,
+            max_payload: self.max_payload,
         })
     }
 }
@@ -283,27 +350,56 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub async fn connect(args: ConnectArgs) -> Result<()> {
     args.redact.apply();
+    if args.ws {
+        args.ws_options()?;
+    } else {
+        args.options()?;
+    }
     let bus = Bus::new();
     let mut rx = bus.subscribe();
-    let (conn, _) = Client::open(&args, &bus).await?;
+    let (conn, target) = Client::open(&args, &bus).await?;
     let stop = shutdown_signal();
     tokio::pin!(stop);
-    loop {
-        tokio::select! {
-            _ = &mut stop => break,
-            next = rx.recv() => match next {
-                Ok(rec) => {
-                    let mut out = std::io::stdout().lock();
-                    output::event_line(&mut out, &rec, args.json)?;
-                    out.flush()?;
+    let mut printer = Printer::start(args.json, None, " (the terminal is slower than the events)")?;
+    let mut lost = None;
+    {
+        let ended = conn.ended();
+        tokio::pin!(ended);
+        loop {
+            tokio::select! {
+                _ = &mut stop => break,
+                why = &mut ended => {
+                    lost = Some(why);
+                    break;
                 }
-                Err(RecvError::Lagged(n)) => tracing::warn!(skipped = n, "printing fell behind"),
-                Err(RecvError::Closed) => break,
+                next = rx.recv() => match next {
+                    Ok(rec) => printer.print(&rec)?,
+                    Err(RecvError::Lagged(n)) => printer.skip(n),
+                    Err(RecvError::Closed) => break,
+                }
             }
         }
     }
+    // What reached the bus before the end (the disconnect and error records).
+    while let Ok(rec) = rx.try_recv() {
+        printer.print(&rec)?;
+    }
+    let losses = conn.losses();
     conn.close().await;
-    Ok(())
+    let skipped = printer.finish()?;
+    if skipped > 0 || losses != ConnectionLosses::default() {
+        eprintln!(
+            "printer skipped {skipped} lines; connection lost {}, oversized {}",
+            losses.connection_lost, losses.oversized
+        );
+    }
+    match lost {
+        Some(reason) => Err(CliError::Ended {
+            url: target.url,
+            reason,
+        }),
+        None => Ok(()),
+    }
 }
 
 pub async fn record(args: RecordArgs) -> Result<()> {
@@ -316,12 +412,16 @@ pub async fn record(args: RecordArgs) -> Result<()> {
     }
     let store = args.db.open()?;
     let bus = Bus::new();
+    // The recording and the printer each have their own subscription, both taken
+    // before connecting so the first events are kept.
+    let record_rx = bus.subscribe();
     let mut rx = bus.subscribe();
     // Connect first: an unreachable target leaves no empty session behind.
     let (conn, target) = Client::open(&args.connect, &bus).await?;
     let name = args.name.clone().unwrap_or(target.label);
     let session = store.create_session(&name, "connection", &target.url, target.meta)?;
     let recorder = Recorder::start(&store, session)?;
+    let mut capture = Capture::start(recorder, record_rx, args.count);
     let bar = indicatif::ProgressBar::new_spinner();
     bar.set_draw_target(indicatif::ProgressDrawTarget::stderr_with_hz(4));
     let started = Instant::now();
@@ -335,48 +435,63 @@ pub async fn record(args: RecordArgs) -> Result<()> {
     tokio::pin!(until);
     let stop = shutdown_signal();
     tokio::pin!(stop);
-    let mut seen: u64 = 0;
-    loop {
-        tokio::select! {
-            _ = &mut stop => break,
-            _ = &mut until => break,
-            next = rx.recv() => match next {
-                Ok(rec) => {
-                    if !args.connect.json {
-                        bar.suspend(|| {
-                            let mut out = std::io::stdout().lock();
-                            output::event_line(&mut out, &rec, false)
-                        })?;
-                    } else {
-                        let mut out = std::io::stdout().lock();
-                        output::event_line(&mut out, &rec, true)?;
-                    }
-                    recorder.record(rec);
-                    seen += 1;
-                    bar.set_message(format!("recording session {session}: {seen} events"));
-                    bar.tick();
-                    if args.count.is_some_and(|c| seen >= c) {
-                        break;
-                    }
+    let bar_for_lines = (!args.connect.json).then(|| bar.clone());
+    let mut printer = Printer::start(
+        args.connect.json,
+        bar_for_lines,
+        " (the recording keeps them)",
+    )?;
+    let mut lost = None;
+    let mut printing = true;
+    {
+        let ended = conn.ended();
+        tokio::pin!(ended);
+        loop {
+            tokio::select! {
+                _ = &mut stop => break,
+                _ = &mut until => break,
+                _ = capture.full() => break,
+                why = &mut ended => {
+                    lost = Some(why);
+                    break;
                 }
-                Err(RecvError::Lagged(n)) => recorder.note_dropped(n),
-                Err(RecvError::Closed) => break,
+                next = rx.recv(), if printing => match next {
+                    Ok(rec) => {
+                        printer.print(&rec)?;
+                        bar.set_message(format!("recording session {session}: {} events", capture.seen()));
+                        bar.tick();
+                    }
+                    Err(RecvError::Lagged(n)) => printer.skip(n),
+                    Err(RecvError::Closed) => printing = false,
+                }
             }
         }
     }
+    let losses = conn.losses();
     conn.close().await;
+    let skipped = printer.finish()?;
     bar.finish_and_clear();
-    let stats = recorder.finish()?;
+    let stats = capture.stop().await?;
+    let printer = if skipped > 0 {
+        format!(" (printer skipped {skipped} lines)")
+    } else {
+        String::new()
+    };
     eprintln!(
-        "session {} \"{}\": {} events written, {} dropped, {:.1}s -> {}",
+        "session {} \"{}\": {}, {:.1}s -> {}{printer}",
         stats.session_id,
         name,
-        stats.written,
-        stats.dropped,
+        capture::summary(&stats, losses.connection_lost, losses.oversized),
         started.elapsed().as_secs_f64(),
         store.path().display()
     );
-    Ok(())
+    match lost {
+        Some(reason) => Err(CliError::Ended {
+            url: target.url,
+            reason,
+        }),
+        None => Ok(()),
+    }
 }
 
 #[cfg(test)]
@@ -393,6 +508,19 @@ mod tests {
         assert!(parse_duration("5d").is_err());
         assert_eq!(pair("a:b:c", ':', "h").unwrap(), ("a".into(), "b:c".into()));
         assert!(pair("nope", '=', "--query").is_err());
+    }
+
+    #[test]
+    fn sizes_parse_with_binary_units_or_say_why() {
+        assert_eq!(parse_size("16MiB"), Ok(16 << 20));
+        assert_eq!(parse_size("64k"), Ok(64 << 10));
+        assert_eq!(parse_size("100"), Ok(100));
+        assert_eq!(parse_size("1GiB"), Ok(1 << 30));
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("ten").is_err());
+        assert!(parse_size("5TiB").is_err());
+        assert!(parse_size("99999999999999999999").is_err());
+        assert!(parse_size("18446744073709551615GiB").is_err());
     }
 
     #[test]

@@ -16,6 +16,8 @@ pub enum CliError {
     Usage(String),
     #[error("cannot reach {url}: {reason}")]
     Unreachable { url: String, reason: String },
+    #[error("connection to {url} ended: {reason}")]
+    Ended { url: String, reason: String },
     #[error("{url} answered {status}: {message}")]
     Http {
         url: String,

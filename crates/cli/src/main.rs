@@ -1,6 +1,7 @@
 //! `sockscope`: the command-line front end. Everything here is argument parsing and
 //! printing; behaviour lives in `sockscope-engine`, which the desktop app shares.
 
+mod capture;
 mod connect;
 mod db;
 mod error;

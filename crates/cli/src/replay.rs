@@ -171,6 +171,7 @@ impl ReplayArgs {
             reconnect_attempts: 0,
             reconnect_delay_ms: 500,
             on_connect: Vec::new(),
+            max_payload: 0,
         })
     }
 

@@ -11,9 +11,9 @@ use sockscope_protocol::{
 };
 use tokio::sync::broadcast::error::RecvError;
 
+use crate::capture::{self, Capture, Printer};
 use crate::db::DbArgs;
 use crate::error::{CliError, Result};
-use crate::output;
 use sockscope_engine::store::Recorder;
 
 pub(crate) fn parse_profile(s: &str) -> std::result::Result<Profile, String> {
@@ -138,13 +138,15 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     args.redact.apply();
     let engine = Engine::new();
     let mut events = engine.bus().subscribe();
+    // The recording's own subscription: a slow terminal cannot make it lose events.
+    let record_rx = args.record.as_ref().map(|_| engine.bus().subscribe());
     let settings = args.settings()?;
     // The database is opened before the port is taken: a locked or unwritable file is
     // reported before anything happens.
     let store = args.record.as_ref().map(|_| args.db.open()).transpose()?;
     let status = engine.start_gateway(&settings).await?;
-    let recorder = match (&store, &args.record) {
-        (Some(store), Some(name)) => {
+    let recorder = match (&store, &args.record, record_rx) {
+        (Some(store), Some(name), Some(rx)) => {
             let meta = serde_json::json!({ "profile": settings.profile.name(), "namespaces": settings.namespaces, "port": settings.port });
             let id = store.create_session(
                 name,
@@ -152,7 +154,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
                 status.url.as_deref().unwrap_or_default(),
                 meta,
             )?;
-            Some(Recorder::start(store, id)?)
+            Some(Capture::start(Recorder::start(store, id)?, rx, None))
         }
         _ => None,
     };
@@ -170,35 +172,34 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     print_security(&status, api_token.as_deref(), args.api.given().is_some());
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
+    let note = if recorder.is_some() {
+        " (the recording keeps them)"
+    } else {
+        ""
+    };
+    let mut printer = Printer::start(args.json, None, note)?;
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
             next = events.recv() => match next {
-                Ok(rec) => {
-                    let mut out = std::io::stdout().lock();
-                    output::event_line(&mut out, &rec, args.json)?;
-                    out.flush()?;
-                    if let Some(r) = &recorder {
-                        r.record(rec);
-                    }
-                }
-                Err(RecvError::Lagged(n)) => {
-                    tracing::warn!(skipped = n, "printing fell behind; events skipped from the display");
-                    if let Some(r) = &recorder {
-                        r.note_dropped(n);
-                    }
-                }
+                Ok(rec) => printer.print(&rec)?,
+                Err(RecvError::Lagged(n)) => printer.skip(n),
                 Err(RecvError::Closed) => break,
             },
         }
     }
     engine.stop_gateway().await;
+    let skipped = printer.finish()?;
     if let Some(r) = recorder {
-        let stats = r.finish()?;
+        let stats = r.stop().await?;
         eprintln!(
-            "session {}: {} events written, {} dropped",
-            stats.session_id, stats.written, stats.dropped
+            "session {}: {}",
+            stats.session_id,
+            capture::summary(&stats, 0, 0)
         );
+    }
+    if skipped > 0 {
+        eprintln!("printer skipped {skipped} lines");
     }
     Ok(())
 }

@@ -114,8 +114,13 @@ pub fn run(cmd: SessionsCommand) -> Result<()> {
                 for s in &sessions {
                     writeln!(
                         out,
-                        "{:>5}  {:<10} {:>8} events  {}  {}",
-                        s.id, s.kind, s.events, s.name, s.target
+                        "{:>5}  {:<10} {:<11} {:>8} events  {}  {}",
+                        s.id,
+                        s.kind,
+                        s.state.as_str(),
+                        s.events,
+                        s.name,
+                        s.target
                     )?;
                 }
                 writeln!(out, "{} sessions", sessions.len())?;

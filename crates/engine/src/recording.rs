@@ -93,13 +93,7 @@ impl Recording {
         let recorder = match Arc::try_unwrap(self.recorder) {
             Ok(r) => r,
             // The task has ended, so this is the only owner left.
-            Err(shared) => {
-                return Ok(RecorderStats {
-                    session_id: shared.session_id(),
-                    written: shared.written(),
-                    dropped: shared.dropped(),
-                })
-            }
+            Err(shared) => return Ok(shared.stats()),
         };
         let stats = tokio::task::spawn_blocking(move || recorder.finish())
             .await

@@ -974,6 +974,7 @@ mod tests {
             ended_at: None,
             meta: json!({"url": "http://h:1/?token=abc&x=1", "auth_keys": ["token"]}),
             events: 0,
+            state: Default::default(),
         };
         p.session(&mut info);
         let s = serde_json::to_string(&info).unwrap_or_default();

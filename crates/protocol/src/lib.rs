@@ -345,6 +345,43 @@ pub struct SessionInfo {
     /// The connection profile minus secrets.
     #[serde(default)]
     pub meta: Value,
+    /// Whether the session is still being written, ended cleanly, or was cut short.
+    #[serde(default)]
+    pub state: SessionState,
+}
+
+/// Where a session's recording stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SessionState {
+    /// A recorder is writing it now.
+    Recording,
+    /// Its recorder finished and wrote everything it was given.
+    #[default]
+    Complete,
+    /// Its recorder stopped without finishing (killed, crashed): the events are a
+    /// prefix of what happened, and `ended_at` is the time of the last one.
+    Interrupted,
+}
+
+impl SessionState {
+    /// The lowercase name stored in the database and shown to users.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionState::Recording => "recording",
+            SessionState::Complete => "complete",
+            SessionState::Interrupted => "interrupted",
+        }
+    }
+
+    /// The state named `s`; anything unknown reads as `complete`.
+    pub fn from_name(s: &str) -> Self {
+        match s {
+            "recording" => SessionState::Recording,
+            "interrupted" => SessionState::Interrupted,
+            _ => SessionState::Complete,
+        }
+    }
 }
 
 /// An error as it crosses IPC: a stable code and a one-line message.

@@ -2,10 +2,12 @@
 //! and sends on the bus with source `connection:<id>`, like the embedded gateway does
 //! for its side.
 
+mod health;
 pub mod registry;
 pub mod socketio;
 pub mod websocket;
 
+pub use health::{ConnectionLosses, DEFAULT_MAX_PAYLOAD};
 pub use registry::Connections;
 pub use socketio::{ConnectOptions, Connection, Transport};
 pub use websocket::{WsConnection, WsOptions};

@@ -70,6 +70,7 @@ pub fn options_for(target: &TargetProfile, token: Option<&str>) -> Result<Connec
             .iter()
             .map(|e| (e.event.clone(), e.data.clone()))
             .collect(),
+        max_payload: 0,
     })
 }
 

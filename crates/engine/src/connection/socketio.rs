@@ -7,23 +7,34 @@
 //!   re-subscribes after the server restarts. They are sent from the `open`
 //!   callback: rust_socketio's `connect()` returns before the namespace is joined, and
 //!   an emit sent straight after it can be lost.
-//! - `connect_error` and disconnects surface as records too.
+//! - `connect_error` and disconnects surface as records too. rust_socketio reports a
+//!   disconnect only when the server sends one; when the transport closes or a frame
+//!   cannot be parsed its stream just ends. Sockscope always asks it to reconnect and
+//!   learns of every loss from its `on_reconnect` hook, where it publishes the
+//!   `disconnect` itself (with the library's last error as the detail) and, with
+//!   reconnection off or out of attempts, makes that reconnection fail at once (an
+//!   empty address, no network) and ends the connection: [`Connection::ended`].
+//! - An event over `max_payload` is dropped and counted, with an `error` record saying
+//!   so. A message over the client library's own limit ([`DEFAULT_MAX_PAYLOAD`], its
+//!   WebSocket frame limit) ends the connection; rust_socketio reports that only as
+//!   "EngineIO Error", so it is counted as a lost connection.
 //!
 //! Secrets: the auth object and headers go to the server only; records carry event
 //! payloads and ack replies, which the bus redacts (`crate::redact`) before anyone
 //! sees them. Log lines and errors name the URL without userinfo or query values.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
-use rust_socketio::asynchronous::{Client, ClientBuilder};
+use rust_socketio::asynchronous::{Client, ClientBuilder, ReconnectSettings};
 use rust_socketio::{Event, Payload, TransportType};
 use serde_json::{json, Value};
 use sockscope_protocol::{AckInfo, Direction};
 use tokio::sync::{oneshot, Mutex};
 
+use super::health::{self, ConnectionLosses, Health, DEFAULT_MAX_PAYLOAD};
 use crate::bus::{self, Bus};
 use crate::redact;
 use crate::{Error, Result};
@@ -56,6 +67,9 @@ pub struct ConnectOptions {
     pub reconnect_delay_ms: u64,
     /// Sent after every (re)connect, in order.
     pub on_connect: Vec<(String, Value)>,
+    /// Largest event payload (JSON bytes) kept; bigger ones are dropped and counted.
+    /// 0 means [`DEFAULT_MAX_PAYLOAD`], which is also the most the client accepts.
+    pub max_payload: usize,
 }
 
 impl ConnectOptions {
@@ -90,6 +104,7 @@ pub struct Connection {
     client: Client,
     bus: Bus,
     source: String,
+    health: Arc<Health>,
 }
 
 fn args_of(p: Payload) -> Value {
@@ -121,6 +136,11 @@ impl Connection {
         };
         let (ready_tx, ready_rx) = oneshot::channel::<std::result::Result<(), String>>();
         let ready = Arc::new(Mutex::new(Some(ready_tx)));
+        let health = Arc::new(Health::new(bus.clone(), &source, &ns));
+        let max_payload = match opts.max_payload {
+            0 => DEFAULT_MAX_PAYLOAD,
+            n => n,
+        };
 
         let publish = {
             let bus = bus.clone();
@@ -131,15 +151,22 @@ impl Connection {
             }
         };
 
+        // Reconnection attempts since the connection was last up.
+        let attempts = Arc::new(AtomicUsize::new(0));
         let on_open = {
             let publish = publish.clone();
             let ready = ready.clone();
             let emits = opts.on_connect.clone();
+            let health = health.clone();
+            let attempts = attempts.clone();
             move |_: Payload, client: Client| {
                 let publish = publish.clone();
                 let ready = ready.clone();
                 let emits = emits.clone();
+                let health = health.clone();
+                attempts.store(0, Ordering::SeqCst);
                 async move {
+                    health.connected();
                     publish(Direction::S2c, "connect", json!([]));
                     for (event, data) in &emits {
                         match client.emit(event.as_str(), data.clone()).await {
@@ -157,9 +184,11 @@ impl Connection {
         let on_error = {
             let publish = publish.clone();
             let ready = ready.clone();
+            let health = health.clone();
             move |p: Payload, _: Client| {
                 let publish = publish.clone();
                 let ready = ready.clone();
+                let health = health.clone();
                 async move {
                     let args = args_of(p);
                     let text = args
@@ -174,32 +203,104 @@ impl Connection {
                         .split_once("frame: ")
                         .and_then(|(_, j)| serde_json::from_str::<Value>(j).ok())
                         .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_owned))
-                        .unwrap_or(text);
-                    publish(Direction::S2c, "connect_error", json!([message]));
-                    if let Some(tx) = ready.lock().await.take() {
-                        let _ = tx.send(Err(message));
+                        .unwrap_or(text.clone());
+                    let refused = text.contains("ConnectError frame");
+                    let mut ready = ready.lock().await;
+                    if refused || ready.is_some() {
+                        publish(Direction::S2c, "connect_error", json!([message]));
+                        if let Some(tx) = ready.take() {
+                            let _ = tx.send(Err(message));
+                        }
+                    } else if health::is_too_long(&message) {
+                        health.note_error(&message);
+                        health.oversized(format!(
+                            "a message over the client's {} byte limit ended the connection: {message}",
+                            DEFAULT_MAX_PAYLOAD
+                        ));
+                    } else {
+                        health.note_error(&message);
+                        publish(Direction::S2c, "error", json!([message]));
                     }
                 }
                 .boxed()
             }
         };
+        let reconnect = opts.reconnect;
         let on_close = {
-            let publish = publish.clone();
+            let health = health.clone();
             move |_: Payload, _: Client| {
-                let publish = publish.clone();
-                async move { publish(Direction::S2c, "disconnect", json!([])) }.boxed()
+                let health = health.clone();
+                async move {
+                    if let Some(reason) = health.lose("io server disconnect") {
+                        if !reconnect {
+                            health.end(format!("the server disconnected ({reason})"));
+                        }
+                    }
+                }
+                .boxed()
+            }
+        };
+        // Called by rust_socketio before each reconnection attempt, i.e. once the
+        // connection is gone (see the module docs).
+        let max_attempts = usize::from(opts.reconnect_attempts);
+        let on_reconnect = {
+            let health = health.clone();
+            let attempts = attempts.clone();
+            move || {
+                let health = health.clone();
+                let attempt = attempts.fetch_add(1, Ordering::SeqCst) + 1;
+                async move {
+                    let reason = health
+                        .lose("transport close")
+                        .unwrap_or_else(|| "transport close".to_owned());
+                    let mut settings = ReconnectSettings::new();
+                    let why = if !reconnect {
+                        Some(format!("connection lost ({reason})"))
+                    } else if max_attempts > 0 && attempt > max_attempts.min(254) {
+                        let why = format!(
+                            "connection lost; gave up after {max_attempts} reconnection attempts"
+                        );
+                        health.publish("error", json!([why]));
+                        Some(why)
+                    } else {
+                        None
+                    };
+                    if let Some(why) = why {
+                        health.end(why);
+                        // An address that does not parse: the attempt fails at once
+                        // without touching the network, and it is the last one.
+                        settings.address("");
+                    }
+                    settings
+                }
+                .boxed()
             }
         };
         let on_any = {
             let publish = publish.clone();
+            let health = health.clone();
             move |ev: Event, p: Payload, _: Client| {
                 let publish = publish.clone();
+                let health = health.clone();
                 async move {
-                    if let Event::Custom(name) = ev {
-                        publish(Direction::S2c, &name, args_of(p));
-                    } else if ev == Event::Message {
-                        publish(Direction::S2c, "message", args_of(p));
+                    let name = match ev {
+                        Event::Custom(name) => name,
+                        Event::Message => "message".to_owned(),
+                        _ => return,
+                    };
+                    let size = match &p {
+                        Payload::Binary(b) => b.len(),
+                        Payload::Text(v) => v.iter().map(health::json_size).sum(),
+                        #[allow(deprecated)]
+                        Payload::String(s) => s.len(),
+                    };
+                    if size > max_payload {
+                        health.oversized(format!(
+                            "event {name:?} dropped: {size} bytes is over the {max_payload} byte limit (--max-payload)"
+                        ));
+                        return;
                     }
+                    publish(Direction::S2c, &name, args_of(p));
                 }
                 .boxed()
             }
@@ -212,18 +313,25 @@ impl Connection {
                 Transport::Websocket => TransportType::Websocket,
                 Transport::Polling => TransportType::Polling,
             })
-            .reconnect(opts.reconnect)
+            // Always on: a loss is only seen through `on_reconnect`, which ends
+            // the connection itself when reconnection is off.
+            .reconnect(true)
             .reconnect_on_disconnect(opts.reconnect)
             .reconnect_delay(
                 opts.reconnect_delay_ms.max(100),
-                opts.reconnect_delay_ms.max(100) * 4,
+                opts.reconnect_delay_ms.max(100).saturating_mul(4),
             )
             .on("open", on_open)
             .on("error", on_error)
             .on("close", on_close)
+            .on_reconnect(on_reconnect)
             .on_any(on_any);
-        if opts.reconnect_attempts > 0 {
-            b = b.max_reconnect_attempts(opts.reconnect_attempts);
+        if !opts.reconnect {
+            b = b.max_reconnect_attempts(1);
+        } else if opts.reconnect_attempts > 0 {
+            // One more than asked: the extra call of `on_reconnect` is how the
+            // connection learns the last real attempt failed (up to 254 attempts).
+            b = b.max_reconnect_attempts(opts.reconnect_attempts.min(254) + 1);
         }
         if let Some(a) = &opts.auth {
             b = b.auth(a.clone());
@@ -267,7 +375,19 @@ impl Connection {
             client,
             bus,
             source,
+            health,
         })
+    }
+
+    /// Resolves with the reason once the connection is gone and will not come back
+    /// (reconnection off, or out of attempts). Never resolves otherwise.
+    pub async fn ended(&self) -> String {
+        self.health.ended().await
+    }
+
+    /// What the connection lost so far, by cause.
+    pub fn losses(&self) -> ConnectionLosses {
+        self.health.losses()
     }
 
     pub fn id(&self) -> u64 {

@@ -16,7 +16,10 @@
 //! Secrets: headers (`Authorization: Bearer ...`) and query parameters (`channel_id`,
 //! tokens) go to the server only; [`WsOptions::describe`] keeps their names. Message
 //! payloads are redacted by key like every record (Jac's `change_user {token}`).
-//! There is no reconnection: a Jac client re-sends its state itself.
+//! There is no reconnection: a Jac client re-sends its state itself. When the server
+//! closes, the transport fails or a message is over `max_payload` (which ends the
+//! connection: tungstenite refuses it), the connection is over:
+//! [`WsConnection::ended`] says why and [`WsConnection::losses`] counts it.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -35,6 +38,7 @@ use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+use super::health::{self, ConnectionLosses, Health, DEFAULT_MAX_PAYLOAD};
 use super::socketio::NEXT_ID;
 use crate::bus::{self, Bus};
 use crate::gateway::args::BINARY_MARKER;
@@ -57,6 +61,9 @@ pub struct WsOptions {
     pub query: Vec<(String, String)>,
     /// JSON messages sent right after the connection opens, in order.
     pub on_connect: Vec<Value>,
+    /// Largest message accepted, in bytes (0: [`DEFAULT_MAX_PAYLOAD`]); a bigger one
+    /// ends the connection.
+    pub max_payload: usize,
 }
 
 impl WsOptions {
@@ -154,6 +161,7 @@ pub struct WsConnection {
     reader: JoinHandle<()>,
     closing: Arc<AtomicBool>,
     out: Publisher,
+    health: Arc<Health>,
 }
 
 impl WsConnection {
@@ -183,34 +191,49 @@ impl WsConnection {
             let value = HeaderValue::from_str(v).map_err(|_| Error::BadHeader(k.clone()))?;
             request.headers_mut().append(name, value);
         }
-        let (socket, response) =
-            match tokio::time::timeout(timeout, tokio_tungstenite::connect_async(request)).await {
-                Err(_) => return Err(unreachable(format!("no answer within {timeout:?}"))),
-                Ok(Err(tokio_tungstenite::tungstenite::Error::Http(resp))) => {
-                    let body = resp
-                        .body()
-                        .as_deref()
-                        .map(String::from_utf8_lossy)
-                        .map(|b| b.trim().chars().take(200).collect::<String>())
-                        .filter(|b| !b.is_empty());
-                    let mut message = format!("HTTP {}", resp.status());
-                    if let Some(b) = body {
-                        message.push_str(&format!(": {b}"));
-                    }
-                    out.publish(Direction::S2c, "connect_error", json!([message]));
-                    return Err(Error::Refused {
-                        url: shown_url.clone(),
-                        message: redact::text(&message),
-                    });
+        let max_payload = match opts.max_payload {
+            0 => DEFAULT_MAX_PAYLOAD,
+            n => n,
+        };
+        let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+            .max_message_size(Some(max_payload))
+            .max_frame_size(Some(max_payload));
+        let connecting = tokio_tungstenite::connect_async_with_config(request, Some(config), false);
+        let (socket, response) = match tokio::time::timeout(timeout, connecting).await {
+            Err(_) => return Err(unreachable(format!("no answer within {timeout:?}"))),
+            Ok(Err(tokio_tungstenite::tungstenite::Error::Http(resp))) => {
+                let body = resp
+                    .body()
+                    .as_deref()
+                    .map(String::from_utf8_lossy)
+                    .map(|b| b.trim().chars().take(200).collect::<String>())
+                    .filter(|b| !b.is_empty());
+                let mut message = format!("HTTP {}", resp.status());
+                if let Some(b) = body {
+                    message.push_str(&format!(": {b}"));
                 }
-                Ok(Err(e)) => return Err(unreachable(e.to_string())),
-                Ok(Ok(pair)) => pair,
-            };
+                out.publish(Direction::S2c, "connect_error", json!([message]));
+                return Err(Error::Refused {
+                    url: shown_url.clone(),
+                    message: redact::text(&message),
+                });
+            }
+            Ok(Err(e)) => return Err(unreachable(e.to_string())),
+            Ok(Ok(pair)) => pair,
+        };
         tracing::info!(connection = id, url = %shown_url, status = %response.status(), "websocket connected");
         out.publish(Direction::S2c, "connect", json!([]));
+        let health = Arc::new(Health::new(out.bus.clone(), &out.source, &out.namespace));
+        health.connected();
         let (sink, stream) = socket.split();
         let closing = Arc::new(AtomicBool::new(false));
-        let reader = tokio::spawn(read_loop(stream, out.clone(), closing.clone(), id));
+        let reader = tokio::spawn(read_loop(
+            stream,
+            out.clone(),
+            closing.clone(),
+            id,
+            health.clone(),
+        ));
         let conn = Self {
             id,
             url: shown_url.clone(),
@@ -218,6 +241,7 @@ impl WsConnection {
             reader,
             closing,
             out,
+            health,
         };
         for msg in opts.on_connect {
             conn.send(msg).await?;
@@ -227,6 +251,16 @@ impl WsConnection {
 
     pub fn id(&self) -> u64 {
         self.id
+    }
+
+    /// Resolves with the reason once the server closed or the connection failed.
+    pub async fn ended(&self) -> String {
+        self.health.ended().await
+    }
+
+    /// What the connection lost so far, by cause.
+    pub fn losses(&self) -> ConnectionLosses {
+        self.health.losses()
     }
 
     /// Sends one JSON message (a JSON string goes as that text, unquoted).
@@ -270,7 +304,13 @@ async fn read_loop(
     out: Publisher,
     closing: Arc<AtomicBool>,
     id: u64,
+    health: Arc<Health>,
 ) {
+    let lost = |why: String| {
+        if health.count_loss() {
+            health.end(why);
+        }
+    };
     while let Some(next) = stream.next().await {
         match next {
             Ok(Message::Text(text)) => {
@@ -288,7 +328,8 @@ async fn read_loop(
                         || json!([]),
                         |f| json!([{ "code": u16::from(f.code), "reason": f.reason.as_str() }]),
                     );
-                    out.publish(Direction::S2c, "disconnect", args);
+                    out.publish(Direction::S2c, "disconnect", args.clone());
+                    lost(format!("the server closed the connection {args}"));
                 }
                 tracing::info!(connection = id, "websocket closed");
                 return;
@@ -299,12 +340,16 @@ async fn read_loop(
                     // Servers that drop the socket instead of answering our close.
                     tracing::debug!(connection = id, %error, "websocket ended while closing");
                 } else {
-                    out.publish(
-                        Direction::S2c,
-                        "error",
-                        json!([{ "message": error.to_string() }]),
-                    );
+                    let message = error.to_string();
+                    if health::is_too_long(&message) {
+                        health.oversized(format!(
+                            "a message over the limit (--max-payload) ended the connection: {message}"
+                        ));
+                    } else {
+                        out.publish(Direction::S2c, "error", json!([{ "message": message }]));
+                    }
                     out.publish(Direction::S2c, "disconnect", json!([]));
+                    lost(format!("connection lost: {message}"));
                     tracing::warn!(connection = id, %error, "websocket read failed");
                 }
                 return;
@@ -313,6 +358,7 @@ async fn read_loop(
     }
     if !closing.load(Ordering::SeqCst) {
         out.publish(Direction::S2c, "disconnect", json!([]));
+        lost("connection lost: transport closed".to_owned());
     }
 }
 
@@ -327,6 +373,7 @@ mod tests {
             headers: vec![("Authorization".into(), "Bearer SECRET".into())],
             query: vec![("channel_id".into(), "a b&c".into())],
             on_connect: vec![json!({"type": "change_user", "token": "T"})],
+            ..Default::default()
         };
         assert_eq!(o.full_url(), "ws://h:1/websocket?channel_id=a%20b%26c");
         let https = WsOptions {

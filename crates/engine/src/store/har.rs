@@ -933,6 +933,7 @@ mod tests {
             ended_at: None,
             events: first.records.len() as u64,
             meta: first.meta.clone(),
+            state: Default::default(),
         };
         let doc = encode(&session, &first.records);
         assert_eq!(doc["log"]["entries"][0]["_resourceType"], "websocket");

@@ -5,8 +5,13 @@
 //! network path only ever does a non-blocking `try_send`. Under overload the queue
 //! drops and counts what it could not take (the count is reported, never hidden).
 //! Readers open their own connections; WAL lets them read while a recorder writes.
+//!
+//! Every session has a state (`recording`, `complete`, `interrupted`); a session
+//! left `recording` by a process that died is marked `interrupted` the next time any
+//! process opens the store (see the `live` module for how "died" is known).
 
 mod har;
+mod live;
 mod recorder;
 mod targets;
 
@@ -16,7 +21,7 @@ use std::time::Duration;
 
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value;
-use sockscope_protocol::{Direction, EventRecord, SessionInfo};
+use sockscope_protocol::{Direction, EventRecord, SessionInfo, SessionState};
 
 use crate::bus::now_micros;
 use crate::redact;
@@ -24,9 +29,21 @@ use crate::{Error, Result};
 
 pub use recorder::{Recorder, RecorderStats};
 
+/// Whether a SQLite error means another connection holds the lock.
+pub(crate) fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
 const MIGRATIONS: &[(&str, &str)] = &[
     ("001_init", include_str!("migrations/001_init.sql")),
     ("002_targets", include_str!("migrations/002_targets.sql")),
+    (
+        "003_session_state",
+        include_str!("migrations/003_session_state.sql"),
+    ),
 ];
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -38,11 +55,7 @@ pub struct Store {
 
 /// `rusqlite` errors with the database named, and "locked" said plainly.
 fn db_error(path: &Path, e: rusqlite::Error) -> Error {
-    let locked = matches!(
-        e.sqlite_error_code(),
-        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
-    );
-    if locked {
+    if is_busy(&e) {
         Error::DbLocked(path.display().to_string())
     } else {
         Error::Db {
@@ -66,7 +79,45 @@ impl Store {
         let store = Self { path };
         let mut conn = store.connect()?;
         store.migrate(&mut conn)?;
+        store.mark_interrupted(&conn);
         Ok(store)
+    }
+
+    /// Marks every session still `recording` that no process writes any more as
+    /// `interrupted`, ended at its last event (or its start, when it has none).
+    /// Best effort: a failure (a locked database) is logged and the check runs again
+    /// at the next open.
+    fn mark_interrupted(&self, conn: &Connection) {
+        let open: rusqlite::Result<Vec<i64>> = conn
+            .prepare("SELECT id FROM sessions WHERE state = 'recording'")
+            .and_then(|mut st| st.query_map([], |r| r.get(0))?.collect());
+        let open = match open {
+            Ok(ids) => ids,
+            Err(error) => {
+                tracing::warn!(db = %self.path.display(), %error, "cannot check for interrupted sessions");
+                return;
+            }
+        };
+        for id in open {
+            if !live::abandoned(&self.path, id) {
+                continue;
+            }
+            let marked = conn.execute(
+                "UPDATE sessions SET state = 'interrupted',
+                     ended_at = COALESCE((SELECT MAX(ts) FROM events WHERE session_id = ?1), started_at)
+                 WHERE id = ?1 AND state = 'recording'",
+                [id],
+            );
+            match marked {
+                Ok(n) if n > 0 => {
+                    tracing::warn!(session = id, db = %self.path.display(), "session found interrupted: its recorder stopped without finishing");
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    tracing::warn!(session = id, %error, "cannot mark an interrupted session");
+                }
+            }
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -118,8 +169,10 @@ impl Store {
         Ok(())
     }
 
-    /// Starts a session. Name, target and `meta` are redacted before they are stored
-    /// (`crate::redact`: a URL keeps host, path and query keys only).
+    /// Starts a session in state `recording`. Name, target and `meta` are redacted
+    /// before they are stored (`crate::redact`: a URL keeps host, path and query keys
+    /// only). This process holds the session's lock (see the `live` module) until
+    /// [`Store::end_session`] or its [`Recorder`] finishes it.
     pub fn create_session(
         &self,
         name: &str,
@@ -131,23 +184,39 @@ impl Store {
         let name = policy.text(name);
         let target = policy.url(target);
         policy.meta(&mut meta);
-        let conn = self.connect()?;
-        conn.execute(
-            "INSERT INTO sessions (name, kind, target, started_at, meta) VALUES (?1, ?2, ?3, ?4, ?5)",
+        let mut conn = self.connect()?;
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| self.err(e))?;
+        tx.execute(
+            "INSERT INTO sessions (name, kind, target, started_at, meta, state) VALUES (?1, ?2, ?3, ?4, ?5, 'recording')",
             params![name.as_ref(), kind, target, now_micros(), meta.to_string()],
         )
         .map_err(|e| self.err(e))?;
-        Ok(conn.last_insert_rowid())
+        let id = tx.last_insert_rowid();
+        // Locked before the row is visible to anyone else.
+        live::hold(&self.path, id).map_err(|e| Error::Db {
+            path: self.path.display().to_string(),
+            message: format!("cannot lock session {id}: {e}"),
+        })?;
+        if let Err(e) = tx.commit() {
+            live::release(&self.path, id);
+            return Err(self.err(e));
+        }
+        Ok(id)
     }
 
+    /// Ends a session: `complete`, ended now. Releases its lock.
     pub fn end_session(&self, id: i64) -> Result<()> {
-        self.connect()?
-            .execute(
-                "UPDATE sessions SET ended_at = ?2 WHERE id = ?1 AND ended_at IS NULL",
+        let ended = self.connect().and_then(|conn| {
+            conn.execute(
+                "UPDATE sessions SET ended_at = ?2, state = 'complete' WHERE id = ?1 AND state = 'recording'",
                 params![id, now_micros()],
             )
-            .map_err(|e| self.err(e))?;
-        Ok(())
+            .map_err(|e| self.err(e))
+        });
+        live::release(&self.path, id);
+        ended.map(drop)
     }
 
     /// Every session, redacted on the way out (a database written by an older
@@ -157,7 +226,7 @@ impl Store {
         let mut st = conn
             .prepare(
                 "SELECT s.id, s.name, s.kind, s.target, s.started_at, s.ended_at, s.meta,
-                        (SELECT COUNT(*) FROM events e WHERE e.session_id = s.id)
+                        (SELECT COUNT(*) FROM events e WHERE e.session_id = s.id), s.state
                  FROM sessions s ORDER BY s.id",
             )
             .map_err(|e| self.err(e))?;
@@ -292,9 +361,7 @@ impl Store {
         let id =
             self.create_session(name, "import", "", serde_json::json!({ "format": "jsonl" }))?;
         let n = records.len();
-        let mut conn = self.connect()?;
-        recorder::insert_batch(&mut conn, id, &records).map_err(|e| self.err(e))?;
-        self.end_session(id)?;
+        self.fill_import(id, &records)?;
         Ok((id, n))
     }
 
@@ -318,11 +385,23 @@ impl Store {
         // `decoded` is already redacted; name, target and meta are again on creation.
         let id = self.create_session(name, "import", &decoded.target, decoded.meta)?;
         let n = decoded.records.len();
-        let mut conn = self.connect()?;
-        recorder::insert_batch(&mut conn, id, &decoded.records).map_err(|e| self.err(e))?;
-        self.end_session(id)?;
+        self.fill_import(id, &decoded.records)?;
         tracing::info!(file = %file, session = id, events = n, "HAR imported");
         Ok((id, n))
+    }
+
+    /// Writes an import's records into its new session and ends it; on failure the
+    /// session is removed, so a failed import leaves nothing behind.
+    fn fill_import(&self, id: i64, records: &[EventRecord]) -> Result<()> {
+        let filled = self.connect().and_then(|mut conn| {
+            recorder::insert_batch(&mut conn, id, records).map_err(|e| self.err(e))
+        });
+        if let Err(e) = filled {
+            live::release(&self.path, id);
+            let _ = self.delete_session(id);
+            return Err(e);
+        }
+        self.end_session(id)
     }
 
     /// Writes a session as a HAR 1.2 document with one WebSocket entry whose frames
@@ -358,6 +437,7 @@ fn session_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionInfo> {
         ended_at: r.get(5)?,
         meta: serde_json::from_str(&meta).unwrap_or(Value::Null),
         events: r.get::<_, i64>(7)?.max(0) as u64,
+        state: SessionState::from_name(&r.get::<_, String>(8)?),
     })
 }
 

@@ -3,9 +3,10 @@
 //! A recording is a small pipeline, one thread per stage, so the network path only
 //! ever pays for a non-blocking send:
 //!
-//! 1. [`Recorder::record`] puts the record on a queue of at most [`QUEUE`] records; a
-//!    full queue drops it and counts the drop. The queue's memory follows its backlog
-//!    (an idle recording holds none).
+//! 1. [`Recorder::record`] puts the record on a queue of at most [`QUEUE`] records and
+//!    about [`QUEUE_BYTES`] bytes; a full queue drops it and counts the drop (cause
+//!    "queue full"). The queue's memory follows its backlog (an idle recording holds
+//!    none).
 //! 2. The encoder drains up to [`BATCH`] records, serializes their JSON columns and
 //!    copies every text column into one buffer (an [`Encoded`] batch), and frees the
 //!    records, so the writer binds plain text slices and allocates nothing per row.
@@ -24,24 +25,46 @@
 //!    over, so once it holds [`WAL_CAP_FRAMES`] the writer lets one checkpoint finish
 //!    before its next transaction, which then restarts it: the WAL file stays bounded.
 //!
-//! Memory stays bounded: [`QUEUE`] records, plus at most `2 * IN_FLIGHT + 3` batches of
-//! at most [`BATCH`] rows and about [`BATCH_BYTES`] bytes each. WAL mode and
+//! Memory stays bounded: [`QUEUE`] records of about [`QUEUE_BYTES`] in all, plus the
+//! batches of the open transaction (at most [`MAX_TRANSACTION_ROWS`] rows and about
+//! [`MAX_TRANSACTION_BYTES`]) and `2 * IN_FLIGHT + 2` more. WAL mode and
 //! `synchronous = NORMAL` are the store's (`Store::connect`) on every connection.
+//!
+//! Another program writing the same database (the desktop app and the CLI share it;
+//! `sessions import`; anything holding a lock) delays the recording and never ends
+//! it: the writer takes the write lock up front (`BEGIN IMMEDIATE`, with a
+//! `busy_timeout`) and retries with backoff for as long as the lock is held, keeping
+//! the open transaction's batches so a lock lost mid-transaction is retried whole.
+//! Meanwhile records wait in the queue; only a full queue drops, and says so. Once
+//! `finish` is asked, the writer waits at most [`FINISH_PATIENCE`] more for a lock.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TryRecvError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use rusqlite::{params, Connection, Statement};
 use sockscope_protocol::EventRecord;
 
-use super::Store;
+use super::{is_busy, live, Store};
 use crate::bus::now_micros;
 use crate::{Error, Result};
 
 /// Records the queue holds before it starts dropping (and counting) new ones.
 const QUEUE: usize = 262_144;
+/// Estimated bytes (see [`approx_size`]) the queue holds before it starts dropping.
+const QUEUE_BYTES: usize = 256 << 20;
+/// Text bytes in one transaction at most (its batches are kept until it commits).
+const MAX_TRANSACTION_BYTES: usize = 32 << 20;
+/// How long the writer's `BEGIN IMMEDIATE` waits inside SQLite before the writer
+/// checks whether to keep waiting, and the bounds of its backoff between attempts.
+const LOCK_WAIT: Duration = Duration::from_millis(250);
+const RETRY_MIN: Duration = Duration::from_millis(10);
+const RETRY_MAX: Duration = Duration::from_millis(500);
+/// After `finish`, how long the writer still waits for another program's lock before
+/// it gives up (and `finish` reports the database as locked).
+const FINISH_PATIENCE: Duration = Duration::from_secs(30);
 /// Rows per encoded batch at most.
 const BATCH: usize = 8_192;
 /// Rows per transaction at most (a transaction takes batches while a checkpoint runs).
@@ -82,22 +105,49 @@ const TENANT: usize = 7;
 const USER: usize = 8;
 const TEXT_COLUMNS: usize = 9;
 
-/// What a finished recording wrote and dropped.
+/// What a finished recording wrote and dropped. `dropped` is the total of the
+/// causes after it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct RecorderStats {
     pub session_id: i64,
     pub written: u64,
     pub dropped: u64,
+    /// Lost before they reached the recorder: its bus subscription fell behind.
+    pub bus_lag: u64,
+    /// Dropped because the queue was full (records or bytes).
+    pub queue_full: u64,
+    /// Given after the writer had stopped on an error (which `finish` reports).
+    pub failed: u64,
+    /// How many times the writer found the database locked by another program and
+    /// waited (nothing is lost by waiting).
+    pub lock_waits: u64,
+}
+
+/// The recorder's counters, shared with its threads.
+#[derive(Debug, Default)]
+struct Counters {
+    written: AtomicU64,
+    bus_lag: AtomicU64,
+    queue_full: AtomicU64,
+    failed: AtomicU64,
+    lock_waits: AtomicU64,
+}
+
+/// A record on its way to the encoder, with the estimate its bytes count as.
+struct Queued {
+    rec: EventRecord,
+    size: usize,
 }
 
 /// Feeds one session; cheap to call from the network path.
 pub struct Recorder {
     session_id: i64,
-    tx: Option<Sender<EventRecord>>,
-    /// Records sent on `tx` that the encoder has not taken yet (the queue's bound).
+    tx: Option<Sender<Queued>>,
+    /// Records (and estimated bytes) sent on `tx` that the encoder has not taken yet:
+    /// the queue's bounds.
     queued: Arc<AtomicUsize>,
-    written: Arc<AtomicU64>,
-    dropped: Arc<AtomicU64>,
+    queued_bytes: Arc<AtomicUsize>,
+    counters: Arc<Counters>,
     encoder: Option<JoinHandle<rusqlite::Result<()>>>,
     writer: Option<JoinHandle<rusqlite::Result<()>>>,
     /// Keeps the checkpointer running until the writer's connection is closed, so its
@@ -118,6 +168,24 @@ impl Recorder {
         // checked once per transaction (see the module docs).
         conn.execute_batch("PRAGMA wal_autocheckpoint = 0; PRAGMA foreign_keys = OFF;")
             .map_err(|e| super::db_error(store.path(), e))?;
+        if !live::holds(store.path(), session_id) {
+            // A session recorded again (created by `create_session`, the lock is
+            // held already): it is `recording` once more, under this process's lock.
+            live::hold(store.path(), session_id).map_err(|e| Error::Db {
+                path: store.path().display().to_string(),
+                message: format!("cannot lock session {session_id}: {e}"),
+            })?;
+            let reopened = conn.execute(
+                "UPDATE sessions SET state = 'recording' WHERE id = ?1",
+                [session_id],
+            );
+            if let Err(e) = reopened {
+                live::release(store.path(), session_id);
+                return Err(super::db_error(store.path(), e));
+            }
+        }
+        conn.busy_timeout(LOCK_WAIT)
+            .map_err(|e| super::db_error(store.path(), e))?;
         let ckpt_conn = store.connect()?;
 
         let (tx, rx) = mpsc::channel();
@@ -125,7 +193,8 @@ impl Recorder {
         let (spare_tx, spare_rx) = mpsc::sync_channel(IN_FLIGHT + 1);
         let (ckpt_tx, ckpt_rx) = mpsc::sync_channel(1);
         let queued = Arc::new(AtomicUsize::new(0));
-        let written = Arc::new(AtomicU64::new(0));
+        let queued_bytes = Arc::new(AtomicUsize::new(0));
+        let counters = Arc::new(Counters::default());
         let end = Arc::new(AtomicBool::new(false));
         let wal_frames = Arc::new(AtomicU64::new(0));
 
@@ -141,9 +210,11 @@ impl Recorder {
             session_id,
             checkpoint: ckpt_tx.clone(),
             wal_frames,
-            written: written.clone(),
+            counters: counters.clone(),
             end: end.clone(),
+            open: Vec::new(),
             open_rows: 0,
+            open_bytes: 0,
             seq: 0,
             pending: None,
             since_checkpoint: 0,
@@ -151,16 +222,16 @@ impl Recorder {
         let writer = spawn("writer")
             .spawn(move || writer.run(batch_rx, spare_tx))
             .map_err(Error::Io)?;
-        let q = queued.clone();
+        let (q, qb) = (queued.clone(), queued_bytes.clone());
         let encoder = spawn("encoder")
-            .spawn(move || encode_loop(rx, &q, batch_tx, spare_rx))
+            .spawn(move || encode_loop(rx, &q, &qb, batch_tx, spare_rx))
             .map_err(Error::Io)?;
         Ok(Self {
             session_id,
             tx: Some(tx),
             queued,
-            written,
-            dropped: Arc::new(AtomicU64::new(0)),
+            queued_bytes,
+            counters,
             encoder: Some(encoder),
             writer: Some(writer),
             checkpoint: Some(ckpt_tx),
@@ -174,52 +245,76 @@ impl Recorder {
         self.session_id
     }
 
-    /// Queues a record without blocking; a full queue drops it and counts the drop.
+    /// Queues a record without blocking; a full queue (records or bytes) drops it
+    /// and counts the drop.
     pub fn record(&self, rec: EventRecord) {
         let Some(tx) = &self.tx else { return };
-        // Take a place first, so the queue never holds more than QUEUE records.
-        if self.queued.fetch_add(1, Ordering::Relaxed) >= QUEUE {
+        let size = approx_size(&rec);
+        // Take a place first, so the queue never holds more than its bounds.
+        let places = self.queued.fetch_add(1, Ordering::Relaxed);
+        let bytes = self.queued_bytes.fetch_add(size, Ordering::Relaxed);
+        if places >= QUEUE || bytes.saturating_add(size) > QUEUE_BYTES {
             self.queued.fetch_sub(1, Ordering::Relaxed);
-            self.dropped.fetch_add(1, Ordering::Relaxed);
-        } else if tx.send(rec).is_err() {
+            self.queued_bytes.fetch_sub(size, Ordering::Relaxed);
+            self.counters.queue_full.fetch_add(1, Ordering::Relaxed);
+        } else if tx.send(Queued { rec, size }).is_err() {
             // The pipeline stopped on an error (reported by `finish`).
             self.queued.fetch_sub(1, Ordering::Relaxed);
-            self.dropped.fetch_add(1, Ordering::Relaxed);
+            self.queued_bytes.fetch_sub(size, Ordering::Relaxed);
+            self.counters.failed.fetch_add(1, Ordering::Relaxed);
         }
     }
 
     /// Counts `n` events lost before they reached the recorder (a lagging bus reader).
     pub fn note_dropped(&self, n: u64) {
-        self.dropped.fetch_add(n, Ordering::Relaxed);
+        self.counters.bus_lag.fetch_add(n, Ordering::Relaxed);
     }
 
     pub fn written(&self) -> u64 {
-        self.written.load(Ordering::Relaxed)
+        self.counters.written.load(Ordering::Relaxed)
     }
 
+    /// Everything dropped so far, whatever the cause.
     pub fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed)
+        let s = self.stats();
+        s.dropped
     }
 
-    /// Flushes what is queued, ends the session and reports the counts.
+    /// The counts so far.
+    pub fn stats(&self) -> RecorderStats {
+        let c = &self.counters;
+        let bus_lag = c.bus_lag.load(Ordering::Relaxed);
+        let queue_full = c.queue_full.load(Ordering::Relaxed);
+        let failed = c.failed.load(Ordering::Relaxed);
+        RecorderStats {
+            session_id: self.session_id,
+            written: c.written.load(Ordering::Relaxed),
+            dropped: bus_lag + queue_full + failed,
+            bus_lag,
+            queue_full,
+            failed,
+            lock_waits: c.lock_waits.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Flushes what is queued, ends the session (`complete`) and reports the counts.
     pub fn finish(mut self) -> Result<RecorderStats> {
         self.end.store(true, Ordering::Release);
         let ended = self.drain();
         self.stop_checkpointer();
+        live::release(self.store.path(), self.session_id);
         ended?;
-        let dropped = self.dropped();
-        if dropped > 0 {
+        let stats = self.stats();
+        if stats.dropped > 0 {
             tracing::warn!(
                 session = self.session_id,
-                dropped,
+                dropped = stats.dropped,
+                bus_lag = stats.bus_lag,
+                queue_full = stats.queue_full,
                 "recording dropped events under overload"
             );
         }
-        Ok(RecorderStats {
-            session_id: self.session_id,
-            written: self.written(),
-            dropped,
-        })
+        Ok(stats)
     }
 
     /// Closes the queue and waits for the encoder and the writer to commit what it
@@ -262,7 +357,38 @@ impl Drop for Recorder {
             tracing::warn!(session = self.session_id, error = %e, "recording stopped with an error");
         }
         self.stop_checkpointer();
+        // Not finished: the session stays `recording` with nobody holding it, so the
+        // next open of the store marks it interrupted.
+        live::release(self.store.path(), self.session_id);
     }
+}
+
+/// About how many bytes `r` takes once encoded, without encoding it: its text plus a
+/// few bytes per JSON value. Cheap enough for the network path.
+fn approx_size(r: &EventRecord) -> usize {
+    fn value(v: &serde_json::Value) -> usize {
+        match v {
+            serde_json::Value::String(s) => s.len() + 2,
+            serde_json::Value::Array(a) => a.iter().map(value).sum::<usize>() + 2,
+            serde_json::Value::Object(o) => {
+                o.iter().map(|(k, v)| k.len() + 4 + value(v)).sum::<usize>() + 2
+            }
+            _ => 8,
+        }
+    }
+    let text = |s: &Option<String>| s.as_ref().map_or(0, String::len);
+    ROW_OVERHEAD
+        + r.source.len()
+        + r.namespace.len()
+        + r.event.len()
+        + value(&r.args)
+        + r.ack
+            .as_ref()
+            .map_or(0, |a| 16 + a.reply.as_ref().map_or(0, value))
+        + text(&r.socket_id)
+        + text(&r.tenant)
+        + text(&r.user)
+        + r.rooms.iter().map(|room| room.len() + 3).sum::<usize>()
 }
 
 /// One batch of rows ready to bind. Every text column of every row lives in one
@@ -496,21 +622,29 @@ impl Sql {
 /// Stage 2: records in, encoded batches out. Returns when the queue closes (after
 /// handing over the last batch) or the writer has gone.
 fn encode_loop(
-    rx: Receiver<EventRecord>,
+    rx: Receiver<Queued>,
     queued: &AtomicUsize,
+    queued_bytes: &AtomicUsize,
     out: SyncSender<Encoded>,
     spare: Receiver<Encoded>,
 ) -> rusqlite::Result<()> {
     let mut open = true;
     while open {
         let mut b = spare.try_recv().map(Builder::reuse).unwrap_or_default();
+        let mut bytes = 0;
         match rx.recv() {
-            Ok(first) => b.push(&first),
+            Ok(first) => {
+                bytes += first.size;
+                b.push(&first.rec);
+            }
             Err(_) => break,
         }
         while !b.full() {
             match rx.try_recv() {
-                Ok(r) => b.push(&r),
+                Ok(q) => {
+                    bytes += q.size;
+                    b.push(&q.rec);
+                }
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => {
                     open = false;
@@ -519,6 +653,7 @@ fn encode_loop(
             }
         }
         queued.fetch_sub(b.rows.len(), Ordering::Relaxed);
+        queued_bytes.fetch_sub(bytes, Ordering::Relaxed);
         if out.send(b.seal()?).is_err() {
             // The writer stopped (its error is reported by `finish`); dropping the
             // queue makes `record` count what still comes as dropped.
@@ -541,10 +676,14 @@ struct Writer {
     checkpoint: SyncSender<Checkpoint>,
     /// The WAL's size in frames, as the last checkpoint found it.
     wal_frames: Arc<AtomicU64>,
-    written: Arc<AtomicU64>,
+    counters: Arc<Counters>,
     end: Arc<AtomicBool>,
-    /// Rows in the open transaction (0: none open) and the last `seq` given.
+    /// The batches of the open transaction (empty: none open), kept until it
+    /// commits so that a lock lost mid-transaction can retry it whole; their rows and
+    /// text bytes; the last `seq` given.
+    open: Vec<Encoded>,
     open_rows: usize,
+    open_bytes: usize,
     seq: i64,
     /// The checkpoint asked for after the last commit, while it runs or until the
     /// writer learns it is done.
@@ -571,10 +710,11 @@ impl Writer {
 
     /// Batches go into the open transaction, which commits after each batch unless a
     /// checkpoint is running: then it keeps taking batches until the checkpoint is
-    /// done, no batch is waiting, or it holds [`MAX_TRANSACTION_ROWS`]. A checkpoint
-    /// that sees no commit while it runs copies the whole WAL and syncs the database
-    /// file, so the file is flushed while the recording goes instead of all at its
-    /// end, and the writer never waits for a checkpoint while it has rows to insert.
+    /// done, no batch is waiting, or it holds [`MAX_TRANSACTION_ROWS`] (or
+    /// [`MAX_TRANSACTION_BYTES`]). A checkpoint that sees no commit while it runs
+    /// copies the whole WAL and syncs the database file, so the file is flushed while
+    /// the recording goes instead of all at its end, and the writer never waits for a
+    /// checkpoint while it has rows to insert.
     fn write(
         &mut self,
         batches: &Receiver<Encoded>,
@@ -582,38 +722,85 @@ impl Writer {
     ) -> rusqlite::Result<()> {
         let sql = Sql::new();
         loop {
-            let next = if self.open_rows > 0 {
-                batches.try_recv()
-            } else {
+            let next = if self.open.is_empty() {
                 batches.recv().map_err(|_| TryRecvError::Disconnected)
+            } else {
+                batches.try_recv()
             };
             match next {
                 Ok(batch) => {
-                    if self.open_rows == 0 {
+                    if self.open.is_empty() {
                         self.begin()?;
                     }
-                    insert_rows(&self.conn, &sql, self.session_id, &mut self.seq, &batch)?;
-                    self.open_rows += batch.len();
-                    self.since_checkpoint += batch.text.len() + batch.len() * ROW_OVERHEAD;
-                    let _ = spare.try_send(batch);
-                    if self.checkpoint_done() || self.open_rows >= MAX_TRANSACTION_ROWS {
-                        self.commit(false)?;
+                    self.insert(&sql, batch)?;
+                    if self.checkpoint_done()
+                        || self.open_rows >= MAX_TRANSACTION_ROWS
+                        || self.open_bytes >= MAX_TRANSACTION_BYTES
+                    {
+                        self.commit(&sql, false, spare)?;
                     }
                 }
-                Err(TryRecvError::Empty) => self.commit(false)?,
+                Err(TryRecvError::Empty) => self.commit(&sql, false, spare)?,
                 Err(TryRecvError::Disconnected) => break,
             }
         }
         let end = self.end.load(Ordering::Acquire);
-        if end && self.open_rows == 0 {
+        if end && self.open.is_empty() {
             self.begin()?;
         }
-        if self.open_rows > 0 || end {
-            self.commit(end)?;
+        if !self.open.is_empty() || end {
+            self.commit(&sql, end, spare)?;
         }
         Ok(())
     }
 
+    /// Inserts `batch` into the open transaction and keeps it there until commit. A
+    /// lock lost on the way restarts the transaction (see [`Writer::restart`]).
+    fn insert(&mut self, sql: &Sql, batch: Encoded) -> rusqlite::Result<()> {
+        loop {
+            match insert_rows(&self.conn, sql, self.session_id, &mut self.seq, &batch) {
+                Ok(()) => break,
+                Err(e) if is_busy(&e) => self.restart(sql)?,
+                Err(e) => return Err(e),
+            }
+        }
+        self.open_rows += batch.len();
+        self.open_bytes += batch.text.len();
+        self.since_checkpoint += batch.text.len() + batch.len() * ROW_OVERHEAD;
+        self.open.push(batch);
+        Ok(())
+    }
+
+    /// Rolls the open transaction back, waits for the lock again and re-inserts the
+    /// batches it held.
+    fn restart(&mut self, sql: &Sql) -> rusqlite::Result<()> {
+        tracing::debug!(
+            session = self.session_id,
+            rows = self.open_rows,
+            "lock lost mid-transaction; retrying it"
+        );
+        if !self.conn.is_autocommit() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        'retry: loop {
+            self.begin()?;
+            for batch in &self.open {
+                match insert_rows(&self.conn, sql, self.session_id, &mut self.seq, batch) {
+                    Ok(()) => {}
+                    Err(e) if is_busy(&e) => {
+                        let _ = self.conn.execute_batch("ROLLBACK");
+                        continue 'retry;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            return Ok(());
+        }
+    }
+
+    /// Opens a write transaction, waiting for as long as another program holds the
+    /// lock (with [`LOCK_WAIT`] inside SQLite and a backoff between attempts); once
+    /// `finish` has asked, for at most [`FINISH_PATIENCE`] more.
     fn begin(&mut self) -> rusqlite::Result<()> {
         if self.wal_frames.load(Ordering::Relaxed) >= WAL_CAP_FRAMES {
             // A checkpoint that started after the last commit, done before this
@@ -623,7 +810,45 @@ impl Writer {
             self.wal_frames.store(0, Ordering::Relaxed);
             tracing::debug!(session = self.session_id, "recording WAL restarted");
         }
-        self.conn.execute_batch("BEGIN")?;
+        let mut backoff = RETRY_MIN;
+        let mut locked_since: Option<Instant> = None;
+        let mut finishing_since: Option<Instant> = None;
+        loop {
+            match self.conn.execute_batch("BEGIN IMMEDIATE") {
+                Ok(()) => break,
+                Err(e) if is_busy(&e) => {
+                    let since = *locked_since.get_or_insert_with(|| {
+                        self.counters.lock_waits.fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!(
+                            session = self.session_id,
+                            "database locked by another program; events wait in the queue"
+                        );
+                        Instant::now()
+                    });
+                    if self.end.load(Ordering::Acquire) {
+                        let finishing = *finishing_since.get_or_insert_with(Instant::now);
+                        if finishing.elapsed() >= FINISH_PATIENCE {
+                            tracing::error!(
+                                session = self.session_id,
+                                waited_ms = since.elapsed().as_millis() as u64,
+                                "database still locked; giving up"
+                            );
+                            return Err(e);
+                        }
+                    }
+                    std::thread::sleep(backoff);
+                    backoff = (backoff * 2).min(RETRY_MAX);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        if let Some(since) = locked_since {
+            tracing::warn!(
+                session = self.session_id,
+                waited_ms = since.elapsed().as_millis() as u64,
+                "database lock cleared; writing resumed"
+            );
+        }
         self.seq = last_seq(&self.conn, self.session_id)?;
         Ok(())
     }
@@ -631,19 +856,42 @@ impl Writer {
     /// Commits the open transaction, ending the session in it if `end` (the last
     /// commit, which lets a running checkpoint finish first so it covers all but this
     /// transaction). Asks for the next checkpoint once the last one is done and
-    /// [`CHECKPOINT_BYTES`] more are committed.
-    fn commit(&mut self, end: bool) -> rusqlite::Result<()> {
+    /// [`CHECKPOINT_BYTES`] more are committed. The transaction's batches go back to
+    /// the encoder to be reused.
+    fn commit(
+        &mut self,
+        sql: &Sql,
+        end: bool,
+        spare: &SyncSender<Encoded>,
+    ) -> rusqlite::Result<()> {
         if end {
             wait(self.pending.take());
-            self.conn.execute(
-                "UPDATE sessions SET ended_at = ?2 WHERE id = ?1 AND ended_at IS NULL",
-                params![self.session_id, now_micros()],
-            )?;
         }
-        self.conn.execute_batch("COMMIT")?;
-        self.written
+        loop {
+            let committed = if end {
+                self.conn
+                    .execute(
+                        "UPDATE sessions SET ended_at = ?2, state = 'complete' WHERE id = ?1",
+                        params![self.session_id, now_micros()],
+                    )
+                    .and_then(|_| self.conn.execute_batch("COMMIT"))
+            } else {
+                self.conn.execute_batch("COMMIT")
+            };
+            match committed {
+                Ok(()) => break,
+                Err(e) if is_busy(&e) => self.restart(sql)?,
+                Err(e) => return Err(e),
+            }
+        }
+        self.counters
+            .written
             .fetch_add(self.open_rows as u64, Ordering::Relaxed);
         self.open_rows = 0;
+        self.open_bytes = 0;
+        for batch in self.open.drain(..) {
+            let _ = spare.try_send(batch);
+        }
         if !end && self.since_checkpoint >= CHECKPOINT_BYTES && self.checkpoint_done() {
             self.pending = self.request_checkpoint();
             self.since_checkpoint = 0;
@@ -723,7 +971,10 @@ pub(crate) fn insert_batch(
     records: &[EventRecord],
 ) -> rusqlite::Result<()> {
     let sql = Sql::new();
-    let tx = conn.transaction()?;
+    // IMMEDIATE: the write lock first (waiting out `busy_timeout`), so a recorder
+    // committing between this transaction's read and its first write cannot make it
+    // fail at once with a stale snapshot.
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let mut seq = last_seq(&tx, session_id)?;
     for chunk in records.chunks(BATCH) {
         insert_rows(
