@@ -146,6 +146,42 @@ test("inspect lists servers, namespaces, rooms and sockets with secrets redacted
   assert.match(h.stdout, new RegExp(`/chat tenant:acme:lobby sockets=${clients.b.id}`));
 });
 
+test("audit groups sockets by tenant and reports a planted cross-tenant membership", async () => {
+  const audit = admin("audit", "--tenant-room", "tenant:{tenant}:*", "--json");
+  // Positive control: the clean gateway has no findings and exits 0.
+  const clean = await run(audit);
+  assert.equal(clean.code, 0, clean.stderr);
+  const report = JSON.parse(clean.stdout);
+  assert.deepEqual(report.findings, []);
+  assert.deepEqual(
+    report.tenants.acme.sort(),
+    [`/ ${clients.a.id}`, `/chat ${clients.b.id}`].sort(),
+  );
+  assert.deepEqual(report.tenants.globex, [`/chat ${clients.c.id}`]);
+
+  // Plant: globex's socket joins acme's room on the real server.
+  const c = io.of("/chat").sockets.get(clients.c.id);
+  c.join("tenant:acme:lobby");
+  try {
+    const leak = await run(audit);
+    assert.equal(leak.code, 1, leak.stderr);
+    const kinds = JSON.parse(leak.stdout).findings.map((f) => [f.kind, f.socket ?? f.room]);
+    assert.deepEqual(kinds, [
+      ["socket_in_many_tenants", clients.c.id],
+      ["foreign_room", clients.c.id],
+      ["shared_room", "tenant:acme:lobby"],
+    ]);
+    const human = await run(admin("audit", "--tenant-room", "tenant:{tenant}:*"));
+    assert.equal(human.code, 1);
+    assert.match(human.stdout, new RegExp(`LEAK /chat socket ${clients.c.id} of tenant globex is in room tenant:acme:lobby of tenant acme`));
+  } finally {
+    c.leave("tenant:acme:lobby");
+  }
+  const bad = await run(admin("audit", "--tenant-room", "no-placeholder"));
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /needs exactly one \{tenant\}/);
+});
+
 test("a wrong password is a one-line error and a non-zero exit; the right one logs in", async () => {
   const bad = await run(["admin", url, "--username", "admin", "--password-file", badPwFile, "--timeout", "8s", "inspect"]);
   assert.notEqual(bad.code, 0);

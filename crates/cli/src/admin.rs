@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Subcommand};
 use serde_json::Value;
+use sockscope_engine::admin::tenants::{self, RoomPattern};
 use sockscope_engine::admin::{
     AdminAuth, AdminClient, AdminOptions, AdminSnapshot, Change, Outcome,
 };
@@ -96,6 +97,17 @@ pub enum AdminAction {
         #[arg(long)]
         nsp: Option<String>,
     },
+    /// Group sockets by tenant and report cross-tenant memberships (exit 1 on any).
+    Audit {
+        /// Key of socket.data naming the tenant (dotted path; repeatable).
+        #[arg(long = "tenant-key", value_name = "KEY", default_values = ["tenantId", "tenant", "spaceId"])]
+        tenant_keys: Vec<String>,
+        /// Room-name pattern naming a tenant, e.g. 'tenant:{tenant}:*' or '{tenant}-*'.
+        #[arg(long, value_name = "PATTERN")]
+        tenant_room: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Record the relayed events (development mode) into a session.
     Record {
         #[arg(long)]
@@ -168,7 +180,14 @@ pub async fn run(args: AdminArgs) -> Result<()> {
         AdminAction::Watch { .. } | AdminAction::Record { .. }
     );
     let opts = args.options(streaming)?;
-    // Bad JSON fails before anything connects.
+    // Bad JSON or a bad pattern fails before anything connects.
+    if let AdminAction::Audit {
+        tenant_room: Some(p),
+        ..
+    } = &args.action
+    {
+        RoomPattern::parse(p).map_err(|e| CliError::Usage(e.to_string()))?;
+    }
     let emit_arg = match &args.action {
         AdminAction::Emit { json, .. } => Some(
             serde_json::from_str::<Value>(json)
@@ -200,6 +219,12 @@ pub async fn run(args: AdminArgs) -> Result<()> {
     let client = AdminClient::connect(&opts, bus).await?;
     let result = act(&client, args.action, emit_arg).await;
     client.close().await;
+    if let Err(CliError::Findings(n)) = result {
+        // The report is printed; findings are a result, not an error: exit 1, the
+        // audit convention, rather than the error path's one line and exit 2.
+        tracing::info!(findings = n, "tenant audit found leaks");
+        std::process::exit(1);
+    }
     result
 }
 
@@ -232,6 +257,39 @@ async fn act(client: &AdminClient, action: AdminAction, emit_arg: Option<Value>)
                 ),
                 o,
             );
+        }
+        AdminAction::Audit {
+            tenant_keys,
+            tenant_room,
+            json,
+        } => {
+            if !client.development() {
+                return Err(CliError::Usage(format!(
+                    "{} is in production mode: it does not list sockets, so tenants cannot be audited",
+                    client.url()
+                )));
+            }
+            let pattern = tenant_room
+                .as_deref()
+                .map(RoomPattern::parse)
+                .transpose()
+                .map_err(|e| CliError::Usage(e.to_string()))?;
+            let report = tenants::audit(&client.snapshot(), &tenant_keys, pattern.as_ref());
+            output::report(&report, json, |out, r| {
+                for (t, sockets) in &r.tenants {
+                    writeln!(out, "tenant {t}: {}", sockets.join(", "))?;
+                }
+                if !r.untenanted.is_empty() {
+                    writeln!(out, "no tenant: {}", r.untenanted.join(", "))?;
+                }
+                for f in &r.findings {
+                    writeln!(out, "{}", f.line())?;
+                }
+                writeln!(out, "{} finding(s)", r.findings.len())
+            })?;
+            if !report.findings.is_empty() {
+                return Err(CliError::Findings(report.findings.len()));
+            }
         }
         AdminAction::Watch { .. } | AdminAction::Record { .. } => {}
     }

@@ -6,6 +6,8 @@ pub enum CliError {
     Engine(#[from] sockscope_engine::Error),
     #[error(transparent)]
     Admin(#[from] sockscope_engine::admin::AdminError),
+    #[error("{0} tenant finding(s)")]
+    Findings(usize),
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
     #[error("cannot read {path}: {source}")]
