@@ -153,6 +153,7 @@ test("audit groups sockets by tenant and reports a planted cross-tenant membersh
   assert.equal(clean.code, 0, clean.stderr);
   const report = JSON.parse(clean.stdout);
   assert.deepEqual(report.findings, []);
+  assert.deepEqual(report.untenanted, [], "admin sessions are not counted as app sockets");
   assert.deepEqual(
     report.tenants.acme.sort(),
     [`/ ${clients.a.id}`, `/chat ${clients.b.id}`].sort(),

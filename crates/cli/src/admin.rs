@@ -274,7 +274,11 @@ async fn act(client: &AdminClient, action: AdminAction, emit_arg: Option<Value>)
                 .map(RoomPattern::parse)
                 .transpose()
                 .map_err(|e| CliError::Usage(e.to_string()))?;
-            let report = tenants::audit(&client.snapshot(), &tenant_keys, pattern.as_ref());
+            // Admin sessions (ours included) belong to no tenant.
+            let mut snap = client.snapshot();
+            snap.sockets
+                .retain(|s| s.namespace != client.admin_namespace());
+            let report = tenants::audit(&snap, &tenant_keys, pattern.as_ref());
             output::report(&report, json, |out, r| {
                 for (t, sockets) in &r.tenants {
                     writeln!(out, "tenant {t}: {}", sockets.join(", "))?;

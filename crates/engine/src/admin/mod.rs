@@ -181,6 +181,7 @@ pub struct AdminClient {
     client: Client,
     shared: Arc<Shared>,
     url: String,
+    namespace: String,
     timeout: Duration,
 }
 
@@ -327,6 +328,7 @@ impl AdminClient {
             client,
             shared,
             url: url.clone(),
+            namespace: opts.namespace.clone(),
             timeout: opts.timeout,
         };
         match tokio::time::timeout(opts.timeout, ready_rx).await {
@@ -559,6 +561,11 @@ impl AdminClient {
 
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// The admin namespace itself (its sockets are admin sessions, not app clients).
+    pub fn admin_namespace(&self) -> &str {
+        &self.namespace
     }
 
     /// The bound on waits this client was opened with.
