@@ -18,7 +18,7 @@ import { sockscopeBin, withTimeout, once, eventually, run } from "./harness.mjs"
 
 const PASSWORD = "correct horse battery";
 const BEARER = "Bearer top-secret-jwt";
-let dir, pwFile, badPwFile, http, io, url, roHttp, roIo, roUrl;
+let dir, pwFile, badPwFile, http, io, url, roHttp, roIo, roUrl, prodHttp, prodIo, prodUrl;
 const clients = {};
 
 async function listen(server) {
@@ -69,6 +69,15 @@ before(async () => {
   instrument(roIo, { auth: false, readonly: true, mode: "production" });
   roUrl = await listen(roHttp);
 
+  // A third, in production mode (stats only, no socket list) but not read-only.
+  prodHttp = createServer();
+  prodIo = new Server(prodHttp);
+  instrument(prodIo, {
+    auth: { type: "basic", username: "admin", password: bcrypt.hashSync(PASSWORD, 8) },
+    mode: "production",
+  });
+  prodUrl = await listen(prodHttp);
+
   clients.a = await client("/", "acme");
   clients.b = await client("/chat", "acme");
   clients.c = await client("/chat", "globex");
@@ -78,6 +87,8 @@ after(async () => {
   for (const s of Object.values(clients)) s.disconnect();
   io?.close();
   roIo?.close();
+  prodIo?.close();
+  prodHttp?.closeAllConnections?.();
   http?.closeAllConnections?.();
   roHttp?.closeAllConnections?.();
   if (dir) rmSync(dir, { recursive: true, force: true });
@@ -305,4 +316,36 @@ test("record stores relayed events of a remote gateway in a session", async () =
   assert.equal(events[0].socket_id, clients.a.id);
   assert.equal(events[0].tenant, "acme");
   assert.match(events[0].source, /^admin:127\.0\.0\.1:/);
+});
+
+test("production mode: stats only, actions need --nsp and still change the server", async () => {
+  const connect = () => {
+    const s = connectClient(prodUrl, { forceNew: true, reconnection: false });
+    return withTimeout(new Promise((resolve) => s.on("connect", () => resolve(s))), "production client to connect");
+  };
+  const [p1, p2] = [await connect(), await connect()];
+  try {
+    const prod = (...args) => ["admin", prodUrl, "--username", "admin", "--password-file", pwFile, "--timeout", "8s", ...args];
+    const snap = await run(prod("inspect", "--json"));
+    assert.equal(snap.code, 0, snap.stderr);
+    const s = JSON.parse(snap.stdout);
+    assert.equal(s.mode, "production");
+    assert.deepEqual(s.sockets, []);
+    assert.equal(s.servers.length, 1);
+    assert.ok(s.features.includes("JOIN") && !s.features.includes("ALL_EVENTS"));
+
+    const noNsp = await run(prod("join", "ops", p1.id));
+    assert.notEqual(noNsp.code, 0);
+    assert.match(noNsp.stderr, /production mode .* pass --nsp/);
+    assert.ok(!prodIo.of("/").sockets.get(p1.id).rooms.has("ops"));
+
+    const r = await run(prod("join", "ops", p1.id, "--nsp", "/"));
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /sent \(not confirmed/);
+    await eventually(() => prodIo.of("/").sockets.get(p1.id).rooms.has("ops"), "p1 to join ops");
+    assert.ok(!prodIo.of("/").sockets.get(p2.id).rooms.has("ops"), "p2 was not asked to join");
+  } finally {
+    p1.disconnect();
+    p2.disconnect();
+  }
 });
