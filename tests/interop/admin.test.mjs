@@ -349,3 +349,44 @@ test("production mode: stats only, actions need --nsp and still change the serve
     p2.disconnect();
   }
 });
+
+test("watch reports a server stale after 10 s without stats, and healthy again", async () => {
+  const gw = spawn(process.execPath, [new URL("./fixtures/admin-gateway.mjs", import.meta.url).pathname], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const gwUrl = await withTimeout(
+    new Promise((resolve) => createInterface({ input: gw.stdout }).once("line", resolve)),
+    "the frozen gateway to listen",
+  );
+  let w;
+  try {
+    w = await start(["admin", gwUrl, "--no-auth", "--timeout", "8s", "watch"], /^watching /m);
+    // Positive control: the stats flow, so nothing is stale yet.
+    await new Promise((r) => setTimeout(r, 2500));
+    assert.ok(!w.lines.some((l) => l.startsWith("server_stale")), w.lines.join("\n"));
+    gw.kill("SIGSTOP");
+    await withTimeout(
+      eventuallyLong(() => w.lines.some((l) => /^server_stale server=frozen-gateway /.test(l))),
+      "server_stale line",
+      16_000,
+    );
+    gw.kill("SIGCONT");
+    await withTimeout(
+      eventuallyLong(() => w.lines.some((l) => /^server_healthy server=frozen-gateway /.test(l))),
+      "server_healthy line",
+      8_000,
+    );
+  } finally {
+    gw.kill("SIGCONT");
+    gw.kill("SIGTERM");
+    if (w) {
+      w.child.kill("SIGTERM");
+      await withTimeout(w.exited, "watch to exit");
+    }
+  }
+});
+
+/** Polls `check` every 100 ms until it holds (the caller bounds it). */
+async function eventuallyLong(check) {
+  while (!check()) await new Promise((r) => setTimeout(r, 100));
+}

@@ -394,10 +394,29 @@ async fn watch(
     tokio::pin!(until);
     let stop = shutdown_signal();
     tokio::pin!(stop);
+    // Health is judged by time, not by an event: check it every second and print
+    // each server's transitions to stale and back.
+    let mut health = tokio::time::interval(Duration::from_secs(1));
+    let mut healthy: std::collections::BTreeMap<String, bool> = std::collections::BTreeMap::new();
     loop {
         tokio::select! {
             _ = &mut stop => break,
             _ = &mut until => break,
+            _ = health.tick() => {
+                for s in client.snapshot().servers {
+                    let was = healthy.insert(s.id.clone(), s.healthy);
+                    if was.is_some_and(|w| w != s.healthy) {
+                        let what = if s.healthy { "server_healthy" } else { "server_stale" };
+                        let mut out = std::io::stdout().lock();
+                        if json {
+                            let v = serde_json::json!({"change": what, "id": s.id, "last_seen_ms": s.last_seen_ms});
+                            writeln!(out, "{v}")?;
+                        } else {
+                            writeln!(out, "{what} server={} last_seen_ms={}", s.id, s.last_seen_ms)?;
+                        }
+                    }
+                }
+            }
             c = changes.recv() => match c {
                 Ok(Change::Server { .. }) if !stats => {}
                 Ok(c) => {
