@@ -75,6 +75,8 @@ pub enum AdminAction {
     },
     /// Disconnect a socket.
     Disconnect {
+        // Socket ids are base64url and may start with '-'.
+        #[arg(allow_hyphen_values = true)]
         socket: String,
         /// Close the underlying connection too (all its namespaces).
         #[arg(long)]
@@ -89,10 +91,13 @@ pub enum AdminAction {
     Leave(Membership),
     /// Emit an event to every socket of a namespace, or --to a socket or room.
     Emit {
+        #[arg(allow_hyphen_values = true)]
         event: String,
-        /// The event's argument as JSON.
+        /// The event's argument as JSON (`-1` is a number, not a flag).
+        #[arg(allow_hyphen_values = true)]
         json: String,
-        #[arg(long)]
+        /// A socket id or room.
+        #[arg(long, allow_hyphen_values = true)]
         to: Option<String>,
         #[arg(long)]
         nsp: Option<String>,
@@ -124,8 +129,10 @@ pub enum AdminAction {
 
 #[derive(Debug, Args)]
 pub struct Membership {
+    #[arg(allow_hyphen_values = true)]
     pub room: String,
-    #[arg(required_unless_present = "all")]
+    /// Socket ids are base64url and may start with '-'.
+    #[arg(required_unless_present = "all", allow_hyphen_values = true)]
     pub socket: Option<String>,
     /// Every socket of the namespace (--nsp, default /).
     #[arg(long, conflicts_with = "socket")]
@@ -517,5 +524,56 @@ fn how(o: Outcome) -> &'static str {
     match o {
         Outcome::Confirmed => "confirmed by the server",
         Outcome::Sent => "sent (not confirmed: the server reports no such change in production mode, or nobody was addressed)",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct T {
+        #[command(flatten)]
+        a: super::AdminArgs,
+    }
+
+    #[test]
+    fn socket_ids_and_json_may_start_with_a_dash() {
+        let t = T::try_parse_from([
+            "t",
+            "http://h",
+            "--no-auth",
+            "emit",
+            "ev",
+            "-1",
+            "--to",
+            "-Eab",
+        ])
+        .unwrap();
+        match t.a.action {
+            super::AdminAction::Emit { json, to, .. } => {
+                assert_eq!(json, "-1");
+                assert_eq!(to.as_deref(), Some("-Eab"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let t = T::try_parse_from([
+            "t",
+            "http://h",
+            "--no-auth",
+            "disconnect",
+            "-Eab",
+            "--close",
+        ])
+        .unwrap();
+        assert!(matches!(
+            t.a.action,
+            super::AdminAction::Disconnect { ref socket, close: true, .. } if socket == "-Eab"
+        ));
+        let t = T::try_parse_from(["t", "http://h", "--no-auth", "join", "ops", "-Eab"]).unwrap();
+        assert!(matches!(
+            t.a.action,
+            super::AdminAction::Join(ref m) if m.socket.as_deref() == Some("-Eab")
+        ));
     }
 }
