@@ -208,6 +208,23 @@ test("a wrong password is a one-line error and a non-zero exit; the right one lo
   assert.notEqual(none.code, 0);
   assert.match(none.stderr, /--username/);
 
+  // A gateway without the admin namespace, and no gateway at all: one line each.
+  const plainHttp = createServer();
+  const plainIo = new Server(plainHttp);
+  try {
+    const plainUrl = await listen(plainHttp);
+    const plain = await run(["admin", plainUrl, "--no-auth", "--timeout", "8s", "inspect"]);
+    assert.equal(plain.code, 2);
+    assert.equal(plain.stderr.trim().split("\n").length, 1, plain.stderr);
+    assert.match(plain.stderr, /has no \/admin namespace: is the gateway instrumented/);
+  } finally {
+    plainIo.close();
+  }
+  const gone = await run(["admin", "http://127.0.0.1:1", "--no-auth", "--timeout", "8s", "inspect"]);
+  assert.equal(gone.code, 2);
+  assert.equal(gone.stderr.trim().split("\n").length, 1, gone.stderr);
+  assert.match(gone.stderr, /cannot reach http:\/\/127\.0\.0\.1:1: .*Connection refused/);
+
   // Positive control: the same command with the right password succeeds.
   const good = await run(admin("inspect", "--json"));
   assert.equal(good.code, 0, good.stderr);

@@ -50,6 +50,8 @@ pub enum AdminError {
     BadNamespace(String),
     #[error("cannot reach {url}: {reason}")]
     Unreachable { url: String, reason: String },
+    #[error("{url} has no {namespace} namespace: is the gateway instrumented with @socket.io/admin-ui (or is it another --namespace / --path)?")]
+    NoAdminNamespace { url: String, namespace: String },
     #[error("{url} refused the admin login: {message}")]
     Refused { url: String, message: String },
     #[error("{url} sent no admin config within {waited:?}: is the namespace instrumented with @socket.io/admin-ui?")]
@@ -194,6 +196,20 @@ fn args_of(p: Payload) -> Vec<Value> {
     }
 }
 
+/// An error and its causes on one line (rust_socketio's own text is terse).
+fn with_sources(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let t = c.to_string();
+        if !text.contains(&t) {
+            text = format!("{text}: {t}");
+        }
+        cause = c.source();
+    }
+    text.replace('\n', " ")
+}
+
 /// The server's words in a `connect_error` payload (rust_socketio wraps them).
 fn refusal_message(args: &[Value]) -> String {
     let text = args
@@ -322,7 +338,7 @@ impl AdminClient {
             })?
             .map_err(|e| AdminError::Unreachable {
                 url: url.clone(),
-                reason: e.to_string(),
+                reason: with_sources(&e),
             })?;
         let this = Self {
             client,
@@ -335,6 +351,13 @@ impl AdminClient {
             Ok(Ok(Ok(()))) => {}
             Ok(Ok(Err(message))) => {
                 this.close().await;
+                // socket.io's own refusal of an unknown namespace.
+                if message == "Invalid namespace" {
+                    return Err(AdminError::NoAdminNamespace {
+                        url,
+                        namespace: opts.namespace.clone(),
+                    });
+                }
                 return Err(AdminError::Refused { url, message });
             }
             _ => {
