@@ -382,17 +382,9 @@ test("watch reports a server stale after 10 s without stats, and healthy again",
     await new Promise((r) => setTimeout(r, 2500));
     assert.ok(!w.lines.some((l) => l.startsWith("server_stale")), w.lines.join("\n"));
     gw.kill("SIGSTOP");
-    await withTimeout(
-      eventuallyLong(() => w.lines.some((l) => /^server_stale server=frozen-gateway /.test(l))),
-      "server_stale line",
-      16_000,
-    );
+    await eventuallyWithin(() => w.lines.some((l) => /^server_stale server=frozen-gateway /.test(l)), "server_stale line", 16_000);
     gw.kill("SIGCONT");
-    await withTimeout(
-      eventuallyLong(() => w.lines.some((l) => /^server_healthy server=frozen-gateway /.test(l))),
-      "server_healthy line",
-      8_000,
-    );
+    await eventuallyWithin(() => w.lines.some((l) => /^server_healthy server=frozen-gateway /.test(l)), "server_healthy line", 8_000);
   } finally {
     gw.kill("SIGCONT");
     gw.kill("SIGTERM");
@@ -403,7 +395,11 @@ test("watch reports a server stale after 10 s without stats, and healthy again",
   }
 });
 
-/** Polls `check` every 100 ms until it holds (the caller bounds it). */
-async function eventuallyLong(check) {
-  while (!check()) await new Promise((r) => setTimeout(r, 100));
+/** Polls `check` every 100 ms until it holds; fails after `ms`. */
+async function eventuallyWithin(check, what, ms) {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }

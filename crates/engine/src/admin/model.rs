@@ -733,6 +733,44 @@ mod tests {
     }
 
     #[test]
+    fn servers_are_kept_apart_by_server_id() {
+        let mut m = Model::default();
+        let t0 = Instant::now();
+        for (id, clients) in [("h#1", 2), ("h#2", 5)] {
+            m.apply(
+                "server_stats",
+                &[
+                    json!({"serverId": id, "hostname": "h", "clientsCount": clients,
+                    "namespaces": [{"name": "/", "socketsCount": clients}]}),
+                ],
+                t0,
+            );
+        }
+        // Only the second keeps reporting: the first goes stale alone.
+        let later = t0 + STALE_AFTER + Duration::from_secs(1);
+        m.apply(
+            "server_stats",
+            &[json!({"serverId": "h#2", "clientsCount": 5,
+            "namespaces": [{"name": "/", "socketsCount": 5}]})],
+            later,
+        );
+        let snap = m.snapshot(later);
+        let health: Vec<(&str, bool)> = snap
+            .servers
+            .iter()
+            .map(|s| (s.id.as_str(), s.healthy))
+            .collect();
+        assert_eq!(health, vec![("h#1", false), ("h#2", true)]);
+        assert_eq!(
+            snap.namespaces,
+            vec![NamespaceCount {
+                name: "/".into(),
+                sockets: 7
+            }]
+        );
+    }
+
+    #[test]
     fn relayed_events_split_into_name_and_args() {
         let (ns, id, ev, args) = relayed_event(&[
             json!("/chat"),
