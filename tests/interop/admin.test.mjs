@@ -189,6 +189,18 @@ test("audit groups sockets by tenant and reports a planted cross-tenant membersh
   } finally {
     c.leave("tenant:acme:lobby");
   }
+  // Payloads: an event to globex's socket naming acme is a leak; the same event to
+  // acme's own socket (the positive control, through the same relay) is not.
+  const listen = await start(admin("audit", "--listen", "3s", "--json"), /^listening to /m);
+  io.of("/chat").to(clients.b.id).emit("rows", { tenantId: "acme", rows: [1] });
+  io.of("/chat").to(clients.c.id).emit("rows", { rows: [{ tenantId: "acme" }] });
+  const listenCode = await withTimeout(listen.exited, "audit --listen to finish", 15_000);
+  assert.equal(listenCode, 1, listen.stderr());
+  const payloadFindings = JSON.parse(listen.lines.join("\n")).findings;
+  assert.deepEqual(payloadFindings, [
+    { kind: "payload_leak", namespace: "/chat", socket: clients.c.id, socket_tenant: "globex", event: "rows", payload_tenant: "acme" },
+  ]);
+
   const bad = await run(admin("audit", "--tenant-room", "no-placeholder"));
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /needs exactly one \{tenant\}/);

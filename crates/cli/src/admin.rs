@@ -110,6 +110,10 @@ pub enum AdminAction {
         /// Room-name pattern naming a tenant, e.g. 'tenant:{tenant}:*' or '{tenant}-*'.
         #[arg(long, value_name = "PATTERN")]
         tenant_room: Option<String>,
+        /// Also watch relayed events this long (e.g. 30s) for payloads that name
+        /// another tenant than the receiving socket's (development mode).
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        listen: Option<Duration>,
         #[arg(long)]
         json: bool,
     },
@@ -223,8 +227,9 @@ pub async fn run(args: AdminArgs) -> Result<()> {
         }
         _ => {}
     }
+    let events = bus.subscribe();
     let client = AdminClient::connect(&opts, bus).await?;
-    let result = act(&client, args.action, emit_arg).await;
+    let result = act(&client, args.action, emit_arg, events).await;
     client.close().await;
     if let Err(CliError::Findings(n)) = result {
         // The report is printed; findings are a result, not an error: exit 1, the
@@ -235,7 +240,12 @@ pub async fn run(args: AdminArgs) -> Result<()> {
     result
 }
 
-async fn act(client: &AdminClient, action: AdminAction, emit_arg: Option<Value>) -> Result<()> {
+async fn act(
+    client: &AdminClient,
+    action: AdminAction,
+    emit_arg: Option<Value>,
+    events: tokio::sync::broadcast::Receiver<sockscope_protocol::EventRecord>,
+) -> Result<()> {
     let said = |what: String, o: Outcome| println!("{what}: {}", how(o));
     match action {
         AdminAction::Inspect { json } => {
@@ -268,6 +278,7 @@ async fn act(client: &AdminClient, action: AdminAction, emit_arg: Option<Value>)
         AdminAction::Audit {
             tenant_keys,
             tenant_room,
+            listen,
             json,
         } => {
             if !client.development() {
@@ -281,11 +292,16 @@ async fn act(client: &AdminClient, action: AdminAction, emit_arg: Option<Value>)
                 .map(RoomPattern::parse)
                 .transpose()
                 .map_err(|e| CliError::Usage(e.to_string()))?;
+            let leaks = match listen {
+                Some(d) => payload_leaks(client, events, &tenant_keys, d).await,
+                None => Vec::new(),
+            };
             // Admin sessions (ours included) belong to no tenant.
             let mut snap = client.snapshot();
             snap.sockets
                 .retain(|s| s.namespace != client.admin_namespace());
-            let report = tenants::audit(&snap, &tenant_keys, pattern.as_ref());
+            let mut report = tenants::audit(&snap, &tenant_keys, pattern.as_ref());
+            report.findings.extend(leaks);
             output::report(&report, json, |out, r| {
                 for (t, sockets) in &r.tenants {
                     writeln!(out, "tenant {t}: {}", sockets.join(", "))?;
@@ -576,4 +592,43 @@ mod tests {
             super::AdminAction::Join(ref m) if m.socket.as_deref() == Some("-Eab")
         ));
     }
+}
+
+/// Payload leaks among the events relayed during `d`: an event sent to a socket of
+/// one tenant whose payload names another.
+async fn payload_leaks(
+    client: &AdminClient,
+    mut events: tokio::sync::broadcast::Receiver<sockscope_protocol::EventRecord>,
+    keys: &[String],
+    d: Duration,
+) -> Vec<tenants::Finding> {
+    eprintln!("listening to {} for {d:?}", client.url());
+    let mut found = Vec::new();
+    let until = tokio::time::sleep(d);
+    tokio::pin!(until);
+    loop {
+        tokio::select! {
+            _ = &mut until => break,
+            next = events.recv() => match next {
+                Ok(rec) if rec.direction == sockscope_protocol::Direction::S2c => {
+                    let Some(id) = rec.socket_id.as_deref() else { continue };
+                    let Some(own) = client
+                        .socket(&rec.namespace, id)
+                        .and_then(|s| tenants::data_tenant(&s.data, keys))
+                    else {
+                        continue;
+                    };
+                    if let Some(f) = tenants::payload_leak(&rec.namespace, id, &own, &rec.event, &rec.args, keys) {
+                        if !found.contains(&f) {
+                            found.push(f);
+                        }
+                    }
+                }
+                Ok(_) => {}
+                Err(RecvError::Lagged(n)) => eprintln!("sockscope: {n} events skipped (audit too slow)"),
+                Err(RecvError::Closed) => break,
+            },
+        }
+    }
+    found
 }

@@ -586,6 +586,11 @@ impl AdminClient {
         &self.url
     }
 
+    /// Socket `id` of namespace `ns`, if the model has it.
+    pub fn socket(&self, ns: &str, id: &str) -> Option<model::SocketInfo> {
+        self.shared.with_model(|m| m.socket(ns, id).cloned())
+    }
+
     /// The admin namespace itself (its sockets are admin sessions, not app clients).
     pub fn admin_namespace(&self) -> &str {
         &self.namespace

@@ -127,6 +127,14 @@ pub enum Finding {
         room: String,
         tenants: Vec<String>,
     },
+    /// An event delivered to a socket of one tenant names another tenant's id.
+    PayloadLeak {
+        namespace: String,
+        socket: String,
+        socket_tenant: String,
+        event: String,
+        payload_tenant: String,
+    },
 }
 
 impl Finding {
@@ -158,6 +166,15 @@ impl Finding {
             } => format!(
                 "LEAK {namespace} room {room} is shared by tenants {}",
                 tenants.join(", ")
+            ),
+            Finding::PayloadLeak {
+                namespace,
+                socket,
+                socket_tenant,
+                event,
+                payload_tenant,
+            } => format!(
+                "LEAK {namespace} socket {socket} of tenant {socket_tenant} received {event} naming tenant {payload_tenant}"
             ),
         }
     }
@@ -238,6 +255,63 @@ pub fn audit(snap: &AdminSnapshot, keys: &[String], pattern: Option<&RoomPattern
     }
 }
 
+/// Tenant ids a payload names: values (any depth) under a key equal to the last
+/// segment of one of `keys` (`tenantId`, `user.org` → `org`, ...).
+pub fn payload_tenants(payload: &Value, keys: &[String]) -> BTreeSet<String> {
+    let names: Vec<&str> = keys
+        .iter()
+        .map(|k| k.rsplit('.').next().unwrap_or(k))
+        .collect();
+    let mut found = BTreeSet::new();
+    collect(payload, &names, &mut found);
+    found
+}
+
+fn collect(v: &Value, names: &[&str], found: &mut BTreeSet<String>) {
+    match v {
+        Value::Object(map) => {
+            for (k, val) in map {
+                if names.contains(&k.as_str()) {
+                    match val {
+                        Value::String(s) if !s.is_empty() => {
+                            found.insert(s.clone());
+                        }
+                        Value::Number(n) => {
+                            found.insert(n.to_string());
+                        }
+                        _ => {}
+                    }
+                }
+                collect(val, names, found);
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|i| collect(i, names, found)),
+        _ => {}
+    }
+}
+
+/// The finding for an event delivered to a socket of `socket_tenant`, if its
+/// payload names another tenant.
+pub fn payload_leak(
+    namespace: &str,
+    socket: &str,
+    socket_tenant: &str,
+    event: &str,
+    payload: &Value,
+    keys: &[String],
+) -> Option<Finding> {
+    payload_tenants(payload, keys)
+        .into_iter()
+        .find(|t| t != socket_tenant)
+        .map(|payload_tenant| Finding::PayloadLeak {
+            namespace: namespace.to_owned(),
+            socket: socket.to_owned(),
+            socket_tenant: socket_tenant.to_owned(),
+            event: event.to_owned(),
+            payload_tenant,
+        })
+}
+
 /// room → tenant, for the socket's rooms that match `pattern`.
 fn room_tenants(s: &SocketInfo, pattern: Option<&RoomPattern>) -> BTreeMap<String, String> {
     let Some(p) = pattern else {
@@ -302,6 +376,24 @@ mod tests {
             .collect();
         m.apply("all_sockets", &[json!(all)], now);
         m.snapshot(now)
+    }
+
+    #[test]
+    fn payloads_naming_another_tenant_are_leaks() {
+        let keys = vec!["tenantId".to_owned(), "user.org".to_owned()];
+        let own = json!([{"tenantId": "acme", "rows": [{"org": "acme"}]}]);
+        assert_eq!(payload_leak("/", "s", "acme", "e", &own, &keys), None);
+        let other = json!([{"rows": [{"org": "globex", "v": 1}]}]);
+        let f = payload_leak("/", "s", "acme", "rows", &other, &keys).unwrap();
+        assert_eq!(
+            f.line(),
+            "LEAK / socket s of tenant acme received rows naming tenant globex"
+        );
+        // A tenant id under an unrelated key is not a finding.
+        assert_eq!(
+            payload_leak("/", "s", "acme", "e", &json!([{"name": "globex"}]), &keys),
+            None
+        );
     }
 
     #[test]
