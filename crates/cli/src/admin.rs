@@ -543,6 +543,45 @@ fn how(o: Outcome) -> &'static str {
     }
 }
 
+/// Payload leaks among the events relayed during `d`: an event sent to a socket of
+/// one tenant whose payload names another.
+async fn payload_leaks(
+    client: &AdminClient,
+    mut events: tokio::sync::broadcast::Receiver<sockscope_protocol::EventRecord>,
+    keys: &[String],
+    d: Duration,
+) -> Vec<tenants::Finding> {
+    eprintln!("listening to {} for {d:?}", client.url());
+    let mut found = Vec::new();
+    let until = tokio::time::sleep(d);
+    tokio::pin!(until);
+    loop {
+        tokio::select! {
+            _ = &mut until => break,
+            next = events.recv() => match next {
+                Ok(rec) if rec.direction == sockscope_protocol::Direction::S2c => {
+                    let Some(id) = rec.socket_id.as_deref() else { continue };
+                    let Some(own) = client
+                        .socket(&rec.namespace, id)
+                        .and_then(|s| tenants::data_tenant(&s.data, keys))
+                    else {
+                        continue;
+                    };
+                    if let Some(f) = tenants::payload_leak(&rec.namespace, id, &own, &rec.event, &rec.args, keys) {
+                        if !found.contains(&f) {
+                            found.push(f);
+                        }
+                    }
+                }
+                Ok(_) => {}
+                Err(RecvError::Lagged(n)) => eprintln!("sockscope: {n} events skipped (audit too slow)"),
+                Err(RecvError::Closed) => break,
+            },
+        }
+    }
+    found
+}
+
 #[cfg(test)]
 mod tests {
     use clap::Parser;
@@ -592,43 +631,4 @@ mod tests {
             super::AdminAction::Join(ref m) if m.socket.as_deref() == Some("-Eab")
         ));
     }
-}
-
-/// Payload leaks among the events relayed during `d`: an event sent to a socket of
-/// one tenant whose payload names another.
-async fn payload_leaks(
-    client: &AdminClient,
-    mut events: tokio::sync::broadcast::Receiver<sockscope_protocol::EventRecord>,
-    keys: &[String],
-    d: Duration,
-) -> Vec<tenants::Finding> {
-    eprintln!("listening to {} for {d:?}", client.url());
-    let mut found = Vec::new();
-    let until = tokio::time::sleep(d);
-    tokio::pin!(until);
-    loop {
-        tokio::select! {
-            _ = &mut until => break,
-            next = events.recv() => match next {
-                Ok(rec) if rec.direction == sockscope_protocol::Direction::S2c => {
-                    let Some(id) = rec.socket_id.as_deref() else { continue };
-                    let Some(own) = client
-                        .socket(&rec.namespace, id)
-                        .and_then(|s| tenants::data_tenant(&s.data, keys))
-                    else {
-                        continue;
-                    };
-                    if let Some(f) = tenants::payload_leak(&rec.namespace, id, &own, &rec.event, &rec.args, keys) {
-                        if !found.contains(&f) {
-                            found.push(f);
-                        }
-                    }
-                }
-                Ok(_) => {}
-                Err(RecvError::Lagged(n)) => eprintln!("sockscope: {n} events skipped (audit too slow)"),
-                Err(RecvError::Closed) => break,
-            },
-        }
-    }
-    found
 }
