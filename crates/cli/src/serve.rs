@@ -87,6 +87,8 @@ pub struct ServeArgs {
     record: Option<String>,
     #[command(flatten)]
     db: DbArgs,
+    #[command(flatten)]
+    redact: crate::redaction::RedactArgs,
 }
 
 impl ServeArgs {
@@ -133,6 +135,7 @@ impl ServeArgs {
 }
 
 pub async fn run(args: ServeArgs) -> Result<()> {
+    args.redact.apply();
     let engine = Engine::new();
     let mut events = engine.bus().subscribe();
     let settings = args.settings()?;

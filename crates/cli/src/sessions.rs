@@ -9,6 +9,7 @@ use serde_json::json;
 use crate::db::DbArgs;
 use crate::error::{CliError, Result};
 use crate::output;
+use crate::redaction::RedactArgs;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -77,6 +78,8 @@ pub struct ExportArgs {
     output: Option<PathBuf>,
     #[command(flatten)]
     db: DbArgs,
+    #[command(flatten)]
+    redact: RedactArgs,
 }
 
 #[derive(Debug, Args)]
@@ -90,6 +93,8 @@ pub struct ImportArgs {
     name: Option<String>,
     #[command(flatten)]
     db: DbArgs,
+    #[command(flatten)]
+    redact: RedactArgs,
     #[arg(long)]
     json: bool,
 }
@@ -122,6 +127,7 @@ pub fn run(cmd: SessionsCommand) -> Result<()> {
             store.for_each_event(a.id, |e| Ok(output::event_line(&mut out, &e, a.json)?))?;
         }
         SessionsCommand::Export(a) => {
+            a.redact.apply();
             let store = a.db.open()?;
             let format = Format::pick(a.format, a.output.as_deref());
             let export = |mut w: &mut dyn Write| -> Result<usize> {
@@ -148,6 +154,7 @@ pub fn run(cmd: SessionsCommand) -> Result<()> {
             eprintln!("exported {n} events from session {}", a.id);
         }
         SessionsCommand::Import(a) => {
+            a.redact.apply();
             let store = a.db.open()?;
             let name = a
                 .name

@@ -15,6 +15,7 @@ pub mod inspect;
 pub mod keychain;
 pub mod offload;
 pub mod recording;
+pub mod redact;
 pub mod replay;
 pub mod simulate;
 pub mod store;

@@ -44,7 +44,8 @@ pub struct AckInfo {
 }
 
 /// One event seen anywhere: the embedded gateway (in or out), a client connection,
-/// or an import. Secrets never enter a record; they are redacted at the source.
+/// or an import. Secrets never leave in a record: the engine's bus and imports redact
+/// every record (`sockscope_engine::redact`) before anyone sees it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EventRecord {
     /// Position on the bus, strictly increasing within one engine.

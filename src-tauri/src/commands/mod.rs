@@ -16,11 +16,11 @@ use tauri::State;
 
 use crate::EngineState;
 
-/// An engine error as the UI receives it.
+/// An engine error as the UI receives it, redacted like a log line.
 pub fn api_error(e: sockscope_engine::Error) -> ApiError {
     ApiError {
         code: e.code().to_owned(),
-        message: e.to_string(),
+        message: sockscope_engine::redact::text(&e.to_string()),
     }
 }
 

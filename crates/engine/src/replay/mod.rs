@@ -18,9 +18,10 @@
 //! as scheduling error on the events after it, never as a reordering.
 //!
 //! Secrets: recorded payloads were redacted at the source, so a replayed `token`
-//! field holds `[redacted]` unless a rewrite puts a value back. The replay session's
-//! metadata keeps the target URL without credentials or query, the timing and the
-//! filters, never the rewrite rules' text.
+//! field holds `[redacted]` unless a rewrite puts a value back (what is sent and
+//! answered is redacted again on the bus). The replay session's metadata keeps the
+//! target URL without credentials or query values, the timing and the filters, never
+//! the rewrite rules' text; the drift report compares redacted replies.
 
 pub mod drift;
 pub mod job;
@@ -190,19 +191,10 @@ pub fn plan(events: &[EventRecord], opts: &ReplayOptions) -> Vec<PlannedSend> {
         .collect()
 }
 
-/// `scheme://host[:port]/path` of `url`: no credentials, query or fragment.
+/// `url` as the redaction policy shows it: scheme, host, port, path and query keys;
+/// no credentials, query values or fragment.
 pub fn public_url(url: &str) -> String {
-    let base = url.split(['?', '#']).next().unwrap_or(url);
-    let Some((scheme, rest)) = base.split_once("://") else {
-        return base.to_owned();
-    };
-    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
-    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    if path.is_empty() {
-        format!("{scheme}://{host}")
-    } else {
-        format!("{scheme}://{host}/{path}")
-    }
+    crate::redact::url(url)
 }
 
 /// Runs a replay (see the module docs): plans it, connects, sends on schedule,
@@ -479,13 +471,13 @@ mod tests {
     }
 
     #[test]
-    fn public_url_drops_credentials_query_and_fragment() {
+    fn public_url_drops_credentials_query_values_and_fragment() {
         assert_eq!(
             public_url("https://user:pw@staging.example.com:8443/gw?token=abc#x"),
-            "https://staging.example.com:8443/gw"
+            "https://staging.example.com:8443/gw?token=[redacted]"
         );
         assert_eq!(public_url("http://127.0.0.1:3069"), "http://127.0.0.1:3069");
-        assert_eq!(public_url("no-scheme?q=1"), "no-scheme");
+        assert_eq!(public_url("no-scheme?q=1"), "no-scheme?q=[redacted]");
     }
 
     #[tokio::test]

@@ -180,9 +180,10 @@ pub async fn run(
         g.stop().await;
     }
     let (stats, elapsed) = outcome?;
+    // The report names the target as the redaction policy shows it.
     let report = stats.report(
         &scenario.name,
-        &target_url,
+        &crate::redact::url(&target_url),
         opts.target == Target::Embedded,
         elapsed,
     );
@@ -203,7 +204,7 @@ pub async fn run(
 /// error instead of a report of N identical failures.
 async fn probe(target: &str, ws_url: &str, timeout: Duration) -> Result<()> {
     let unreachable = |reason: String| Error::Unreachable {
-        url: target.to_owned(),
+        url: crate::redact::url(target),
         reason,
     };
     let (scheme, rest) = ws_url.split_once("://").unwrap_or(("ws", ws_url));

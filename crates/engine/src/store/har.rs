@@ -29,8 +29,10 @@
 //! - Frames that cannot be decoded are skipped with a warning; a file that is not a
 //!   HAR or has no WebSocket messages is an error naming the file.
 //! - Secrets: request headers, cookies and the query string are never stored (the
-//!   session keeps the URL without its query, and header and query *names*); payloads,
-//!   the CONNECT auth object included, are redacted by key like every record.
+//!   session keeps the URL without its userinfo and query, and header and query
+//!   *names*); payloads, the CONNECT auth object and ack replies included, go through
+//!   the one redaction policy (`crate::redact`) like every record. Export writes
+//!   what the database holds, redacted again on the way out.
 //!
 //! Export writes one HAR entry for the session whose frames re-encode each record as
 //! the Socket.IO packet that would carry it, acks right after their event, so an
@@ -42,8 +44,9 @@ use base64::Engine as _;
 use serde_json::{json, Value};
 use sockscope_protocol::{AckInfo, Direction, EventRecord, SessionInfo};
 
-use crate::bus::{self, redact};
+use crate::bus;
 use crate::gateway::args::BINARY_MARKER;
+use crate::redact;
 
 /// What a HAR file turns into: the records in time order, the session's target and
 /// metadata, and how many frames could not be decoded.
@@ -83,12 +86,12 @@ pub(crate) fn decode(text: &str) -> Result<Decoded, Refusal> {
         for (i, m) in messages.iter().enumerate() {
             if let Err(why) = conn.frame(m) {
                 skipped += 1;
-                tracing::warn!(url = %strip_query(url), frame = i, reason = %why, "HAR frame skipped");
+                tracing::warn!(url = %redact::url_base(url), frame = i, reason = %why, "HAR frame skipped");
             }
         }
         skipped += conn.finish();
         sockets.push(json!({
-            "url": strip_query(url),
+            "url": redact::url_base(url),
             "query": query_names(url),
             "headers": header_names(entry.get("request")),
             "protocol": if conn.socketio == Some(false) { "websocket" } else { "socket.io" },
@@ -107,8 +110,11 @@ pub(crate) fn decode(text: &str) -> Result<Decoded, Refusal> {
         .and_then(|s| s["url"].as_str())
         .unwrap_or_default()
         .to_owned();
+    let mut records = merge_by_time(per_entry);
+    // An import is a way in that skips the bus: the same policy applies here.
+    records.iter_mut().for_each(redact::record);
     Ok(Decoded {
-        records: merge_by_time(per_entry),
+        records,
         target,
         meta: json!({ "format": "har", "websockets": sockets }),
         skipped,
@@ -463,7 +469,7 @@ impl EntryDecoder {
             [one] => one.clone(),
             many => Value::Array(many.to_vec()),
         };
-        redact(&mut reply);
+        redact::value(&mut reply);
         if let Some(a) = r.ack.as_mut() {
             a.reply = Some(reply);
         }
@@ -760,17 +766,22 @@ fn push_packet(
     }
 }
 
-/// The WebSocket URL a session's target would have been reached at.
+/// The WebSocket URL a session's target would have been reached at. The target's
+/// query (keys only: it is stored redacted) goes before the Engine.IO parameters.
 fn entry_url(target: &str) -> String {
     const EIO: &str = "EIO=4&transport=websocket";
     let target = target.trim();
+    let (target, query) = match target.split_once('?') {
+        Some((t, q)) => (t, format!("{}&", q.split('#').next().unwrap_or_default())),
+        None => (target.split('#').next().unwrap_or_default(), String::new()),
+    };
     if let Some(rest) = target
         .strip_prefix("ws://")
         .map(|r| ("ws://", r))
         .or_else(|| target.strip_prefix("wss://").map(|r| ("wss://", r)))
     {
         let (scheme, rest) = rest;
-        return format!("{scheme}{rest}?{EIO}");
+        return format!("{scheme}{rest}?{query}{EIO}");
     }
     let (scheme, rest) = if let Some(r) = target.strip_prefix("https://") {
         ("wss://", r)
@@ -781,7 +792,10 @@ fn entry_url(target: &str) -> String {
     } else {
         ("ws://", target)
     };
-    format!("{scheme}{}/socket.io/?{EIO}", rest.trim_end_matches('/'))
+    format!(
+        "{scheme}{}/socket.io/?{query}{EIO}",
+        rest.trim_end_matches('/')
+    )
 }
 
 use sockscope_protocol::time::iso8601;
@@ -982,6 +996,10 @@ mod tests {
         assert_eq!(
             entry_url("http://localhost:4004"),
             "ws://localhost:4004/socket.io/?EIO=4&transport=websocket"
+        );
+        assert_eq!(
+            entry_url("http://h:1/?token=[redacted]"),
+            "ws://h:1/socket.io/?token=[redacted]&EIO=4&transport=websocket"
         );
         assert_eq!(
             entry_url("ws://h:1/socket.io/"),

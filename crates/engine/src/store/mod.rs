@@ -18,7 +18,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value;
 use sockscope_protocol::{Direction, EventRecord, SessionInfo};
 
-use crate::bus::{now_micros, redact};
+use crate::bus::now_micros;
+use crate::redact;
 use crate::{Error, Result};
 
 pub use recorder::{Recorder, RecorderStats};
@@ -117,7 +118,8 @@ impl Store {
         Ok(())
     }
 
-    /// Starts a session; `meta` is redacted before it is stored.
+    /// Starts a session. Name, target and `meta` are redacted before they are stored
+    /// (`crate::redact`: a URL keeps host, path and query keys only).
     pub fn create_session(
         &self,
         name: &str,
@@ -125,11 +127,14 @@ impl Store {
         target: &str,
         mut meta: Value,
     ) -> Result<i64> {
-        redact(&mut meta);
+        let policy = redact::policy();
+        let name = policy.text(name);
+        let target = policy.url(target);
+        policy.meta(&mut meta);
         let conn = self.connect()?;
         conn.execute(
             "INSERT INTO sessions (name, kind, target, started_at, meta) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![name, kind, target, now_micros(), meta.to_string()],
+            params![name.as_ref(), kind, target, now_micros(), meta.to_string()],
         )
         .map_err(|e| self.err(e))?;
         Ok(conn.last_insert_rowid())
@@ -145,6 +150,8 @@ impl Store {
         Ok(())
     }
 
+    /// Every session, redacted on the way out (a database written by an older
+    /// version may hold what today's policy removes).
     pub fn sessions(&self) -> Result<Vec<SessionInfo>> {
         let conn = self.connect()?;
         let mut st = conn
@@ -159,6 +166,8 @@ impl Store {
             .map_err(|e| self.err(e))?
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(|e| self.err(e))?;
+        let mut rows = rows;
+        rows.iter_mut().for_each(redact::session);
         Ok(rows)
     }
 
@@ -169,7 +178,7 @@ impl Store {
             .ok_or(Error::UnknownSession(id))
     }
 
-    /// A session's events in recorded order.
+    /// A session's events in recorded order, redacted on the way out as sessions are.
     pub fn events(&self, id: i64) -> Result<Vec<EventRecord>> {
         self.session(id)?;
         let conn = self.connect()?;
@@ -184,12 +193,16 @@ impl Store {
             .map_err(|e| self.err(e))?
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(|e| self.err(e))?;
+        let mut rows = rows;
+        let policy = redact::policy();
+        rows.iter_mut().for_each(|r| policy.record(r));
         Ok(rows)
     }
 
     /// Calls `each` with session `id`'s events in recorded order, one row at a time:
     /// exports and replays never hold a whole session in memory. Stops at the first
-    /// error `each` returns. Returns how many events were passed on.
+    /// error `each` returns. Returns how many events were passed on. Each event is
+    /// redacted on the way out, as [`Store::events`] does.
     pub fn for_each_event(
         &self,
         id: i64,
@@ -203,16 +216,19 @@ impl Store {
             ))
             .map_err(|e| self.err(e))?;
         let mut rows = st.query([id]).map_err(|e| self.err(e))?;
+        let policy = redact::policy();
         let mut n = 0;
         while let Some(row) = rows.next().map_err(|e| self.err(e))? {
-            each(event_row(row).map_err(|e| self.err(e))?)?;
+            let mut rec = event_row(row).map_err(|e| self.err(e))?;
+            policy.record(&mut rec);
+            each(rec)?;
             n += 1;
         }
         Ok(n)
     }
 
     /// At most `limit` of session `id`'s events in recorded order, skipping the first
-    /// `offset`: one page of the Recordings panel.
+    /// `offset`: one page of the Recordings panel, redacted as [`Store::events`] is.
     pub fn events_page(&self, id: i64, offset: u64, limit: u64) -> Result<Vec<EventRecord>> {
         self.session(id)?;
         let conn = self.connect()?;
@@ -228,6 +244,9 @@ impl Store {
             .map_err(|e| self.err(e))?
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(|e| self.err(e))?;
+        let mut rows = rows;
+        let policy = redact::policy();
+        rows.iter_mut().for_each(|r| policy.record(r));
         Ok(rows)
     }
 
@@ -266,7 +285,8 @@ impl Store {
                     line: i + 1,
                     message: e.to_string(),
                 })?;
-            redact(&mut rec.args);
+            // An import skips the bus: the same policy applies here.
+            redact::record(&mut rec);
             records.push(rec);
         }
         let id =
@@ -295,6 +315,7 @@ impl Store {
         if decoded.skipped > 0 {
             tracing::warn!(file = %file, skipped = decoded.skipped, "HAR frames that could not be decoded were skipped");
         }
+        // `decoded` is already redacted; name, target and meta are again on creation.
         let id = self.create_session(name, "import", &decoded.target, decoded.meta)?;
         let n = decoded.records.len();
         let mut conn = self.connect()?;
