@@ -487,12 +487,13 @@ async fn record(
         client.close().await;
         return Err(CliError::Usage(format!(
             "{} is in production mode: it relays no events, so there is nothing to record",
-            opts.url
+            client.url()
         )));
     }
-    let name = name.unwrap_or_else(|| format!("admin {}", opts.url));
-    let meta = serde_json::json!({"url": opts.url, "namespace": opts.namespace, "via": "admin"});
-    let session = store.create_session(&name, "admin", &opts.url, meta)?;
+    let shown = sockscope_engine::redact::url(&opts.url);
+    let name = name.unwrap_or_else(|| format!("admin {shown}"));
+    let meta = serde_json::json!({"url": shown, "namespace": opts.namespace, "via": "admin"});
+    let session = store.create_session(&name, "admin", &shown, meta)?;
     let recorder = Recorder::start(&store, session)?;
     eprintln!(
         "recording {} into session {session}; Ctrl-C to stop",

@@ -125,7 +125,7 @@ impl AdminOptions {
 
     /// The address handed to the Socket.IO client: the URL's origin plus `path`.
     fn address(&self) -> Result<String> {
-        let bad = || AdminError::BadUrl(self.url.clone());
+        let bad = || AdminError::BadUrl(crate::redact::url(&self.url));
         let (scheme, rest) = self.url.split_once("://").ok_or_else(bad)?;
         if !matches!(scheme, "http" | "https" | "ws" | "wss") || rest.is_empty() {
             return Err(bad());
@@ -208,6 +208,21 @@ fn with_sources(e: &dyn std::error::Error) -> String {
         cause = c.source();
     }
     text.replace('\n', " ")
+}
+
+/// The HTTP client's "for url (...)" with the URL cut to scheme, host and path, so
+/// a token in the URL's query or userinfo never reaches the message.
+fn without_url_query(text: &str) -> String {
+    let Some(start) = text.find("url (").map(|i| i + "url (".len()) else {
+        return text.to_owned();
+    };
+    let end = text[start..].find(')').map_or(text.len(), |i| start + i);
+    format!(
+        "{}{}{}",
+        &text[..start],
+        crate::redact::url_base(&text[start..end]),
+        &text[end..]
+    )
 }
 
 /// The server's words in a `connect_error` payload (rust_socketio wraps them).
@@ -328,7 +343,8 @@ impl AdminClient {
         if let AdminAuth::Basic { username, password } = &opts.auth {
             builder = builder.auth(json!({"username": username, "password": password}));
         }
-        let url = opts.url.clone();
+        // Shown in errors and output: without any credentials the URL carries.
+        let url = crate::redact::url(&opts.url);
         tracing::info!(url = %url, namespace = %opts.namespace, "connecting to admin namespace");
         let client = tokio::time::timeout(opts.timeout, builder.connect())
             .await
@@ -338,7 +354,7 @@ impl AdminClient {
             })?
             .map_err(|e| AdminError::Unreachable {
                 url: url.clone(),
-                reason: with_sources(&e),
+                reason: without_url_query(&with_sources(&e)),
             })?;
         let this = Self {
             client,
@@ -652,6 +668,15 @@ mod tests {
         assert_eq!(o.host(), "h.example");
         o.url = "127.0.0.1:3000".into();
         assert!(matches!(o.address(), Err(AdminError::BadUrl(_))));
+    }
+
+    #[test]
+    fn http_errors_lose_the_urls_query() {
+        assert_eq!(
+            without_url_query("error sending request for url (http://u:p@h:1/socket.io/?token=t&EIO=4) client error"),
+            "error sending request for url (http://h:1/socket.io/) client error"
+        );
+        assert_eq!(without_url_query("plain"), "plain");
     }
 
     #[test]
