@@ -299,6 +299,17 @@ test("join, leave and disconnect change the real server", async () => {
   assert.deepEqual(got.c, [{ n: 2 }], "c got only its own notice");
   assert.equal(got.b.length, 1, "b did not get c's notice");
 
+  // emit --to a room: its namespace is found from the room; every member gets it,
+  // confirmed by the server's relayed event_sent to each; a socket of / does not.
+  const gotA = [];
+  clients.a.on("notice", (p) => gotA.push(p));
+  r = await run(admin("emit", "notice", '{"n":3}', "--to", "everyone"));
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /confirmed by the server/);
+  await eventually(() => got.b.length === 2 && got.c.length === 2, "b and c to receive the room's notice");
+  assert.deepEqual([got.b[1], got.c[1]], [{ n: 3 }, { n: 3 }]);
+  assert.deepEqual(gotA, [], "a is in another namespace");
+
   // Unknown socket: refused with a clear message, nothing sent.
   r = await run(admin("disconnect", "no-such-socket"));
   assert.notEqual(r.code, 0);

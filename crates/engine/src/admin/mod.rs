@@ -62,6 +62,8 @@ pub enum AdminError {
     UnknownSocket(String),
     #[error("the server is in production mode and does not list sockets: pass --nsp to say which namespace {0:?} is in")]
     NeedNamespace(String),
+    #[error("room {room:?} exists in several namespaces ({namespaces}): pass --nsp")]
+    AmbiguousRoom { room: String, namespaces: String },
     #[error("{action} was sent but the server did not report the change within {waited:?}")]
     NotConfirmed { action: String, waited: Duration },
     #[error("admin emit failed: {0}")]
@@ -541,7 +543,8 @@ impl AdminClient {
     }
 
     /// Emits `event` with `args` to socket or room `to` (else every socket) of `ns`
-    /// (else `to`'s namespace when `to` is a known socket, else `/`).
+    /// (else `to`'s namespace when `to` is a known socket or a room of one
+    /// namespace, else `/`).
     pub async fn emit(
         &self,
         event: &str,
@@ -552,10 +555,20 @@ impl AdminClient {
         self.require(Feature::Emit, "emit")?;
         let ns = match (ns, to) {
             (Some(ns), _) => ns.to_owned(),
-            (None, Some(to)) => self
-                .shared
-                .with_model(|m| m.namespace_of(to).map(str::to_owned))
-                .unwrap_or_else(|| "/".to_owned()),
+            // A socket's namespace, else the one namespace with that room.
+            (None, Some(to)) => self.shared.with_model(|m| {
+                if let Some(ns) = m.namespace_of(to) {
+                    return Ok(ns.to_owned());
+                }
+                let found = m.namespaces_with_room(to);
+                if found.len() > 1 {
+                    return Err(AdminError::AmbiguousRoom {
+                        room: to.to_owned(),
+                        namespaces: found.into_iter().collect::<Vec<_>>().join(", "),
+                    });
+                }
+                Ok(found.into_iter().next().unwrap_or_else(|| "/".to_owned()))
+            })?,
             (None, None) => "/".to_owned(),
         };
         // In development mode the server relays what it sends: expect `event` to

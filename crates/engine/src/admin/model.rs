@@ -315,6 +315,15 @@ impl Model {
             .map(|(ns, _)| ns.as_str())
     }
 
+    /// The namespaces where some socket is in `room`.
+    pub fn namespaces_with_room(&self, room: &str) -> BTreeSet<String> {
+        self.sockets
+            .values()
+            .filter(|s| s.rooms.contains(room))
+            .map(|s| s.namespace.clone())
+            .collect()
+    }
+
     pub fn socket(&self, namespace: &str, id: &str) -> Option<&SocketInfo> {
         self.sockets.get(&(namespace.to_owned(), id.to_owned()))
     }
