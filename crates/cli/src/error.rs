@@ -4,6 +4,10 @@
 pub enum CliError {
     #[error(transparent)]
     Engine(#[from] sockscope_engine::Error),
+    #[error(transparent)]
+    Admin(#[from] sockscope_engine::admin::AdminError),
+    #[error("{0} tenant finding(s)")]
+    Findings(usize),
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
     #[error("cannot read {path}: {source}")]

@@ -1,6 +1,7 @@
 //! `sockscope`: the command-line front end. Everything here is argument parsing and
 //! printing; behaviour lives in `sockscope-engine`, which the desktop app shares.
 
+mod admin;
 mod capture;
 mod connect;
 mod db;
@@ -48,6 +49,8 @@ enum Command {
     Replay(replay::ReplayArgs),
     /// Run many virtual clients through a scenario and report latency and throughput.
     Simulate(simulate::SimulateArgs),
+    /// Inspect and act on a gateway instrumented with the Socket.IO Admin UI.
+    Admin(admin::AdminArgs),
     /// Recorded sessions: list, show, export, import, rm.
     #[command(subcommand)]
     Sessions(sessions::SessionsCommand),
@@ -74,6 +77,7 @@ fn main() -> ExitCode {
             Command::Replay(args) => replay::run(args).await,
             Command::Simulate(args) => simulate::run(args).await,
             Command::Sessions(cmd) => sessions::run(cmd),
+            Command::Admin(args) => admin::run(args).await,
         }
     });
     match result {

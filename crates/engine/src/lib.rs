@@ -6,6 +6,7 @@
 //! [`store::Store`] and the recording in progress. Later parts (replay, simulation)
 //! hang off it the same way.
 
+pub mod admin;
 pub mod bus;
 pub mod connection;
 pub mod error;
