@@ -4,6 +4,7 @@
 //! 3 s at 10k events/s, the server sends a malformed frame, the server restarts, and
 //! the recorder is killed with SIGKILL. Every wait is bounded.
 
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -96,20 +97,83 @@ fn collect(pipe: Option<impl Read + Send + 'static>) -> Option<JoinHandle<String
     })
 }
 
-fn start(args: &[&str]) -> Run {
+fn start<S: AsRef<OsStr>>(args: &[S]) -> Run {
+    start_reading_after(args, Duration::ZERO)
+}
+
+/// Like [`start`], but nothing reads its stdout for the first `delay` (a terminal
+/// that has stopped reading), then it is read to the end.
+fn start_reading_after<S: AsRef<OsStr>>(args: &[S], delay: Duration) -> Run {
     let mut child = Command::new(bin())
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("sockscope");
-    let stdout = collect(child.stdout.take());
+    let stdout = child.stdout.take().map(|mut p| {
+        std::thread::spawn(move || {
+            if !delay.is_zero() {
+                std::thread::sleep(delay);
+            }
+            let mut s = String::new();
+            let _ = p.read_to_string(&mut s);
+            s
+        })
+    });
     let stderr = collect(child.stderr.take());
     Run {
         child,
         stdout,
         stderr,
     }
+}
+
+/// `sockscope COMMAND URL --transport websocket FLAGS --emit start=START_MSG --json`: a
+/// client that asks the test server for its paced stream of `tick`s.
+fn paced(command: &str, url: &str, start_msg: &Value, flags: &[&str]) -> Vec<String> {
+    let mut args = vec![
+        command.to_owned(),
+        url.to_owned(),
+        "--transport".to_owned(),
+        "websocket".to_owned(),
+    ];
+    args.extend(flags.iter().map(|f| (*f).to_owned()));
+    args.extend(["--emit".to_owned(), format!("start={start_msg}")]);
+    args.push("--json".to_owned());
+    args
+}
+
+/// `sockscope record` of the paced stream `start_msg` asks for, into `db`, stopping after
+/// `count` events when given.
+fn record_args(
+    url: &str,
+    start_msg: &Value,
+    count: Option<u64>,
+    db: &Path,
+    flags: &[&str],
+) -> Vec<String> {
+    let mut args = paced("record", url, start_msg, flags);
+    if let Some(count) = count {
+        args.extend(["--count".to_owned(), count.to_string()]);
+    }
+    args.extend(["--db".to_owned(), db_str(db).to_owned()]);
+    args
+}
+
+/// Starts a paced recording (see [`record_args`]).
+fn record(url: &str, start_msg: &Value, count: Option<u64>, db: &Path, flags: &[&str]) -> Run {
+    start(&record_args(url, start_msg, count, db, flags))
+}
+
+/// The start message for `total` ticks at 10k/s, and how many events a full recording
+/// of it holds: connect + the c2s `start` + every tick + `done`.
+fn ten_k_per_second(total: u64) -> (Value, u64) {
+    (json!({ "rate": 10_000, "total": total }), total + 3)
+}
+
+/// A fresh database path for the test `name`.
+fn fresh_db(name: &str) -> PathBuf {
+    temp_dir(name).join("rec.db")
 }
 
 impl Run {
@@ -143,6 +207,36 @@ impl Run {
 /// `sockscope ARGS` to completion (bounded).
 fn sockscope(args: &[&str]) -> (ExitStatus, String, String) {
     start(args).wait(WAIT)
+}
+
+fn id(session: &Value) -> i64 {
+    session["id"].as_i64().expect("id")
+}
+
+/// The events of the `index`th session in `db`.
+fn session_events(db: &Path, index: usize) -> Vec<Value> {
+    events(db, id(&sessions(db)[index]))
+}
+
+/// The first recorded `name` event; panics naming what was recorded if there is none.
+fn first<'a>(events: &'a [Value], name: &str) -> &'a Value {
+    events
+        .iter()
+        .find(|e| e["event"] == name)
+        .unwrap_or_else(|| panic!("no {name} record: {:?}", names(events)))
+}
+
+/// Whether the recorded ticks are exactly 0, 1, ... `n - 1`, in order.
+fn ticks_up_to(events: &[Value], n: u64) -> bool {
+    ticks(events).iter().copied().eq(0..n)
+}
+
+/// The recorder's summary says all `count` events were written, none dropped or lost.
+fn assert_lossless(err: &str, count: u64) {
+    assert!(
+        err.contains(&format!("{count} events written, 0 dropped, 0 lost")),
+        "{err}"
+    );
 }
 
 fn sessions(db: &Path) -> Vec<Value> {
@@ -204,25 +298,10 @@ fn rows(db: &Path) -> i64 {
 #[test]
 fn a_three_second_lock_from_another_process_delays_a_10k_per_second_recording_and_loses_nothing() {
     let srv = server(0);
-    let dir = temp_dir("lock");
-    let db = dir.join("rec.db");
+    let db = fresh_db("lock");
     const TOTAL: u64 = 60_000;
-    let start_msg = json!({ "rate": 10_000, "total": TOTAL }).to_string();
-    // connect + the c2s `start` + every tick + `done`.
-    let count = (TOTAL + 3).to_string();
-    let rec = start(&[
-        "record",
-        &srv.url,
-        "--transport",
-        "websocket",
-        "--emit",
-        &format!("start={start_msg}"),
-        "--count",
-        &count,
-        "--json",
-        "--db",
-        db_str(&db),
-    ]);
+    let (start_msg, count) = ten_k_per_second(TOTAL);
+    let rec = record(&srv.url, &start_msg, Some(count), &db, &[]);
     eventually(WAIT, "the first rows", || rows(&db) > 1_000);
 
     // Another process (this test) holds the write lock for 3 s mid-recording.
@@ -249,8 +328,7 @@ fn a_three_second_lock_from_another_process_delays_a_10k_per_second_recording_an
     let list = sessions(&db);
     assert_eq!(list.len(), 1);
     assert_eq!(list[0]["state"], "complete");
-    let id = list[0]["id"].as_i64().expect("id");
-    let evs = events(&db, id);
+    let evs = events(&db, id(&list[0]));
     let got = ticks(&evs);
     assert_eq!(got.len() as u64, TOTAL, "sent {TOTAL}, kept {}", got.len());
     assert!(
@@ -272,23 +350,9 @@ fn rows_in(conn: &rusqlite::Connection) -> i64 {
 #[test]
 fn a_malformed_frame_with_reconnection_off_is_an_error_record_counted_and_exit_non_zero() {
     let srv = server(0);
-    let dir = temp_dir("badframe");
-    let db = dir.join("rec.db");
-    let start_msg = json!({ "rate": 1000, "total": 300, "badAfter": 50 }).to_string();
-    let emit = format!("start={start_msg}");
-    let (status, _, err) = start(&[
-        "record",
-        &srv.url,
-        "--transport",
-        "websocket",
-        "--no-reconnect",
-        "--emit",
-        &emit,
-        "--json",
-        "--db",
-        db_str(&db),
-    ])
-    .wait(WAIT);
+    let db = fresh_db("badframe");
+    let start_msg = json!({ "rate": 1000, "total": 300, "badAfter": 50 });
+    let (status, _, err) = record(&srv.url, &start_msg, None, &db, &["--no-reconnect"]).wait(WAIT);
     assert_eq!(status.code(), Some(2), "{err}");
     assert!(
         err.contains(&format!("connection to {} ended: connection lost", srv.url)),
@@ -297,33 +361,17 @@ fn a_malformed_frame_with_reconnection_off_is_an_error_record_counted_and_exit_n
     assert!(err.contains("connection lost 1"), "{err}");
     let list = sessions(&db);
     assert_eq!(list[0]["state"], "complete");
-    let evs = events(&db, list[0]["id"].as_i64().expect("id"));
+    let evs = events(&db, id(&list[0]));
     // Positive control: what came before the bad frame is all there, in order.
-    assert!(ticks(&evs).iter().copied().eq(0..50), "{:?}", names(&evs));
-    let error = evs
-        .iter()
-        .find(|e| e["event"] == "error")
-        .unwrap_or_else(|| panic!("no error record: {:?}", names(&evs)));
-    assert_eq!(error["direction"], "s2c");
-    let disconnect = evs
-        .iter()
-        .find(|e| e["event"] == "disconnect")
-        .unwrap_or_else(|| panic!("no disconnect record: {:?}", names(&evs)));
+    assert!(ticks_up_to(&evs, 50), "{:?}", names(&evs));
+    assert_eq!(first(&evs, "error")["direction"], "s2c");
+    let disconnect = first(&evs, "disconnect");
     assert_eq!(disconnect["args"][0], "transport error", "{disconnect}");
     assert_eq!(names(&evs).last(), Some(&"disconnect"));
 
     // `connect` says the same and exits non-zero too.
-    let (status, out, err) = start(&[
-        "connect",
-        &srv.url,
-        "--transport",
-        "websocket",
-        "--no-reconnect",
-        "--emit",
-        &emit,
-        "--json",
-    ])
-    .wait(WAIT);
+    let (status, out, err) =
+        start(&paced("connect", &srv.url, &start_msg, &["--no-reconnect"])).wait(WAIT);
     assert_eq!(status.code(), Some(2), "{err}");
     assert!(err.contains("ended: connection lost"), "{err}");
     assert!(out.contains("\"disconnect\""), "{out}");
@@ -333,25 +381,16 @@ fn a_malformed_frame_with_reconnection_off_is_an_error_record_counted_and_exit_n
 fn a_gateway_restart_mid_recording_shows_disconnect_then_connect() {
     let mut srv = server(0);
     let port = srv.port;
-    let dir = temp_dir("restart");
-    let db = dir.join("rec.db");
-    let start_msg = json!({ "rate": 1000, "total": 5 }).to_string();
-    let rec = start(&[
-        "record",
+    let db = fresh_db("restart");
+    let start_msg = json!({ "rate": 1000, "total": 5 });
+    // connect, start, 5 ticks, done; disconnect; the same again.
+    let rec = record(
         &srv.url,
-        "--transport",
-        "websocket",
-        "--reconnect-delay",
-        "100",
-        "--emit",
-        &format!("start={start_msg}"),
-        "--count",
-        // connect, start, 5 ticks, done; disconnect; the same again.
-        "17",
-        "--json",
-        "--db",
-        db_str(&db),
-    ]);
+        &start_msg,
+        Some(17),
+        &db,
+        &["--reconnect-delay", "100"],
+    );
     eventually(WAIT, "the first ticks", || rows(&db) >= 8);
     let _ = srv.child.kill();
     let _ = srv.child.wait();
@@ -360,8 +399,7 @@ fn a_gateway_restart_mid_recording_shows_disconnect_then_connect() {
     drop(srv);
     assert!(status.success(), "{err}");
     assert!(err.contains("connection lost 1"), "{err}");
-    let list = sessions(&db);
-    let evs = events(&db, list[0]["id"].as_i64().expect("id"));
+    let evs = session_events(&db, 0);
     let lifecycle: Vec<&str> = names(&evs)
         .into_iter()
         .filter(|n| matches!(*n, "connect" | "disconnect"))
@@ -385,20 +423,9 @@ fn a_gateway_restart_mid_recording_shows_disconnect_then_connect() {
 #[test]
 fn a_recorder_killed_with_sigkill_leaves_an_interrupted_session_with_a_gap_free_prefix() {
     let srv = server(0);
-    let dir = temp_dir("kill");
-    let db = dir.join("rec.db");
-    let start_msg = json!({ "rate": 10_000, "total": 1_000_000 }).to_string();
-    let mut rec = start(&[
-        "record",
-        &srv.url,
-        "--transport",
-        "websocket",
-        "--emit",
-        &format!("start={start_msg}"),
-        "--json",
-        "--db",
-        db_str(&db),
-    ]);
+    let db = fresh_db("kill");
+    let start_msg = json!({ "rate": 10_000, "total": 1_000_000 });
+    let mut rec = record(&srv.url, &start_msg, None, &db, &[]);
     eventually(WAIT, "rows to be written", || rows(&db) > 2_000);
     // While it runs, the session is `recording` and another process's open of the
     // store leaves it so (the positive control for `interrupted`).
@@ -410,14 +437,10 @@ fn a_recorder_killed_with_sigkill_leaves_an_interrupted_session_with_a_gap_free_
     let list = sessions(&db);
     assert_eq!(list.len(), 1);
     assert_eq!(list[0]["state"], "interrupted", "{}", list[0]);
-    let id = list[0]["id"].as_i64().expect("id");
-    let evs = events(&db, id);
+    let evs = events(&db, id(&list[0]));
     let got = ticks(&evs);
     assert!(got.len() > 2_000, "{}", got.len());
-    assert!(
-        got.iter().copied().eq(0..got.len() as u64),
-        "not a gap-free prefix"
-    );
+    assert!(ticks_up_to(&evs, got.len() as u64), "not a gap-free prefix");
     let seqs: Vec<u64> = evs.iter().filter_map(|e| e["seq"].as_u64()).collect();
     assert!(seqs.iter().copied().eq(1..=evs.len() as u64));
     let last_ts = evs.last().and_then(|e| e["ts"].as_i64()).expect("ts");
@@ -430,92 +453,56 @@ fn a_recorder_killed_with_sigkill_leaves_an_interrupted_session_with_a_gap_free_
 fn events_over_max_payload_are_dropped_counted_and_named_and_the_clients_own_limit_ends_the_connection(
 ) {
     let srv = server(0);
-    let dir = temp_dir("oversized");
-    let db = dir.join("rec.db");
+    let db = fresh_db("oversized");
     // Over --max-payload: dropped with an error record, the stream goes on.
-    let start_msg = json!({ "rate": 1000, "total": 20, "bigAt": 10, "bigSize": 4096 }).to_string();
-    let (status, _, err) = start(&[
-        "record",
+    let start_msg = json!({ "rate": 1000, "total": 20, "bigAt": 10, "bigSize": 4096 });
+    // connect, start, the error record, 20 ticks, done.
+    let (status, _, err) = record(
         &srv.url,
-        "--transport",
-        "websocket",
-        "--max-payload",
-        "1KiB",
-        "--emit",
-        &format!("start={start_msg}"),
-        // connect, start, the error record, 20 ticks, done.
-        "--count",
-        "24",
-        "--json",
-        "--db",
-        db_str(&db),
-    ])
+        &start_msg,
+        Some(24),
+        &db,
+        &["--max-payload", "1KiB"],
+    )
     .wait(WAIT);
     assert!(status.success(), "{err}");
     assert!(err.contains("oversized 1)"), "{err}");
-    let id = sessions(&db)[0]["id"].as_i64().expect("id");
-    let evs = events(&db, id);
-    assert!(ticks(&evs).iter().copied().eq(0..20), "{:?}", names(&evs));
+    let evs = session_events(&db, 0);
+    assert!(ticks_up_to(&evs, 20), "{:?}", names(&evs));
     assert!(!names(&evs).contains(&"big"));
-    let error = evs
-        .iter()
-        .find(|e| e["event"] == "error")
-        .unwrap_or_else(|| panic!("no error record: {:?}", names(&evs)));
-    let text = error["args"][0].as_str().expect("message");
+    let text = first(&evs, "error")["args"][0].as_str().expect("message");
     assert!(
         text.contains("\"big\"") && text.contains("1024 byte limit (--max-payload)"),
         "{text}"
     );
 
     // Positive control: the same event under a larger limit is kept.
-    let (status, _, err) = start(&[
-        "record",
+    let (status, _, err) = record(
         &srv.url,
-        "--transport",
-        "websocket",
-        "--max-payload",
-        "8KiB",
-        "--emit",
-        &format!("start={start_msg}"),
-        "--count",
-        "24",
-        "--json",
-        "--db",
-        db_str(&db),
-    ])
+        &start_msg,
+        Some(24),
+        &db,
+        &["--max-payload", "8KiB"],
+    )
     .wait(WAIT);
     assert!(status.success(), "{err}");
     assert!(err.contains("oversized 0)"), "{err}");
-    let id = sessions(&db)[1]["id"].as_i64().expect("id");
-    assert!(names(&events(&db, id)).contains(&"big"));
+    assert!(names(&session_events(&db, 1)).contains(&"big"));
 
     // Over the client's own 16 MiB: the connection ends, counted and said.
     // (rust_socketio reports it only as "EngineIO Error", so it counts as a lost
     // connection rather than as oversized; see README, Known limits.)
-    let start_msg =
-        json!({ "rate": 1000, "total": 20, "bigAt": 10, "bigSize": 17 << 20 }).to_string();
-    let (status, _, err) = start(&[
-        "record",
-        &srv.url,
-        "--transport",
-        "websocket",
-        "--no-reconnect",
-        "--emit",
-        &format!("start={start_msg}"),
-        "--json",
-        "--db",
-        db_str(&db),
-    ])
-    .wait(Duration::from_secs(30));
+    let start_msg = json!({ "rate": 1000, "total": 20, "bigAt": 10, "bigSize": 17 << 20 });
+    let (status, _, err) =
+        record(&srv.url, &start_msg, None, &db, &["--no-reconnect"]).wait(Duration::from_secs(30));
     assert_eq!(status.code(), Some(2), "{err}");
     assert!(err.contains("connection lost 1, oversized 0)"), "{err}");
     assert!(
         err.contains("ended: connection lost (transport error"),
         "{err}"
     );
-    let id = sessions(&db)[2]["id"].as_i64().expect("id");
-    let evs = events(&db, id);
-    assert!(ticks(&evs).iter().copied().eq(0..10), "{:?}", names(&evs));
+    let evs = session_events(&db, 2);
+    assert!(ticks_up_to(&evs, 10), "{:?}", names(&evs));
     assert_eq!(names(&evs).last(), Some(&"disconnect"));
 
     let (status, _, err) = sockscope(&["record", &srv.url, "--max-payload", "17MiB"]);
@@ -526,67 +513,30 @@ fn events_over_max_payload_are_dropped_counted_and_named_and_the_clients_own_lim
 #[test]
 fn a_terminal_that_stops_reading_makes_the_printer_skip_lines_never_the_recording() {
     let srv = server(0);
-    let dir = temp_dir("slowterm");
-    let db = dir.join("rec.db");
+    let db = fresh_db("slowterm");
     const TOTAL: u64 = 40_000;
-    let start_msg = json!({ "rate": 10_000, "total": TOTAL }).to_string();
-    let count = (TOTAL + 3).to_string();
-    let mut child = Command::new(bin())
-        .args([
-            "record",
-            &srv.url,
-            "--transport",
-            "websocket",
-            "--emit",
-            &format!("start={start_msg}"),
-            "--count",
-            &count,
-            "--json",
-            "--db",
-            db_str(&db),
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("sockscope");
+    let (start_msg, count) = ten_k_per_second(TOTAL);
     // A terminal that reads nothing for 5 s, then catches up.
-    let stdout = child.stdout.take().map(|mut p| {
-        std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_secs(5));
-            let mut s = String::new();
-            let _ = p.read_to_string(&mut s);
-            s
-        })
-    });
-    let stderr = collect(child.stderr.take());
-    let (status, out, err) = Run {
-        child,
-        stdout,
-        stderr,
-    }
-    .wait(Duration::from_secs(60));
+    let args = record_args(&srv.url, &start_msg, Some(count), &db, &[]);
+    let (status, out, err) =
+        start_reading_after(&args, Duration::from_secs(5)).wait(Duration::from_secs(60));
     assert!(status.success(), "{err}");
     assert!(
         err.contains("printer skipped"),
         "the terminal never fell behind: {err}"
     );
-    assert!(
-        err.contains(&format!("{count} events written, 0 dropped, 0 lost")),
-        "{err}"
-    );
+    assert_lossless(&err, count);
     let printed = out.lines().count() as u64;
     assert!(printed < TOTAL, "printed {printed}");
-    let id = sessions(&db)[0]["id"].as_i64().expect("id");
-    assert!(ticks(&events(&db, id)).iter().copied().eq(0..TOTAL));
+    assert!(ticks_up_to(&session_events(&db, 0), TOTAL));
     eprintln!("slow terminal: {TOTAL} ticks sent, {TOTAL} kept, {printed} lines printed");
 }
 
 #[test]
 fn sessions_import_into_the_same_database_while_recording_at_10k_per_second_loses_nothing() {
     let srv = server(0);
-    let dir = temp_dir("import");
-    let db = dir.join("rec.db");
-    let file = dir.join("big.jsonl");
+    let db = fresh_db("import");
+    let file = db.with_file_name("big.jsonl");
     let lines: Vec<String> = (0..100_000)
         .map(|i| {
             json!({ "seq": i + 1, "ts": 1_700_000_000_000_000_i64 + i, "source": "connection:9",
@@ -596,21 +546,8 @@ fn sessions_import_into_the_same_database_while_recording_at_10k_per_second_lose
         .collect();
     std::fs::write(&file, lines.join("\n")).expect("jsonl");
     const TOTAL: u64 = 40_000;
-    let start_msg = json!({ "rate": 10_000, "total": TOTAL }).to_string();
-    let count = (TOTAL + 3).to_string();
-    let rec = start(&[
-        "record",
-        &srv.url,
-        "--transport",
-        "websocket",
-        "--emit",
-        &format!("start={start_msg}"),
-        "--count",
-        &count,
-        "--json",
-        "--db",
-        db_str(&db),
-    ]);
+    let (start_msg, count) = ten_k_per_second(TOTAL);
+    let rec = record(&srv.url, &start_msg, Some(count), &db, &[]);
     eventually(WAIT, "the first rows", || rows(&db) > 1_000);
     // Two imports while the recording runs. An import waits 5 s for the lock (the
     // store's busy timeout) and may give up with a one-line "database is locked" when
@@ -639,16 +576,12 @@ fn sessions_import_into_the_same_database_while_recording_at_10k_per_second_lose
     eprintln!("imports: {imported} done, {refused} refused as locked");
     let (status, _, err) = rec.wait(Duration::from_secs(60));
     assert!(status.success(), "{err}");
-    assert!(
-        err.contains(&format!("{count} events written, 0 dropped, 0 lost")),
-        "{err}"
-    );
+    assert_lossless(&err, count);
     let list = sessions(&db);
     let recorded = list
         .iter()
         .find(|s| s["kind"] == "connection")
         .expect("the recording");
-    let id = recorded["id"].as_i64().expect("id");
-    assert!(ticks(&events(&db, id)).iter().copied().eq(0..TOTAL));
+    assert!(ticks_up_to(&events(&db, id(recorded)), TOTAL));
     assert_eq!(list.iter().filter(|s| s["events"] == 100_000).count(), 2);
 }
