@@ -14,6 +14,9 @@ pub enum CliError {
     },
     #[error("{0}")]
     Usage(String),
+    /// The command ran but its outcome is a failure (its report was printed).
+    #[error("{0}")]
+    Failed(String),
     #[error("cannot reach {url}: {reason}")]
     Unreachable { url: String, reason: String },
     #[error("{url} answered {status}: {message}")]

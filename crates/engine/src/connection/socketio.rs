@@ -213,8 +213,8 @@ impl Connection {
             .reconnect(opts.reconnect)
             .reconnect_on_disconnect(opts.reconnect)
             .reconnect_delay(
-                opts.reconnect_delay_ms.max(100),
-                opts.reconnect_delay_ms.max(100) * 4,
+                opts.reconnect_delay_ms.clamp(100, crate::limits::MAX_MS),
+                opts.reconnect_delay_ms.clamp(100, crate::limits::MAX_MS) * 4,
             )
             .on("open", on_open)
             .on("error", on_error)

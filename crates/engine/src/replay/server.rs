@@ -273,6 +273,13 @@ pub fn start(
     opts: ServerReplayOptions,
 ) -> Result<ServerReplayHandle> {
     opts.timing.validate()?;
+    super::precheck(
+        events.iter().filter(|e| {
+            e.direction == Direction::S2c && !is_lifecycle(&e.event) && opts.filter.keeps(&e.event)
+        }),
+        &opts.timing,
+        &opts.rewrites,
+    )?;
     let emits = plan(events, &opts);
     if emits.is_empty() {
         return Err(Error::NoServerEvents(opts.source));
