@@ -105,7 +105,7 @@ pub fn clap_error(e: &clap::Error) -> String {
                 limits::quote(&value)
             )
         }
-        (ErrorKind::InvalidValue, Some(arg), Some(value)) => {
+        (ErrorKind::InvalidValue, Some(arg), Some(value)) if !value.is_empty() => {
             let valid = match e.get(ContextKind::ValidValue) {
                 Some(ContextValue::Strings(v)) => format!(" (one of: {})", v.join(", ")),
                 _ => String::new(),

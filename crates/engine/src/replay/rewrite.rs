@@ -170,8 +170,8 @@ impl Rewrites {
             });
             if !fits {
                 let what = match rule.path.is_empty() {
-                    true => format!("argument {}", rule.arg + 1),
-                    false => format!("that field in argument {}", rule.arg + 1),
+                    true => format!("argument {}", rule.arg.saturating_add(1)),
+                    false => format!("that field in argument {}", rule.arg.saturating_add(1)),
                 };
                 return Err(bad(
                     &rule.text,
@@ -381,6 +381,10 @@ mod tests {
         let r = rules(&[], &["$.nope=1"]);
         assert!(r.check_sets_apply(events.iter()).is_err());
         assert!(rules(&["x=>y"], &[]).check_sets_apply([].iter()).is_ok());
+        // Found by `cargo xtask fuzz` (rules): the largest selector said as is.
+        let r = rules(&[], &["$[18446744073709551615].id=42"]);
+        let e = r.check_sets_apply(events.iter()).unwrap_err().to_string();
+        assert!(e.contains("argument 18446744073709551615"), "{e}");
     }
 
     #[test]

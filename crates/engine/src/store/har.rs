@@ -801,6 +801,34 @@ mod tests {
     }
 
     #[test]
+    fn ack_matching_is_linear() {
+        // 40,000 answered asks and 40,000 acks with no ask (a capture started late):
+        // each unmatched ack once scanned every record before it (39 s for 80k).
+        let mut frames = Vec::with_capacity(120_000);
+        for i in 0..40_000u64 {
+            let t = i as f64 / 1000.0;
+            frames.push(msg("send", t, &format!(r#"42/d,{i}["save",{i}]"#)));
+            frames.push(msg("receive", t, &format!(r#"43/d,{i}[true]"#)));
+            frames.push(msg(
+                "receive",
+                t,
+                &format!(r#"43/d,{}["late"]"#, 1_000_000 + i),
+            ));
+        }
+        let text = har("ws://h:1/socket.io/?EIO=4&transport=websocket", frames);
+        let started = std::time::Instant::now();
+        let d = decode(&text).unwrap();
+        let took = started.elapsed();
+        assert_eq!(d.records.len(), 80_000);
+        assert_eq!(
+            d.records[0].ack.as_ref().and_then(|a| a.reply.clone()),
+            Some(json!(true))
+        );
+        assert_eq!(d.records[1].event, "ack");
+        assert!(took < std::time::Duration::from_secs(20), "{took:?}");
+    }
+
+    #[test]
     fn plain_websocket_entries_use_the_message_type() {
         let text = har(
             "ws://h:1/websocket?channel_id=c",

@@ -307,6 +307,17 @@ impl Store {
     }
 }
 
+/// A HAR document's events, as an import would store them (for fuzzing and tools;
+/// the import itself is [`Store::import_har`]). The error says why it is refused.
+pub fn decode_har(text: &str) -> std::result::Result<Vec<EventRecord>, String> {
+    har::decode(text).map(|d| d.records)
+}
+
+/// The HAR document an export of `events` as `session` writes.
+pub fn encode_har(session: &SessionInfo, events: &[EventRecord]) -> Value {
+    har::encode(session, events)
+}
+
 fn session_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionInfo> {
     let meta: String = r.get(6)?;
     Ok(SessionInfo {
