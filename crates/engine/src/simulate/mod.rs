@@ -581,6 +581,44 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_panicking_client_counts_as_failed_and_breaks_the_run() {
+        let stats = Arc::new(Stats::new(2));
+        let mut tasks = tokio::task::JoinSet::new();
+        for connected in [false, true] {
+            let stats = stats.clone();
+            tasks.spawn(async move {
+                let mut phase = Phase {
+                    stats: stats.clone(),
+                    started: false,
+                    connected: false,
+                };
+                stats.started.fetch_add(1, Ordering::Relaxed);
+                phase.started = true;
+                if connected {
+                    stats.connected.fetch_add(1, Ordering::Relaxed);
+                    phase.connected = true;
+                }
+                panic!("a client bug");
+            });
+        }
+        while let Some(done) = tasks.join_next().await {
+            assert!(done.is_err());
+            stats.error(CLIENT_PANIC);
+        }
+        let r = stats.report("s", "t", false, Duration::from_secs(1));
+        assert_eq!((r.connected, r.failed, r.clients), (0, 2, 2), "{r:?}");
+        assert_eq!(broken(&r).as_deref(), Some("2 client_panic"));
+        // Positive control: ordinary refusals do not break a run.
+        let ok = Stats::new(1);
+        ok.failed.fetch_add(1, Ordering::Relaxed);
+        ok.error("connect_error");
+        assert_eq!(
+            broken(&ok.report("s", "t", false, Duration::from_secs(1))),
+            None
+        );
+    }
+
+    #[tokio::test]
     async fn a_small_embedded_analytics_run_counts_up() {
         let scenario = scenario::built_in("analytics-dashboard").expect("built in");
         let opts = SimulateOptions {
