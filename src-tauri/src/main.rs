@@ -105,6 +105,9 @@ fn init_tracing() {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        // Through the redaction policy, as the CLI's logs.
+        .with_writer(|| sockscope_engine::redact::LogWriter::new(std::io::stderr()))
         .init();
+    // Extra secret key names, as the CLI's --redact-key (comma-separated).
+    sockscope_engine::redact::add_keys_from_env();
 }

@@ -27,6 +27,8 @@ test("Server panel: start the gateway, a Node client emits, the window shows it"
   const addr = await s.text("#gateway-addr");
   assert.match(addr, /^http:\/\/127\.0\.0\.1:\d+$/);
   assert.equal(await s.enabled("#gateway-start"), false);
+  // No key: the panel says identities are not verified (issue 9).
+  assert.match(await s.innerText("#gateway-trust"), /auth: off, identities are not verified/);
 
   const client = io(addr, { transports: ["websocket"], reconnection: false, forceNew: true });
   t.after(() => client.close());

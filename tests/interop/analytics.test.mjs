@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { io } from "socket.io-client";
-import { hs256, once, serve, withTimeout } from "./harness.mjs";
+import { apiPost, hs256, once, serve, withTimeout } from "./harness.mjs";
 
 const SECRET = "analytics-secret";
 
@@ -73,11 +73,7 @@ test("analytics: dashboard:update reaches the tenant on /analytics/dashboard onl
   const bGot = [];
   b.on("dashboard:update", (d) => bGot.push(d));
   const got = once(a, "dashboard:update");
-  const r = await fetch(`${srv.url}/analytics/dashboard-update`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ tenantId: "acme", dashboardId: "d1", action: "tile_added", tile: { id: "t9", type: "kpi" } }),
-  });
+  const r = await apiPost(srv, "/analytics/dashboard-update", { tenantId: "acme", dashboardId: "d1", action: "tile_added", tile: { id: "t9", type: "kpi" } });
   assert.deepEqual(await r.json(), { delivered: 1 });
   const [update] = await got;
   assert.deepEqual(update, { dashboardId: "d1", action: "tile_added", tile: { id: "t9", type: "kpi" } });

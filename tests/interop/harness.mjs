@@ -41,7 +41,15 @@ export async function serve(args, env = {}) {
   });
   const lines = [];
   let stderr = "";
-  child.stderr.on("data", (d) => (stderr += d));
+  // `serve` says on stderr, right after it listens, how its HTTP API is reached:
+  // wait for that line too, and keep a generated token for the tests' requests.
+  let apiLine;
+  const apiSeen = new Promise((resolve) => (apiLine = resolve));
+  child.stderr.on("data", (d) => {
+    stderr += d;
+    const m = /^http api: (.*)\n/m.exec(stderr);
+    if (m) apiLine(m[1]);
+  });
   const rl = createInterface({ input: child.stdout });
   const url = await withTimeout(
     new Promise((resolve, reject) => {
@@ -54,8 +62,17 @@ export async function serve(args, env = {}) {
     }),
     "sockscope serve to listen",
   );
+  const api = await withTimeout(apiSeen, "sockscope serve to describe its HTTP API");
+  const apiToken = /Bearer (ssk_[0-9a-f]+)/.exec(api)?.[1] ?? env.SOCKSCOPE_API_TOKEN;
   const exited = new Promise((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
-  return { child, url, lines, exited, stderr: () => stderr };
+  return { child, url, lines, exited, stderr: () => stderr, apiToken };
+}
+
+/** POSTs JSON to a gateway's HTTP API with its token (when it has one). */
+export async function apiPost(srv, path, body, token = srv.apiToken) {
+  const headers = { "content-type": "application/json" };
+  if (token) headers.authorization = `Bearer ${token}`;
+  return fetch(`${srv.url}${path}`, { method: "POST", headers, body: typeof body === "string" ? body : JSON.stringify(body) });
 }
 
 /** Runs `sockscope ARGS` to completion. */

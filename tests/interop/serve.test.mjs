@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { io } from "socket.io-client";
-import { eventually, hs256, once, run, serve, withTimeout } from "./harness.mjs";
+import { apiPost, eventually, hs256, once, run, serve, withTimeout } from "./harness.mjs";
 
 const SECRET = "interop-secret";
 
@@ -28,11 +28,7 @@ test("socket.io-client authenticates, subscribes, gets HTTP-emitted events and a
   const bGot = [];
   b.on("order", (d) => bGot.push(d));
   const got = once(a, "order", "the HTTP-emitted order");
-  const res = await fetch(`${srv.url}/emit`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ namespace: "/dashboard", event: "order", data: { id: 7 }, room: "orders", tenant: "acme" }),
-  });
+  const res = await apiPost(srv, "/emit", { namespace: "/dashboard", event: "order", data: { id: 7 }, room: "orders", tenant: "acme" });
   assert.equal(res.status, 200);
   assert.deepEqual(await res.json(), { delivered: 1 });
   assert.deepEqual(await got, [{ id: 7 }]);
@@ -105,15 +101,11 @@ test("POST /notify-users reaches that user's sockets in that tenant only; inspec
   annGlobex.on("notification", (d) => others.push(d));
   bobAcme.on("notification", (d) => others.push(d));
   const got = once(annAcme, "notification");
-  const r = await fetch(`${srv.url}/notify-users`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ tenantId: "acme", users: ["ann"], data: { text: "hi" } }),
-  });
+  const r = await apiPost(srv, "/notify-users", { tenantId: "acme", users: ["ann"], data: { text: "hi" } });
   assert.deepEqual(await r.json(), { delivered: 1 });
   assert.deepEqual((await got)[0], { text: "hi" });
 
-  const bad = await fetch(`${srv.url}/notify-users`, { method: "POST", headers: { "content-type": "application/json" }, body: "{" });
+  const bad = await apiPost(srv, "/notify-users", "{");
   assert.equal(bad.status, 400);
 
   const tree = await run(["inspect", "--url", srv.url]);

@@ -31,8 +31,8 @@ test("steedos: rooms from roomParts, per-user notifications, record changes, met
   assert.deepEqual(sub.rooms, ["space1-orders", "space1-notifications"]);
   const ind = await ann.emitWithAck("subscribe", { roomParts: "notification-change", individual: true });
   assert.equal(ind.ok, true);
-  assert.match(ind.rooms[0], /^space1-notification-change-user-[0-9a-f]+$/);
-  const annUser = ind.rooms[0].slice("space1-notification-change-".length);
+  assert.match(ind.rooms[0], /^space1-notification-change@user-[0-9a-f]+$/);
+  const annUser = ind.rooms[0].slice("space1-notification-change@".length);
   assert.ok(!ind.rooms[0].includes("ann-token"), "the token leaked into a room name");
   await bob.emitWithAck("subscribe", { roomParts: "orders", individual: false });
   const anonInd = await anon.emitWithAck("subscribe", { roomParts: "notification-change", individual: true });

@@ -130,8 +130,17 @@ pub async fn sessions() -> Result<Vec<SessionInfo>, ApiError> {
     invoke("cmd_sessions", &json!({})).await
 }
 
-pub async fn session_events(id: i64) -> Result<Vec<EventRecord>, ApiError> {
-    invoke("cmd_session_events", &json!({ "id": id })).await
+/// At most `limit` events of session `id` from position `offset` (one page).
+pub async fn session_events(
+    id: i64,
+    offset: u64,
+    limit: u64,
+) -> Result<Vec<EventRecord>, ApiError> {
+    invoke(
+        "cmd_session_events",
+        &json!({ "id": id, "offset": offset, "limit": limit }),
+    )
+    .await
 }
 
 pub async fn session_delete(id: i64) -> Result<(), ApiError> {

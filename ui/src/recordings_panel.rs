@@ -1,7 +1,8 @@
 //! The Recordings panel: record what the engine sees (everything, the gateway only, or
 //! one connection) with a live counter; list, search, open, export, import and delete
 //! the sessions in the SQLite store. An opened recording uses the same virtualised,
-//! filterable table as the live log.
+//! filterable table as the live log, one page of [`PAGE`] events at a time, so a
+//! recording of any size opens at once and never sits in the webview whole.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -12,6 +13,18 @@ use sockscope_protocol::{
 use crate::api;
 use crate::event_table::{datetime, EventTable};
 use crate::log_model::LogModel;
+
+/// How many events of an opened recording are shown at once.
+pub const PAGE: u64 = 5_000;
+
+/// "events 5001–10000 of 12345" for a page of `len` events at `offset`.
+pub fn page_label(offset: u64, len: usize, total: u64) -> String {
+    if len == 0 {
+        return format!("no events here (session has {total})");
+    }
+    let last = offset + len as u64;
+    format!("events {}–{last} of {}", offset + 1, total.max(last))
+}
 
 /// Whether a session matches the search box (name, kind, target, id).
 pub fn session_matches(s: &SessionInfo, needle: &str) -> bool {
@@ -41,6 +54,8 @@ pub fn RecordingsPanel(
     let note = RwSignal::new(None::<Result<String, String>>);
     let opened = RwSignal::new(None::<SessionInfo>);
     let model = RwSignal::new(LogModel::new());
+    // Position of the first event shown and how many the page holds.
+    let page = RwSignal::new((0u64, 0usize));
 
     let refresh = move || {
         spawn_local(async move {
@@ -91,16 +106,30 @@ pub fn RecordingsPanel(
             refresh();
         });
     };
-    let open = move |s: SessionInfo| {
+    let show_page = move |s: SessionInfo, offset: u64| {
         spawn_local(async move {
-            match api::session_events(s.id).await {
+            match api::session_events(s.id, offset, PAGE).await {
                 Ok(events) => {
+                    page.set((offset, events.len()));
                     model.update(|m| m.replace(events));
                     opened.set(Some(s));
                 }
                 Err(e) => note.set(Some(Err(e.message))),
             }
         });
+    };
+    let open = move |s: SessionInfo| show_page(s, 0);
+    let turn = move |forward: bool| {
+        let Some(s) = opened.get_untracked() else {
+            return;
+        };
+        let (offset, _) = page.get_untracked();
+        let next = if forward {
+            offset.saturating_add(PAGE)
+        } else {
+            offset.saturating_sub(PAGE)
+        };
+        show_page(s, next);
     };
     let export = move |s: SessionInfo| {
         let fmt = format.get();
@@ -245,6 +274,22 @@ pub fn RecordingsPanel(
             <Show when=move || opened.get().is_some()>
                 <div class="opened" id="session-view">
                     <h3 id="session-title">{move || opened.get().map(|s| format!("Session {}: {} ({} events)", s.id, s.name, s.events)).unwrap_or_default()}</h3>
+                    <div class="record-bar">
+                        <button id="session-prev" prop:disabled=move || page.get().0 == 0 on:click=move |_| turn(false)>"◀ previous"</button>
+                        <span id="session-page" class="dim">{move || {
+                            let (offset, len) = page.get();
+                            page_label(offset, len, opened.get().map_or(0, |s| s.events))
+                        }}</span>
+                        <button id="session-next"
+                            prop:disabled=move || {
+                                let (offset, len) = page.get();
+                                // A finished session's count is final; one still recording may grow.
+                                (len as u64) < PAGE
+                                    || opened.get().is_some_and(|s| s.ended_at.is_some() && offset + PAGE >= s.events)
+                            }
+                            on:click=move |_| turn(true)>"next ▶"</button>
+                        <span class="dim">"filters apply to the page shown"</span>
+                    </div>
                     <EventTable model=model prefix="session" />
                 </div>
             </Show>
@@ -274,5 +319,17 @@ mod tests {
         assert!(session_matches(&s, "12"));
         assert!(!session_matches(&s, "1"));
         assert!(!session_matches(&s, "import"));
+    }
+
+    #[test]
+    fn the_page_label_counts_from_one() {
+        assert_eq!(page_label(0, 7, 7), "events 1–7 of 7");
+        assert_eq!(
+            page_label(5_000, 5_000, 12_345),
+            "events 5001–10000 of 12345"
+        );
+        assert_eq!(page_label(0, 0, 0), "no events here (session has 0)");
+        // A session still recording may have grown past the count the list showed.
+        assert_eq!(page_label(0, 9, 3), "events 1–9 of 9");
     }
 }

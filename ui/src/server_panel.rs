@@ -100,6 +100,10 @@ pub fn ServerPanel(
                     {move || status.get().url.unwrap_or_default()}
                 </span>
             </div>
+            <p id="gateway-trust" class=move || if status.get().identities_verified { "hint trust on" } else { "hint trust off" }
+                style:display=move || if running() { "block" } else { "none" }>
+                {move || trust_line(&status.get())}
+            </p>
             <div class="counters">
                 <div class="counter">
                     <span class="value" id="socket-count">{move || status.get().sockets}</span>
@@ -150,6 +154,21 @@ pub fn ServerPanel(
             <p class="hint">"Binds 127.0.0.1 only. Port 0 picks a free port."</p>
         </section>
     }
+}
+
+/// What the operator must know about trust while the gateway runs.
+fn trust_line(s: &GatewayStatus) -> String {
+    let auth = if s.identities_verified {
+        "auth: on, identities come from verified tokens only"
+    } else {
+        "auth: off, identities are not verified"
+    };
+    let api = match (&s.api_protected, &s.api_token_file) {
+        (false, _) => "HTTP API open on loopback".to_owned(),
+        (true, Some(file)) => format!("HTTP API needs its bearer token (in {file})"),
+        (true, None) => "HTTP API needs its bearer token".to_owned(),
+    };
+    format!("{auth} · {api}")
 }
 
 #[cfg(test)]

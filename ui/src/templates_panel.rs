@@ -19,6 +19,7 @@ fn request_for(
         identifier: Some(identifier.trim().to_owned()).filter(|i| !i.is_empty()),
         data: Some(data),
         namespace: None,
+        tenant: None,
     })
 }
 

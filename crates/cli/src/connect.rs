@@ -18,6 +18,7 @@ use tokio::sync::broadcast::error::RecvError;
 use crate::db::DbArgs;
 use crate::error::{CliError, Result};
 use crate::output;
+use crate::redaction::RedactArgs;
 use crate::serve::shutdown_signal;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -32,8 +33,10 @@ pub struct ConnectArgs {
     url: String,
     #[arg(long, short = 'n', default_value = "/")]
     namespace: String,
-    /// The handshake's auth object, e.g. '{"token":"..."}'.
-    #[arg(long, value_name = "JSON", conflicts_with = "ws")]
+    /// The handshake's auth object, e.g. '{"token":"..."}', or @FILE holding it (or
+    /// a bare token, sent as auth.token). Default: the SOCKSCOPE_AUTH environment
+    /// variable (JSON or a bare token), so a token need not appear in `ps` or history.
+    #[arg(long, value_name = "JSON|@FILE", conflicts_with = "ws")]
     auth: Option<String>,
     /// Extra handshake header (repeatable).
     #[arg(long = "header", value_name = "K:V")]
@@ -67,6 +70,8 @@ pub struct ConnectArgs {
     /// Print events as JSON Lines.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    redact: RedactArgs,
 }
 
 #[derive(Debug, Args)]
@@ -91,13 +96,60 @@ pub fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
     crate::numbers::duration(s)
 }
 
-/// `--auth JSON` as the handshake's auth object, or a one-line error.
+/// Where an auth file may come from is the user's choice; how much of it is read is
+/// not (`--auth @/dev/zero` must not allocate without bound).
+const AUTH_FILE_MAX: u64 = 1 << 20;
+
+/// The handshake's auth object, or a one-line error: `--auth JSON`, `--auth @FILE`
+/// (JSON, or a bare token sent as `auth.token`), else `SOCKSCOPE_AUTH` (the same
+/// forms as a file). Error messages never quote the content.
 pub(crate) fn parse_auth(auth: Option<&str>) -> Result<Option<Value>> {
-    auth.map(|a| {
-        serde_json::from_str::<Value>(a)
-            .map_err(|e| CliError::Usage(format!("bad JSON in --auth: {e}")))
-    })
-    .transpose()
+    match auth {
+        Some(a) => match a.strip_prefix('@') {
+            Some(path) => {
+                auth_value(&read_auth_file(path)?, &format!("--auth file {path}")).map(Some)
+            }
+            None => serde_json::from_str::<Value>(a)
+                .map(Some)
+                .map_err(|e| CliError::Usage(format!("bad JSON in --auth: {e}"))),
+        },
+        None => match std::env::var("SOCKSCOPE_AUTH") {
+            Ok(v) if !v.trim().is_empty() => auth_value(&v, "SOCKSCOPE_AUTH").map(Some),
+            _ => Ok(None),
+        },
+    }
+}
+
+fn read_auth_file(path: &str) -> Result<String> {
+    use std::io::Read;
+    let file_error = |source| CliError::File {
+        path: path.to_owned(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(file_error)?;
+    let mut text = String::new();
+    file.take(AUTH_FILE_MAX + 1)
+        .read_to_string(&mut text)
+        .map_err(file_error)?;
+    if text.len() as u64 > AUTH_FILE_MAX {
+        return Err(CliError::Usage(format!(
+            "--auth file {path} is larger than {AUTH_FILE_MAX} bytes"
+        )));
+    }
+    Ok(text)
+}
+
+/// JSON when it looks like JSON (`{`, `[`, `"`), else a bare token.
+fn auth_value(text: &str, origin: &str) -> Result<Value> {
+    let t = text.trim();
+    if t.is_empty() {
+        return Err(CliError::Usage(format!("{origin} is empty")));
+    }
+    if t.starts_with(['{', '[', '"']) {
+        return serde_json::from_str::<Value>(t)
+            .map_err(|e| CliError::Usage(format!("bad JSON in {origin}: {e}")));
+    }
+    Ok(serde_json::json!({ "token": t }))
 }
 
 pub(crate) fn pair(s: &str, sep: char, what: &str) -> Result<(String, String)> {
@@ -118,7 +170,7 @@ enum Client {
     Ws(WsConnection),
 }
 
-/// What a run connected to, for the session row.
+/// What a run connected to, for the session row (the store redacts it again).
 struct Target {
     url: String,
     /// Default session name.
@@ -142,7 +194,12 @@ impl Client {
         let opts = args.options()?;
         let target = Target {
             url: opts.url.clone(),
-            label: format!("{}{}", opts.url, opts.namespace),
+            // The URL's query (a token, often) stays out of the default name.
+            label: format!(
+                "{}{}",
+                sockscope_engine::redact::url_base(&opts.url).trim_end_matches('/'),
+                opts.namespace
+            ),
             meta: opts.describe(),
         };
         let conn = Connection::open(opts, bus.clone(), CONNECT_TIMEOUT).await?;
@@ -220,6 +277,7 @@ impl ConnectArgs {
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub async fn connect(args: ConnectArgs) -> Result<()> {
+    args.redact.apply();
     let bus = Bus::new();
     let mut rx = bus.subscribe();
     let (conn, _) = Client::open(&args, &bus).await?;
@@ -244,6 +302,7 @@ pub async fn connect(args: ConnectArgs) -> Result<()> {
 }
 
 pub async fn record(args: RecordArgs) -> Result<()> {
+    args.connect.redact.apply();
     // Bad flags fail before anything connects.
     if args.connect.ws {
         args.connect.ws_options()?;
@@ -329,5 +388,55 @@ mod tests {
         assert!(parse_duration("5x").is_err());
         assert_eq!(pair("a:b:c", ':', "h").unwrap(), ("a".into(), "b:c".into()));
         assert!(pair("nope", '=', "--query").is_err());
+    }
+
+    #[test]
+    fn auth_comes_inline_from_a_file_or_as_a_bare_token() {
+        assert_eq!(
+            parse_auth(Some(r#"{"token":"t"}"#)).unwrap(),
+            Some(serde_json::json!({"token": "t"}))
+        );
+        assert!(parse_auth(Some("{")).is_err());
+        let dir = std::env::temp_dir().join(format!("sockscope-auth-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let json = dir.join("auth.json");
+        std::fs::write(
+            &json,
+            "{\"token\": \"from-file\", \"firebase_id\": \"fb\"}\n",
+        )
+        .unwrap();
+        let bare = dir.join("token.txt");
+        std::fs::write(&bare, "  eyJ.a.b\n").unwrap();
+        let empty = dir.join("empty");
+        std::fs::write(&empty, "\n").unwrap();
+        let big = dir.join("big");
+        std::fs::write(&big, vec![b'a'; (AUTH_FILE_MAX + 1) as usize]).unwrap();
+        let at = |p: &std::path::Path| format!("@{}", p.display());
+        assert_eq!(
+            parse_auth(Some(&at(&json))).unwrap(),
+            Some(serde_json::json!({"token": "from-file", "firebase_id": "fb"}))
+        );
+        assert_eq!(
+            parse_auth(Some(&at(&bare))).unwrap(),
+            Some(serde_json::json!({"token": "eyJ.a.b"}))
+        );
+        let empty_err = parse_auth(Some(&at(&empty))).unwrap_err().to_string();
+        assert!(empty_err.contains("is empty"), "{empty_err}");
+        let big_err = parse_auth(Some(&at(&big))).unwrap_err().to_string();
+        assert!(big_err.contains("larger than"), "{big_err}");
+        let missing = parse_auth(Some(&at(&dir.join("missing")))).unwrap_err();
+        assert!(missing.to_string().contains("missing"), "{missing}");
+        // A bad file's error names the file, never its content.
+        std::fs::write(&json, "{\"token\": \"leak-me\"").unwrap();
+        let bad = parse_auth(Some(&at(&json))).unwrap_err().to_string();
+        assert!(
+            bad.contains("bad JSON in --auth file") && !bad.contains("leak-me"),
+            "{bad}"
+        );
+        assert_eq!(
+            auth_value("tok", "SOCKSCOPE_AUTH").unwrap(),
+            serde_json::json!({"token": "tok"})
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -17,11 +17,14 @@ pub struct InspectArgs {
     url: String,
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    token: http::ApiTokenArgs,
 }
 
 pub async fn run(a: InspectArgs) -> Result<()> {
     let url = format!("{}/inspect", a.url.trim_end_matches('/'));
-    let snap: InspectSnapshot = http::get(&url).await?;
+    let token = a.token.for_url(&a.url);
+    let snap: InspectSnapshot = http::get(&url, token.as_deref()).await?;
     let mut out = std::io::stdout().lock();
     if a.json {
         crate::output::pretty_json(&mut out, &snap)?;

@@ -8,6 +8,7 @@ mod http;
 mod inspect;
 mod numbers;
 mod output;
+mod redaction;
 mod replay;
 mod replay_server;
 mod serve;
@@ -58,6 +59,7 @@ fn main() -> ExitCode {
         Err(e) => return clap_failure(&e),
     };
     init_tracing();
+    sockscope_engine::redact::add_keys_from_env();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -83,9 +85,13 @@ fn main() -> ExitCode {
     }
 }
 
-/// One line on stderr, exit code 2: the contract for every bad input.
+/// One line on stderr, exit code 2: the contract for every bad input. The message is
+/// redacted like a log line (a URL in it keeps no userinfo or query values).
 fn fail(e: &CliError) -> ExitCode {
-    eprintln!("sockscope: error: {}", numbers::clip(&e.to_string()));
+    eprintln!(
+        "sockscope: error: {}",
+        numbers::clip(&sockscope_engine::redact::text(&e.to_string()))
+    );
     ExitCode::from(2)
 }
 
@@ -109,12 +115,14 @@ fn clap_failure(e: &clap::Error) -> ExitCode {
     ExitCode::from(2)
 }
 
-/// Logs go to stderr (stdout is for events), `warn` unless `RUST_LOG` says otherwise.
+/// Logs go to stderr (stdout is for events), `warn` unless `RUST_LOG` says otherwise,
+/// through the redaction policy: neither our lines nor a dependency's (URLs with
+/// tokens, raw frames at `trace`) carry a secret.
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| sockscope_engine::redact::LogWriter::new(std::io::stderr()))
         .init();
 }

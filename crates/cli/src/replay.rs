@@ -44,8 +44,9 @@ pub struct ReplayArgs {
     /// (repeatable).
     #[arg(long = "namespace", short = 'n', value_name = "NS")]
     pub(crate) namespaces: Vec<String>,
-    /// The handshake's auth object, e.g. '{"token":"..."}'.
-    #[arg(long, value_name = "JSON")]
+    /// The handshake's auth object, e.g. '{"token":"..."}', or @FILE holding it (or a
+    /// bare token). Default: the SOCKSCOPE_AUTH environment variable.
+    #[arg(long, value_name = "JSON|@FILE")]
     auth: Option<String>,
     /// Extra handshake header (repeatable).
     #[arg(long = "header", value_name = "K:V")]
@@ -101,6 +102,8 @@ pub struct ReplayArgs {
     pub(crate) json: bool,
     #[command(flatten)]
     pub(crate) server: crate::replay_server::ServerModeArgs,
+    #[command(flatten)]
+    pub(crate) redact: crate::redaction::RedactArgs,
 }
 
 impl ReplayArgs {
@@ -194,6 +197,7 @@ impl ReplayArgs {
 }
 
 pub async fn run(args: ReplayArgs) -> Result<()> {
+    args.redact.apply();
     if args.mode == Mode::Server {
         return crate::replay_server::run(args).await;
     }

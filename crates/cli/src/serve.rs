@@ -6,7 +6,9 @@ use std::io::Write;
 
 use clap::Args;
 use sockscope_engine::Engine;
-use sockscope_protocol::{AuthMode, GatewaySettings, Profile, TlsFiles, DEFAULT_PORT};
+use sockscope_protocol::{
+    AuthMode, GatewaySettings, GatewayStatus, Profile, TlsFiles, DEFAULT_PORT,
+};
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::db::DbArgs;
@@ -65,6 +67,15 @@ pub struct ServeArgs {
     /// JWT claim naming the tenant.
     #[arg(long, default_value = "tenantId")]
     tenant_claim: String,
+    /// The HTTP API's token (needed when a JWT key is set or the bind is not
+    /// loopback); generated, printed once and written to a 0600 file for the local CLI
+    /// when unset.
+    #[command(flatten)]
+    api: crate::http::ApiTokenArgs,
+    /// Web origin allowed to call the gateway from a browser (repeatable), besides
+    /// http(s)://localhost:* and http(s)://127.0.0.1:*.
+    #[arg(long = "cors-origin", value_name = "ORIGIN")]
+    cors_origins: Vec<String>,
     /// Extra namespace to serve besides `/` (repeatable).
     #[arg(long = "namespace", short = 'n', value_name = "NS")]
     namespaces: Vec<String>,
@@ -76,6 +87,8 @@ pub struct ServeArgs {
     record: Option<String>,
     #[command(flatten)]
     db: DbArgs,
+    #[command(flatten)]
+    redact: crate::redaction::RedactArgs,
 }
 
 impl ServeArgs {
@@ -115,11 +128,14 @@ impl ServeArgs {
             tick_ms: self.tick_ms,
             templates_dir: self.templates.clone(),
             tls,
+            api_token: self.api.given().map(str::to_owned),
+            cors_origins: self.cors_origins.clone(),
         })
     }
 }
 
 pub async fn run(args: ServeArgs) -> Result<()> {
+    args.redact.apply();
     let engine = Engine::new();
     let mut events = engine.bus().subscribe();
     let settings = args.settings()?;
@@ -140,12 +156,18 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         }
         _ => None,
     };
-    let url = status.url.unwrap_or_default();
+    let url = status.url.clone().unwrap_or_default();
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "listening on {url}")?;
         out.flush()?;
     }
+    let api_token = engine
+        .gateway()
+        .await
+        .ok()
+        .and_then(|g| g.api_token().map(str::to_owned));
+    print_security(&status, api_token.as_deref(), args.api.given().is_some());
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
     loop {
@@ -179,6 +201,28 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// What the operator must know about who is trusted, on stderr (stdout carries only
+/// events): whether identities are verified, and how to reach the HTTP API. A
+/// generated API token is shown this once.
+fn print_security(status: &GatewayStatus, api_token: Option<&str>, token_given: bool) {
+    if status.identities_verified {
+        eprintln!("auth: on, identities come from verified tokens only");
+    } else {
+        eprintln!("auth: off, identities are not verified (claims are read unverified; pass --jwt-secret or --jwt-public-key to verify)");
+    }
+    match (status.api_protected, api_token, &status.api_token_file) {
+        (false, _, _) => eprintln!(
+            "http api: open (loopback and auth off); anyone on this machine may call it"
+        ),
+        (true, Some(token), Some(file)) if !token_given => eprintln!(
+            "http api: needs Authorization: Bearer {token} (generated; also in {file}, read by `sockscope templates send` and `inspect`)"
+        ),
+        (true, _, _) => eprintln!(
+            "http api: needs Authorization: Bearer <api token> (the one given with --api-token / SOCKSCOPE_API_TOKEN)"
+        ),
+    }
 }
 
 /// Resolves on Ctrl-C or, on Unix, SIGTERM.

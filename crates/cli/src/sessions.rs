@@ -9,6 +9,7 @@ use serde_json::json;
 use crate::db::DbArgs;
 use crate::error::{CliError, Result};
 use crate::output;
+use crate::redaction::RedactArgs;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -77,6 +78,8 @@ pub struct ExportArgs {
     output: Option<PathBuf>,
     #[command(flatten)]
     db: DbArgs,
+    #[command(flatten)]
+    redact: RedactArgs,
 }
 
 #[derive(Debug, Args)]
@@ -93,6 +96,8 @@ pub struct ImportArgs {
     max_line: u64,
     #[command(flatten)]
     db: DbArgs,
+    #[command(flatten)]
+    redact: RedactArgs,
     #[arg(long)]
     json: bool,
 }
@@ -120,12 +125,12 @@ pub fn run(cmd: SessionsCommand) -> Result<()> {
             }
         }
         SessionsCommand::Show(a) => {
+            // Row by row: a session of any size prints without being loaded whole.
             let store = a.db.open()?;
-            for e in store.events(a.id)? {
-                output::event_line(&mut out, &e, a.json)?;
-            }
+            store.for_each_event(a.id, |e| Ok(output::event_line(&mut out, &e, a.json)?))?;
         }
         SessionsCommand::Export(a) => {
+            a.redact.apply();
             let store = a.db.open()?;
             let format = Format::pick(a.format, a.output.as_deref());
             let export = |mut w: &mut dyn Write| -> Result<usize> {
@@ -154,6 +159,7 @@ pub fn run(cmd: SessionsCommand) -> Result<()> {
             eprintln!("exported {n} events from session {}", a.id);
         }
         SessionsCommand::Import(a) => {
+            a.redact.apply();
             let store = a.db.open()?;
             let name = a
                 .name

@@ -46,6 +46,11 @@ pub struct SendArgs {
     dir: Option<String>,
     #[arg(long)]
     json: bool,
+    /// Send to this tenant's sockets (gxp channels are scoped by tenant).
+    #[arg(long)]
+    tenant: Option<String>,
+    #[command(flatten)]
+    token: http::ApiTokenArgs,
 }
 
 /// `--dir`, else `./socket-events` if present, else the shipped templates.
@@ -106,11 +111,12 @@ async fn send(a: SendArgs) -> Result<()> {
         event: t.event.clone(),
         data: t.data.clone(),
         room: None,
-        tenant: None,
+        tenant: a.tenant.clone(),
         channel: Some(channel.clone()),
     };
     let url = format!("{}/emit", a.url.trim_end_matches('/'));
-    let answer: Value = http::post(&url, &req).await?;
+    let token = a.token.for_url(&a.url);
+    let answer: Value = http::post(&url, &req, token.as_deref()).await?;
     let delivered = answer["delivered"].as_u64().unwrap_or(0);
     if a.json {
         println!(

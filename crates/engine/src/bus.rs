@@ -1,6 +1,7 @@
 //! The event bus: every event Sockscope observes, whichever part saw it, is published
 //! here once as an [`EventRecord`], so the CLI, the desktop UI and (later) the recorder
-//! all read one ordered stream instead of hooking into each part.
+//! all read one ordered stream instead of hooking into each part. It is also the one
+//! choke point where records are redacted before anyone sees them.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -48,10 +49,15 @@ impl Bus {
 
     /// Publishes a record, giving it the next sequence number and, when unset, the
     /// current time. Returns the sequence number.
+    ///
+    /// This is where a value leaves the network path: the record is redacted
+    /// ([`crate::redact`]: args, ack reply, identifiers) before any subscriber (the
+    /// CLI's output, the desktop UI, a recorder) can see it.
     pub fn publish(&self, mut record: EventRecord) -> u64 {
         if record.ts == 0 {
             record.ts = now_micros();
         }
+        crate::redact::record(&mut record);
         // A poisoned lock only means another publisher panicked mid-send; ordering
         // is still intact, so carry on.
         let _guard = self
@@ -85,44 +91,12 @@ pub fn now_micros() -> i64 {
         .unwrap_or(0)
 }
 
-/// Keys whose values are secrets wherever they appear in a payload.
-const SECRET_KEYS: &[&str] = &[
-    "token",
-    "access_token",
-    "accesstoken",
-    "refresh_token",
-    "refreshtoken",
-    "id_token",
-    "authorization",
-    "cookie",
-    "password",
-    "secret",
-    "x-auth-token",
-    "jwt",
-];
+/// What a secret's value becomes in a record (see [`crate::redact`]).
+pub use crate::redact::REDACTED;
 
-/// What a secret's value becomes in a record.
-pub const REDACTED: &str = "[redacted]";
-
-/// Replaces the value of every secret-named key (any depth, any case) with
-/// [`REDACTED`], so a token a client sends inside an event (Jac's `change_user`, a
-/// login emit) never reaches a record.
+/// Redacts an event payload in place by the one policy ([`crate::redact`]).
 pub fn redact(v: &mut Value) {
-    match v {
-        Value::Object(map) => {
-            for (k, val) in map.iter_mut() {
-                if SECRET_KEYS.iter().any(|s| k.eq_ignore_ascii_case(s)) {
-                    if !val.is_null() {
-                        *val = Value::String(REDACTED.to_owned());
-                    }
-                } else {
-                    redact(val);
-                }
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(redact),
-        _ => {}
-    }
+    crate::redact::value(v);
 }
 
 /// A record with the fields every source fills; the rest default to empty.
@@ -131,9 +105,8 @@ pub fn record(
     direction: Direction,
     namespace: &str,
     event: &str,
-    mut args: Value,
+    args: Value,
 ) -> EventRecord {
-    redact(&mut args);
     EventRecord {
         seq: 0,
         ts: 0,
@@ -163,14 +136,32 @@ mod tests {
         assert!(!s.contains("abc") && !s.contains("\"p\""), "{s}");
         assert_eq!(v[0]["nested"]["keep"], 1);
         assert_eq!(v[0]["token"], REDACTED);
-        let r = record(
-            "gateway",
+    }
+
+    #[tokio::test]
+    async fn subscribers_only_ever_see_redacted_records() {
+        let bus = Bus::new();
+        let mut rx = bus.subscribe();
+        let mut r = record(
+            "connection:1",
             Direction::C2s,
             "/",
             "login",
-            serde_json::json!([{"jwt": "t"}]),
+            serde_json::json!([{"jwt": "t", "user": "ann"}]),
         );
-        assert_eq!(r.args[0]["jwt"], REDACTED);
+        r.ack = Some(sockscope_protocol::AckInfo {
+            id: Some(1),
+            reply: Some(serde_json::json!({"accessToken": "a-1", "ok": true})),
+        });
+        bus.publish(r);
+        let got = rx.recv().await.unwrap();
+        assert_eq!(got.args[0]["jwt"], REDACTED);
+        assert_eq!(got.args[0]["user"], "ann");
+        let reply = got.ack.and_then(|a| a.reply).unwrap();
+        assert_eq!(
+            reply,
+            serde_json::json!({"accessToken": REDACTED, "ok": true})
+        );
     }
 
     #[tokio::test]

@@ -30,6 +30,9 @@ pub enum Error {
     MissingToken,
     #[error("bad signature: the token was not signed with the gateway's secret")]
     BadSignature,
+    /// The handshake names an identity (tenant, user) its verified token does not.
+    #[error("identity mismatch: {0}")]
+    IdentityMismatch(String),
     #[error("token expired")]
     TokenExpired,
     #[error("invalid token: {0}")]
@@ -135,6 +138,7 @@ impl Error {
             Error::BadTenant(_) => "bad_tenant",
             Error::MissingToken => "missing_token",
             Error::BadSignature => "bad_signature",
+            Error::IdentityMismatch(_) => "identity_mismatch",
             Error::TokenExpired => "token_expired",
             Error::InvalidToken(_) => "invalid_token",
             Error::BadKey(_) => "bad_key",

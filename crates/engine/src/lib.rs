@@ -14,7 +14,9 @@ pub mod gateway;
 pub mod inspect;
 pub mod keychain;
 pub mod limits;
+pub mod offload;
 pub mod recording;
+pub mod redact;
 pub mod replay;
 pub mod simulate;
 pub mod store;
@@ -134,7 +136,7 @@ impl Engine {
     /// The running gateway's templates, or the shipped ones when it is stopped.
     pub async fn templates(&self) -> Result<TemplateSet> {
         match self.gateway().await {
-            Ok(g) => g.templates(),
+            Ok(g) => offload::blocking(move || g.templates()).await,
             Err(_) => Ok(templates::shipped()),
         }
     }
@@ -177,7 +179,8 @@ impl Engine {
             },
             source: req.source.clone().filter(|s| !s.is_empty()),
         };
-        let rec = Recording::start(self.store()?, &self.bus, &req)?;
+        let (store, bus) = (self.store()?.clone(), self.bus.clone());
+        let rec = offload::blocking(move || Recording::start(&store, &bus, &req)).await?;
         let status = rec.status();
         *slot = Some(rec);
         Ok(status)
@@ -255,6 +258,17 @@ impl Engine {
 
     pub fn session_events(&self, id: i64) -> Result<Vec<EventRecord>> {
         self.store()?.events(id)
+    }
+
+    /// At most `limit` events of session `id` from position `offset` (blocking: call
+    /// it off the runtime).
+    pub fn session_events_page(
+        &self,
+        id: i64,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Vec<EventRecord>> {
+        self.store()?.events_page(id, offset, limit)
     }
 
     pub fn delete_session(&self, id: i64) -> Result<()> {
@@ -339,6 +353,9 @@ fn status_of(running: Option<&RunningGateway>, bus: &Bus) -> GatewayStatus {
             url: Some(r.gateway.url()),
             sockets: r.gateway.handle().socket_count(),
             events: bus.published().saturating_sub(r.events_at_start),
+            identities_verified: r.gateway.handle().identities_verified(),
+            api_protected: r.gateway.handle().api_token().is_some(),
+            api_token_file: r.gateway.token_file().map(|p| p.display().to_string()),
         },
     }
 }
@@ -359,7 +376,8 @@ impl Engine {
                 return Err(Error::ReplayRunning(status.session));
             }
         }
-        let events = self.store()?.events(req.session)?;
+        let (store, id) = (self.store()?.clone(), req.session);
+        let events = offload::blocking(move || store.events(id)).await?;
         let handle = replay::server::start(self.gateway().await?, &events, opts)?;
         let status = handle.status();
         *slot = Some(handle);

@@ -24,9 +24,13 @@ fn settings(auth: AuthMode) -> GatewaySettings {
         port: 0,
         auth,
         namespaces: vec!["/dashboard".into()],
+        api_token: Some(API_TOKEN.into()),
         ..GatewaySettings::default()
     }
 }
+
+/// The HTTP API's token: with a key set, the API refuses requests without it.
+const API_TOKEN: &str = "test-api-token";
 
 fn hs256() -> AuthMode {
     AuthMode::Hs256 {
@@ -203,7 +207,13 @@ async fn http_emit_reaches_the_tenant_room_only() {
         let http = http.clone();
         let url = format!("{url}/emit");
         async move {
-            let r = http.post(url).json(&body).send().await.expect("POST /emit");
+            let r = http
+                .post(url)
+                .bearer_auth(API_TOKEN)
+                .json(&body)
+                .send()
+                .await
+                .expect("POST /emit");
             let status = r.status();
             (status, r.json::<Value>().await.expect("json body"))
         }
@@ -243,6 +253,7 @@ async fn http_emit_reaches_the_tenant_room_only() {
     // Bad JSON is a 400 with a message.
     let r = http
         .post(format!("{url}/emit"))
+        .bearer_auth(API_TOKEN)
         .header("content-type", "application/json")
         .body("{not json")
         .send()
@@ -256,6 +267,7 @@ async fn http_emit_reaches_the_tenant_room_only() {
     // Inspection shows each socket's tenant and the scoped rooms.
     let snap: Value = http
         .get(format!("{url}/inspect"))
+        .bearer_auth(API_TOKEN)
         .send()
         .await
         .expect("GET /inspect")
@@ -274,13 +286,16 @@ async fn http_emit_reaches_the_tenant_room_only() {
         .iter()
         .filter_map(|r| r["name"].as_str())
         .collect();
-    assert!(room_names.contains(&"tenant:acme:orders"), "{room_names:?}");
     assert!(
-        room_names.contains(&"tenant:globex:orders"),
+        room_names.contains(&"tenant:acme:room:orders"),
         "{room_names:?}"
     );
     assert!(
-        room_names.contains(&"tenant:acme:globex:orders"),
+        room_names.contains(&"tenant:globex:room:orders"),
+        "{room_names:?}"
+    );
+    assert!(
+        room_names.contains(&"tenant:acme:room:globex:orders"),
         "{room_names:?}"
     );
 

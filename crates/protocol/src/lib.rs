@@ -44,7 +44,8 @@ pub struct AckInfo {
 }
 
 /// One event seen anywhere: the embedded gateway (in or out), a client connection,
-/// or an import. Secrets never enter a record; they are redacted at the source.
+/// or an import. Secrets never leave in a record: the engine's bus and imports redact
+/// every record (`sockscope_engine::redact`) before anyone sees it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EventRecord {
     /// Position on the bus, strictly increasing within one engine.
@@ -164,6 +165,14 @@ pub struct GatewaySettings {
     /// Serve HTTPS/WSS with this certificate chain and key (PEM files).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsFiles>,
+    /// The HTTP API's bearer token. When the API needs one (a JWT key is set, or a
+    /// non-loopback bind) and none is given, the gateway generates one. Never
+    /// serialized, so it cannot leak through IPC or saved settings.
+    #[serde(default, skip_serializing)]
+    pub api_token: Option<String>,
+    /// Web origins allowed besides `http(s)://localhost:*` and `http(s)://127.0.0.1:*`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cors_origins: Vec<String>,
 }
 
 /// PEM files for the gateway's TLS.
@@ -201,6 +210,8 @@ impl Default for GatewaySettings {
             tick_ms: default_tick_ms(),
             templates_dir: None,
             tls: None,
+            api_token: None,
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -219,6 +230,16 @@ pub struct GatewayStatus {
     pub sockets: usize,
     /// Events seen since start, both ways.
     pub events: u64,
+    /// Handshake tokens are verified against a key; without one, identities are
+    /// read from unverified claims (emulation mode).
+    #[serde(default)]
+    pub identities_verified: bool,
+    /// The HTTP API needs `Authorization: Bearer <api token>`.
+    #[serde(default)]
+    pub api_protected: bool,
+    /// Where the generated API token was written for the local CLI, if it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_token_file: Option<String>,
 }
 
 /// What the desktop shell pushes to the UI once per batching window.
@@ -295,6 +316,10 @@ pub struct TemplateSend {
     pub data: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
+    /// The tenant whose sockets receive it (gxp channels are scoped by tenant when
+    /// tokens name one); the public scope when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
 }
 
 /// What a template send did.

@@ -6,7 +6,9 @@ use sockscope_protocol::{
 };
 use tauri::State;
 
-use super::api_error;
+use sockscope_engine::Engine;
+
+use super::{api_error, blocking};
 use crate::EngineState;
 
 #[tauri::command]
@@ -39,7 +41,7 @@ pub async fn cmd_connection_emit(
 
 #[tauri::command]
 pub async fn cmd_targets(engine: State<'_, EngineState>) -> Result<Vec<TargetProfile>, ApiError> {
-    engine.targets().map_err(api_error)
+    blocking(&engine, Engine::targets).await
 }
 
 #[tauri::command]
@@ -47,7 +49,7 @@ pub async fn cmd_target_save(
     engine: State<'_, EngineState>,
     target: TargetProfile,
 ) -> Result<(), ApiError> {
-    engine.save_target(&target).map_err(api_error)
+    blocking(&engine, move |e| e.save_target(&target)).await
 }
 
 #[tauri::command]
@@ -55,5 +57,5 @@ pub async fn cmd_target_delete(
     engine: State<'_, EngineState>,
     name: String,
 ) -> Result<(), ApiError> {
-    engine.delete_target(&name).map_err(api_error)
+    blocking(&engine, move |e| e.delete_target(&name)).await
 }

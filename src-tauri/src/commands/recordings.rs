@@ -4,14 +4,18 @@
 use std::path::Path;
 
 use serde::Serialize;
+use sockscope_engine::Engine;
 use sockscope_protocol::{
     ApiError, EventRecord, ExportRequest, ImportRequest, RecordRequest, RecordingStatus,
     SessionInfo,
 };
 use tauri::State;
 
-use super::api_error;
+use super::{api_error, blocking};
 use crate::EngineState;
+
+/// The most events one page of an opened recording may hold.
+const MAX_PAGE: u64 = 10_000;
 
 /// What a stopped recording or an import produced.
 #[derive(Serialize)]
@@ -41,20 +45,25 @@ pub async fn cmd_record_stop(engine: State<'_, EngineState>) -> Result<SessionOu
 
 #[tauri::command]
 pub async fn cmd_sessions(engine: State<'_, EngineState>) -> Result<Vec<SessionInfo>, ApiError> {
-    engine.sessions().map_err(api_error)
+    blocking(&engine, Engine::sessions).await
 }
 
+/// One page of a session's events: at most `limit` (capped at [`MAX_PAGE`]) from
+/// position `offset`, so opening a large recording never loads all of it.
 #[tauri::command]
 pub async fn cmd_session_events(
     engine: State<'_, EngineState>,
     id: i64,
+    offset: u64,
+    limit: u64,
 ) -> Result<Vec<EventRecord>, ApiError> {
-    engine.session_events(id).map_err(api_error)
+    let limit = limit.min(MAX_PAGE);
+    blocking(&engine, move |e| e.session_events_page(id, offset, limit)).await
 }
 
 #[tauri::command]
 pub async fn cmd_session_delete(engine: State<'_, EngineState>, id: i64) -> Result<(), ApiError> {
-    engine.delete_session(id).map_err(api_error)
+    blocking(&engine, move |e| e.delete_session(id)).await
 }
 
 #[tauri::command]
@@ -62,9 +71,10 @@ pub async fn cmd_session_export(
     engine: State<'_, EngineState>,
     request: ExportRequest,
 ) -> Result<usize, ApiError> {
-    engine
-        .export_session(request.id, Path::new(&request.path), &request.format)
-        .map_err(api_error)
+    blocking(&engine, move |e| {
+        e.export_session(request.id, Path::new(&request.path), &request.format)
+    })
+    .await
 }
 
 #[tauri::command]
@@ -72,9 +82,10 @@ pub async fn cmd_session_import(
     engine: State<'_, EngineState>,
     request: ImportRequest,
 ) -> Result<SessionOutcome, ApiError> {
-    let (id, n) = engine
-        .import_session(Path::new(&request.path), request.format.as_deref())
-        .map_err(api_error)?;
+    let (id, n) = blocking(&engine, move |e| {
+        e.import_session(Path::new(&request.path), request.format.as_deref())
+    })
+    .await?;
     Ok(SessionOutcome {
         id,
         events: n as u64,

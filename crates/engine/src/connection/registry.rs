@@ -15,7 +15,7 @@ use tokio::sync::Mutex;
 
 use super::{ConnectOptions, Connection, Transport};
 use crate::bus::now_micros;
-use crate::{keychain, Bus, Error, Result};
+use crate::{keychain, redact, Bus, Error, Result};
 
 /// How long a connect may take before it is reported unreachable.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -103,14 +103,16 @@ impl Connections {
                 None => {}
             }
         }
+        // What the UI lists: the URL as the redaction policy shows it.
+        let url = redact::url(&opts.url);
         let info = ConnectionInfo {
             id: conn.id(),
             name: if name.is_empty() {
-                format!("{}{}", opts.url, opts.namespace)
+                format!("{url}{}", opts.namespace)
             } else {
-                name.to_owned()
+                redact::text(name)
             },
-            url: opts.url,
+            url,
             namespace: conn.namespace().to_owned(),
             source: conn.source().to_owned(),
             connected_at: now_micros(),
@@ -153,7 +155,9 @@ impl Connections {
         };
         if req.ack {
             let timeout = Duration::from_millis(req.timeout_ms.clamp(1, 120_000));
-            let (reply, latency) = conn.emit_with_ack(&req.event, args, timeout).await?;
+            let (mut reply, latency) = conn.emit_with_ack(&req.event, args, timeout).await?;
+            // The composer shows the reply: the same policy as the recorded one.
+            redact::value(&mut reply);
             Ok(EmitReply {
                 ack: Some(reply),
                 latency_ms: Some(latency.as_secs_f64() * 1000.0),

@@ -10,7 +10,8 @@
 //! - `connect_error` and disconnects surface as records too.
 //!
 //! Secrets: the auth object and headers go to the server only; records carry event
-//! payloads, which the bus redacts by key name.
+//! payloads and ack replies, which the bus redacts (`crate::redact`) before anyone
+//! sees them. Log lines and errors name the URL without userinfo or query values.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -24,6 +25,7 @@ use sockscope_protocol::{AckInfo, Direction};
 use tokio::sync::{oneshot, Mutex};
 
 use crate::bus::{self, Bus};
+use crate::redact;
 use crate::{Error, Result};
 
 /// Connection ids, shared with the plain WebSocket client so sources never collide.
@@ -229,34 +231,36 @@ impl Connection {
         for (k, v) in &opts.headers {
             b = b.opening_header(k.as_str(), v.as_str());
         }
+        // Errors and logs name the URL as the redaction policy shows it.
+        let shown_url = redact::url(&opts.url);
         let client = tokio::time::timeout(timeout, b.connect())
             .await
             .map_err(|_| Error::Unreachable {
-                url: opts.url.clone(),
+                url: shown_url.clone(),
                 reason: format!("no answer within {timeout:?}"),
             })?
             .map_err(|e| Error::Unreachable {
-                url: opts.url.clone(),
-                reason: e.to_string(),
+                url: shown_url.clone(),
+                reason: redact::text(&e.to_string()),
             })?;
         match tokio::time::timeout(timeout, ready_rx).await {
             Ok(Ok(Ok(()))) => {}
             Ok(Ok(Err(message))) => {
                 let _ = client.disconnect().await;
                 return Err(Error::Refused {
-                    url: opts.url.clone(),
-                    message,
+                    url: shown_url.clone(),
+                    message: redact::text(&message),
                 });
             }
             _ => {
                 let _ = client.disconnect().await;
                 return Err(Error::Unreachable {
-                    url: opts.url.clone(),
+                    url: shown_url.clone(),
                     reason: format!("namespace {ns} not joined within {timeout:?}"),
                 });
             }
         }
-        tracing::info!(connection = id, url = %opts.url, namespace = %ns, "connected");
+        tracing::info!(connection = id, url = %shown_url, namespace = %ns, "connected");
         Ok(Self {
             id,
             namespace: ns,

@@ -38,6 +38,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use super::socketio::NEXT_ID;
 use crate::bus::{self, Bus};
 use crate::gateway::args::BINARY_MARKER;
+use crate::redact;
 use crate::{Error, Result};
 
 /// How long `close` waits for the server to answer the close handshake.
@@ -166,9 +167,11 @@ impl WsConnection {
             source: format!("connection:{id}"),
             namespace: opts.path(),
         };
+        // Errors and logs name the URL as the redaction policy shows it.
+        let shown_url = redact::url(&opts.url);
         let unreachable = |reason: String| Error::Unreachable {
-            url: opts.url.clone(),
-            reason,
+            url: shown_url.clone(),
+            reason: redact::text(&reason),
         };
         let mut request = opts
             .full_url()
@@ -196,21 +199,21 @@ impl WsConnection {
                     }
                     out.publish(Direction::S2c, "connect_error", json!([message]));
                     return Err(Error::Refused {
-                        url: opts.url.clone(),
-                        message,
+                        url: shown_url.clone(),
+                        message: redact::text(&message),
                     });
                 }
                 Ok(Err(e)) => return Err(unreachable(e.to_string())),
                 Ok(Ok(pair)) => pair,
             };
-        tracing::info!(connection = id, url = %opts.url, status = %response.status(), "websocket connected");
+        tracing::info!(connection = id, url = %shown_url, status = %response.status(), "websocket connected");
         out.publish(Direction::S2c, "connect", json!([]));
         let (sink, stream) = socket.split();
         let closing = Arc::new(AtomicBool::new(false));
         let reader = tokio::spawn(read_loop(stream, out.clone(), closing.clone(), id));
         let conn = Self {
             id,
-            url: opts.url.clone(),
+            url: shown_url.clone(),
             sink: Mutex::new(sink),
             reader,
             closing,

@@ -4,6 +4,9 @@
 //! inspector must record every argument of every event. [`Args`] reads the raw packet
 //! instead: all arguments as a JSON array, with binary attachments inlined as
 //! `{"_binary": "<base64>"}` so a record stays plain JSON.
+//!
+//! Extraction runs on socketioxide's receive path in packet order, so [`Args`] also
+//! takes the event's slot in its socket's bus order (see [`super::order`]).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -11,25 +14,33 @@ use std::sync::Arc;
 use base64::Engine as _;
 use serde_json::{json, Value};
 use socketioxide::adapter::Adapter;
+use socketioxide::extract::State;
 use socketioxide::handler::{FromMessageParts, Value as PacketValue};
 use socketioxide::socket::Socket;
+
+use super::order::Slot;
+use super::socket::Stats;
+use super::Shared;
 
 /// Marker key for a binary attachment inlined into a record.
 pub const BINARY_MARKER: &str = "_binary";
 
 /// Every argument of an incoming event, as a JSON array, and the ack id the client
 /// asked for, if any.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Args {
     pub values: Value,
     pub ack_id: Option<i64>,
+    /// The event's place in its socket's bus order, taken when the packet was read;
+    /// `socket::answer` fills it. `None` for a socket the gateway did not accept.
+    pub(crate) slot: Option<Slot>,
 }
 
 impl<A: Adapter> FromMessageParts<A> for Args {
     type Error = serde_json::Error;
 
     fn from_message_parts(
-        _: &Arc<Socket<A>>,
+        s: &Arc<Socket<A>>,
         v: &mut PacketValue,
         ack_id: &Option<i64>,
     ) -> Result<Self, Self::Error> {
@@ -48,9 +59,17 @@ impl<A: Adapter> FromMessageParts<A> for Args {
             }
             PacketValue::Bytes(b) => json!([binary(b)]),
         };
+        // Taken last, once the packet is known to be good: a bad packet never
+        // becomes a handler, and its slot would only be released again.
+        let shared = State::<Arc<Shared>>::from_message_parts(s, v, ack_id).ok();
+        let slot = match (s.extensions.get::<Arc<Stats>>(), shared) {
+            (Some(stats), Some(State(shared))) => Some(stats.order.take(&shared.bus)),
+            _ => None,
+        };
         Ok(Args {
             values,
             ack_id: *ack_id,
+            slot,
         })
     }
 }

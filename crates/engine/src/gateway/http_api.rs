@@ -76,8 +76,10 @@ async fn notify_users(
     let mut delivered = 0;
     for user in &req.users {
         delivered += if shared.settings.profile == Profile::Steedos {
-            let t = tenant.unwrap_or_default();
-            let room = format!("{t}-notification-change-{user}");
+            let Some(t) = tenant else {
+                return failure(&Error::BadTenant(String::new()));
+            };
+            let room = super::profiles::steedos::individual_room(t, "notification-change", user);
             let message = if req.message.is_null() {
                 &req.data
             } else {

@@ -5,9 +5,11 @@
 //! tenants' rooms apart, serves a small HTTP API on the same port and publishes every
 //! event in and out on the engine's [`Bus`].
 
+pub mod api_access;
 pub mod args;
 pub mod auth;
 pub mod http_api;
+pub(crate) mod order;
 pub mod profiles;
 pub mod rooms;
 pub(crate) mod socket;
@@ -66,6 +68,9 @@ pub(crate) struct ProfileState {
     pub(crate) timers: Mutex<HashSet<String>>,
     /// Plain WebSocket clients (jac).
     pub(crate) jac: profiles::jac::Clients,
+    /// Held across a broadcast's emit and its publish, so room and namespace
+    /// broadcasts are recorded in the order they were sent (see `order`).
+    pub(crate) broadcasts: tokio::sync::Mutex<()>,
 }
 
 impl ProfileState {
@@ -89,6 +94,7 @@ impl ProfileState {
 pub struct GatewayHandle {
     io: SocketIo,
     shared: Arc<Shared>,
+    access: api_access::ApiAccess,
 }
 
 impl GatewayHandle {
@@ -108,9 +114,10 @@ impl GatewayHandle {
         let real_room = match (&req.channel, &req.room) {
             (Some(channel), _) => Some(profiles::delivery_room(
                 self.shared.settings.profile,
+                req.tenant.as_deref(),
                 channel,
             )),
-            (None, Some(r)) => Some(rooms::scoped(req.tenant.as_deref(), r)),
+            (None, Some(r)) => Some(rooms::client_room(req.tenant.as_deref(), r)),
             (None, None) => None,
         };
         let target = match &real_room {
@@ -120,6 +127,7 @@ impl GatewayHandle {
             )),
             None => op,
         };
+        let _turn = self.shared.state.broadcasts.lock().await;
         let sockets = target.clone().sockets();
         let recipients = sockets.len();
         target
@@ -164,7 +172,8 @@ impl GatewayHandle {
         } else {
             let mut targets: Vec<String> = Vec::with_capacity(rooms.len());
             for room in rooms {
-                for t in profiles::delivery_targets(self.shared.settings.profile, room) {
+                let room = profiles::upgrade_recorded(self.shared.settings.profile, room);
+                for t in profiles::delivery_targets(self.shared.settings.profile, &room) {
                     if !targets.contains(&t) {
                         targets.push(t);
                     }
@@ -172,6 +181,7 @@ impl GatewayHandle {
             }
             op.to(targets)
         };
+        let _turn = self.shared.state.broadcasts.lock().await;
         let sockets = target.clone().sockets();
         let recipients = sockets.len();
         target
@@ -211,7 +221,8 @@ impl GatewayHandle {
     /// Sends a template's event on its channel (the identifier, when given, replaces
     /// the channel's last segment; `data`, when given, replaces the template's).
     pub async fn send_template(&self, req: &TemplateSend) -> Result<TemplateSent> {
-        let set = self.templates()?;
+        let this = self.clone();
+        let set = crate::offload::blocking(move || this.templates()).await?;
         let template = crate::templates::find(&set, &req.event)?;
         let channel = match &req.identifier {
             Some(id) => crate::templates::with_identifier(&template.channel, id),
@@ -222,7 +233,7 @@ impl GatewayHandle {
             event: template.event.clone(),
             data: req.data.clone().unwrap_or_else(|| template.data.clone()),
             room: None,
-            tenant: None,
+            tenant: req.tenant.clone(),
             channel: Some(channel.clone()),
         };
         let delivered = self.emit(&emit).await?;
@@ -258,6 +269,16 @@ impl GatewayHandle {
     pub fn profile(&self) -> Profile {
         self.shared.settings.profile
     }
+
+    /// Whether handshake tokens are verified against a key (auth on).
+    pub fn identities_verified(&self) -> bool {
+        self.shared.auth.required()
+    }
+
+    /// The HTTP API's token, when the API needs one.
+    pub fn api_token(&self) -> Option<&str> {
+        self.access.token()
+    }
 }
 
 /// An argument list that socketioxide sends as separate arguments: it serializes as
@@ -284,6 +305,8 @@ impl serde::Serialize for ArgList<'_> {
 pub struct Gateway {
     addr: SocketAddr,
     secure: bool,
+    /// The generated API token's file, removed on stop.
+    token_file: Option<std::path::PathBuf>,
     handle: GatewayHandle,
     shutdown: oneshot::Sender<()>,
     server: JoinHandle<()>,
@@ -316,17 +339,23 @@ impl Gateway {
         for ns in &shared.namespaces {
             profiles::register(profile, &io, ns);
         }
+        let access =
+            api_access::ApiAccess::new(ip, shared.auth.required(), settings.api_token.as_deref());
         let handle = GatewayHandle {
             io,
             shared: shared.clone(),
+            access: access.clone(),
         };
-        let app =
-            profiles::http(profile, http_api::router(handle.clone()), handle.clone()).layer(layer);
-        let app = if profiles::wants_cors(profile) {
-            app.layer(tower_http::cors::CorsLayer::very_permissive())
-        } else {
-            app
-        };
+        // The operator's API behind the token check; the profile's client endpoints
+        // (jac's WebSocket) and Socket.IO itself authenticate their own clients.
+        let api =
+            profiles::http(profile, http_api::router(handle.clone()), handle.clone()).route_layer(
+                axum::middleware::from_fn_with_state(access.clone(), api_access::require),
+            );
+        let app = api
+            .merge(profiles::client_routes(profile, handle.clone()))
+            .layer(layer)
+            .layer(api_access::cors(&settings.cors_origins));
 
         // Certificate problems are reported before the port is taken.
         let tls = settings.tls.as_ref().map(tls::config).transpose()?;
@@ -338,6 +367,16 @@ impl Gateway {
                 source,
             })?;
         let addr = listener.local_addr()?;
+        let token_file = match (settings.api_token.as_deref(), access.token()) {
+            (None, Some(generated)) => match api_access::write_token_file(addr.port(), generated) {
+                Ok(path) => Some(path),
+                Err(error) => {
+                    tracing::warn!(%error, "cannot write the API token file; pass --api-token to the CLI");
+                    None
+                }
+            },
+            _ => None,
+        };
         let (shutdown, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             let stopped = async move {
@@ -358,10 +397,11 @@ impl Gateway {
                 tracing::error!(%error, "gateway server failed");
             }
         });
-        tracing::info!(%addr, %profile, auth = shared.auth.required(), namespaces = ?shared.namespaces, "gateway listening");
+        tracing::info!(%addr, %profile, auth = shared.auth.required(), api_protected = access.required(), namespaces = ?shared.namespaces, "gateway listening");
         Ok(Self {
             addr,
             secure: settings.tls.is_some(),
+            token_file,
             handle,
             shutdown,
             server,
@@ -383,6 +423,11 @@ impl Gateway {
         &self.handle
     }
 
+    /// Where the generated API token was written, if it was.
+    pub fn token_file(&self) -> Option<&std::path::Path> {
+        self.token_file.as_deref()
+    }
+
     /// Disconnects every socket, stops accepting connections and waits briefly for
     /// the server to wind down.
     pub async fn stop(self) {
@@ -391,6 +436,9 @@ impl Gateway {
             *slot = None;
         }
         let _ = self.shutdown.send(());
+        if let Some(path) = &self.token_file {
+            let _ = std::fs::remove_file(path);
+        }
         let mut server = self.server;
         if tokio::time::timeout(STOP_GRACE, &mut server).await.is_err() {
             server.abort();

@@ -1,6 +1,9 @@
 //! What every profile does with a connected socket: know who it is, record what it
 //! sends, answer acks, and emit to it or to a room while publishing each emit on the
 //! bus. Profiles compose these instead of touching the bus directly.
+//!
+//! Every record about one socket goes through that socket's [`Order`], so the bus
+//! sees them in the order they crossed the gateway (see [`super::order`]).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -12,8 +15,9 @@ use sockscope_protocol::{AckInfo, Direction, EventRecord};
 
 use super::args::Args;
 use super::auth::Principal;
+use super::order::Order;
 use super::{Shared, SOURCE};
-use crate::bus;
+use crate::bus::{self, Bus};
 
 pub fn principal_of(s: &SocketRef) -> Principal {
     s.extensions.get::<Principal>().unwrap_or_default()
@@ -25,6 +29,8 @@ pub struct Stats {
     pub connected_at: i64,
     pub events_in: AtomicU64,
     pub events_out: AtomicU64,
+    /// The socket's records, waiting for their turn on the bus.
+    pub order: Arc<Order>,
 }
 
 pub fn stats_of(s: &SocketRef) -> Option<Arc<Stats>> {
@@ -61,16 +67,30 @@ pub fn socket_record(s: &SocketRef, direction: Direction, event: &str, args: Val
     rec
 }
 
+/// Publishes a record about socket `s` now, in the socket's order (its `connect`
+/// and `disconnect`).
+pub fn publish_now(s: &SocketRef, shared: &Shared, direction: Direction, event: &str, args: Value) {
+    let rec = || socket_record(s, direction, event, args);
+    match stats_of(s) {
+        Some(st) => st.order.push(&shared.bus, || ((), Some(rec()))),
+        None => {
+            shared.bus.publish(rec());
+        }
+    }
+}
+
 /// Publishes a client event and, when the client asked for an ack, sends `reply`.
-/// Returns the record's sequence number.
+/// The record takes the place in the socket's order that the event got when it was
+/// read (`args.slot`), so it may wait for the socket's earlier events.
 pub fn answer(
     s: &SocketRef,
     shared: &Shared,
     event: &str,
-    args: Args,
+    mut args: Args,
     ack: AckSender,
     reply: Value,
-) -> u64 {
+) {
+    let slot = args.slot.take();
     let mut rec = socket_record(s, Direction::C2s, event, args.values);
     if let Some(id) = args.ack_id {
         if let Err(error) = ack.send(&reply) {
@@ -81,7 +101,12 @@ pub fn answer(
             reply: Some(reply),
         });
     }
-    shared.bus.publish(rec)
+    match slot {
+        Some(slot) => slot.publish(rec),
+        None => {
+            shared.bus.publish(rec);
+        }
+    }
 }
 
 /// For events that need string field `field` in their first argument: acks
@@ -124,23 +149,51 @@ pub fn require_field(
     }
 }
 
-/// Emits `event(data)` to socket `s` alone and publishes it.
+/// Emits `event(data)` to socket `s` alone and publishes it. The emit and the
+/// record's place in the socket's order are one step, so records are in emit order.
 pub fn emit_to<T: Serialize + ?Sized>(s: &SocketRef, shared: &Shared, event: &str, data: &T) {
-    if let Err(error) = s.emit(event, data) {
-        if matches!(
-            error,
-            socketioxide::SendError::Socket(socketioxide::SocketError::Closed)
-        ) {
+    let sent = in_order(
+        s,
+        &shared.bus,
+        event,
+        || s.emit(event, data),
+        || json!([serde_json::to_value(data).unwrap_or(Value::Null)]),
+    );
+    match sent {
+        Ok(()) => {}
+        Err(socketioxide::SendError::Socket(socketioxide::SocketError::Closed)) => {
             emit_when_connected(s, shared, event, data);
-            return;
         }
-        tracing::debug!(socket = %s.id, event, %error, "emit to socket failed");
-        return;
+        Err(error) => tracing::debug!(socket = %s.id, event, %error, "emit to socket failed"),
     }
-    let args = json!([serde_json::to_value(data).unwrap_or(Value::Null)]);
-    shared
-        .bus
-        .publish(socket_record(s, Direction::S2c, event, args));
+}
+
+/// Runs `emit` and, when it succeeds, queues its s2c record in the socket's order,
+/// as one step.
+fn in_order(
+    s: &SocketRef,
+    bus: &Bus,
+    event: &str,
+    emit: impl FnOnce() -> Result<(), socketioxide::SendError>,
+    args: impl FnOnce() -> Value,
+) -> Result<(), socketioxide::SendError> {
+    let act = || {
+        let sent = emit();
+        let rec = sent
+            .is_ok()
+            .then(|| socket_record(s, Direction::S2c, event, args()));
+        (sent, rec)
+    };
+    match stats_of(s) {
+        Some(st) => st.order.push(bus, act),
+        None => {
+            let (sent, rec) = act();
+            if let Some(rec) = rec {
+                bus.publish(rec);
+            }
+            sent
+        }
+    }
 }
 
 /// socketioxide sends a namespace's CONNECT packet before it marks the socket
@@ -165,13 +218,10 @@ fn emit_when_connected<T: Serialize + ?Sized>(
             if !s.connected() {
                 continue;
             }
-            match s.emit(&event, &data) {
-                Ok(()) => bus.publish(socket_record(&s, Direction::S2c, &event, json!([data]))),
-                Err(error) => {
-                    tracing::debug!(socket = %s.id, event, %error, "emit to socket failed");
-                    0
-                }
-            };
+            let sent = in_order(&s, &bus, &event, || s.emit(&event, &data), || json!([data]));
+            if let Err(error) = sent {
+                tracing::debug!(socket = %s.id, event, %error, "emit to socket failed");
+            }
             return;
         }
         tracing::debug!(socket = %s.id, event, "emit to socket failed: closed");
@@ -179,7 +229,7 @@ fn emit_when_connected<T: Serialize + ?Sized>(
 }
 
 /// Emits `event(data)` to every socket in `room` of namespace `ns` and publishes it
-/// once. Returns how many sockets it was addressed to.
+/// once, in broadcast order. Returns how many sockets it was addressed to.
 pub async fn emit_to_room<T: Serialize + ?Sized>(
     shared: &Shared,
     ns: &str,
@@ -192,6 +242,7 @@ pub async fn emit_to_room<T: Serialize + ?Sized>(
         return 0;
     };
     let target = op.to(room.to_owned());
+    let _turn = shared.state.broadcasts.lock().await;
     let sockets = target.clone().sockets();
     let recipients = sockets.len();
     if let Err(error) = target.emit(event, data).await {
@@ -212,7 +263,8 @@ pub async fn emit_to_room<T: Serialize + ?Sized>(
     recipients
 }
 
-/// Emits `event(data)` to every socket of namespace `ns` and publishes it once.
+/// Emits `event(data)` to every socket of namespace `ns` and publishes it once, in
+/// broadcast order.
 pub async fn emit_to_all<T: Serialize + ?Sized>(
     shared: &Shared,
     ns: &str,
@@ -222,6 +274,7 @@ pub async fn emit_to_all<T: Serialize + ?Sized>(
     let Some(op) = shared.io().and_then(|io| io.of(ns)) else {
         return 0;
     };
+    let _turn = shared.state.broadcasts.lock().await;
     let sockets = op.clone().sockets();
     let recipients = sockets.len();
     if let Err(error) = op.emit(event, data).await {

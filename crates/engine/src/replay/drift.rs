@@ -17,7 +17,9 @@
 //!   rules applied, because the replay's world is the rewritten one) against the
 //!   replay's reply, compared structurally as JSON after dropping every object key
 //!   listed in `ignore` at any depth (timestamps, request ids). A send whose ack
-//!   never came is a mismatch with a null reply and the reason.
+//!   never came is a mismatch with a null reply and the reason. Both replies are
+//!   redacted (`crate::redact`) before they are compared, so a live secret never
+//!   reaches the report and a redacted recording still compares equal.
 //! - **Latency** of each acked send where both sides know it. Our client records an
 //!   ack as `{"reply": R, "latency_ms": L}`; other sources (the embedded gateway,
 //!   imports) record the plain reply and no latency.
@@ -127,11 +129,16 @@ pub fn compare(
             received,
         });
     }
+    // Both sides are compared (and shown) as the redaction policy leaves them: the
+    // recorded reply was redacted when it was recorded, the live one is here, and a
+    // rewrite may have put a secret back into the expected one.
+    let policy = crate::redact::policy();
     for (index, send) in sends.iter().enumerate() {
         let Some(expected) = &send.expected else {
             continue;
         };
         let mut expected = expected.clone();
+        policy.value(&mut expected);
         strip_keys(&mut expected, ignore);
         match &send.outcome {
             AckOutcome::NotAsked => {}
@@ -140,10 +147,11 @@ pub fn compare(
                 index,
                 expected,
                 received: Value::Null,
-                error: Some(error.clone()),
+                error: Some(policy.text(error).into_owned()),
             }),
             AckOutcome::Reply { value, latency_ms } => {
                 let mut received = value.clone();
+                policy.value(&mut received);
                 strip_keys(&mut received, ignore);
                 if received != expected {
                     report.ack_mismatches.push(AckDrift {
@@ -288,6 +296,34 @@ mod tests {
         let f = &r.ack_mismatches[1];
         assert_eq!((f.index, &f.received), (3, &Value::Null));
         assert!(f.error.as_deref().unwrap_or("").contains("no ack"));
+    }
+
+    #[test]
+    fn live_secrets_never_reach_the_report_and_redacted_recordings_still_match() {
+        let sends = vec![
+            // Recorded redacted, answered live with a fresh token: no drift.
+            send(
+                "login",
+                Some(json!({"accessToken": crate::redact::REDACTED, "user": "ann"})),
+                AckOutcome::Reply {
+                    value: json!({"accessToken": "live-secret-1", "user": "ann"}),
+                    latency_ms: 1.0,
+                },
+            ),
+            send(
+                "login",
+                Some(json!({"user": "ann"})),
+                AckOutcome::Reply {
+                    value: json!({"user": "bob", "apiKey": "live-secret-2"}),
+                    latency_ms: 1.0,
+                },
+            ),
+        ];
+        let r = compare(&[], &[], &sends, 1, &[]);
+        assert_eq!(r.ack_mismatches.len(), 1, "{:?}", r.ack_mismatches);
+        let text = serde_json::to_string(&r).unwrap_or_default();
+        assert!(!text.contains("live-secret"), "{text}");
+        assert!(text.contains("bob"), "{text}");
     }
 
     #[test]

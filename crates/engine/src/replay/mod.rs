@@ -18,9 +18,10 @@
 //! as scheduling error on the events after it, never as a reordering.
 //!
 //! Secrets: recorded payloads were redacted at the source, so a replayed `token`
-//! field holds `[redacted]` unless a rewrite puts a value back. The replay session's
-//! metadata keeps the target URL without credentials or query, the timing and the
-//! filters, never the rewrite rules' text.
+//! field holds `[redacted]` unless a rewrite puts a value back (what is sent and
+//! answered is redacted again on the bus). The replay session's metadata keeps the
+//! target URL without credentials or query values, the timing and the filters, never
+//! the rewrite rules' text; the drift report compares redacted replies.
 
 pub mod drift;
 pub mod job;
@@ -201,19 +202,10 @@ pub fn plan(events: &[EventRecord], opts: &ReplayOptions) -> Vec<PlannedSend> {
         .collect()
 }
 
-/// `scheme://host[:port]/path` of `url`: no credentials, query or fragment.
+/// `url` as the redaction policy shows it: scheme, host, port, path and query keys;
+/// no credentials, query values or fragment.
 pub fn public_url(url: &str) -> String {
-    let base = url.split(['?', '#']).next().unwrap_or(url);
-    let Some((scheme, rest)) = base.split_once("://") else {
-        return base.to_owned();
-    };
-    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
-    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    if path.is_empty() {
-        format!("{scheme}://{host}")
-    } else {
-        format!("{scheme}://{host}/{path}")
-    }
+    crate::redact::url(url)
 }
 
 /// Runs a replay (see the module docs): plans it, connects, sends on schedule,
@@ -226,7 +218,10 @@ pub async fn run(
     progress: impl Fn(&ReplayProgress),
 ) -> Result<ReplayOutcome> {
     opts.timing.validate()?;
-    let events = store.events(opts.source)?;
+    let events = {
+        let (store, id) = (store.clone(), opts.source);
+        crate::offload::blocking(move || store.events(id)).await?
+    };
     precheck(
         events.iter().filter(|e| {
             e.direction == Direction::C2s
@@ -265,15 +260,16 @@ pub async fn run(
         .name
         .clone()
         .unwrap_or_else(|| format!("replay of {}", opts.source));
-    let session = match store.create_session(&name, "replay", &target, meta) {
-        Ok(id) => id,
-        Err(e) => {
-            conn.close().await;
-            return Err(e);
-        }
+    let started = {
+        let (store, target) = (store.clone(), target.clone());
+        crate::offload::blocking(move || {
+            let session = store.create_session(&name, "replay", &target, meta)?;
+            Ok((session, Recorder::start(&store, session)?))
+        })
+        .await
     };
-    let recorder = match Recorder::start(store, session) {
-        Ok(r) => r,
+    let (session, recorder) = match started {
+        Ok(started) => started,
         Err(e) => {
             conn.close().await;
             return Err(e);
@@ -367,7 +363,7 @@ pub async fn run(
         (outcomes, errors)
     };
     let (seen, (outcomes, schedule_errors_us)) = tokio::join!(collect, send);
-    let stats = recorder.finish()?;
+    let stats = crate::offload::blocking(move || recorder.finish()).await?;
 
     let mut report = drift::compare(&events, &seen, &outcomes, opts.timing.loops, &opts.ignore);
     report.source_session = opts.source;
@@ -495,13 +491,13 @@ mod tests {
     }
 
     #[test]
-    fn public_url_drops_credentials_query_and_fragment() {
+    fn public_url_drops_credentials_query_values_and_fragment() {
         assert_eq!(
             public_url("https://user:pw@staging.example.com:8443/gw?token=abc#x"),
-            "https://staging.example.com:8443/gw"
+            "https://staging.example.com:8443/gw?token=[redacted]"
         );
         assert_eq!(public_url("http://127.0.0.1:3069"), "http://127.0.0.1:3069");
-        assert_eq!(public_url("no-scheme?q=1"), "no-scheme");
+        assert_eq!(public_url("no-scheme?q=1"), "no-scheme?q=[redacted]");
     }
 
     #[tokio::test]

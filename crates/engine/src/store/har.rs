@@ -29,13 +29,15 @@
 //! - Frames that cannot be decoded are skipped with a warning; a file that is not a
 //!   HAR or has no WebSocket messages is an error naming the file.
 //! - Secrets: request headers, cookies and the query string are never stored (the
-//!   session keeps the URL without its query, and header and query *names*); payloads,
-//!   the CONNECT auth object included, are redacted by key like every record.
+//!   session keeps the URL without its userinfo and query, and header and query
+//!   *names*); payloads, the CONNECT auth object and ack replies included, go through
+//!   the one redaction policy (`crate::redact`) like every record. Export writes
+//!   what the database holds, redacted again on the way out.
 //!
-//! Export writes one HAR entry per source of the session (a capture's connections
-//! stay apart) whose frames re-encode each record as the Socket.IO packet that would
-//! carry it, acks right after their event, so an export imports back to the same
-//! events (a property test checks it for any session a capture can hold).
+//! Export writes one HAR entry for the session whose frames re-encode each record as
+//! the Socket.IO packet that would carry it, acks right after their event, so an
+//! export imports back to the same events (a property test checks it for any
+//! one-connection session a capture can hold).
 
 use std::collections::HashMap;
 
@@ -43,9 +45,10 @@ use base64::Engine as _;
 use serde_json::{json, Value};
 use sockscope_protocol::{AckInfo, Direction, EventRecord, SessionInfo};
 
-use crate::bus::{self, redact};
+use crate::bus;
 use crate::codec::{self, EnginePacket, Kind, Packet};
 use crate::gateway::args::BINARY_MARKER;
+use crate::redact;
 
 /// What a HAR file turns into: the records in time order, the session's target and
 /// metadata, and how many frames could not be decoded.
@@ -85,12 +88,12 @@ pub(crate) fn decode(text: &str) -> Result<Decoded, Refusal> {
         for (i, m) in messages.iter().enumerate() {
             if let Err(why) = conn.frame(m) {
                 skipped += 1;
-                tracing::warn!(url = %strip_query(url), frame = i, reason = %why, "HAR frame skipped");
+                tracing::warn!(url = %redact::url_base(url), frame = i, reason = %why, "HAR frame skipped");
             }
         }
         skipped += conn.finish();
         sockets.push(json!({
-            "url": strip_query(url),
+            "url": redact::url_base(url),
             "query": query_names(url),
             "headers": header_names(entry.get("request")),
             "protocol": if conn.socketio == Some(false) { "websocket" } else { "socket.io" },
@@ -109,8 +112,11 @@ pub(crate) fn decode(text: &str) -> Result<Decoded, Refusal> {
         .and_then(|s| s["url"].as_str())
         .unwrap_or_default()
         .to_owned();
+    let mut records = merge_by_time(per_entry);
+    // An import is a way in that skips the bus: the same policy applies here.
+    records.iter_mut().for_each(redact::record);
     Ok(Decoded {
-        records: merge_by_time(per_entry),
+        records,
         target,
         meta: json!({ "format": "har", "websockets": sockets }),
         skipped,
@@ -427,7 +433,7 @@ impl EntryDecoder {
             [one] => one.clone(),
             many => Value::Array(many.to_vec()),
         };
-        redact(&mut reply);
+        redact::value(&mut reply);
         if let Some(a) = r.ack.as_mut() {
             a.reply = Some(reply);
         }
@@ -473,41 +479,114 @@ fn extract_attachments(v: &mut Value, bins: &mut Vec<String>) {
     }
 }
 
-/// Builds one HAR document holding `session` as a single WebSocket entry.
+/// Builds one HAR document holding `session` as a single WebSocket entry, in
+/// memory (the store exports through [`Writer`]; fuzzing uses this).
 pub(crate) fn encode(session: &SessionInfo, events: &[EventRecord]) -> Value {
-    // One entry per source (a connection of a capture, a client connection), in
-    // order of first appearance, as the import names them (`connection:<n>`): acks
-    // of different connections never meet, so none is attached to the wrong event
-    // (one shared entry lost a connection's unanswered ack to another's event).
-    let mut sources: HashMap<&str, usize> = HashMap::new();
-    let mut entries: Vec<(i64, Vec<Value>)> = Vec::new();
-    // Records with an ack but no id (live recordings) get ids no record uses. Ids
-    // are any u64 (an import can carry 2^64-1), so the next one wraps, never overflows.
-    let used: std::collections::HashSet<u64> = events
+    let max_ack_id = events
         .iter()
         .filter_map(|e| e.ack.as_ref().and_then(|a| a.id))
-        .collect();
-    let mut next_ack_id = used.iter().max().map_or(1, |m| m.wrapping_add(1));
-    let mut fresh_id = || loop {
-        let id = next_ack_id;
-        next_ack_id = next_ack_id.wrapping_add(1);
-        if !used.contains(&id) {
-            return id;
-        }
-    };
+        .max();
+    let mut encoder = FrameEncoder::new(max_ack_id);
+    let mut frames = Vec::new();
     for e in events {
-        let entry = *sources.entry(e.source.as_str()).or_insert_with(|| {
-            entries.push((e.ts, Vec::new()));
-            entries.len() - 1
-        });
-        let frames = &mut entries[entry].1;
+        encoder.frames(e, &mut frames);
+    }
+    let started = events.first().map_or(session.started_at, |e| e.ts);
+    document(session, started, Value::Array(frames))
+}
+
+/// Writes a HAR document frame by frame, so an export never holds a whole session:
+/// the document around the frames is written first and last.
+pub(crate) struct Writer<'w, W: std::io::Write> {
+    out: &'w mut W,
+    encoder: FrameEncoder,
+    frames: Vec<Value>,
+    tail: String,
+    first: bool,
+}
+
+/// Stands in for the frame list in the serialized document, which is split there.
+const FRAMES_HERE: &str = "\u{0}frames\u{0}";
+
+impl<'w, W: std::io::Write> Writer<'w, W> {
+    /// Writes everything before the first frame. `first_ts` is the first event's
+    /// time, `max_ack_id` the highest ack id of the session (new ids go above it).
+    pub(crate) fn start(
+        out: &'w mut W,
+        session: &SessionInfo,
+        first_ts: Option<i64>,
+        max_ack_id: Option<u64>,
+    ) -> crate::Result<Self> {
+        let started = first_ts.unwrap_or(session.started_at);
+        let doc = document(session, started, Value::String(FRAMES_HERE.to_owned()));
+        let text = serde_json::to_string_pretty(&doc).map_err(|e| crate::Error::Io(e.into()))?;
+        let marker = serde_json::to_string(FRAMES_HERE).map_err(|e| crate::Error::Io(e.into()))?;
+        let (head, tail) = text
+            .split_once(&marker)
+            .ok_or_else(|| crate::Error::Io(std::io::Error::other("HAR frame marker lost")))?;
+        out.write_all(head.as_bytes())?;
+        out.write_all(b"[")?;
+        Ok(Self {
+            out,
+            encoder: FrameEncoder::new(max_ack_id),
+            frames: Vec::new(),
+            tail: tail.to_owned(),
+            first: true,
+        })
+    }
+
+    /// Writes the frames of one record.
+    pub(crate) fn event(&mut self, e: &EventRecord) -> crate::Result<()> {
+        self.frames.clear();
+        self.encoder.frames(e, &mut self.frames);
+        for f in &self.frames {
+            if !self.first {
+                self.out.write_all(b",")?;
+            }
+            self.first = false;
+            self.out.write_all(b"\n")?;
+            serde_json::to_writer(&mut *self.out, f).map_err(|e| crate::Error::Io(e.into()))?;
+        }
+        Ok(())
+    }
+
+    /// Closes the frame list and the document.
+    pub(crate) fn finish(self) -> crate::Result<()> {
+        self.out.write_all(b"]")?;
+        self.out.write_all(self.tail.as_bytes())?;
+        self.out.write_all(b"\n")?;
+        Ok(())
+    }
+}
+
+/// Re-encodes records as Engine.IO frames; a record that asked for an ack without
+/// an id gets one above every id the session uses.
+struct FrameEncoder {
+    next_ack_id: u64,
+}
+
+impl FrameEncoder {
+    fn new(max_ack_id: Option<u64>) -> Self {
+        Self {
+            next_ack_id: max_ack_id.unwrap_or(0).saturating_add(1),
+        }
+    }
+
+    /// Appends the frames of record `e`.
+    fn frames(&mut self, e: &EventRecord, frames: &mut Vec<Value>) {
         let time = e.ts as f64 / 1e6;
         let args = match &e.args {
             Value::Array(items) => items.clone(),
             other => vec![other.clone()],
         };
         let first = || args.first().cloned();
-        let ack_id = e.ack.as_ref().map(|a| a.id.unwrap_or_else(&mut fresh_id));
+        let ack_id = e.ack.as_ref().map(|a| {
+            a.id.unwrap_or_else(|| {
+                let id = self.next_ack_id;
+                self.next_ack_id = id.saturating_add(1);
+                id
+            })
+        });
         // Lifecycle records go back as their own Socket.IO packet types.
         let lifecycle = match e.event.as_str() {
             "connect" => Some(Kind::Connect),
@@ -562,54 +641,46 @@ pub(crate) fn encode(session: &SessionInfo, events: &[EventRecord]) -> Value {
             }
         }
     }
-    if entries.is_empty() {
-        entries.push((session.started_at, Vec::new()));
-    }
-    let entries: Vec<Value> = entries
-        .into_iter()
-        .map(|(started, frames)| entry(session, started, frames))
-        .collect();
+}
+
+/// The HAR document around one WebSocket entry whose messages are `frames`.
+fn document(session: &SessionInfo, started: i64, frames: Value) -> Value {
     json!({
         "log": {
             "version": "1.2",
             "creator": { "name": "sockscope", "version": env!("CARGO_PKG_VERSION") },
             "pages": [],
-            "entries": entries
+            "entries": [{
+                "startedDateTime": iso8601(started),
+                "time": 0,
+                "request": {
+                    "method": "GET",
+                    "url": entry_url(&session.target),
+                    "httpVersion": "HTTP/1.1",
+                    "headers": [],
+                    "queryString": [],
+                    "cookies": [],
+                    "headersSize": -1,
+                    "bodySize": 0
+                },
+                "response": {
+                    "status": 101,
+                    "statusText": "Switching Protocols",
+                    "httpVersion": "HTTP/1.1",
+                    "headers": [],
+                    "cookies": [],
+                    "content": { "size": 0, "mimeType": "x-unknown" },
+                    "redirectURL": "",
+                    "headersSize": -1,
+                    "bodySize": 0
+                },
+                "cache": {},
+                "timings": { "blocked": -1, "dns": -1, "connect": -1, "send": 0, "wait": 0, "receive": 0, "ssl": -1 },
+                "comment": format!("sockscope session {} \"{}\"", session.id, session.name),
+                "_resourceType": "websocket",
+                "_webSocketMessages": frames
+            }]
         }
-    })
-}
-
-/// One HAR WebSocket entry of `session` holding `frames`.
-fn entry(session: &SessionInfo, started: i64, frames: Vec<Value>) -> Value {
-    json!({
-        "startedDateTime": iso8601(started),
-        "time": 0,
-        "request": {
-            "method": "GET",
-            "url": entry_url(&session.target),
-            "httpVersion": "HTTP/1.1",
-            "headers": [],
-            "queryString": [],
-            "cookies": [],
-            "headersSize": -1,
-            "bodySize": 0
-        },
-        "response": {
-            "status": 101,
-            "statusText": "Switching Protocols",
-            "httpVersion": "HTTP/1.1",
-            "headers": [],
-            "cookies": [],
-            "content": { "size": 0, "mimeType": "x-unknown" },
-            "redirectURL": "",
-            "headersSize": -1,
-            "bodySize": 0
-        },
-        "cache": {},
-        "timings": { "blocked": -1, "dns": -1, "connect": -1, "send": 0, "wait": 0, "receive": 0, "ssl": -1 },
-        "comment": format!("sockscope session {} \"{}\"", session.id, session.name),
-        "_resourceType": "websocket",
-        "_webSocketMessages": frames
     })
 }
 
@@ -650,17 +721,22 @@ fn push_packet(
     }
 }
 
-/// The WebSocket URL a session's target would have been reached at.
+/// The WebSocket URL a session's target would have been reached at. The target's
+/// query (keys only: it is stored redacted) goes before the Engine.IO parameters.
 fn entry_url(target: &str) -> String {
     const EIO: &str = "EIO=4&transport=websocket";
     let target = target.trim();
+    let (target, query) = match target.split_once('?') {
+        Some((t, q)) => (t, format!("{}&", q.split('#').next().unwrap_or_default())),
+        None => (target.split('#').next().unwrap_or_default(), String::new()),
+    };
     if let Some(rest) = target
         .strip_prefix("ws://")
         .map(|r| ("ws://", r))
         .or_else(|| target.strip_prefix("wss://").map(|r| ("wss://", r)))
     {
         let (scheme, rest) = rest;
-        return format!("{scheme}{rest}?{EIO}");
+        return format!("{scheme}{rest}?{query}{EIO}");
     }
     let (scheme, rest) = if let Some(r) = target.strip_prefix("https://") {
         ("wss://", r)
@@ -671,7 +747,10 @@ fn entry_url(target: &str) -> String {
     } else {
         ("ws://", target)
     };
-    format!("{scheme}{}/socket.io/?{EIO}", rest.trim_end_matches('/'))
+    format!(
+        "{scheme}{}/socket.io/?{query}{EIO}",
+        rest.trim_end_matches('/')
+    )
 }
 
 use sockscope_protocol::time::iso8601;
@@ -794,6 +873,21 @@ mod tests {
         };
         let doc = encode(&session, &first.records);
         assert_eq!(doc["log"]["entries"][0]["_resourceType"], "websocket");
+        // Streamed frame by frame, the document is the same.
+        let mut out = Vec::new();
+        let max_ack_id = first
+            .records
+            .iter()
+            .filter_map(|e| e.ack.as_ref()?.id)
+            .max();
+        let first_ts = first.records.first().map(|e| e.ts);
+        let mut w = Writer::start(&mut out, &session, first_ts, max_ack_id).unwrap();
+        for e in &first.records {
+            w.event(e).unwrap();
+        }
+        w.finish().unwrap();
+        let streamed: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(streamed, doc);
         let second = decode(&doc.to_string()).unwrap();
         assert_eq!(second.records, first.records);
         assert_eq!(second.skipped, 0);
@@ -867,6 +961,10 @@ mod tests {
         assert_eq!(
             entry_url("http://localhost:4004"),
             "ws://localhost:4004/socket.io/?EIO=4&transport=websocket"
+        );
+        assert_eq!(
+            entry_url("http://h:1/?token=[redacted]"),
+            "ws://h:1/socket.io/?token=[redacted]&EIO=4&transport=websocket"
         );
         assert_eq!(
             entry_url("ws://h:1/socket.io/"),

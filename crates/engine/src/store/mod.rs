@@ -19,7 +19,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value;
 use sockscope_protocol::{Direction, EventRecord, SessionInfo};
 
-use crate::bus::{now_micros, redact};
+use crate::bus::now_micros;
+use crate::redact;
 use crate::{Error, Result};
 
 pub use files::write_atomically;
@@ -119,7 +120,8 @@ impl Store {
         Ok(())
     }
 
-    /// Starts a session; `meta` is redacted before it is stored.
+    /// Starts a session. Name, target and `meta` are redacted before they are stored
+    /// (`crate::redact`: a URL keeps host, path and query keys only).
     pub fn create_session(
         &self,
         name: &str,
@@ -127,11 +129,14 @@ impl Store {
         target: &str,
         mut meta: Value,
     ) -> Result<i64> {
-        redact(&mut meta);
+        let policy = redact::policy();
+        let name = policy.text(name);
+        let target = policy.url(target);
+        policy.meta(&mut meta);
         let conn = self.connect()?;
         conn.execute(
             "INSERT INTO sessions (name, kind, target, started_at, meta) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![name, kind, target, now_micros(), meta.to_string()],
+            params![name.as_ref(), kind, target, now_micros(), meta.to_string()],
         )
         .map_err(|e| self.err(e))?;
         Ok(conn.last_insert_rowid())
@@ -147,6 +152,8 @@ impl Store {
         Ok(())
     }
 
+    /// Every session, redacted on the way out (a database written by an older
+    /// version may hold what today's policy removes).
     pub fn sessions(&self) -> Result<Vec<SessionInfo>> {
         let conn = self.connect()?;
         let mut st = conn
@@ -161,6 +168,8 @@ impl Store {
             .map_err(|e| self.err(e))?
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(|e| self.err(e))?;
+        let mut rows = rows;
+        rows.iter_mut().for_each(redact::session);
         Ok(rows)
     }
 
@@ -171,7 +180,7 @@ impl Store {
             .ok_or(Error::UnknownSession(id))
     }
 
-    /// A session's events in recorded order.
+    /// A session's events in recorded order, redacted on the way out as sessions are.
     pub fn events(&self, id: i64) -> Result<Vec<EventRecord>> {
         self.session(id)?;
         let conn = self.connect()?;
@@ -183,6 +192,53 @@ impl Store {
             .map_err(|e| self.err(e))?;
         let rows = st
             .query_map([id], event_row)
+            .map_err(|e| self.err(e))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.err(e))?;
+        let mut rows = rows;
+        let policy = redact::policy();
+        rows.iter_mut().for_each(|r| policy.record(r));
+        Ok(rows)
+    }
+
+    /// Calls `each` with session `id`'s events in recorded order, one row at a time:
+    /// exports and replays never hold a whole session in memory. Stops at the first
+    /// error `each` returns. Returns how many events were passed on.
+    pub fn for_each_event(
+        &self,
+        id: i64,
+        mut each: impl FnMut(EventRecord) -> Result<()>,
+    ) -> Result<usize> {
+        self.session(id)?;
+        let conn = self.connect()?;
+        let mut st = conn
+            .prepare(&format!(
+                "SELECT {EVENT_COLUMNS} FROM events WHERE session_id = ?1 ORDER BY seq"
+            ))
+            .map_err(|e| self.err(e))?;
+        let mut rows = st.query([id]).map_err(|e| self.err(e))?;
+        let mut n = 0;
+        while let Some(row) = rows.next().map_err(|e| self.err(e))? {
+            each(event_row(row).map_err(|e| self.err(e))?)?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// At most `limit` of session `id`'s events in recorded order, skipping the first
+    /// `offset`: one page of the Recordings panel.
+    pub fn events_page(&self, id: i64, offset: u64, limit: u64) -> Result<Vec<EventRecord>> {
+        self.session(id)?;
+        let conn = self.connect()?;
+        let mut st = conn
+            .prepare(&format!(
+                "SELECT {EVENT_COLUMNS} FROM events WHERE session_id = ?1 ORDER BY seq LIMIT ?2 OFFSET ?3"
+            ))
+            .map_err(|e| self.err(e))?;
+        // SQLite integers are i64; a larger offset or limit means "all of them".
+        let clamp = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        let rows = st
+            .query_map(params![id, clamp(limit), clamp(offset)], event_row)
             .map_err(|e| self.err(e))?
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(|e| self.err(e))?;
@@ -200,14 +256,14 @@ impl Store {
         Ok(())
     }
 
-    /// Writes a session as JSON Lines, one [`EventRecord`] a line. Returns the count.
+    /// Writes a session as JSON Lines, one [`EventRecord`] a line, row by row.
+    /// Returns the count.
     pub fn export_jsonl(&self, id: i64, out: &mut impl Write) -> Result<usize> {
-        let events = self.events(id)?;
-        for e in &events {
-            serde_json::to_writer(&mut *out, e).map_err(|e| Error::Io(e.into()))?;
+        self.for_each_event(id, |e| {
+            serde_json::to_writer(&mut *out, &e).map_err(|e| Error::Io(e.into()))?;
             out.write_all(b"\n")?;
-        }
-        Ok(events.len())
+            Ok(())
+        })
     }
 
     /// Reads JSON Lines into a new `import` session. A bad line is an error naming its
@@ -241,7 +297,8 @@ impl Store {
                     // serde quotes a bad string whole: a 20 MB one must not be echoed.
                     message: crate::limits::clip_message(&e.to_string()),
                 })?;
-            redact(&mut rec.args);
+            // An import skips the bus: the same policy applies here.
+            redact::record(&mut rec);
             records.push(rec);
         }
         let id =
@@ -286,6 +343,7 @@ impl Store {
         if decoded.skipped > 0 {
             tracing::warn!(file = %file, skipped = decoded.skipped, "HAR frames that could not be decoded were skipped");
         }
+        // `decoded` is already redacted; name, target and meta are again on creation.
         let id = self.create_session(name, "import", &decoded.target, decoded.meta)?;
         let n = decoded.records.len();
         let mut conn = self.connect()?;
@@ -297,13 +355,23 @@ impl Store {
 
     /// Writes a session as a HAR 1.2 document with one WebSocket entry whose frames
     /// re-encode its events as Socket.IO packets. Returns the event count.
+    /// The frames are written row by row: one pass finds the first timestamp and the
+    /// highest ack id, a second encodes.
     pub fn export_har(&self, id: i64, out: &mut impl Write) -> Result<usize> {
         let session = self.session(id)?;
-        let events = self.events(id)?;
-        let doc = har::encode(&session, &events);
-        serde_json::to_writer_pretty(&mut *out, &doc).map_err(|e| Error::Io(e.into()))?;
-        out.write_all(b"\n")?;
-        Ok(events.len())
+        let mut first_ts = None;
+        let mut max_ack_id = None;
+        self.for_each_event(id, |e| {
+            first_ts.get_or_insert(e.ts);
+            if let Some(a) = e.ack.as_ref().and_then(|a| a.id) {
+                max_ack_id = max_ack_id.max(Some(a));
+            }
+            Ok(())
+        })?;
+        let mut writer = har::Writer::start(&mut *out, &session, first_ts, max_ack_id)?;
+        let n = self.for_each_event(id, |e| writer.event(&e))?;
+        writer.finish()?;
+        Ok(n)
     }
 }
 
@@ -336,6 +404,10 @@ fn json_col(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Option<Value>> 
     let text: Option<String> = r.get(i)?;
     Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
 }
+
+/// The columns [`event_row`] reads, in its order.
+const EVENT_COLUMNS: &str =
+    "seq, ts, source, direction, namespace, event, args, ack, socket_id, rooms, tenant, user";
 
 fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EventRecord> {
     let direction: String = r.get(3)?;

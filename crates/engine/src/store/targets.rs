@@ -1,36 +1,24 @@
 //! Saved gateway targets: what the Connections panel remembers between runs (URL,
-//! namespace, non-secret auth fields, headers, on-connect emits). Tokens are not here:
-//! they go to the keychain (`crate::keychain`), and `has_token` is computed on read.
+//! namespace, non-secret auth fields, headers, query, on-connect emits). Tokens are not
+//! here: they go to the keychain (`crate::keychain`), and `has_token` is computed on
+//! read. What is stored has been through the redaction policy (`crate::redact`).
 
 use rusqlite::params;
-use serde_json::Value;
 use sockscope_protocol::TargetProfile;
 
 use super::Store;
-use crate::bus::{now_micros, redact};
+use crate::bus::now_micros;
+use crate::redact;
 use crate::{Error, Result};
 
-/// Header names whose values are credentials and are never saved.
-const SECRET_HEADERS: &[&str] = &[
-    "authorization",
-    "cookie",
-    "x-auth-token",
-    "proxy-authorization",
-];
-
-/// The profile as it may be stored: no token-like auth fields, no credential headers.
+/// The profile as it may be stored: the one redaction policy's view of a target
+/// (`crate::redact::target`): no userinfo or query in the URL (its parameters move to
+/// the query list), no secret-named auth field, header or query parameter.
+///
+/// A secret that was part of the URL (`?token=...`, `user:pw@`) is therefore not
+/// remembered: the token field (kept in the keychain) is the way to remember one.
 pub fn without_secrets(p: &TargetProfile) -> TargetProfile {
-    let mut p = p.clone();
-    let mut auth = p.auth.clone();
-    if let Value::Object(map) = &mut auth {
-        map.remove("token");
-    }
-    redact(&mut auth);
-    p.auth = auth;
-    p.headers
-        .retain(|(k, _)| !SECRET_HEADERS.contains(&k.trim().to_ascii_lowercase().as_str()));
-    p.has_token = false;
-    p
+    redact::target(p)
 }
 
 impl Store {
@@ -91,7 +79,7 @@ mod tests {
     fn a_saved_target_keeps_no_secret() {
         let p = TargetProfile {
             name: "staging".into(),
-            url: "http://localhost:4004".into(),
+            url: "http://me:urlpw@localhost:4004/?token=urltok&channel=ops".into(),
             auth: json!({"token": "eyJ.secret.sig", "firebase_id": "fb-1", "password": "pw"}),
             headers: vec![
                 ("Authorization".into(), "Bearer abc".into()),
@@ -105,6 +93,11 @@ mod tests {
         assert!(!text.contains("eyJ.secret.sig"), "{text}");
         assert!(!text.contains("Bearer abc"), "{text}");
         assert!(!text.contains("\"pw\""), "{text}");
+        assert!(
+            !text.contains("urlpw") && !text.contains("urltok"),
+            "{text}"
+        );
+        assert!(text.contains("channel") && text.contains("ops"), "{text}");
         assert!(text.contains("fb-1") && text.contains("X-Team"), "{text}");
         assert!(!clean.has_token);
     }

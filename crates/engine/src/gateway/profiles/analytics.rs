@@ -10,7 +10,8 @@
 //!   tenant*, sends `dashboard:initial {entityId, entityType, metrics, tiles}` to the
 //!   caller, and starts `metric:update {entityId, metricName, value, timestamp}` ticks
 //!   every `tick_ms` to that room; ticks stop when the room empties.
-//!   `unsubscribe {entityId}` leaves it.
+//!   `unsubscribe {entityId}` leaves it. Rooms: `tenant:{t}:entity:{entityId}` and
+//!   `tenant:{t}:dashboards:` (`gateway/rooms.rs`); the tenant comes from the token.
 //! - The seed is silent on where entities come from: the emulator gives an entity id
 //!   to the first tenant that subscribes to it. Another tenant asking for it, or a
 //!   subscribe without `entityId`/`entityType`, gets `error {code: "ANALYTICS_1100",
@@ -37,10 +38,11 @@ use crate::bus::now_micros;
 use crate::gateway::args::Args;
 use crate::gateway::auth::{token_from, Principal};
 use crate::gateway::http_api::{failure, json_body};
+use crate::gateway::rooms::{self, Kind};
 use crate::gateway::socket::{
     answer, emit_to, emit_to_room, iso8601, principal_of, room_size, str_field,
 };
-use crate::gateway::{rooms, GatewayHandle, Shared};
+use crate::gateway::{GatewayHandle, Shared};
 use crate::Error;
 
 pub const NAMESPACES: &[&str] = &["/dashboard", "/analytics/dashboard"];
@@ -77,11 +79,11 @@ fn install(s: &SocketRef, _: &Shared) {
 }
 
 fn dashboards_room(tenant: &str) -> String {
-    rooms::scoped(Some(tenant), "dashboards")
+    rooms::named(Some(tenant), Kind::Dashboards, "")
 }
 
 fn entity_room(tenant: &str, entity: &str) -> String {
-    rooms::scoped(Some(tenant), &format!("entity:{entity}"))
+    rooms::named(Some(tenant), Kind::Entity, entity)
 }
 
 async fn on_subscribe(s: SocketRef, args: Args, ack: AckSender, State(shared): State<Arc<Shared>>) {

@@ -2,10 +2,14 @@
 //! emulated, and on any extra namespace of a seed profile.
 //!
 //! - `subscribe {room}` / `unsubscribe {room}` (or a bare room string) join and leave
-//!   a room scoped to the socket's tenant; the ack reply is `{ok, room}` or
+//!   `{scope}:room:{room}` in the socket's tenant scope (`gateway/rooms.rs`); a
+//!   user's personal room is `{scope}:user:{user}`, so no room name a client sends
+//!   (`user:bob` included) reaches it. The ack reply is `{ok, room}` or
 //!   `{ok: false, error}`.
 //! - Every other event is published on the bus and, when the client asked for an ack,
-//!   answered with `{ok: true, seq}` where `seq` is the event's bus sequence number.
+//!   answered with `{ok: true, seq}` where `seq` is the event's bus sequence number
+//!   (a forecast made before the record is published: exact unless other records,
+//!   say other sockets' or this socket's earlier events, are published meanwhile).
 //! - Connects and disconnects are published too, as `connect` / `disconnect` records
 //!   (the handshake's auth object is never copied into them).
 
@@ -20,7 +24,7 @@ use sockscope_protocol::Direction;
 
 use crate::gateway::args::Args;
 use crate::gateway::auth::Principal;
-use crate::gateway::socket::{answer, principal_of, socket_record};
+use crate::gateway::socket::{answer, principal_of, publish_now};
 use crate::gateway::{rooms, Shared};
 
 /// Serves namespace `ns` with the generic behaviour.
@@ -51,9 +55,7 @@ pub(super) fn attach(s: &SocketRef, shared: &Shared) {
     if let Some(user) = &principal.user {
         s.join(rooms::user_room(principal.tenant.as_deref(), user));
     }
-    shared
-        .bus
-        .publish(socket_record(s, Direction::C2s, "connect", json!([])));
+    publish_now(s, shared, Direction::C2s, "connect", json!([]));
     s.on_fallback(on_event);
     s.on_disconnect(on_disconnect);
 }
@@ -62,7 +64,7 @@ async fn on_subscribe(s: SocketRef, args: Args, ack: AckSender, State(shared): S
     let reply = match room_arg(&args.values) {
         Some(room) => {
             let principal = principal_of(&s);
-            s.join(rooms::scoped(principal.tenant.as_deref(), room));
+            s.join(rooms::client_room(principal.tenant.as_deref(), room));
             json!({ "ok": true, "room": room })
         }
         None => json!({ "ok": false, "error": "subscribe expects {room: string}" }),
@@ -79,7 +81,7 @@ async fn on_unsubscribe(
     let reply = match room_arg(&args.values) {
         Some(room) => {
             let principal = principal_of(&s);
-            s.leave(rooms::scoped(principal.tenant.as_deref(), room));
+            s.leave(rooms::client_room(principal.tenant.as_deref(), room));
             json!({ "ok": true, "room": room })
         }
         None => json!({ "ok": false, "error": "unsubscribe expects {room: string}" }),
@@ -106,12 +108,13 @@ async fn on_event(
 }
 
 async fn on_disconnect(s: SocketRef, reason: DisconnectReason, State(shared): State<Arc<Shared>>) {
-    shared.bus.publish(socket_record(
+    publish_now(
         &s,
+        &shared,
         Direction::C2s,
         "disconnect",
         json!([reason.to_string()]),
-    ));
+    );
 }
 
 /// `{room: "x"}` or `"x"` as the first argument.

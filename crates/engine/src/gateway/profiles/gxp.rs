@@ -9,7 +9,11 @@
 //! - Channel-scoped delivery: a client may `subscribe {channel}` (Echo style) to
 //!   receive only its channels; a client that never subscribed receives every channel,
 //!   as the gxdev server's plugins expect (they only call `listenSocket`).
-//!   `unsubscribe {channel}` leaves one.
+//!   `unsubscribe {channel}` leaves one. Channels are rooms of kind `channel` in the
+//!   socket's scope (`public:channel:{name}`, or `tenant:{t}:channel:{name}` when a
+//!   verified token names a tenant), so a channel name can never reach a user's room
+//!   or another tenant's channel; template sends go to the public scope unless the
+//!   request names a tenant.
 //! - Client emits (`store.emitSocket('primary', ...)`) are recorded and acked.
 
 use std::sync::Arc;
@@ -19,11 +23,20 @@ use socketioxide::extract::{AckSender, SocketRef, State};
 use socketioxide::SocketIo;
 
 use crate::gateway::args::Args;
-use crate::gateway::socket::answer;
+use crate::gateway::rooms::{self, Kind};
+use crate::gateway::socket::{answer, principal_of};
 use crate::gateway::{GatewayHandle, Shared};
 
-/// Sockets that subscribed to no channel wait here and receive every channel.
-const UNFILTERED: &str = "gxp:all-channels";
+/// The room where sockets of `tenant`'s scope that subscribed to no channel wait, to
+/// receive every channel of that scope.
+fn unfiltered(tenant: Option<&str>) -> String {
+    rooms::named(tenant, Kind::AllChannels, "")
+}
+
+/// The room of `channel` in `tenant`'s scope.
+pub fn channel_room(tenant: Option<&str>, channel: &str) -> String {
+    rooms::named(tenant, Kind::Channel, channel)
+}
 
 pub fn register(io: &SocketIo, ns: &str) {
     // No auth unless a key is configured: the generic rule.
@@ -31,7 +44,7 @@ pub fn register(io: &SocketIo, ns: &str) {
 }
 
 fn install(s: &SocketRef, _: &Shared) {
-    s.join(UNFILTERED);
+    s.join(unfiltered(principal_of(s).tenant.as_deref()));
     s.on("subscribe", on_subscribe);
     s.on("unsubscribe", on_unsubscribe);
 }
@@ -47,8 +60,9 @@ fn channel_arg(args: &Value) -> Option<&str> {
 async fn on_subscribe(s: SocketRef, args: Args, ack: AckSender, State(shared): State<Arc<Shared>>) {
     let reply = match channel_arg(&args.values) {
         Some(channel) => {
-            s.leave(UNFILTERED);
-            s.join(channel.to_owned());
+            let tenant = principal_of(&s).tenant;
+            s.leave(unfiltered(tenant.as_deref()));
+            s.join(channel_room(tenant.as_deref(), channel));
             json!({ "ok": true, "channel": channel })
         }
         None => json!({ "ok": false, "error": "subscribe expects {channel: string}" }),
@@ -64,7 +78,7 @@ async fn on_unsubscribe(
 ) {
     let reply = match channel_arg(&args.values) {
         Some(channel) => {
-            s.leave(channel.to_owned());
+            s.leave(channel_room(principal_of(&s).tenant.as_deref(), channel));
             json!({ "ok": true, "channel": channel })
         }
         None => json!({ "ok": false, "error": "unsubscribe expects {channel: string}" }),
@@ -72,9 +86,14 @@ async fn on_unsubscribe(
     answer(&s, &shared, "unsubscribe", args, ack, reply);
 }
 
-/// A channel's emit reaches its subscribers and the sockets that never subscribed.
-pub fn targets(channel: &str) -> Vec<String> {
-    vec![channel.to_owned(), UNFILTERED.to_owned()]
+/// A channel's emit reaches its subscribers and the sockets of the same scope that
+/// never subscribed. `room` is a channel room as [`channel_room`] names it; any other
+/// name is delivered as it is.
+pub fn targets(room: &str) -> Vec<String> {
+    match rooms::parse(room) {
+        Some((tenant, Kind::Channel, _)) => vec![room.to_owned(), unfiltered(tenant)],
+        _ => vec![room.to_owned()],
+    }
 }
 
 /// gxp adds no routes of its own: `GET /templates` and `POST /templates/send` are

@@ -1,9 +1,13 @@
 //! `jet-admin` profile (seed 000): Jet Admin's workflow logs, widget data and AI chat.
 //!
 //! - Handshake `auth {token, firebase_id}`: a token is required (`missing token`
-//!   otherwise). With a key configured it is verified; without one a JWT's claims are
-//!   read unverified and an opaque token is accepted. The user is `firebase_id`, else
-//!   the token's `sub`; the tenant is the token's tenant claim, when it has one.
+//!   otherwise). With a key configured it is verified, the user is its `sub` and a
+//!   `firebase_id` that differs is refused (`identity mismatch`); without one a JWT's
+//!   claims are read unverified, an opaque token is accepted, and `firebase_id`, when
+//!   given, names the user. The tenant is the token's tenant claim, when it has one.
+//! - Rooms are `{scope}:run:{runId}`, `{scope}:widget:{widgetID}` and
+//!   `{scope}:chat:{chatRoomID}` in the socket's tenant scope (`gateway/rooms.rs`):
+//!   ids are client-chosen, but never reach a user's room or another tenant's.
 //! - `workflow_run_join {runId}` joins the run's room and plays a run: for each node
 //!   (`trigger`, `fetch_data`, `transform`, `output`) a `workflow_node_update
 //!   {nodeId, status: "running"}` then `{nodeId, status: "completed", duration,
@@ -36,10 +40,11 @@ use socketioxide::SocketIo;
 use crate::bus::now_micros;
 use crate::gateway::args::Args;
 use crate::gateway::auth::{opaque_user_id, token_from, Principal};
+use crate::gateway::rooms::{self, Kind};
 use crate::gateway::socket::{
     answer, emit_to, emit_to_room, iso8601, principal_of, require_field, str_field,
 };
-use crate::gateway::{rooms, Shared};
+use crate::gateway::Shared;
 use crate::Error;
 
 const NS: &str = "/";
@@ -49,30 +54,42 @@ pub fn register(io: &SocketIo, ns: &str) {
     super::serve_ns(io, ns, identify, install);
 }
 
-/// A token is required; the user is `firebase_id` when given.
+/// A token is required. Without a key the user is `firebase_id` when given (claims
+/// are unverified anyway); with a key the user is the verified `sub`, and a
+/// `firebase_id` naming someone else refuses the handshake.
 fn identify(shared: &Shared, auth: &Value, headers: &HeaderMap) -> crate::Result<Principal> {
     let firebase_id = auth
         .get("firebase_id")
         .and_then(Value::as_str)
         .filter(|v| !v.is_empty())
         .map(str::to_owned);
-    token_from(auth, headers)
-        .ok_or(Error::MissingToken)
-        .and_then(|token| match shared.auth.principal(&token) {
-            Ok(p) => Ok(p),
-            // Without a key an opaque (non-JWT) token is accepted as is.
-            Err(Error::InvalidToken(_)) if !shared.auth.required() => Ok(Principal {
-                user: Some(opaque_user_id(&token)),
-                ..Principal::default()
-            }),
-            Err(e) => Err(e),
-        })
-        .map(|mut p| {
-            if firebase_id.is_some() {
-                p.user = firebase_id;
-            }
-            p
-        })
+    let token = token_from(auth, headers).ok_or(Error::MissingToken)?;
+    if shared.auth.required() {
+        let p = shared.auth.principal(&token)?;
+        return match (&p.user, firebase_id) {
+            (Some(user), Some(fid)) if *user != fid => Err(Error::IdentityMismatch(format!(
+                "firebase_id {fid:?} is not the token's user {user:?}"
+            ))),
+            (None, Some(fid)) => Err(Error::IdentityMismatch(format!(
+                "firebase_id {fid:?} but the token names no user (claim {:?})",
+                shared.settings.user_claim
+            ))),
+            _ => Ok(p),
+        };
+    }
+    let mut p = match shared.auth.principal(&token) {
+        Ok(p) => p,
+        // Without a key an opaque (non-JWT) token is accepted as is.
+        Err(Error::InvalidToken(_)) => Principal {
+            user: Some(opaque_user_id(&token)),
+            ..Principal::default()
+        },
+        Err(e) => return Err(e),
+    };
+    if firebase_id.is_some() {
+        p.user = firebase_id;
+    }
+    Ok(p)
 }
 
 fn install(s: &SocketRef, _: &Shared) {
@@ -84,15 +101,15 @@ fn install(s: &SocketRef, _: &Shared) {
     s.on("ai_chat_user_message", on_chat_message);
 }
 
-fn scoped(s: &SocketRef, what: &str, id: &str) -> String {
-    rooms::scoped(principal_of(s).tenant.as_deref(), &format!("{what}:{id}"))
+fn scoped(s: &SocketRef, kind: Kind, id: &str) -> String {
+    rooms::named(principal_of(s).tenant.as_deref(), kind, id)
 }
 
 async fn on_run_join(s: SocketRef, args: Args, ack: AckSender, State(shared): State<Arc<Shared>>) {
     let Some((run, _)) = require_field(&s, &shared, "workflow_run_join", "runId", args, ack) else {
         return;
     };
-    let room = scoped(&s, "run", &run);
+    let room = scoped(&s, Kind::Run, &run);
     s.join(room.clone());
     let tenant = principal_of(&s).tenant;
     if shared.state.start_timer(&room) {
@@ -141,7 +158,7 @@ async fn play_run(shared: Arc<Shared>, room: String, tenant: Option<String>, run
 
 /// Running, a context update, completed: what a widget's workflow execution looks like.
 async fn widget_cycle(s: &SocketRef, shared: &Shared, widget: &str, data: Value, metadata: Value) {
-    let room = scoped(s, "widget", widget);
+    let room = scoped(s, Kind::Widget, widget);
     let tenant = principal_of(s).tenant;
     let steps = [
         (
@@ -212,7 +229,7 @@ async fn on_widget_connect(
         );
         return;
     }
-    s.join(scoped(&s, "widget", &widget));
+    s.join(scoped(&s, Kind::Widget, &widget));
     emit_to(
         &s,
         &shared,
@@ -272,7 +289,7 @@ async fn on_widget_disconnect(
     ) else {
         return;
     };
-    s.leave(scoped(&s, "widget", &widget));
+    s.leave(scoped(&s, Kind::Widget, &widget));
     emit_to(
         &s,
         &shared,
@@ -309,7 +326,7 @@ async fn on_chat_message(
         ack,
         json!({ "ok": true, "chatRoomID": room_id }),
     );
-    let room = scoped(&s, "chat", &room_id);
+    let room = scoped(&s, Kind::Chat, &room_id);
     if !s.rooms().iter().any(|r| r.as_ref() == room) {
         s.join(room.clone());
         emit_to(

@@ -70,26 +70,53 @@ pub fn register(profile: Profile, io: &SocketIo, ns: &str) {
     }
 }
 
-/// Adds the profile's own HTTP routes to the common API.
+/// Adds the profile's own operator routes (broker calls) to the common API; both
+/// sit behind the API token check.
 pub fn http(profile: Profile, common: Router, handle: GatewayHandle) -> Router {
     match profile {
         Profile::Analytics => common.merge(analytics::routes(handle)),
         Profile::Gxp => common.merge(gxp::routes(handle)),
         Profile::Steedos => common.merge(steedos::routes(handle)),
-        Profile::Jac => common.merge(jac::routes(handle)),
         _ => common,
     }
 }
 
-/// Only the gxp toolkit server answers cross-origin requests (its dev server runs on
-/// another port); every other profile keeps the browser's same-origin default.
-pub fn wants_cors(profile: Profile) -> bool {
-    profile == Profile::Gxp
+/// The profile's routes for clients (jac's plain WebSocket), which authenticate their
+/// own callers like Socket.IO handshakes do.
+pub fn client_routes(profile: Profile, handle: GatewayHandle) -> Router {
+    match profile {
+        Profile::Jac => jac::routes(handle),
+        _ => Router::new(),
+    }
 }
 
-/// The room an HTTP `channel` emit goes to.
-pub fn delivery_room(_profile: Profile, channel: &str) -> String {
-    channel.to_owned()
+/// The room an HTTP `channel` emit goes to: a gxp channel of `tenant`'s scope, or,
+/// in every other profile, the room named exactly (the operator's API names real
+/// rooms, e.g. steedos' `{space}-{part}`).
+pub fn delivery_room(profile: Profile, tenant: Option<&str>, channel: &str) -> String {
+    match profile {
+        Profile::Gxp => gxp::channel_room(tenant, channel),
+        _ => channel.to_owned(),
+    }
+}
+
+/// A recorded room name in today's form (see [`super::rooms::upgrade_recorded`]);
+/// gxp recordings of older versions named channels bare, which are public channels.
+pub fn upgrade_recorded(profile: Profile, room: &str) -> String {
+    match profile {
+        Profile::Gxp if room == "gxp:all-channels" => {
+            super::rooms::named(None, super::rooms::Kind::AllChannels, "")
+        }
+        Profile::Gxp
+            if super::rooms::parse(room).is_none()
+                && !room.starts_with("tenant:")
+                && !room.starts_with("public:") =>
+        {
+            gxp::channel_room(None, room)
+        }
+        Profile::Steedos => room.to_owned(),
+        _ => super::rooms::upgrade_recorded(room),
+    }
 }
 
 /// Every room that should receive an emit addressed to `room`.
@@ -98,6 +125,43 @@ pub fn delivery_targets(profile: Profile, room: &str) -> Vec<String> {
         Profile::Gxp => gxp::targets(room),
         _ => vec![room.to_owned()],
     }
+}
+
+/// Every room a socket of `principal` can join in `profile` by sending `name` in any
+/// of the profile's join-type events (`subscribe`, jet-admin's run/widget/chat ids,
+/// gxp channels, analytics entities, steedos room parts shared or individual),
+/// built by the same functions the handlers call. Empty when the handler refuses
+/// the name or the principal. The room-isolation property test reasons over this.
+pub fn client_rooms(profile: Profile, principal: &Principal, name: &str) -> Vec<String> {
+    use super::rooms::{client_room, named, Kind};
+    let tenant = principal.tenant.as_deref();
+    match profile {
+        Profile::Generic | Profile::Jac => vec![client_room(tenant, name)],
+        Profile::JetAdmin => [Kind::Run, Kind::Widget, Kind::Chat]
+            .into_iter()
+            .map(|k| named(tenant, k, name))
+            .collect(),
+        Profile::Gxp => vec![gxp::channel_room(tenant, name)],
+        Profile::Analytics => tenant
+            .map(|t| vec![named(Some(t), Kind::Entity, name)])
+            .unwrap_or_default(),
+        Profile::Steedos => steedos::client_rooms(principal, name),
+    }
+}
+
+/// Rooms the gateway keeps for `principal` alone (personal and individual rooms,
+/// `part` naming the individual room's purpose in steedos): no other principal may
+/// ever reach one of them.
+pub fn personal_rooms(profile: Profile, principal: &Principal, part: &str) -> Vec<String> {
+    let Some(user) = &principal.user else {
+        return Vec::new();
+    };
+    let tenant = principal.tenant.as_deref();
+    let mut rooms = vec![super::rooms::user_room(tenant, user)];
+    if let (Profile::Steedos, Some(t)) = (profile, tenant) {
+        rooms.push(steedos::individual_room(t, part, user));
+    }
+    rooms
 }
 
 /// Finishes a connect middleware: stores the principal and installs the profile's

@@ -1,14 +1,22 @@
 //! `steedos` profile (seed 004): Steedos' AppGateway on path `/socket.io/`.
 //!
 //! - Identity from `X-Auth-Token` and `X-Space-Id`, read from cookies or headers (or
-//!   `auth.token` / `auth.spaceId`). No token: an anonymous socket (flagged in its
-//!   principal). With a key the token is a verified JWT (`sub` is the user); without
-//!   one a JWT's `sub` is read unverified and an opaque token maps to a stable hashed
-//!   user id. The space id is the tenant; it may hold letters, digits and `_` only, so
-//!   `{tenantId}-{roomPart}` names cannot collide across tenants.
+//!   `auth.token` / `auth.spaceId`). The space id is the tenant; it may hold letters,
+//!   digits and `_` only, so `{tenantId}-{roomPart}` names cannot collide across
+//!   tenants.
+//!   - With a key (auth on) the token is a verified JWT: `sub` is the user and its
+//!     tenant claim is the space. A claimed space that differs from it (or a claimed
+//!     space with a token that names none) refuses the handshake with an
+//!     `identity mismatch` `connect_error`. No token: an anonymous socket in no space,
+//!     whose subscribes are refused.
+//!   - Without a key (emulation) the claimed space is taken as is, a JWT's `sub` is
+//!     read unverified and an opaque token maps to a stable hashed user id; no token
+//!     is an anonymous socket in the claimed space.
 //! - `subscribe {roomParts: string | string[], individual}` joins `{tenantId}-{part}`
-//!   (shared) or `{tenantId}-{part}-{userId}` (individual, signed-in users only);
-//!   `unsubscribe {roomParts}` leaves both forms. Acks say which rooms.
+//!   (shared) or `{tenantId}-{part}@{userId}` (individual, signed-in users only);
+//!   `unsubscribe {roomParts}` leaves both forms. Acks say which rooms. The seed
+//!   names individual rooms `{part}-{userId}`, which a shared part could forge; here
+//!   a part may not contain `@`, so no shared room is ever an individual one.
 //! - Keep-alive: `ping` (any payload, usually a date) is answered with `pong` carrying
 //!   the server's UTC date (`Mon, 23 Nov 2026 18:00:00 GMT`), also as the ack reply.
 //!   The seed's table lost the event names; these are the obvious ones.
@@ -54,8 +62,8 @@ fn check_space(space: &str) -> Result<()> {
     Ok(())
 }
 
-/// Space from `auth.spaceId`, `X-Space-Id` or its cookie; anonymous without a token.
-fn identify(shared: &Shared, auth: &Value, headers: &HeaderMap) -> Result<Principal> {
+/// The space the client says it is in: `auth.spaceId`, `X-Space-Id` or its cookie.
+fn claimed_space(auth: &Value, headers: &HeaderMap) -> Result<Option<String>> {
     let space = auth
         .get("spaceId")
         .and_then(Value::as_str)
@@ -71,23 +79,58 @@ fn identify(shared: &Shared, auth: &Value, headers: &HeaderMap) -> Result<Princi
     if let Some(sp) = &space {
         check_space(sp)?;
     }
+    Ok(space)
+}
+
+/// With a key: the space is the verified token's tenant claim, a claimed space must
+/// equal it, and a socket without a token is anonymous in no space. Without a key
+/// (emulation): the claimed space, and the user read from the token unverified.
+fn identify(shared: &Shared, auth: &Value, headers: &HeaderMap) -> Result<Principal> {
+    let claimed = claimed_space(auth, headers)?;
+    let verified = shared.auth.required();
     let Some(token) = token_from(auth, headers) else {
         return Ok(Principal {
-            tenant: space,
+            tenant: if verified { None } else { claimed },
             anonymous: true,
             ..Principal::default()
         });
     };
+    if verified {
+        let p = shared.auth.principal(&token)?;
+        let space = match (p.tenant, claimed) {
+            (Some(t), Some(c)) if t != c => {
+                return Err(Error::IdentityMismatch(format!(
+                    "X-Space-Id {c:?} is not the token's space {t:?}"
+                )))
+            }
+            (None, Some(c)) => {
+                return Err(Error::IdentityMismatch(format!(
+                    "X-Space-Id {c:?} but the token names no space (claim {:?})",
+                    shared.settings.tenant_claim
+                )))
+            }
+            (t, _) => t,
+        };
+        if let Some(sp) = &space {
+            check_space(sp)?;
+        }
+        return Ok(Principal {
+            user: Some(p.user.unwrap_or_else(|| opaque_user_id(&token))),
+            tenant: space,
+            anonymous: false,
+            verified: true,
+        });
+    }
     let user = match shared.auth.principal(&token) {
         Ok(p) => p.user.unwrap_or_else(|| opaque_user_id(&token)),
-        Err(Error::InvalidToken(_)) if !shared.auth.required() => opaque_user_id(&token),
+        Err(Error::InvalidToken(_)) => opaque_user_id(&token),
         Err(e) => return Err(e),
     };
     Ok(Principal {
         user: Some(user),
-        tenant: space,
+        tenant: claimed,
         anonymous: false,
-        verified: shared.auth.required(),
+        verified: false,
     })
 }
 
@@ -111,12 +154,43 @@ fn room_parts(args: &Value) -> Vec<String> {
     }
 }
 
+/// The seed's shared room, `{space}-{part}`.
 fn shared_room(tenant: &str, part: &str) -> String {
     format!("{tenant}-{part}")
 }
 
-fn individual_room(tenant: &str, part: &str, user: &str) -> String {
-    format!("{tenant}-{part}-{user}")
+/// A user's individual room, `{space}-{part}@{user}`. The seed writes
+/// `{part}-{userId}`, which a shared subscribe to `notification-change-alice` could
+/// name; `@` is refused in client parts, so the first `@` of a room name always
+/// separates a part from the user it belongs to, and no shared room has one.
+pub fn individual_room(tenant: &str, part: &str, user: &str) -> String {
+    format!("{tenant}-{part}@{user}")
+}
+
+/// The rooms a `subscribe` of `part` joins, shared and (signed-in users) individual;
+/// none when the part or the principal is refused.
+pub(super) fn client_rooms(p: &Principal, part: &str) -> Vec<String> {
+    let Some(t) = &p.tenant else {
+        return Vec::new();
+    };
+    if part.is_empty() || check_part(part).is_err() {
+        return Vec::new();
+    }
+    let mut rooms = vec![shared_room(t, part)];
+    if let Some(u) = &p.user {
+        rooms.push(individual_room(t, part, u));
+    }
+    rooms
+}
+
+/// A client's room part, or why it is refused.
+fn check_part(part: &str) -> std::result::Result<(), String> {
+    if part.contains('@') {
+        return Err(format!(
+            "room part {part:?} contains '@', which only the gateway's individual rooms use"
+        ));
+    }
+    Ok(())
 }
 
 async fn on_subscribe(s: SocketRef, args: Args, ack: AckSender, State(shared): State<Arc<Shared>>) {
@@ -132,9 +206,17 @@ async fn on_subscribe(s: SocketRef, args: Args, ack: AckSender, State(shared): S
         (_, _, true) => {
             json!({ "ok": false, "error": "subscribe needs roomParts: a string or an array of strings" })
         }
+        (None, _, _) if p.anonymous && shared.auth.required() => json!({
+            "ok": false,
+            "error": "anonymous sockets join no space: this gateway verifies tokens, sign in with X-Auth-Token"
+        }),
         (None, _, _) => json!({ "ok": false, "error": "no space: send X-Space-Id to join rooms" }),
         (Some(_), None, _) if individual => {
             json!({ "ok": false, "error": "individual rooms need a signed-in user (X-Auth-Token)" })
+        }
+        _ if parts.iter().any(|p| check_part(p).is_err()) => {
+            let why = parts.iter().find_map(|p| check_part(p).err());
+            json!({ "ok": false, "error": why })
         }
         (Some(t), user, false) => {
             let rooms: Vec<String> = parts
@@ -318,7 +400,18 @@ mod tests {
         assert_eq!(shared_room("s1", "orders"), "s1-orders");
         assert_eq!(
             individual_room("s1", "notification-change", "u1"),
-            "s1-notification-change-u1"
+            "s1-notification-change@u1"
         );
+    }
+
+    #[test]
+    fn a_shared_part_never_names_an_individual_room() {
+        // The hole of the first version: shared `notification-change-alice`.
+        assert_ne!(
+            shared_room("s1", "notification-change-alice"),
+            individual_room("s1", "notification-change", "alice")
+        );
+        assert!(check_part("notification-change@alice").is_err());
+        assert!(check_part("notification-change-alice").is_ok());
     }
 }
