@@ -3,11 +3,12 @@
 //! for SECONDS each (default 60), starting from the corpus in `fuzz/corpus/`.
 //!
 //! Under libFuzzer when it can be built here: cargo-fuzz installed (at
-//! [`CARGO_FUZZ_VERSION`], installed when missing) and its build going through
-//! (`--sanitizer none`; on a stable toolchain with `RUSTC_BOOTSTRAP=1`, since
-//! cargo-fuzz asks for `-Z` flags). libFuzzer adds what it finds new to the corpus.
-//! Otherwise the same target functions run in `fuzz-loop`, a seeded mutation loop
-//! on stable Rust (no coverage feedback), and the run says so.
+//! [`CARGO_FUZZ_VERSION`], installed when missing) and its build going through.
+//! With `--sanitizer none` cargo-fuzz passes only stable flags (sanitizer-coverage
+//! via `-Cpasses=sancov-module` and `-Cllvm-args`), so a stable toolchain with a C++
+//! compiler (for libFuzzer itself) is enough. libFuzzer adds what it finds new to the
+//! corpus. Otherwise the same target functions run in `fuzz-loop`, a seeded mutation
+//! loop on stable Rust (no coverage feedback), and the run says so.
 //!
 //! Not part of `cargo xtask test`: fuzzing is open-ended; the property tests in the
 //! normal suite cover the same parsers with a fixed budget.
@@ -96,11 +97,9 @@ pub fn run_fuzz(args: &[String]) -> Result<(), String> {
     }
 }
 
-/// `cargo` in `fuzz/`, allowed cargo-fuzz's `-Z` flags on a stable toolchain.
+/// `cargo` in `fuzz/`.
 fn cargo_fuzz(dir: &std::path::Path) -> Cmd {
-    cargo(Vec::<String>::new())
-        .dir(dir)
-        .env("RUSTC_BOOTSTRAP", "1")
+    cargo(Vec::<String>::new()).dir(dir)
 }
 
 /// Whether cargo-fuzz is there (installing it when missing) and builds the first
