@@ -11,6 +11,7 @@
 mod bench;
 mod command;
 mod display;
+mod fuzz;
 mod setup;
 mod workspace;
 
@@ -28,7 +29,10 @@ commands:
   test    install what is missing, then run every test
   bench [gateway|store|replay|simulate]
           benchmarks against a peer in the same run (all four without a name);
-          tables in bench/results.md";
+          tables in bench/results.md
+  fuzz [SECONDS]
+          every fuzz target in fuzz/ for SECONDS each (default 60): libFuzzer
+          when it builds here, else a seeded mutation loop on stable";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -38,6 +42,7 @@ fn main() -> ExitCode {
         Some("app") => app(&args[1..]),
         Some("test") => test(),
         Some("bench") => bench::run_bench(args.get(1).map(String::as_str)),
+        Some("fuzz") => fuzz::run_fuzz(&args[1..]),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())

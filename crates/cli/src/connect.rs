@@ -71,7 +71,7 @@ pub struct ConnectArgs {
     #[arg(long, default_value_t = 0, value_name = "N", conflicts_with = "ws")]
     reconnect_attempts: u8,
     /// First delay between reconnection attempts in milliseconds (backs off to 4x).
-    #[arg(long, default_value_t = 500, value_name = "MS", conflicts_with = "ws")]
+    #[arg(long, default_value_t = 500, value_name = "MS", conflicts_with = "ws", value_parser = crate::numbers::millis)]
     reconnect_delay: u64,
     /// Print events as JSON Lines.
     #[arg(long)]
@@ -128,22 +128,9 @@ pub struct RecordArgs {
     db: DbArgs,
 }
 
+/// A duration flag (see `numbers::duration`): range-checked, never panics.
 pub fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
-    let s = s.trim();
-    let (num, unit) = s
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .map_or((s, "s"), |i| s.split_at(i));
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("bad duration {s:?} (use 10s, 500ms, 2m)"))?;
-    let secs = match unit {
-        "ms" => n / 1000.0,
-        "s" => n,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        _ => return Err(format!("bad duration unit in {s:?} (ms, s, m or h)")),
-    };
-    Ok(Duration::from_secs_f64(secs))
+    crate::numbers::duration(s)
 }
 
 /// Where an auth file may come from is the user's choice; how much of it is read is
@@ -206,7 +193,12 @@ pub(crate) fn pair(s: &str, sep: char, what: &str) -> Result<(String, String)> {
     s.split_once(sep)
         .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
         .filter(|(k, _)| !k.is_empty())
-        .ok_or_else(|| CliError::Usage(format!("bad {what} {s:?}: expected K{sep}V")))
+        .ok_or_else(|| {
+            CliError::Usage(format!(
+                "bad {what} {:?}: expected K{sep}V",
+                sockscope_engine::limits::quote(s)
+            ))
+        })
 }
 
 /// The client a `connect`/`record` run holds: Socket.IO or plain WebSocket.
@@ -279,10 +271,13 @@ impl ConnectArgs {
     fn ws_options(&self) -> Result<WsOptions> {
         let mut on_connect = Vec::new();
         for m in &self.sends {
-            on_connect.push(
-                serde_json::from_str::<Value>(m)
-                    .map_err(|e| CliError::Usage(format!("bad JSON in --send {m:?}: {e}")))?,
-            );
+            on_connect.push(serde_json::from_str::<Value>(m).map_err(|e| {
+                CliError::Usage(format!(
+                    "bad JSON in --send {:?}: {}",
+                    sockscope_engine::limits::quote(m),
+                    sockscope_engine::limits::clip_message(&e.to_string())
+                ))
+            })?);
         }
         if self.max_payload > MAX_WS_PAYLOAD {
             return Err(CliError::Usage(format!(
@@ -505,7 +500,7 @@ mod tests {
         assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
         assert_eq!(parse_duration("3").unwrap(), Duration::from_secs(3));
         assert!(parse_duration("ten").is_err());
-        assert!(parse_duration("5d").is_err());
+        assert!(parse_duration("5x").is_err());
         assert_eq!(pair("a:b:c", ':', "h").unwrap(), ("a".into(), "b:c".into()));
         assert!(pair("nope", '=', "--query").is_err());
     }

@@ -18,6 +18,9 @@ pub enum CliError {
     },
     #[error("{0}")]
     Usage(String),
+    /// The command ran but its outcome is a failure (its report was printed).
+    #[error("{0}")]
+    Failed(String),
     #[error("cannot reach {url}: {reason}")]
     Unreachable { url: String, reason: String },
     #[error("connection to {url} ended: {reason}")]

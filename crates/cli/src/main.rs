@@ -8,6 +8,7 @@ mod db;
 mod error;
 mod http;
 mod inspect;
+mod numbers;
 mod output;
 mod redaction;
 mod replay;
@@ -57,7 +58,10 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return clap_failure(&e),
+    };
     init_tracing();
     sockscope_engine::redact::add_keys_from_env();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -91,8 +95,28 @@ fn main() -> ExitCode {
 fn fail(e: &CliError) -> ExitCode {
     eprintln!(
         "sockscope: error: {}",
-        sockscope_engine::redact::text(&e.to_string())
+        numbers::clip(&sockscope_engine::redact::text(&e.to_string()))
     );
+    ExitCode::from(2)
+}
+
+/// A command-line mistake: one line saying what, one pointing at `--help`, exit
+/// code 2. Help and version requests print as clap renders them.
+fn clap_failure(e: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        let _ = e.print();
+        return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+    }
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let command = numbers::command_path(&<Cli as clap::CommandFactory>::command(), &args);
+    eprintln!("sockscope: error: {}", numbers::clap_error(e));
+    eprintln!("usage: {command} --help");
     ExitCode::from(2)
 }
 

@@ -58,7 +58,7 @@ pub struct ReplayArgs {
     #[arg(long, value_enum)]
     transport: Option<TransportArg>,
     /// Speed factor on the recorded gaps: 2 = twice as fast, 0.5 = half speed.
-    #[arg(long, default_value_t = 1.0, value_name = "F")]
+    #[arg(long, default_value_t = 1.0, value_name = "F", value_parser = crate::numbers::speed)]
     pub(crate) speed: f64,
     /// Send each event as soon as the one before it went out.
     #[arg(long, conflicts_with = "speed")]
@@ -81,7 +81,7 @@ pub struct ReplayArgs {
     #[arg(long = "set", value_name = "$.PATH=VALUE")]
     pub(crate) sets: Vec<String>,
     /// Send the whole sequence this many times, back to back.
-    #[arg(long = "loop", default_value_t = 1, value_name = "N")]
+    #[arg(long = "loop", default_value_t = 1, value_name = "N", value_parser = crate::numbers::loops)]
     pub(crate) loops: u32,
     /// Drop this key (any depth) from ack payloads before comparing (repeatable).
     #[arg(long = "ignore", value_name = "KEY")]

@@ -54,7 +54,7 @@ pub struct ServerModeArgs {
     jwt_secret: Option<String>,
     /// Server mode: wait until this many sockets are connected to the replayed
     /// namespaces before the first event (default 1; 0 starts at once).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = crate::numbers::wait_clients)]
     wait_clients: Option<usize>,
     /// Server mode: give up when the clients are not there after this long (default 60s).
     #[arg(long, value_parser = parse_duration, value_name = "D")]

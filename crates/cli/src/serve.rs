@@ -35,7 +35,7 @@ pub struct ServeArgs {
     #[arg(long, default_value = "generic", value_parser = parse_profile)]
     profile: Profile,
     /// Interval of simulated pushes (metric ticks, workflow steps), in milliseconds.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 1000, value_parser = crate::numbers::millis)]
     tick_ms: u64,
     /// Folder of event templates (`{event, channel, data}` JSON files); the shipped
     /// examples when unset.

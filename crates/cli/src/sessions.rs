@@ -91,6 +91,9 @@ pub struct ImportArgs {
     /// Session name (default: the file name).
     #[arg(long)]
     name: Option<String>,
+    /// Longest line read, in bytes (default 64 MiB); a longer one is an error.
+    #[arg(long, value_name = "BYTES", default_value_t = sockscope_engine::limits::DEFAULT_MAX_LINE, value_parser = crate::numbers::max_line)]
+    max_line: u64,
     #[command(flatten)]
     db: DbArgs,
     #[command(flatten)]
@@ -145,14 +148,16 @@ pub fn run(cmd: SessionsCommand) -> Result<()> {
                 Some(path) => {
                     // Check the session first so a bad id leaves no empty file behind.
                     store.session(a.id)?;
-                    let file = std::fs::File::create(path).map_err(|e| CliError::File {
-                        path: path.display().to_string(),
-                        source: e,
-                    })?;
-                    let mut w = std::io::BufWriter::new(file);
-                    let n = export(&mut w)?;
-                    w.flush()?;
-                    n
+                    // Written to a temporary file and renamed when complete: a failure
+                    // never leaves a truncated file (or an empty one) at `path`.
+                    sockscope_engine::store::write_atomically(path, |w| {
+                        export(w).map_err(|e| match e {
+                            CliError::Engine(e) => e,
+                            other => sockscope_engine::Error::Io(std::io::Error::other(
+                                other.to_string(),
+                            )),
+                        })
+                    })?
                 }
                 None => export(&mut out)?,
             };
@@ -166,13 +171,13 @@ pub fn run(cmd: SessionsCommand) -> Result<()> {
                 .clone()
                 .unwrap_or_else(|| a.file.display().to_string());
             let (id, n) = match Format::pick(a.format, Some(&a.file)) {
-                Format::Har => store.import_har(&name, &a.file)?,
+                Format::Har => store.import_har_limited(&name, &a.file, a.max_line)?,
                 Format::Jsonl => {
                     let file = std::fs::File::open(&a.file).map_err(|e| CliError::File {
                         path: a.file.display().to_string(),
                         source: e,
                     })?;
-                    store.import_jsonl(&name, BufReader::new(file))?
+                    store.import_jsonl_limited(&name, BufReader::new(file), a.max_line)?
                 }
             };
             if a.json {

@@ -33,7 +33,7 @@ pub struct SimulateArgs {
     #[arg(long)]
     embedded: bool,
     /// Virtual clients.
-    #[arg(long, default_value_t = 10, value_name = "N")]
+    #[arg(long, default_value_t = 10, value_name = "N", value_parser = crate::numbers::clients)]
     clients: usize,
     /// Spread the clients' connects over this: 1s, 500ms.
     #[arg(long, value_parser = parse_duration, default_value = "1s", value_name = "D")]
@@ -43,7 +43,7 @@ pub struct SimulateArgs {
     duration: Duration,
     /// Iterations of the scenario's steps per second per client (default: the
     /// scenario's own rate, else 1).
-    #[arg(long, value_name = "R")]
+    #[arg(long, value_name = "R", value_parser = crate::numbers::rate)]
     rate: Option<f64>,
     /// HS256 secret for the clients' tokens ({{token}}) and the embedded gateway.
     #[arg(
@@ -62,10 +62,10 @@ pub struct SimulateArgs {
     )]
     tenants: Vec<String>,
     /// Entities per tenant ({{entity}}): clients of a tenant share these.
-    #[arg(long, default_value_t = 10, value_name = "N")]
+    #[arg(long, default_value_t = 10, value_name = "N", value_parser = crate::numbers::entities)]
     entities: usize,
     /// The embedded gateway's push interval (metric ticks, workflow steps).
-    #[arg(long, default_value_t = 1000, value_name = "MS")]
+    #[arg(long, default_value_t = 1000, value_name = "MS", value_parser = crate::numbers::millis)]
     tick_ms: u64,
     /// How long one client may take to connect.
     #[arg(long, value_parser = parse_duration, default_value = "10s", value_name = "D")]
@@ -148,6 +148,12 @@ pub async fn run(args: SimulateArgs) -> Result<()> {
     bar.finish_and_clear();
     let report = outcome?;
     crate::output::report(&report, args.json, human)?;
+    // Panicked clients or frames no client could decode: the run is not a result.
+    if let Some(what) = simulate::broken(&report) {
+        return Err(CliError::Failed(format!(
+            "simulation failed: {what} (clients counted as failed above)"
+        )));
+    }
     Ok(())
 }
 

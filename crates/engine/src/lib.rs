@@ -8,11 +8,13 @@
 
 pub mod admin;
 pub mod bus;
+pub mod codec;
 pub mod connection;
 pub mod error;
 pub mod gateway;
 pub mod inspect;
 pub mod keychain;
+pub mod limits;
 pub mod offload;
 pub mod recording;
 pub mod redact;
@@ -83,6 +85,11 @@ impl Engine {
         let mut slot = self.gateway.lock().await;
         if let Some(running) = slot.as_ref() {
             return Err(Error::AlreadyRunning(running.gateway.addr()));
+        }
+        // A templates folder that cannot be read is refused now, not answered with
+        // a 500 on the first template request.
+        if let Some(dir) = &settings.templates_dir {
+            templates::load_dir(Path::new(dir))?;
         }
         let gateway = Gateway::start(settings, self.bus.clone()).await?;
         *slot = Some(RunningGateway {
@@ -277,15 +284,14 @@ impl Engine {
         if format != "jsonl" && format != "har" {
             return Err(Error::BadFormat(format.to_owned()));
         }
-        let file = std::fs::File::create(path).map_err(|e| file_error(path, e))?;
-        let mut out = std::io::BufWriter::new(file);
-        let n = if format == "har" {
-            store.export_har(id, &mut out)?
-        } else {
-            store.export_jsonl(id, &mut out)?
-        };
-        std::io::Write::flush(&mut out).map_err(|e| file_error(path, e))?;
-        Ok(n)
+        // A temporary file renamed when complete: a failure leaves no truncated file.
+        store::write_atomically(path, |mut out| {
+            if format == "har" {
+                store.export_har(id, &mut out)
+            } else {
+                store.export_jsonl(id, &mut out)
+            }
+        })
     }
 
     /// Imports a file as a new session (`format`, else from the extension); returns

@@ -318,8 +318,10 @@ impl Connection {
             .reconnect(true)
             .reconnect_on_disconnect(opts.reconnect)
             .reconnect_delay(
-                opts.reconnect_delay_ms.max(100),
-                opts.reconnect_delay_ms.max(100).saturating_mul(4),
+                opts.reconnect_delay_ms.clamp(100, crate::limits::MAX_MS),
+                opts.reconnect_delay_ms
+                    .clamp(100, crate::limits::MAX_MS)
+                    .saturating_mul(4),
             )
             .on("open", on_open)
             .on("error", on_error)

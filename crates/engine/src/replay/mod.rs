@@ -152,6 +152,17 @@ pub struct ReplayOutcome {
     pub schedule_errors_us: Vec<i64>,
 }
 
+/// Checks a replay before it is planned: `pass` (the events one pass sends) times
+/// the loops fits in a plan, and every `--set` rule fits at least one of them.
+pub fn precheck<'a>(
+    pass: impl Iterator<Item = &'a EventRecord> + Clone,
+    timing: &Timing,
+    rewrites: &Rewrites,
+) -> Result<()> {
+    timing.check_plan_size(pass.clone().count())?;
+    rewrites.check_sets_apply(pass.map(|e| &e.args))
+}
+
 /// The sends of a replay of `events` (a whole session), over every loop.
 pub fn plan(events: &[EventRecord], opts: &ReplayOptions) -> Vec<PlannedSend> {
     let chosen: Vec<&EventRecord> = events
@@ -211,6 +222,15 @@ pub async fn run(
         let (store, id) = (store.clone(), opts.source);
         crate::offload::blocking(move || store.events(id)).await?
     };
+    precheck(
+        events.iter().filter(|e| {
+            e.direction == Direction::C2s
+                && !drift::is_lifecycle(&e.event)
+                && opts.filter.keeps(&e.event)
+        }),
+        &opts.timing,
+        &opts.rewrites,
+    )?;
     let sends = plan(&events, &opts);
     if sends.is_empty() {
         return Err(Error::NothingToReplay(opts.source));

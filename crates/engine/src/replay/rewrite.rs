@@ -42,6 +42,8 @@ pub struct SetRule {
     pub arg: usize,
     pub path: Vec<Step>,
     pub value: Value,
+    /// The rule as written, for errors.
+    pub text: String,
 }
 
 /// Every rewrite of a replay.
@@ -53,7 +55,7 @@ pub struct Rewrites {
 
 fn bad(rule: &str, reason: impl Into<String>) -> Error {
     Error::BadRewrite {
-        rule: rule.to_owned(),
+        rule: crate::limits::quote(rule),
         reason: reason.into(),
     }
 }
@@ -118,7 +120,12 @@ pub fn parse_set(rule: &str) -> Result<SetRule> {
         Some(Step::Index(n)) => (*n, steps[1..].to_vec()),
         _ => (0, steps),
     };
-    Ok(SetRule { arg, path, value })
+    Ok(SetRule {
+        arg,
+        path,
+        value,
+        text: rule.to_owned(),
+    })
 }
 
 fn parse_value(raw: &str) -> std::result::Result<Value, serde_json::Error> {
@@ -144,6 +151,35 @@ impl Rewrites {
 
     pub fn is_empty(&self) -> bool {
         self.literal.is_empty() && self.set.is_empty()
+    }
+
+    /// Checks that every set rule fits at least one of the replayed events' argument
+    /// lists: a rule that can change nothing (`$[999].a=1`, a misspelt key) is an
+    /// error naming it, not a silent no-op.
+    pub fn check_sets_apply<'a>(
+        &self,
+        args: impl Iterator<Item = &'a Value> + Clone,
+    ) -> Result<()> {
+        for rule in &self.set {
+            let fits = args.clone().any(|a| {
+                let mut a = match a {
+                    Value::Array(_) => a.clone(),
+                    other => Value::Array(vec![other.clone()]),
+                };
+                apply_set(rule, &mut a)
+            });
+            if !fits {
+                let what = match rule.path.is_empty() {
+                    true => format!("argument {}", rule.arg.saturating_add(1)),
+                    false => format!("that field in argument {}", rule.arg.saturating_add(1)),
+                };
+                return Err(bad(
+                    &rule.text,
+                    format!("no replayed event has {what}, so the rule would change nothing"),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Applies every rule to an event's argument list (a JSON array).
@@ -246,7 +282,8 @@ mod tests {
             SetRule {
                 arg: 0,
                 path: vec![Step::Key("tenantID".into())],
-                value: json!("t2")
+                value: json!("t2"),
+                text: "$.tenantID=t2".into(),
             }
         );
         let r = parse_set("$[1].tiles[0].id=42").unwrap();
@@ -327,6 +364,27 @@ mod tests {
         let mut args = json!([{"old": 1}]);
         r.apply(&mut args);
         assert_eq!(args, json!([{"fresh": 1}]));
+    }
+
+    #[test]
+    fn a_set_rule_that_fits_no_event_is_an_error() {
+        let r = rules(&[], &["$[999].a=1"]);
+        let events = [json!([{"a": 0}]), json!([{"a": 1}, {"b": 2}])];
+        let e = r.check_sets_apply(events.iter()).unwrap_err().to_string();
+        assert!(
+            e.contains("$[999].a=1") && e.contains("argument 1000"),
+            "{e}"
+        );
+        let r = rules(&[], &["$[1].b=3", "$.a=2"]);
+        assert!(r.check_sets_apply(events.iter()).is_ok());
+        // Positive control for the path: a key no event has.
+        let r = rules(&[], &["$.nope=1"]);
+        assert!(r.check_sets_apply(events.iter()).is_err());
+        assert!(rules(&["x=>y"], &[]).check_sets_apply([].iter()).is_ok());
+        // Found by `cargo xtask fuzz` (rules): the largest selector said as is.
+        let r = rules(&[], &["$[18446744073709551615].id=42"]);
+        let e = r.check_sets_apply(events.iter()).unwrap_err().to_string();
+        assert!(e.contains("argument 18446744073709551615"), "{e}");
     }
 
     #[test]

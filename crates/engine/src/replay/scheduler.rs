@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::{Error, Result};
+use crate::{limits, Error, Result};
 
 /// How recorded gaps become replay gaps.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,16 +39,29 @@ impl Default for Timing {
 }
 
 impl Timing {
-    /// Rejects a speed that is not a positive finite number and a zero loop count.
+    /// Rejects a speed, loop count or gap cap outside its range
+    /// ([`crate::limits`]), with the range in the message.
     pub fn validate(&self) -> Result<()> {
-        if !(self.speed.is_finite() && self.speed > 0.0) {
-            return Err(Error::BadReplay(format!(
-                "speed must be a positive number, got {}",
-                self.speed
-            )));
+        limits::check_f64("--speed", self.speed, limits::MIN_SPEED, limits::MAX_SPEED)
+            .map_err(Error::BadReplay)?;
+        limits::check_range("--loop", self.loops, 1, limits::MAX_LOOPS)
+            .map_err(Error::BadReplay)?;
+        if let Some(gap) = self.max_gap {
+            limits::check_duration("--max-gap", gap).map_err(Error::BadReplay)?;
         }
-        if self.loops == 0 {
-            return Err(Error::BadReplay("the loop count must be at least 1".into()));
+        Ok(())
+    }
+
+    /// Rejects a plan of `events` per pass whose passes together exceed
+    /// [`limits::MAX_PLANNED_SENDS`].
+    pub fn check_plan_size(&self, events: usize) -> Result<()> {
+        let total = (events as u64).saturating_mul(u64::from(self.loops.max(1)));
+        if total > limits::MAX_PLANNED_SENDS {
+            return Err(Error::BadReplay(format!(
+                "{events} events x --loop {} = {total} sends; at most {} per replay",
+                self.loops,
+                limits::MAX_PLANNED_SENDS
+            )));
         }
         Ok(())
     }
@@ -63,11 +76,14 @@ pub fn offsets(ts: &[i64], timing: &Timing) -> Vec<Duration> {
     for (i, &t) in ts.iter().enumerate() {
         if i > 0 && !timing.as_fast_as_possible {
             let raw_us = t.saturating_sub(ts[i - 1]).max(0) as f64;
-            let mut gap = Duration::from_secs_f64(raw_us / 1e6 / timing.speed);
+            // Total for any speed: an unvalidated one (0, NaN, 1e-300) saturates.
+            let mut gap = Duration::try_from_secs_f64(raw_us / 1e6 / timing.speed)
+                .unwrap_or(limits::MAX_DURATION)
+                .min(limits::MAX_DURATION);
             if let Some(cap) = timing.max_gap {
                 gap = gap.min(cap);
             }
-            at += gap;
+            at = at.saturating_add(gap);
         }
         out.push(at);
     }
@@ -78,10 +94,14 @@ pub fn offsets(ts: &[i64], timing: &Timing) -> Vec<Duration> {
 pub fn plan(ts: &[i64], timing: &Timing) -> Vec<Duration> {
     let one = offsets(ts, timing);
     let span = one.last().copied().unwrap_or_default();
-    let loops = timing.loops.max(1);
-    let mut out = Vec::with_capacity(one.len() * loops as usize);
+    // Bounded by `Timing::check_plan_size` where plans come from input; capped here too.
+    let loops = u64::from(timing.loops.max(1))
+        .min(limits::MAX_PLANNED_SENDS / (one.len() as u64).max(1))
+        .max(1);
+    let mut out = Vec::with_capacity(one.len().saturating_mul(loops as usize));
     for k in 0..loops {
-        out.extend(one.iter().map(|o| *o + span * k));
+        let base = span.saturating_mul(u32::try_from(k).unwrap_or(u32::MAX));
+        out.extend(one.iter().map(|o| o.saturating_add(base)));
     }
     out
 }
@@ -122,7 +142,10 @@ impl Clock {
     /// wake-up minus planned time) in microseconds. A deadline already past returns
     /// at once with a positive error.
     pub async fn wait(&self, offset: Duration) -> i64 {
-        let deadline = self.start + offset;
+        let deadline = self
+            .start
+            .checked_add(offset)
+            .unwrap_or_else(|| self.start + limits::MAX_DURATION);
         // tokio's timer ticks in whole milliseconds and rounds a deadline up to the
         // next tick, which alone costs up to 1 ms of lateness per event. So sleep on
         // the timer only until shortly before the deadline, then yield to the runtime
@@ -243,7 +266,7 @@ mod tests {
 
     #[test]
     fn bad_speed_and_zero_loops_are_rejected() {
-        for speed in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+        for speed in [0.0, -1.0, f64::NAN, f64::INFINITY, 1e-300, 1e300] {
             let t = Timing {
                 speed,
                 ..Timing::default()
@@ -255,7 +278,32 @@ mod tests {
             ..Timing::default()
         };
         assert!(t.validate().is_err());
+        let t = Timing {
+            loops: u32::MAX,
+            ..Timing::default()
+        };
+        let e = t.validate().unwrap_err().to_string();
+        assert!(e.contains("--loop must be between 1 and 100000"), "{e}");
         assert!(Timing::default().validate().is_ok());
+        let t = Timing {
+            loops: 100_000,
+            ..Timing::default()
+        };
+        assert!(t.check_plan_size(10).is_ok());
+        assert!(t.check_plan_size(11).is_err());
+    }
+
+    #[test]
+    fn plans_stay_total_for_unchecked_timings() {
+        let ts = [0, i64::MAX / 2, i64::MAX];
+        for speed in [1e-300, 0.0, f64::NAN] {
+            let t = Timing {
+                speed,
+                loops: 3,
+                ..Timing::default()
+            };
+            assert_eq!(plan(&ts, &t).len(), 9);
+        }
     }
 
     #[tokio::test(start_paused = true)]

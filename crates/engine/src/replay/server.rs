@@ -88,16 +88,28 @@ impl ServerReplayOptions {
     /// Options from the GUI's / CLI's request; bad rules or timing are the error.
     pub fn from_request(req: &ServerReplayRequest) -> Result<Self> {
         let (timing, filter, rewrites) = super::plan_parts(&req.plan)?;
+        let wait_timeout = req
+            .wait_timeout_ms
+            .map_or(DEFAULT_WAIT_TIMEOUT, Duration::from_millis);
+        let start_delay = Duration::from_millis(req.start_delay_ms);
+        // Deadlines are `Instant + these`: out of range is an error, not an overflow.
+        crate::limits::check_duration("--wait-timeout", wait_timeout).map_err(Error::BadReplay)?;
+        crate::limits::check_duration("--start-delay", start_delay).map_err(Error::BadReplay)?;
+        crate::limits::check_range(
+            "--wait-clients",
+            req.wait_clients,
+            0,
+            crate::limits::MAX_CLIENTS,
+        )
+        .map_err(Error::BadReplay)?;
         Ok(Self {
             source: req.session,
             timing,
             filter,
             rewrites,
             wait_clients: req.wait_clients,
-            wait_timeout: req
-                .wait_timeout_ms
-                .map_or(DEFAULT_WAIT_TIMEOUT, Duration::from_millis),
-            start_delay: Duration::from_millis(req.start_delay_ms),
+            wait_timeout,
+            start_delay,
         })
     }
 }
@@ -273,6 +285,13 @@ pub fn start(
     opts: ServerReplayOptions,
 ) -> Result<ServerReplayHandle> {
     opts.timing.validate()?;
+    super::precheck(
+        events.iter().filter(|e| {
+            e.direction == Direction::S2c && !is_lifecycle(&e.event) && opts.filter.keeps(&e.event)
+        }),
+        &opts.timing,
+        &opts.rewrites,
+    )?;
     let emits = plan(events, &opts);
     if emits.is_empty() {
         return Err(Error::NoServerEvents(opts.source));
@@ -749,6 +768,16 @@ mod tests {
             ServerReplayOptions::from_request(&req),
             Err(Error::BadRewrite { .. })
         ));
+        req.plan.rewrites = Vec::new();
+        assert!(ServerReplayOptions::from_request(&req).is_ok());
+        req.wait_timeout_ms = Some(u64::MAX);
+        let e = ServerReplayOptions::from_request(&req)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--wait-timeout must be at most 30days"), "{e}");
+        req.wait_timeout_ms = None;
+        req.start_delay_ms = u64::MAX;
+        assert!(ServerReplayOptions::from_request(&req).is_err());
     }
 
     fn emits(offsets_ms: &[u64]) -> Vec<PlannedEmit> {

@@ -32,6 +32,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use super::report::{payload_timestamp, Latency, Stats};
 use crate::bus::now_micros;
+use crate::codec::{self, EnginePacket, Kind};
 use crate::{Error, Result};
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -98,91 +99,47 @@ pub enum Packet {
     Other,
 }
 
-/// Parses a Socket.IO packet (the text after Engine.IO's `4`).
-pub fn parse_packet(text: &str) -> Packet {
-    let mut chars = text.char_indices();
-    let Some((_, kind)) = chars.next() else {
-        return Packet::Other;
-    };
-    let mut rest = &text[1..];
-    // Binary packets carry `N-` (attachment count) first.
-    if matches!(kind, '5' | '6') {
-        match rest.split_once('-') {
-            Some((n, after)) if n.bytes().all(|b| b.is_ascii_digit()) => rest = after,
-            _ => return Packet::Other,
-        }
-    }
-    let ns = if rest.starts_with('/') {
-        let (ns, after) = rest.split_once(',').unwrap_or((rest, ""));
-        rest = after;
-        ns.to_owned()
-    } else {
-        "/".to_owned()
-    };
-    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-    let id = rest[..digits].parse::<u64>().ok();
-    let payload = &rest[digits..];
-    let json = || serde_json::from_str::<Value>(payload).unwrap_or(Value::Null);
-    match kind {
-        '0' => Packet::Connect { ns },
-        '1' => Packet::Disconnect { ns },
-        '2' | '5' => match json() {
-            Value::Array(mut items) if !items.is_empty() => {
-                let name = match items.remove(0) {
-                    Value::String(s) => s,
-                    _ => return Packet::Other,
-                };
-                Packet::Event {
-                    ns,
-                    name,
-                    data: items.into_iter().next().unwrap_or(Value::Null),
-                }
-            }
-            _ => Packet::Other,
-        },
-        '3' | '6' => match id {
-            Some(id) => Packet::Ack { ns, id },
+/// Reads a Socket.IO packet (the text after Engine.IO's `4`) with the shared
+/// [`codec`]; a packet the codec refuses is the error (the reader then fails its
+/// client), a well-formed packet the simulator has no use for is [`Packet::Other`].
+pub fn parse_packet(text: &str) -> std::result::Result<Packet, codec::Error> {
+    let p = codec::decode(text)?;
+    Ok(match p.kind {
+        Kind::Connect => Packet::Connect { ns: p.nsp },
+        Kind::Disconnect => Packet::Disconnect { ns: p.nsp },
+        Kind::Event | Kind::BinaryEvent => match p.event() {
+            Some((name, args)) => Packet::Event {
+                name: name.to_owned(),
+                data: args.first().cloned().unwrap_or(Value::Null),
+                ns: p.nsp,
+            },
             None => Packet::Other,
         },
-        '4' => {
-            let v = json();
+        Kind::Ack | Kind::BinaryAck => match p.id {
+            Some(id) => Packet::Ack { ns: p.nsp, id },
+            None => Packet::Other,
+        },
+        Kind::ConnectError => {
+            let v = p.data.unwrap_or(Value::Null);
             let message = v
                 .get("message")
                 .and_then(Value::as_str)
                 .map(str::to_owned)
                 .unwrap_or_else(|| v.to_string());
-            Packet::ConnectError { ns, message }
+            Packet::ConnectError { ns: p.nsp, message }
         }
-        _ => Packet::Other,
-    }
+    })
 }
 
 /// `42/ns,7["event",data]`: an EVENT packet inside an Engine.IO message.
 pub fn event_frame(ns: &str, event: &str, data: &Value, ack: Option<u64>) -> String {
-    let mut out = String::from("42");
-    if ns != "/" {
-        out.push_str(ns);
-        out.push(',');
-    }
-    if let Some(id) = ack {
-        out.push_str(&id.to_string());
-    }
     let body = Value::Array(vec![Value::String(event.to_owned()), data.clone()]);
-    out.push_str(&body.to_string());
-    out
+    codec::Packet::new(Kind::Event, ns, ack, Some(body)).frame()
 }
 
 /// `40/ns,{auth}`: the namespace CONNECT.
 pub fn connect_frame(ns: &str, auth: Option<&Value>) -> String {
-    let mut out = String::from("40");
-    if ns != "/" {
-        out.push_str(ns);
-        out.push(',');
-    }
-    if let Some(a) = auth {
-        out.push_str(&a.to_string());
-    }
-    out
+    codec::Packet::new(Kind::Connect, ns, None, auth.cloned()).frame()
 }
 
 /// The last arrivals of one event name (for `wait_for`).
@@ -270,7 +227,10 @@ impl Client {
             Some(t) => {
                 return Err(failure(
                     "protocol",
-                    format!("expected an Engine.IO open packet, got {t:.40}"),
+                    format!(
+                        "expected an Engine.IO open packet, got {:?}",
+                        codec::preview(&t)
+                    ),
                 ))
             }
             None => {
@@ -291,17 +251,19 @@ impl Client {
                     "closed before the namespace was joined",
                 ));
             };
-            if t == "2" {
-                socket
-                    .send(Message::text("3"))
-                    .await
-                    .map_err(|e| failure("unreachable", e.to_string()))?;
-                continue;
-            }
-            let Some(sio) = t.strip_prefix('4') else {
-                continue;
+            let bad = |e: codec::Error| failure("protocol", format!("bad frame: {e}"));
+            let sio = match codec::engine_io(&t).map_err(bad)? {
+                EnginePacket::Ping(_) => {
+                    socket
+                        .send(Message::text("3"))
+                        .await
+                        .map_err(|e| failure("unreachable", e.to_string()))?;
+                    continue;
+                }
+                EnginePacket::Message(sio) => sio,
+                _ => continue,
             };
-            match parse_packet(sio) {
+            match parse_packet(sio).map_err(bad)? {
                 Packet::Connect { ns: joined } if joined == ns => break,
                 Packet::ConnectError {
                     ns: refused,
@@ -443,11 +405,14 @@ impl Client {
             let _ = sink.send(Message::Close(None)).await;
         }
         let mut reader = self.reader;
-        if tokio::time::timeout(Duration::from_secs(1), &mut reader)
-            .await
-            .is_err()
-        {
-            reader.abort();
+        match tokio::time::timeout(Duration::from_secs(1), &mut reader).await {
+            Err(_) => reader.abort(),
+            Ok(Err(e)) if e.is_panic() => {
+                tracing::warn!(client = self.index, error = %e, "simulated client's reader panicked");
+                self.inbox.stats.client_failed_after_connect();
+                self.inbox.stats.error(super::CLIENT_PANIC);
+            }
+            Ok(_) => {}
         }
     }
 }
@@ -463,7 +428,11 @@ async fn next_text(socket: &mut Socket) -> Option<String> {
     None
 }
 
-/// Reads until the connection ends: pongs pings, counts events, resolves acks.
+/// The error kind of a client whose reader got a frame it cannot decode.
+pub const BAD_FRAME: &str = "bad_frame";
+
+/// Reads until the connection ends: pongs pings, counts events, resolves acks. A
+/// frame that does not decode ends the connection and fails the client.
 async fn read_loop(
     mut stream: SplitStream<Socket>,
     sink: Arc<tokio::sync::Mutex<Sink>>,
@@ -477,20 +446,26 @@ async fn read_loop(
             Some(Err(_)) => break "broken",
             Some(Ok(_)) => continue,
         };
-        let text = text.as_str();
-        if text == "2" {
-            if sink.lock().await.send(Message::text("3")).await.is_err() {
-                break "broken";
+        let packet = match codec::engine_io(text.as_str()) {
+            Ok(EnginePacket::Ping(_)) => {
+                if sink.lock().await.send(Message::text("3")).await.is_err() {
+                    break "broken";
+                }
+                continue;
             }
-            continue;
-        }
-        if text.starts_with('1') {
-            break "closed";
-        }
-        let Some(sio) = text.strip_prefix('4') else {
-            continue;
+            Ok(EnginePacket::Close) => break "closed",
+            Ok(EnginePacket::Message(sio)) => parse_packet(sio),
+            Ok(_) => continue,
+            Err(e) => Err(e),
         };
-        match parse_packet(sio) {
+        let packet = match packet {
+            Ok(p) => p,
+            Err(error) => {
+                tracing::debug!(client = index, %error, "simulated client got a bad frame");
+                break BAD_FRAME;
+            }
+        };
+        match packet {
             Packet::Event { ns, name, data } if ns == inbox.ns => {
                 let now = Instant::now();
                 inbox.stats.received(&name);
@@ -531,7 +506,11 @@ async fn read_loop(
         }
     };
     inbox.gone.store(true, Ordering::SeqCst);
-    if !inbox.closing.load(Ordering::SeqCst) {
+    if ended == BAD_FRAME {
+        // The server broke the protocol: this client failed, it is not connected.
+        inbox.stats.client_failed_after_connect();
+        inbox.stats.error(BAD_FRAME);
+    } else if !inbox.closing.load(Ordering::SeqCst) {
         let kind = if ended == "server_disconnect" {
             "server_disconnect"
         } else {
@@ -587,20 +566,20 @@ mod tests {
     #[test]
     fn packets() {
         assert_eq!(
-            parse_packet(r#"0/dashboard,{"sid":"abc"}"#),
+            parse_packet(r#"0/dashboard,{"sid":"abc"}"#).unwrap(),
             Packet::Connect {
                 ns: "/dashboard".into()
             }
         );
         assert_eq!(
-            parse_packet(r#"4/dashboard,{"message":"bad signature"}"#),
+            parse_packet(r#"4/dashboard,{"message":"bad signature"}"#).unwrap(),
             Packet::ConnectError {
                 ns: "/dashboard".into(),
                 message: "bad signature".into()
             }
         );
         assert_eq!(
-            parse_packet(r#"2/dashboard,["metric:update",{"value":3}]"#),
+            parse_packet(r#"2/dashboard,["metric:update",{"value":3}]"#).unwrap(),
             Packet::Event {
                 ns: "/dashboard".into(),
                 name: "metric:update".into(),
@@ -608,7 +587,7 @@ mod tests {
             }
         );
         assert_eq!(
-            parse_packet(r#"2["pong","Mon"]"#),
+            parse_packet(r#"2["pong","Mon"]"#).unwrap(),
             Packet::Event {
                 ns: "/".into(),
                 name: "pong".into(),
@@ -616,21 +595,21 @@ mod tests {
             }
         );
         assert_eq!(
-            parse_packet(r#"3/dashboard,12[{"ok":true}]"#),
+            parse_packet(r#"3/dashboard,12[{"ok":true}]"#).unwrap(),
             Packet::Ack {
                 ns: "/dashboard".into(),
                 id: 12
             }
         );
         assert_eq!(
-            parse_packet(r#"31[]"#),
+            parse_packet(r#"31[]"#).unwrap(),
             Packet::Ack {
                 ns: "/".into(),
                 id: 1
             }
         );
         assert_eq!(
-            parse_packet(r#"51-["file",{"_placeholder":true,"num":0}]"#),
+            parse_packet(r#"51-["file",{"_placeholder":true,"num":0}]"#).unwrap(),
             Packet::Event {
                 ns: "/".into(),
                 name: "file".into(),
@@ -638,12 +617,15 @@ mod tests {
             }
         );
         assert_eq!(
-            parse_packet("1/dashboard,"),
+            parse_packet("1/dashboard,").unwrap(),
             Packet::Disconnect {
                 ns: "/dashboard".into()
             }
         );
-        assert_eq!(parse_packet(""), Packet::Other);
-        assert_eq!(parse_packet("2[1]"), Packet::Other);
+        assert_eq!(parse_packet("2[1]").unwrap(), Packet::Other);
+        // Bad packets are errors, multibyte text included (`4é` panicked once).
+        for bad in ["", "é", "2é", "9", "3[]", "2[bad"] {
+            assert!(parse_packet(bad).is_err(), "{bad:?}");
+        }
     }
 }

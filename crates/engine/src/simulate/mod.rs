@@ -42,6 +42,7 @@ use tokio::time::Instant;
 
 use crate::bus::Bus;
 use crate::gateway::Gateway;
+use crate::limits;
 use crate::{Error, Result};
 use client::{Client, Outcome};
 use report::{Latency, Stats};
@@ -96,25 +97,23 @@ impl Default for SimulateOptions {
 impl SimulateOptions {
     fn check(&self) -> Result<()> {
         let bad = |m: &str| Err(Error::BadSimulation(m.to_owned()));
-        if self.clients == 0 {
-            return bad("--clients must be at least 1");
-        }
+        let range = |r: std::result::Result<(), String>| r.map_err(Error::BadSimulation);
+        range(limits::check_range("--clients", self.clients, 1, limits::MAX_CLIENTS).map(drop))?;
         if self.duration.is_zero() {
             return bad("--duration must be longer than 0");
         }
+        range(limits::check_duration("--duration", self.duration).map(drop))?;
+        range(limits::check_duration("--connect-timeout", self.connect_timeout).map(drop))?;
         if self.ramp >= self.duration {
             return bad("--ramp must be shorter than --duration");
         }
         if let Some(r) = self.rate {
-            if !(r.is_finite() && r > 0.0) {
-                return bad("--rate must be a positive number");
-            }
+            range(limits::check_f64("--rate", r, limits::MIN_RATE, limits::MAX_RATE).map(drop))?;
         }
+        range(limits::check_range("--entities", self.entities, 1, limits::MAX_ENTITIES).map(drop))?;
+        range(limits::check_range("--tick-ms", self.tick_ms, 0, limits::MAX_MS).map(drop))?;
         if self.tenants.is_empty() || self.tenants.iter().any(String::is_empty) {
             return bad("--tenants needs at least one non-empty tenant id");
-        }
-        if self.entities == 0 {
-            return bad("--entities must be at least 1");
         }
         Ok(())
     }
@@ -306,9 +305,9 @@ async fn drive(
     });
     while let Some(done) = tasks.join_next().await {
         if let Err(e) = done {
-            // A panicked client still counts once.
+            // Its guard already moved it to `failed`; the report names the panic.
             tracing::warn!(error = %e, "simulated client task failed");
-            stats.error("client_panic");
+            stats.error(CLIENT_PANIC);
         }
     }
     let elapsed = start.elapsed();
@@ -339,10 +338,60 @@ enum Stop {
     Gone,
 }
 
+/// Error kind of a client whose task (or reader) panicked.
+pub const CLIENT_PANIC: &str = "client_panic";
+
+/// Error kinds that mean the run itself is broken (a client task panicked, or the
+/// target sent frames a client cannot decode), as opposed to a gateway's ordinary
+/// refusals and timeouts: a front end exits non-zero when the report has any.
+pub const BROKEN_KINDS: [&str; 2] = [CLIENT_PANIC, client::BAD_FRAME];
+
+/// `Some("3 client_panic, 1 bad_frame")` when `report` has errors of a
+/// [`BROKEN_KINDS`] kind.
+pub fn broken(report: &SimulationReport) -> Option<String> {
+    let found: Vec<String> = report
+        .errors_by_kind
+        .iter()
+        .filter(|e| BROKEN_KINDS.contains(&e.kind.as_str()) && e.count > 0)
+        .map(|e| format!("{} {}", e.count, e.kind))
+        .collect();
+    (!found.is_empty()).then(|| found.join(", "))
+}
+
+/// Where a client is in its life, so a panic anywhere still leaves the counters
+/// adding up (`connected + failed == clients`).
+struct Phase {
+    stats: Arc<Stats>,
+    started: bool,
+    connected: bool,
+}
+
+impl Drop for Phase {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        if !self.started {
+            self.stats.started.fetch_add(1, Ordering::Relaxed);
+        }
+        if self.connected {
+            self.stats.client_failed_after_connect();
+        } else {
+            self.stats.failed.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
 impl ClientJob {
     async fn run(mut self) {
+        let mut phase = Phase {
+            stats: self.stats.clone(),
+            started: false,
+            connected: false,
+        };
         tokio::time::sleep_until(self.start_at).await;
         self.stats.started.fetch_add(1, Ordering::Relaxed);
+        phase.started = true;
         let auth = self.scenario.auth.as_ref().map(|a| self.vars.apply(a));
         let began = std::time::Instant::now();
         let connected = Client::connect(
@@ -364,6 +413,7 @@ impl ClientJob {
             }
         };
         self.stats.connected.fetch_add(1, Ordering::Relaxed);
+        phase.connected = true;
         self.stats.latency(Latency::Connect, began.elapsed());
         let deadline = self.deadline;
         let _ = tokio::time::timeout_at(deadline, self.script(&mut client)).await;
@@ -449,14 +499,15 @@ impl ClientJob {
         match t {
             Think::Fixed { ms } => ms,
             Think::Range { min_ms, max_ms } => {
-                let span = max_ms - min_ms + 1;
+                // Scenarios are checked (`max_ms` at most a day), but stay total anyway.
+                let span = max_ms.saturating_sub(min_ms).saturating_add(1);
                 let mut x = (self.index as u64 + 1)
                     .wrapping_mul(0x9E37_79B9_7F4A_7C15)
                     .wrapping_add(self.vars.iteration.wrapping_mul(0xBF58_476D_1CE4_E5B9));
                 x ^= x >> 31;
                 x = x.wrapping_mul(0x94D0_49BB_1331_11EB);
                 x ^= x >> 29;
-                min_ms + x % span
+                min_ms.saturating_add(x % span)
             }
         }
     }
@@ -528,6 +579,44 @@ mod tests {
             let e = bad.check().expect_err("bad options");
             assert_eq!(e.code(), "bad_simulation");
         }
+    }
+
+    #[tokio::test]
+    async fn a_panicking_client_counts_as_failed_and_breaks_the_run() {
+        let stats = Arc::new(Stats::new(2));
+        let mut tasks = tokio::task::JoinSet::new();
+        for connected in [false, true] {
+            let stats = stats.clone();
+            tasks.spawn(async move {
+                let mut phase = Phase {
+                    stats: stats.clone(),
+                    started: false,
+                    connected: false,
+                };
+                stats.started.fetch_add(1, Ordering::Relaxed);
+                phase.started = true;
+                if connected {
+                    stats.connected.fetch_add(1, Ordering::Relaxed);
+                    phase.connected = true;
+                }
+                panic!("a client bug");
+            });
+        }
+        while let Some(done) = tasks.join_next().await {
+            assert!(done.is_err());
+            stats.error(CLIENT_PANIC);
+        }
+        let r = stats.report("s", "t", false, Duration::from_secs(1));
+        assert_eq!((r.connected, r.failed, r.clients), (0, 2, 2), "{r:?}");
+        assert_eq!(broken(&r).as_deref(), Some("2 client_panic"));
+        // Positive control: ordinary refusals do not break a run.
+        let ok = Stats::new(1);
+        ok.failed.fetch_add(1, Ordering::Relaxed);
+        ok.error("connect_error");
+        assert_eq!(
+            broken(&ok.report("s", "t", false, Duration::from_secs(1))),
+            None
+        );
     }
 
     #[tokio::test]

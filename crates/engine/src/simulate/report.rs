@@ -69,6 +69,16 @@ impl Stats {
         }
     }
 
+    /// A client that had connected failed afterwards (its reader got a bad frame, or
+    /// its task panicked): it moves from `connected` to `failed`, so the two still
+    /// add up to the clients started.
+    pub fn client_failed_after_connect(&self) {
+        let _ = self
+            .connected
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| c.checked_sub(1));
+        self.failed.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// One failure of `kind`; `errors` and the per-kind table move together.
     pub fn error(&self, kind: &str) {
         if let Ok(mut by_kind) = self.errors_by_kind.lock() {

@@ -12,7 +12,7 @@ use std::path::Path;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::{Error, Result};
+use crate::{limits, Error, Result};
 
 /// A scenario as written in its JSON file.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -147,7 +147,8 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario> {
     let scenario: Scenario = serde_json::from_str(text).map_err(|e| Error::BadScenario {
         file: file.to_owned(),
         line: e.line(),
-        message: e.to_string(),
+        // serde quotes a bad string whole: a 20 MB one must not be echoed.
+        message: limits::clip_message(&e.to_string()),
     })?;
     let bad = |message: String| Error::BadScenario {
         file: file.to_owned(),
@@ -161,17 +162,42 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario> {
         )));
     }
     if let Some(r) = scenario.rate {
-        if !(r.is_finite() && r > 0.0) {
-            return Err(bad(format!("rate {r} must be a positive number")));
+        limits::check_f64("rate", r, limits::MIN_RATE, limits::MAX_RATE).map_err(bad)?;
+    }
+    for (part, steps) in [("setup", &scenario.setup), ("steps", &scenario.steps)] {
+        check_steps(steps).map_err(bad)?;
+        let n = step_count(steps);
+        if n > limits::MAX_SCENARIO_STEPS {
+            return Err(bad(format!(
+                "{part} runs {} steps per pass with its loops expanded; at most {} are allowed",
+                if n == u64::MAX {
+                    "too many".to_owned()
+                } else {
+                    n.to_string()
+                },
+                limits::MAX_SCENARIO_STEPS
+            )));
         }
     }
-    check_steps(&scenario.setup)
-        .and_then(|()| check_steps(&scenario.steps))
-        .map_err(bad)?;
     Ok(scenario)
 }
 
+/// Steps one pass runs, loops expanded, each loop iteration counting as one step
+/// (so nested empty loops count too); saturates at `u64::MAX`.
+pub fn step_count(steps: &[Step]) -> u64 {
+    steps.iter().fold(0u64, |total, step| {
+        let one = match step {
+            Step::Loop { count, steps } => {
+                u64::from(*count).saturating_mul(step_count(steps).saturating_add(1))
+            }
+            _ => 1,
+        };
+        total.saturating_add(one)
+    })
+}
+
 fn check_steps(steps: &[Step]) -> std::result::Result<(), String> {
+    let ms = |field: &str, v: u64| limits::check_range(field, v, 0, limits::MAX_MS).map(drop);
     for step in steps {
         match step {
             Step::Emit { event, .. }
@@ -181,8 +207,15 @@ fn check_steps(steps: &[Step]) -> std::result::Result<(), String> {
             {
                 return Err("a step has an empty event name".to_owned())
             }
-            Step::Think(Think::Range { min_ms, max_ms }) if min_ms > max_ms => {
-                return Err(format!("think: min_ms {min_ms} > max_ms {max_ms}"))
+            Step::EmitWithAck { timeout_ms, .. } => ms("emit_with_ack timeout_ms", *timeout_ms)?,
+            Step::WaitFor { timeout_ms, .. } => ms("wait_for timeout_ms", *timeout_ms)?,
+            Step::Think(Think::Fixed { ms: v }) => ms("think ms", *v)?,
+            Step::Think(Think::Range { min_ms, max_ms }) => {
+                ms("think min_ms", *min_ms)?;
+                ms("think max_ms", *max_ms)?;
+                if min_ms > max_ms {
+                    return Err(format!("think: min_ms {min_ms} > max_ms {max_ms}"));
+                }
             }
             Step::Loop { steps, .. } => check_steps(steps)?,
             _ => {}
@@ -330,6 +363,43 @@ mod tests {
         )
         .expect_err("think");
         assert!(e.to_string().contains("min_ms"), "{e}");
+    }
+
+    #[test]
+    fn numbers_out_of_range_are_refused_with_the_range() {
+        for (text, says) in [
+            (
+                r#"{"name":"x","steps":[{"think":{"max_ms":18446744073709551615,"min_ms":0}}]}"#,
+                "think max_ms must be between 0 and 86400000",
+            ),
+            (
+                r#"{"name":"x","steps":[{"think":{"ms":86400001}}]}"#,
+                "think ms",
+            ),
+            (
+                r#"{"name":"x","rate":1e308}"#,
+                "rate must be between 0.001 and 1000",
+            ),
+            (r#"{"name":"x","rate":1e-300}"#, "rate must be between"),
+            (r#"{"name":"x","rate":0}"#, "rate must be between"),
+            (
+                r#"{"name":"x","steps":[{"wait_for":{"event":"a","timeout_ms":18446744073709551615}}]}"#,
+                "wait_for timeout_ms",
+            ),
+            (
+                r#"{"name":"x","steps":[{"loop":{"count":4294967295,"steps":[{"loop":{"count":4294967295,"steps":[]}}]}}]}"#,
+                "steps per pass with its loops expanded; at most 1000000",
+            ),
+            (
+                r#"{"name":"x","setup":[{"loop":{"count":1000001,"steps":[]}}]}"#,
+                "setup runs 1000001 steps",
+            ),
+        ] {
+            let e = parse(text, "s.json").expect_err(text).to_string();
+            assert!(e.contains(says), "{text}: {e}");
+        }
+        // At the limits: accepted.
+        parse(r#"{"name":"x","rate":1000,"steps":[{"think":{"min_ms":0,"max_ms":86400000}},{"loop":{"count":999998,"steps":[]}}]}"#, "ok.json").expect("at the limits");
     }
 
     #[test]

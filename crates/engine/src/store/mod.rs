@@ -10,6 +10,7 @@
 //! left `recording` by a process that died is marked `interrupted` the next time any
 //! process opens the store (see the `live` module for how "died" is known).
 
+mod files;
 mod har;
 mod live;
 mod recorder;
@@ -27,6 +28,7 @@ use crate::bus::now_micros;
 use crate::redact;
 use crate::{Error, Result};
 
+pub use files::write_atomically;
 pub use recorder::{Recorder, RecorderStats};
 
 /// Whether a SQLite error means another connection holds the lock.
@@ -341,18 +343,35 @@ impl Store {
     }
 
     /// Reads JSON Lines into a new `import` session. A bad line is an error naming its
-    /// line number, and nothing is imported.
+    /// line number, and nothing is imported. Lines are at most
+    /// [`crate::limits::DEFAULT_MAX_LINE`] bytes ([`Store::import_jsonl_limited`]).
     pub fn import_jsonl(&self, name: &str, input: impl BufRead) -> Result<(i64, usize)> {
+        self.import_jsonl_limited(name, input, crate::limits::DEFAULT_MAX_LINE)
+    }
+
+    /// [`Store::import_jsonl`] with lines of at most `max_line` bytes: a longer one is
+    /// an error after reading `max_line + 1` bytes of it (so `/dev/zero` is refused,
+    /// not read until memory runs out).
+    pub fn import_jsonl_limited(
+        &self,
+        name: &str,
+        mut input: impl BufRead,
+        max_line: u64,
+    ) -> Result<(i64, usize)> {
         let mut records = Vec::new();
-        for (i, line) in input.lines().enumerate() {
-            let line = line?;
-            if line.trim().is_empty() {
+        let mut buf = Vec::new();
+        let mut line = 0;
+        while files::read_line(&mut input, &mut buf, max_line, line + 1)?.is_some() {
+            line += 1;
+            let text = files::utf8(&buf, line)?;
+            if text.trim().is_empty() {
                 continue;
             }
             let mut rec: EventRecord =
-                serde_json::from_str(&line).map_err(|e| Error::BadImport {
-                    line: i + 1,
-                    message: e.to_string(),
+                serde_json::from_str(text).map_err(|e| Error::BadImport {
+                    line,
+                    // serde quotes a bad string whole: a 20 MB one must not be echoed.
+                    message: crate::limits::clip_message(&e.to_string()),
                 })?;
             // An import skips the bus: the same policy applies here.
             redact::record(&mut rec);
@@ -370,15 +389,31 @@ impl Store {
     /// rules: the `har` module). A file that is not a HAR, or holds
     /// no WebSocket messages, is an error naming it, and nothing is imported.
     pub fn import_har(&self, name: &str, path: &Path) -> Result<(i64, usize)> {
+        self.import_har_limited(name, path, crate::limits::DEFAULT_MAX_LINE)
+    }
+
+    /// [`Store::import_har`] with lines of at most `max_line` bytes (DevTools writes
+    /// HAR files indented, one field a line) and at most
+    /// [`crate::limits::MAX_HAR_BYTES`] in all.
+    pub fn import_har_limited(
+        &self,
+        name: &str,
+        path: &Path,
+        max_line: u64,
+    ) -> Result<(i64, usize)> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| Error::BadHar {
+        let bad = |message: String| Error::BadHar {
             file: file.clone(),
-            message: e.to_string(),
-        })?;
-        let decoded = har::decode(&text).map_err(|message| Error::BadHar {
-            file: file.clone(),
-            message,
-        })?;
+            message: crate::limits::clip_message(&message),
+        };
+        let input = std::fs::File::open(path).map_err(|e| bad(e.to_string()))?;
+        let text = files::read_text(
+            &mut std::io::BufReader::new(input),
+            max_line,
+            crate::limits::MAX_HAR_BYTES,
+        )
+        .map_err(|e| bad(e.to_string()))?;
+        let decoded = har::decode(&text).map_err(bad)?;
         if decoded.skipped > 0 {
             tracing::warn!(file = %file, skipped = decoded.skipped, "HAR frames that could not be decoded were skipped");
         }
@@ -424,6 +459,17 @@ impl Store {
         writer.finish()?;
         Ok(n)
     }
+}
+
+/// A HAR document's events, as an import would store them (for fuzzing and tools;
+/// the import itself is [`Store::import_har`]). The error says why it is refused.
+pub fn decode_har(text: &str) -> std::result::Result<Vec<EventRecord>, String> {
+    har::decode(text).map(|d| d.records)
+}
+
+/// The HAR document an export of `events` as `session` writes.
+pub fn encode_har(session: &SessionInfo, events: &[EventRecord]) -> Value {
+    har::encode(session, events)
 }
 
 fn session_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionInfo> {
