@@ -1,6 +1,6 @@
 //! `fuzz-loop TARGET SECONDS [SEED]`: runs a fuzz target on stable Rust as a seeded
-//! mutation loop, for machines where libFuzzer cannot be built (it needs a nightly
-//! C++ compiler for libFuzzer and cargo-fuzz). Built with `--features mutation-loop`
+//! mutation loop, for machines where libFuzzer cannot be built (it needs cargo-fuzz
+//! and a C++ compiler for libFuzzer). Built with `--features mutation-loop`
 //! (`cargo xtask fuzz` does it when libFuzzer does not build).
 //!
 //! No coverage feedback: each case is a seed from `fuzz/corpus/TARGET/` put through
