@@ -66,6 +66,8 @@ pub fn run_fuzz(args: &[String]) -> Result<(), String> {
             "fuzz/Cargo.toml",
             "--bin",
             "fuzz-loop",
+            "--features",
+            "mutation-loop",
         ]))?;
         let bin = crate::workspace::target_dir()?
             .join("release")

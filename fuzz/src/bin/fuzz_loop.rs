@@ -1,6 +1,7 @@
 //! `fuzz-loop TARGET SECONDS [SEED]`: runs a fuzz target on stable Rust as a seeded
-//! mutation loop, for machines where libFuzzer cannot be built (it needs a nightly
-//! compiler's sanitizer-coverage support, or cargo-fuzz).
+//! mutation loop, for machines where libFuzzer cannot be built (it needs cargo-fuzz
+//! and a C++ compiler for libFuzzer). Built with `--features mutation-loop`
+//! (`cargo xtask fuzz` does it when libFuzzer does not build).
 //!
 //! No coverage feedback: each case is a seed from `fuzz/corpus/TARGET/` put through
 //! 1 to 8 random mutations (bit flips, byte and token insertions, deletions, splices
