@@ -1,6 +1,7 @@
 //! Property tests: exporting a session and importing the file back gives the same
 //! events, for any session (JSON Lines: every field; HAR: every field a HAR frame
-//! carries), and importing arbitrary bytes never panics.
+//! carries, for sessions of several connections), and importing arbitrary bytes
+//! never panics.
 
 use std::path::PathBuf;
 
@@ -104,7 +105,9 @@ fn record() -> impl Strategy<Value = EventRecord> {
 fn har_record() -> impl Strategy<Value = EventRecord> {
     // Few ack ids, so asks and acks of the same id meet; and the largest one.
     let ack_id = prop_oneof![0u64..4, Just(u64::MAX)];
-    (record(), proptest::option::of(ack_id)).prop_map(|(mut r, id)| {
+    // Up to three connections (named by `as_capture`).
+    (record(), proptest::option::of(ack_id), 0u8..3).prop_map(|(mut r, id, conn)| {
+        r.source = conn.to_string();
         if !r.namespace.starts_with('/') || r.namespace.contains(',') {
             r.namespace = format!("/{}", r.namespace.replace([',', '/'], ""));
         }
@@ -133,21 +136,22 @@ fn har_record() -> impl Strategy<Value = EventRecord> {
     })
 }
 
-/// Records as a capture of one connection holds them: in time order (distinct
-/// times), source `connection:1` (what an import calls it), and no stand-alone `ack`
-/// after an unanswered ask of the same id (the import would have attached it: such
-/// a session cannot come from a capture). Sessions of several connections export
-/// into one entry, where that can happen across connections: not covered here.
+/// Records as captures of several connections hold them: in time order (distinct
+/// times), each connection named `connection:<n>` with n its rank by first event (an
+/// import calls the n-th HAR entry so, and an export writes one entry per
+/// connection), and no stand-alone `ack` after an unanswered ask of the same id on
+/// the same connection (the import would have attached it: such a session cannot
+/// come from a capture). Across connections it can, and must survive.
 fn as_capture(mut records: Vec<EventRecord>) -> Vec<EventRecord> {
     records.sort_by_key(|r| r.ts);
     let mut out: Vec<EventRecord> = Vec::new();
     for (i, mut r) in records.into_iter().enumerate() {
         r.ts += i as i64; // distinct
-        r.source = "connection:1".to_owned();
         if r.event == "ack" {
             let id = r.ack.as_ref().and_then(|a| a.id);
             let taken = out.iter().any(|o| {
-                o.namespace == r.namespace
+                o.source == r.source
+                    && o.namespace == r.namespace
                     && o.direction != r.direction
                     && o.event != "ack"
                     && o.ack
@@ -159,6 +163,17 @@ fn as_capture(mut records: Vec<EventRecord>) -> Vec<EventRecord> {
             }
         }
         out.push(r);
+    }
+    let mut names: Vec<String> = Vec::new();
+    for r in &mut out {
+        let n = match names.iter().position(|s| *s == r.source) {
+            Some(p) => p + 1,
+            None => {
+                names.push(r.source.clone());
+                names.len()
+            }
+        };
+        r.source = format!("connection:{n}");
     }
     out
 }

@@ -34,12 +34,14 @@
 //!   the one redaction policy (`crate::redact`) like every record. Export writes
 //!   what the database holds, redacted again on the way out.
 //!
-//! Export writes one HAR entry for the session whose frames re-encode each record as
-//! the Socket.IO packet that would carry it, acks right after their event, so an
-//! export imports back to the same events (a property test checks it for any
-//! one-connection session a capture can hold).
+//! Export writes one HAR entry per connection (the records' `source`, in order of
+//! first appearance) whose frames re-encode each record as the Socket.IO packet that
+//! would carry it, acks right after their event, so an export imports back to the
+//! same events: each entry is one connection again, and acks only meet the asks of
+//! their own connection (a property test checks it for any session of several
+//! connections a capture can hold).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use base64::Engine as _;
 use serde_json::{json, Value};
@@ -479,7 +481,7 @@ fn extract_attachments(v: &mut Value, bins: &mut Vec<String>) {
     }
 }
 
-/// Builds one HAR document holding `session` as a single WebSocket entry, in
+/// Builds the HAR document of `session`, one WebSocket entry per connection, in
 /// memory (the store exports through [`Writer`]; fuzzing uses this).
 pub(crate) fn encode(session: &SessionInfo, events: &[EventRecord]) -> Value {
     let max_ack_id = events
@@ -487,56 +489,110 @@ pub(crate) fn encode(session: &SessionInfo, events: &[EventRecord]) -> Value {
         .filter_map(|e| e.ack.as_ref().and_then(|a| a.id))
         .max();
     let mut encoder = FrameEncoder::new(max_ack_id);
-    let mut frames = Vec::new();
-    for e in events {
-        encoder.frames(e, &mut frames);
+    let info = EntryInfo::of(session);
+    let mut seen = HashSet::new();
+    let sources: Vec<&str> = events
+        .iter()
+        .map(|e| e.source.as_str())
+        .filter(|s| seen.insert(*s))
+        .collect();
+    let mut entries = Vec::new();
+    for source in sources {
+        let mut frames = Vec::new();
+        let mut started = None;
+        for e in events.iter().filter(|e| e.source == source) {
+            started.get_or_insert(e.ts);
+            encoder.frames(e, &mut frames);
+        }
+        let started = started.unwrap_or(session.started_at);
+        entries.push(info.entry(started, Value::Array(frames)));
     }
-    let started = events.first().map_or(session.started_at, |e| e.ts);
-    document(session, started, Value::Array(frames))
+    if entries.is_empty() {
+        entries.push(info.entry(session.started_at, json!([])));
+    }
+    document(entries)
 }
 
 /// Writes a HAR document frame by frame, so an export never holds a whole session:
-/// the document around the frames is written first and last.
+/// the document and each entry around its frames are written first and last. The
+/// caller gives the events one connection after the other, calling
+/// [`Writer::next_connection`] between two connections.
 pub(crate) struct Writer<'w, W: std::io::Write> {
     out: &'w mut W,
+    info: EntryInfo,
     encoder: FrameEncoder,
     frames: Vec<Value>,
+    /// What closes the open entry after its frames (`None`: no entry open).
+    entry_tail: Option<String>,
+    entries: usize,
     tail: String,
     first: bool,
 }
 
-/// Stands in for the frame list in the serialized document, which is split there.
+/// Stands in for a list in a serialized document, which is split there.
 const FRAMES_HERE: &str = "\u{0}frames\u{0}";
 
+/// `v` serialized, split where [`FRAMES_HERE`] stands.
+fn split_at_marker(v: &Value) -> crate::Result<(String, String)> {
+    let text = serde_json::to_string_pretty(v).map_err(|e| crate::Error::Io(e.into()))?;
+    let marker = serde_json::to_string(FRAMES_HERE).map_err(|e| crate::Error::Io(e.into()))?;
+    let (head, tail) = text
+        .split_once(&marker)
+        .ok_or_else(|| crate::Error::Io(std::io::Error::other("HAR frame marker lost")))?;
+    Ok((head.to_owned(), tail.to_owned()))
+}
+
 impl<'w, W: std::io::Write> Writer<'w, W> {
-    /// Writes everything before the first frame. `first_ts` is the first event's
-    /// time, `max_ack_id` the highest ack id of the session (new ids go above it).
+    /// Writes everything before the first entry. `max_ack_id` is the highest ack id
+    /// of the session (new ids go above it).
     pub(crate) fn start(
         out: &'w mut W,
         session: &SessionInfo,
-        first_ts: Option<i64>,
         max_ack_id: Option<u64>,
     ) -> crate::Result<Self> {
-        let started = first_ts.unwrap_or(session.started_at);
-        let doc = document(session, started, Value::String(FRAMES_HERE.to_owned()));
-        let text = serde_json::to_string_pretty(&doc).map_err(|e| crate::Error::Io(e.into()))?;
-        let marker = serde_json::to_string(FRAMES_HERE).map_err(|e| crate::Error::Io(e.into()))?;
-        let (head, tail) = text
-            .split_once(&marker)
-            .ok_or_else(|| crate::Error::Io(std::io::Error::other("HAR frame marker lost")))?;
+        let (head, tail) = split_at_marker(&document(vec![json!(FRAMES_HERE)]))?;
         out.write_all(head.as_bytes())?;
-        out.write_all(b"[")?;
         Ok(Self {
             out,
+            info: EntryInfo::of(session),
             encoder: FrameEncoder::new(max_ack_id),
             frames: Vec::new(),
-            tail: tail.to_owned(),
+            entry_tail: None,
+            entries: 0,
+            tail,
             first: true,
         })
     }
 
-    /// Writes the frames of one record.
+    /// Ends the entry of the current connection: the next event starts a new one.
+    pub(crate) fn next_connection(&mut self) -> crate::Result<()> {
+        if let Some(tail) = self.entry_tail.take() {
+            self.out.write_all(b"]")?;
+            self.out.write_all(tail.as_bytes())?;
+        }
+        Ok(())
+    }
+
+    /// Starts an entry whose first event is at `started`.
+    fn open_entry(&mut self, started: i64) -> crate::Result<()> {
+        self.next_connection()?;
+        let (head, tail) = split_at_marker(&self.info.entry(started, json!(FRAMES_HERE)))?;
+        if self.entries > 0 {
+            self.out.write_all(b",\n")?;
+        }
+        self.out.write_all(head.as_bytes())?;
+        self.out.write_all(b"[")?;
+        self.entry_tail = Some(tail);
+        self.entries += 1;
+        self.first = true;
+        Ok(())
+    }
+
+    /// Writes the frames of one record, in the entry of its connection.
     pub(crate) fn event(&mut self, e: &EventRecord) -> crate::Result<()> {
+        if self.entry_tail.is_none() {
+            self.open_entry(e.ts)?;
+        }
         self.frames.clear();
         self.encoder.frames(e, &mut self.frames);
         for f in &self.frames {
@@ -550,9 +606,14 @@ impl<'w, W: std::io::Write> Writer<'w, W> {
         Ok(())
     }
 
-    /// Closes the frame list and the document.
-    pub(crate) fn finish(self) -> crate::Result<()> {
-        self.out.write_all(b"]")?;
+    /// Closes the last entry and the document (a session without events gets one
+    /// empty entry).
+    pub(crate) fn finish(mut self) -> crate::Result<()> {
+        if self.entries == 0 {
+            let started = self.info.started_at;
+            self.open_entry(started)?;
+        }
+        self.next_connection()?;
         self.out.write_all(self.tail.as_bytes())?;
         self.out.write_all(b"\n")?;
         Ok(())
@@ -643,45 +704,68 @@ impl FrameEncoder {
     }
 }
 
-/// The HAR document around one WebSocket entry whose messages are `frames`.
-fn document(session: &SessionInfo, started: i64, frames: Value) -> Value {
+/// The HAR document around `entries`.
+fn document(entries: Vec<Value>) -> Value {
     json!({
         "log": {
             "version": "1.2",
             "creator": { "name": "sockscope", "version": env!("CARGO_PKG_VERSION") },
             "pages": [],
-            "entries": [{
-                "startedDateTime": iso8601(started),
-                "time": 0,
-                "request": {
-                    "method": "GET",
-                    "url": entry_url(&session.target),
-                    "httpVersion": "HTTP/1.1",
-                    "headers": [],
-                    "queryString": [],
-                    "cookies": [],
-                    "headersSize": -1,
-                    "bodySize": 0
-                },
-                "response": {
-                    "status": 101,
-                    "statusText": "Switching Protocols",
-                    "httpVersion": "HTTP/1.1",
-                    "headers": [],
-                    "cookies": [],
-                    "content": { "size": 0, "mimeType": "x-unknown" },
-                    "redirectURL": "",
-                    "headersSize": -1,
-                    "bodySize": 0
-                },
-                "cache": {},
-                "timings": { "blocked": -1, "dns": -1, "connect": -1, "send": 0, "wait": 0, "receive": 0, "ssl": -1 },
-                "comment": format!("sockscope session {} \"{}\"", session.id, session.name),
-                "_resourceType": "websocket",
-                "_webSocketMessages": frames
-            }]
+            "entries": entries
         }
     })
+}
+
+/// What every WebSocket entry of a session's export says about the session.
+struct EntryInfo {
+    url: String,
+    comment: String,
+    started_at: i64,
+}
+
+impl EntryInfo {
+    fn of(session: &SessionInfo) -> Self {
+        Self {
+            url: entry_url(&session.target),
+            comment: format!("sockscope session {} \"{}\"", session.id, session.name),
+            started_at: session.started_at,
+        }
+    }
+
+    /// One connection's WebSocket entry, started at `started`, whose messages are
+    /// `frames`.
+    fn entry(&self, started: i64, frames: Value) -> Value {
+        json!({
+            "startedDateTime": iso8601(started),
+            "time": 0,
+            "request": {
+                "method": "GET",
+                "url": self.url,
+                "httpVersion": "HTTP/1.1",
+                "headers": [],
+                "queryString": [],
+                "cookies": [],
+                "headersSize": -1,
+                "bodySize": 0
+            },
+            "response": {
+                "status": 101,
+                "statusText": "Switching Protocols",
+                "httpVersion": "HTTP/1.1",
+                "headers": [],
+                "cookies": [],
+                "content": { "size": 0, "mimeType": "x-unknown" },
+                "redirectURL": "",
+                "headersSize": -1,
+                "bodySize": 0
+            },
+            "cache": {},
+            "timings": { "blocked": -1, "dns": -1, "connect": -1, "send": 0, "wait": 0, "receive": 0, "ssl": -1 },
+            "comment": self.comment,
+            "_resourceType": "websocket",
+            "_webSocketMessages": frames
+        })
+    }
 }
 
 /// Appends the Engine.IO frame(s) of one Socket.IO packet: binary payloads become a
@@ -881,8 +965,7 @@ mod tests {
             .iter()
             .filter_map(|e| e.ack.as_ref()?.id)
             .max();
-        let first_ts = first.records.first().map(|e| e.ts);
-        let mut w = Writer::start(&mut out, &session, first_ts, max_ack_id).unwrap();
+        let mut w = Writer::start(&mut out, &session, max_ack_id).unwrap();
         for e in &first.records {
             w.event(e).unwrap();
         }
@@ -893,6 +976,67 @@ mod tests {
         assert_eq!(second.records, first.records);
         assert_eq!(second.skipped, 0);
         assert_eq!(first.records.len(), 7);
+    }
+
+    #[test]
+    fn each_connection_is_its_own_entry() {
+        // Connection 1 asks for ack 1 and never hears back; connection 2 gets an ack 1
+        // it has no ask for (its capture started late). In one entry the import
+        // attached the second to the first: an event was lost.
+        let rec = |source: &str, ts: i64, direction, event: &str, ack: Option<AckInfo>| {
+            let mut r = bus::record(source, direction, "/d", event, json!([ts]));
+            r.ts = ts;
+            r.ack = ack;
+            r
+        };
+        let ask = AckInfo {
+            id: Some(1),
+            reply: None,
+        };
+        let events = vec![
+            rec(
+                "connection:1",
+                1_000_000,
+                Direction::C2s,
+                "save",
+                Some(ask.clone()),
+            ),
+            rec("connection:2", 2_000_000, Direction::S2c, "ack", Some(ask)),
+            rec("connection:1", 3_000_000, Direction::S2c, "tick", None),
+        ];
+        let session = SessionInfo {
+            id: 1,
+            name: "x".into(),
+            kind: "import".into(),
+            target: "ws://h:1/socket.io/".into(),
+            started_at: 0,
+            ended_at: None,
+            events: 3,
+            meta: json!({}),
+            state: Default::default(),
+        };
+        let doc = encode(&session, &events);
+        assert_eq!(doc["log"]["entries"].as_array().map(Vec::len), Some(2));
+        let mut out = Vec::new();
+        let mut w = Writer::start(&mut out, &session, Some(1)).unwrap();
+        for source in ["connection:1", "connection:2"] {
+            w.next_connection().unwrap();
+            for e in events.iter().filter(|e| e.source == source) {
+                w.event(e).unwrap();
+            }
+        }
+        w.finish().unwrap();
+        let streamed: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(streamed, doc);
+        assert_eq!(decode(&doc.to_string()).unwrap().records, events);
+        // A session without events is one empty entry, as before.
+        let mut out = Vec::new();
+        Writer::start(&mut out, &session, None)
+            .unwrap()
+            .finish()
+            .unwrap();
+        let empty: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(empty, encode(&session, &[]));
     }
 
     #[test]

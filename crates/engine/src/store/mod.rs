@@ -439,23 +439,51 @@ impl Store {
         self.end_session(id)
     }
 
-    /// Writes a session as a HAR 1.2 document with one WebSocket entry whose frames
-    /// re-encode its events as Socket.IO packets. Returns the event count.
-    /// The frames are written row by row: one pass finds the first timestamp and the
-    /// highest ack id, a second encodes.
+    /// Writes a session as a HAR 1.2 document with one WebSocket entry per connection
+    /// (the events' `source`) whose frames re-encode its events as Socket.IO packets.
+    /// Returns the event count. The frames are written row by row: one pass finds the
+    /// highest ack id, a query lists the connections in order of their first event,
+    /// then one pass per connection encodes its events. An import reads each entry as
+    /// one connection and matches acks within it, so a connection's stand-alone ack
+    /// never meets another connection's ask.
     pub fn export_har(&self, id: i64, out: &mut impl Write) -> Result<usize> {
         let session = self.session(id)?;
-        let mut first_ts = None;
         let mut max_ack_id = None;
         self.for_each_event(id, |e| {
-            first_ts.get_or_insert(e.ts);
             if let Some(a) = e.ack.as_ref().and_then(|a| a.id) {
                 max_ack_id = max_ack_id.max(Some(a));
             }
             Ok(())
         })?;
-        let mut writer = har::Writer::start(&mut *out, &session, first_ts, max_ack_id)?;
-        let n = self.for_each_event(id, |e| writer.event(&e))?;
+        let conn = self.connect()?;
+        let sources = conn
+            .prepare(
+                "SELECT source, MIN(seq) AS first FROM events WHERE session_id = ?1
+                 GROUP BY source ORDER BY first",
+            )
+            .and_then(|mut st| {
+                st.query_map([id], |r| r.get::<_, String>(0))?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .map_err(|e| self.err(e))?;
+        let mut st = conn
+            .prepare(&format!(
+                "SELECT {EVENT_COLUMNS} FROM events WHERE session_id = ?1 AND source = ?2 ORDER BY seq"
+            ))
+            .map_err(|e| self.err(e))?;
+        let policy = redact::policy();
+        let mut writer = har::Writer::start(&mut *out, &session, max_ack_id)?;
+        let mut n = 0;
+        for source in &sources {
+            writer.next_connection()?;
+            let mut rows = st.query(params![id, source]).map_err(|e| self.err(e))?;
+            while let Some(row) = rows.next().map_err(|e| self.err(e))? {
+                let mut rec = event_row(row).map_err(|e| self.err(e))?;
+                policy.record(&mut rec);
+                writer.event(&rec)?;
+                n += 1;
+            }
+        }
         writer.finish()?;
         Ok(n)
     }
