@@ -21,7 +21,7 @@ use sockscope_protocol::{Direction, EventRecord, SessionInfo};
 use crate::bus::{now_micros, redact};
 use crate::{Error, Result};
 
-pub use recorder::{Recorder, RecorderStats};
+pub use recorder::{Recorder, RecorderStats, QUEUE as RECORDER_QUEUE};
 
 const MIGRATIONS: &[(&str, &str)] = &[
     ("001_init", include_str!("migrations/001_init.sql")),

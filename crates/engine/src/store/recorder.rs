@@ -40,8 +40,9 @@ use super::Store;
 use crate::bus::now_micros;
 use crate::{Error, Result};
 
-/// Records the queue holds before it starts dropping (and counting) new ones.
-const QUEUE: usize = 262_144;
+/// Records the queue holds before it starts dropping (and counting) new ones
+/// (public so the benchmark can size a run that overflows it).
+pub const QUEUE: usize = 262_144;
 /// Rows per encoded batch at most.
 const BATCH: usize = 8_192;
 /// Rows per transaction at most (a transaction takes batches while a checkpoint runs).
