@@ -350,7 +350,8 @@ pub fn replay() -> Result<(), String> {
          the receiver did not get, over all rounds. Medians of the rounds.\n\n\
          | events/s | path | sender | p50 (us) | p99 (us) | max (us) | CPU s | lost | all rounds (us, s) |\n\
          |---:|---|---|---:|---:|---:|---:|---:|---|\n{rows}\n\
-         **{verdict}**\n\n",
+         **{}**\n\n",
+        verdict.trim_end(),
     );
     write_section("## replay:", &table)
 }
