@@ -496,13 +496,20 @@ fn gateway() -> Result<(), String> {
          Caveats: the harness shares the 2 cores with the server under test, so the 2-core figures are bounded by \
          what it leaves them, and the ceiling is a ceiling for this harness on this machine, not for the hardware. \
          The Node cluster's broadcast crosses process boundaries (the cluster adapter relays each emit through \
-         the primary to the other worker).\n\n",
+         the primary to the other worker).{}\n\n",
         loads.join(", "),
         node_version.trim(),
         m[0] / m[1],
         m[3] / m[4],
         100.0 * m[0] / m[2],
         100.0 * m[3] / m[5],
+        if m[0] > m[2] || m[3] > m[5] {
+            " **The raw-websocket server is slower than Sockscope here, so it is not yet a ceiling and \
+             Sockscope/ceiling says nothing** (next: per-socket write queues drained by the broadcaster, \
+             keep-alive on `/emit`, the harness pinned to its own core)."
+        } else {
+            ""
+        },
     );
     write_section("## gateway: broadcast fan-out", &table)
 }

@@ -2,7 +2,8 @@
 //! gateway`. A minimal tokio-tungstenite server that speaks just enough Engine.IO v4
 //! / Socket.IO v5 for the fan-out harness (open packet, namespace join, pongs) and,
 //! on `POST /emit`, sends every connected socket the same pre-encoded `42[...]`
-//! frame: no rooms, no adapter, no per-socket encoding, no acks. Whatever a real
+//! frame (frames already waiting go out in one write): no rooms, no adapter, no
+//! per-socket encoding, no acks. Whatever a real
 //! socket.io server does beyond this is what its figure costs against this one.
 //!
 //! Prints `listening on URL`, then serves until killed.
@@ -94,7 +95,20 @@ async fn socket(stream: TcpStream, mut rx: broadcast::Receiver<Utf8Bytes>, sid: 
     loop {
         tokio::select! {
             frame = rx.recv() => match frame {
-                Ok(f) => if sink.send(Message::Text(f)).await.is_err() { return },
+                Ok(f) => {
+                    // Queue every frame already waiting, then one flush (one write).
+                    if sink.feed(Message::Text(f)).await.is_err() {
+                        return;
+                    }
+                    while let Ok(f) = rx.try_recv() {
+                        if sink.feed(Message::Text(f)).await.is_err() {
+                            return;
+                        }
+                    }
+                    if sink.flush().await.is_err() {
+                        return;
+                    }
+                }
                 Err(broadcast::error::RecvError::Lagged(_)) => continue,
                 Err(broadcast::error::RecvError::Closed) => return,
             },
