@@ -31,7 +31,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 /// Broadcast requests in flight at once.
 const IN_FLIGHT: usize = 4;
-const DEADLINE: Duration = Duration::from_secs(120);
+const DEADLINE: Duration = Duration::from_secs(45);
 
 #[derive(Default)]
 struct Counters {
