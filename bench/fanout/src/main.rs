@@ -8,11 +8,14 @@
 //! harness drives every server in a run.
 //!
 //! Usage: `sockscope-bench fanout URL CLIENTS BROADCASTS PAYLOAD_BYTES`,
-//! `sockscope-bench store EVENTS` (see `store.rs`),
-//! `sockscope-bench replay EVENTS SPACING_US` (see `replay.rs`) or
+//! `sockscope-bench store EVENTS ORDER`, `sockscope-bench store-sustained EVENTS RATE BURST`
+//! (see `store.rs`),
+//! `sockscope-bench replay-recording|replay-peer-server|replay-peer-client ...` (see
+//! `replay.rs`) or
 //! `sockscope-bench simulate URL CLIENTS DURATION_S RAMP_S SECRET` (see
 //! `simulate.rs`). Prints one JSON object.
 
+mod ceiling;
 mod replay;
 mod simulate;
 mod store;
@@ -28,7 +31,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 /// Broadcast requests in flight at once.
 const IN_FLIGHT: usize = 4;
-const DEADLINE: Duration = Duration::from_secs(120);
+const DEADLINE: Duration = Duration::from_secs(45);
 
 #[derive(Default)]
 struct Counters {
@@ -38,23 +41,22 @@ struct Counters {
 
 fn main() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if let [cmd, n] = args.as_slice() {
-        if cmd == "store" {
-            return match n
-                .parse()
+    let store_job = match args.as_slice() {
+        [cmd, n, order] if cmd == "store" => Some(
+            n.parse()
                 .map_err(|_| format!("bad count {n:?}"))
-                .and_then(store::run)
-            {
-                Ok(report) => {
-                    println!("{report}");
-                    std::process::ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("sockscope-bench: {e}");
-                    std::process::ExitCode::from(1)
-                }
-            };
+                .and_then(|n| store::run(n, order == "recorder-first")),
+        ),
+        [cmd, paced, rate, burst] if cmd == "store-sustained" => {
+            Some(match (paced.parse(), rate.parse(), burst.parse()) {
+                (Ok(p), Ok(r), Ok(b)) => store::sustained(p, r, b),
+                _ => Err("usage: store-sustained EVENTS RATE BURST".to_owned()),
+            })
         }
+        _ => None,
+    };
+    if let Some(result) = store_job {
+        return report(result);
     }
     if let Some(code) = replay_or_simulate(&args) {
         return code;
@@ -92,11 +94,35 @@ type Job<'a> = dyn FnOnce(&tokio::runtime::Runtime) -> Result<serde_json::Value,
 fn replay_or_simulate(args: &[String]) -> Option<std::process::ExitCode> {
     let bad = |what: &str| Err::<serde_json::Value, String>(format!("bad {what}"));
     let job: Box<Job<'_>> = match args {
-        [cmd, n, spacing] if cmd == "replay" => {
+        [cmd, path, n, spacing, dir] if cmd == "replay-recording" => {
             let (n, spacing) = (n.parse::<usize>(), spacing.parse::<i64>());
+            Box::new(move |_: &tokio::runtime::Runtime| match (n, spacing) {
+                (Ok(n), Ok(s)) if n > 0 && s > 0 => replay::recording(path, n, s, dir),
+                _ => bad("replay-recording FILE EVENTS SPACING_US s2c|c2s"),
+            })
+        }
+        [cmd, n, spacing] if cmd == "replay-peer-server" => {
+            let (n, spacing) = (n.parse::<usize>(), spacing.parse::<u64>());
             Box::new(move |rt: &tokio::runtime::Runtime| match (n, spacing) {
-                (Ok(n), Ok(s)) if n > 0 && s > 0 => rt.block_on(replay::run(n, s)),
-                _ => bad("replay EVENTS SPACING_US"),
+                (Ok(n), Ok(s)) if n > 0 && s > 0 => rt.block_on(replay::peer_server(n, s)),
+                _ => bad("replay-peer-server EVENTS SPACING_US"),
+            })
+        }
+        [cmd, url, n, spacing] if cmd == "replay-peer-client" => {
+            let (n, spacing) = (n.parse::<usize>(), spacing.parse::<u64>());
+            Box::new(move |rt: &tokio::runtime::Runtime| match (n, spacing) {
+                (Ok(n), Ok(s)) if n > 0 && s > 0 => rt.block_on(replay::peer_client(url, n, s)),
+                _ => bad("replay-peer-client URL EVENTS SPACING_US"),
+            })
+        }
+        [cmd] if cmd == "ceiling" => {
+            Box::new(|rt: &tokio::runtime::Runtime| rt.block_on(ceiling::run()))
+        }
+        [cmd, url, n, secs] if cmd == "idle" => {
+            let parsed = n.parse::<usize>().ok().zip(secs.parse::<u64>().ok());
+            Box::new(move |rt: &tokio::runtime::Runtime| match parsed {
+                Some((n, secs)) if n > 0 => rt.block_on(idle(url, n, secs)),
+                _ => bad("idle URL CLIENTS HOLD_S"),
             })
         }
         [cmd, url, n, secs, ramp, secret] if cmd == "simulate" => {
@@ -190,6 +216,38 @@ async fn wait_until(what: &str, mut done: impl FnMut() -> bool) -> Result<(), St
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     Ok(())
+}
+
+/// `idle URL N HOLD_S`: N clients join `/` and stay idle; prints
+/// `{"connected":N}` once all have joined (for the caller to read the server's
+/// memory), then holds HOLD_S seconds and reports.
+async fn idle(url: &str, n: usize, hold: u64) -> Result<serde_json::Value, String> {
+    let ws_url = format!(
+        "{}/socket.io/?EIO=4&transport=websocket",
+        url.trim_end_matches('/').replacen("http", "ws", 1)
+    );
+    let counters = Arc::new(Counters::default());
+    let start = Instant::now();
+    for i in 0..n {
+        let (c, u) = (counters.clone(), ws_url.clone());
+        tokio::spawn(async move {
+            if let Err(e) = client(u, c).await {
+                eprintln!("sockscope-bench: client: {e}");
+            }
+        });
+        // Spread the connects so the server's accept backlog keeps up.
+        if i % 200 == 199 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    wait_until("every client to join", || {
+        counters.connected.load(Ordering::Relaxed) >= n
+    })
+    .await?;
+    let connect_ms = start.elapsed().as_secs_f64() * 1000.0;
+    println!("{}", json!({ "connected": n }));
+    tokio::time::sleep(Duration::from_secs(hold)).await;
+    Ok(json!({ "clients": n, "connect_ms": connect_ms }))
 }
 
 async fn fanout(url: &str, n: usize, k: usize, size: usize) -> Result<serde_json::Value, String> {

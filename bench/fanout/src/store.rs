@@ -1,14 +1,39 @@
-//! `sockscope-bench store N`: events/s persisted by the recorder against the raw
-//! SQLite ceiling measured in the same process: the same schema and pragmas, one
-//! transaction, one cached INSERT, values already serialized.
+//! `sockscope-bench store N ORDER`: events/s persisted by the recorder against the
+//! best raw loop for the same rows, each into a fresh database file (so both write
+//! into a table of the same size), in the order ORDER (`ceiling-first` or
+//! `recorder-first`; the xtask alternates it between rounds).
+//!
+//! The ceiling is what a SQLite expert would write for these rows with nothing
+//! else to do: the values already encoded (text and integers in memory), the
+//! recorder's own multi-row statement (16 rows per `INSERT OR ROLLBACK`, session id
+//! and first `seq` bound once per statement, NULLs bound once), the same pragmas
+//! (WAL, `synchronous = NORMAL`, foreign keys off, auto-checkpoint off), a
+//! transaction per 8,192 rows, and WAL checkpoints (PASSIVE) on a second connection
+//! in their own thread every 4 MiB committed, with the same 64 MiB WAL cap. The
+//! recorder is timed from `Recorder::start` through `record` per event (JSON not yet
+//! encoded, as the network path hands it over) to `finish()`.
+//!
+//! `sockscope-bench store-sustained EVENTS RATE BURST`: EVENTS events paced at RATE
+//! per second (1 ms steps), then BURST events as fast as the caller can produce
+//! them, each into its own recording; reports written and dropped and checks
+//! written + dropped = sent for both.
 
-use std::time::Instant;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
-use rusqlite::params;
+use rusqlite::Connection;
 use serde_json::json;
 use sockscope_engine::bus::record;
-use sockscope_engine::store::{Recorder, Store};
+use sockscope_engine::store::{Recorder, RecorderStats, Store};
 use sockscope_protocol::{Direction, EventRecord};
+
+/// The recorder's statement shape (see crates/engine/src/store/recorder.rs).
+const ROWS_PER_INSERT: usize = 16;
+const ROW_PARAMS: usize = 12;
+const TRANSACTION_ROWS: usize = 8_192;
+const CHECKPOINT_BYTES: usize = 4 << 20;
+const WAL_CAP_FRAMES: i64 = 16_384;
+const ROW_OVERHEAD: usize = 48;
 
 fn event(i: u64) -> EventRecord {
     let mut r = record(
@@ -23,94 +48,285 @@ fn event(i: u64) -> EventRecord {
     r
 }
 
-pub fn run(n: u64) -> Result<serde_json::Value, String> {
-    let dir = std::env::temp_dir().join(format!("sockscope-bench-store-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let store = Store::open(dir.join("bench.db")).map_err(|e| e.to_string())?;
+fn err(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
 
-    // Raw ceiling.
-    let raw_session = store
-        .create_session("raw", "bench", "", json!({}))
-        .map_err(|e| e.to_string())?;
-    let rows: Vec<(i64, String)> = (1..=n)
-        .map(|i| (1_700_000_000_000_000 + i as i64, event(i).args.to_string()))
+/// A fresh store in its own directory (removed by the caller).
+fn fresh(tag: &str) -> Result<(std::path::PathBuf, Store), String> {
+    let dir = std::env::temp_dir().join(format!(
+        "sockscope-bench-store-{}-{tag}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    let store = Store::open(dir.join("bench.db")).map_err(err)?;
+    Ok((dir, store))
+}
+
+/// A row as the ceiling binds it: everything already text or integer.
+struct Row {
+    ts: i64,
+    args: String,
+}
+
+fn insert_sql(rows: usize) -> String {
+    use std::fmt::Write as _;
+    let mut sql = String::from("INSERT OR ROLLBACK INTO events (session_id, seq, ts, source, direction, namespace, event, args, ack, socket_id, rooms, tenant, user, size) VALUES ");
+    for i in 0..rows {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        if i == 0 {
+            sql.push_str("(?1, ?2");
+        } else {
+            let _ = write!(sql, "(?1, ?2 + {i}");
+        }
+        for p in 0..ROW_PARAMS {
+            let _ = write!(sql, ", ?{}", 3 + i * ROW_PARAMS + p);
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+fn open(store: &Store) -> Result<Connection, String> {
+    let conn = Connection::open(store.path()).map_err(err)?;
+    conn.busy_timeout(Duration::from_secs(5)).map_err(err)?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF; PRAGMA wal_autocheckpoint = 0;",
+    )
+    .map_err(err)?;
+    Ok(conn)
+}
+
+/// The raw loop; returns events/s.
+fn ceiling(n: u64) -> Result<f64, String> {
+    let (dir, store) = fresh("ceiling")?;
+    let session = store
+        .create_session("ceiling", "bench", "", json!({}))
+        .map_err(err)?;
+    let rows: Vec<Row> = (1..=n)
+        .map(|i| Row {
+            ts: 1_700_000_000_000_000 + i as i64,
+            args: event(i).args.to_string(),
+        })
         .collect();
-    let mut conn = rusqlite::Connection::open(store.path()).map_err(|e| e.to_string())?;
-    conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
-        .map_err(|e| e.to_string())?;
+    let conn = open(&store)?;
+    let ckpt = open(&store)?;
+    // The checkpoint thread: a PASSIVE checkpoint per request, answering the WAL size.
+    let (req_tx, req_rx) = mpsc::sync_channel::<mpsc::SyncSender<i64>>(1);
+    let checkpointer = std::thread::spawn(move || {
+        while let Ok(done) = req_rx.recv() {
+            let frames = ckpt
+                .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1))
+                .unwrap_or(0);
+            let _ = done.send(frames);
+        }
+    });
+    let request = || {
+        let (tx, rx) = mpsc::sync_channel(1);
+        req_tx.send(tx).ok().map(|()| rx)
+    };
+    let multi_sql = insert_sql(ROWS_PER_INSERT);
+    let single_sql = insert_sql(1);
     let start = Instant::now();
-    {
-        let tx = conn.transaction().map_err(|e| e.to_string())?;
+    let mut pending: Option<mpsc::Receiver<i64>> = None;
+    let mut wal_frames = 0i64;
+    let mut since_checkpoint = 0usize;
+    let mut seq = 0i64;
+    for chunk in rows.chunks(TRANSACTION_ROWS) {
+        if wal_frames >= WAL_CAP_FRAMES {
+            if let Some(p) = pending.take() {
+                let _ = p.recv();
+            }
+            if let Some(p) = request() {
+                let _ = p.recv();
+            }
+            wal_frames = 0;
+        }
+        conn.execute_batch("BEGIN").map_err(err)?;
         {
-            let mut st = tx
-                .prepare_cached(
-                    "INSERT INTO events (session_id, seq, ts, source, direction, namespace, event, args, ack, socket_id, rooms, tenant, user, size)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-                )
-                .map_err(|e| e.to_string())?;
-            for (i, (ts, args)) in rows.iter().enumerate() {
-                let none: Option<&str> = None;
-                st.execute(params![
-                    raw_session,
-                    i as i64 + 1,
-                    ts,
-                    "connection:1",
-                    "s2c",
-                    "/dashboard",
-                    "metric:update",
-                    args,
-                    none,
-                    none,
-                    none,
-                    "acme",
-                    none,
-                    args.len() as i64
-                ])
-                .map_err(|e| e.to_string())?;
+            let mut multi = conn.prepare_cached(&multi_sql).map_err(err)?;
+            multi.raw_bind_parameter(1, session).map_err(err)?;
+            let mut groups = chunk.chunks_exact(ROWS_PER_INSERT);
+            let mut bound_constants = false;
+            for group in &mut groups {
+                multi.raw_bind_parameter(2, seq + 1).map_err(err)?;
+                for (i, row) in group.iter().enumerate() {
+                    let f = 3 + i * ROW_PARAMS;
+                    multi.raw_bind_parameter(f, row.ts).map_err(err)?;
+                    multi.raw_bind_parameter(f + 5, &row.args).map_err(err)?;
+                    multi
+                        .raw_bind_parameter(f + 11, row.args.len() as i64)
+                        .map_err(err)?;
+                    if !bound_constants {
+                        // Constant columns once per statement; NULL columns stay NULL.
+                        multi
+                            .raw_bind_parameter(f + 1, "connection:1")
+                            .map_err(err)?;
+                        multi.raw_bind_parameter(f + 2, "s2c").map_err(err)?;
+                        multi.raw_bind_parameter(f + 3, "/dashboard").map_err(err)?;
+                        multi
+                            .raw_bind_parameter(f + 4, "metric:update")
+                            .map_err(err)?;
+                        multi.raw_bind_parameter(f + 9, "acme").map_err(err)?;
+                    }
+                }
+                bound_constants = true;
+                multi.raw_execute().map_err(err)?;
+                seq += group.len() as i64;
+            }
+            if !groups.remainder().is_empty() {
+                let mut single = conn.prepare_cached(&single_sql).map_err(err)?;
+                single.raw_bind_parameter(1, session).map_err(err)?;
+                for row in groups.remainder() {
+                    seq += 1;
+                    single.raw_bind_parameter(2, seq).map_err(err)?;
+                    single.raw_bind_parameter(3, row.ts).map_err(err)?;
+                    single.raw_bind_parameter(4, "connection:1").map_err(err)?;
+                    single.raw_bind_parameter(5, "s2c").map_err(err)?;
+                    single.raw_bind_parameter(6, "/dashboard").map_err(err)?;
+                    single.raw_bind_parameter(7, "metric:update").map_err(err)?;
+                    single.raw_bind_parameter(8, &row.args).map_err(err)?;
+                    single.raw_bind_parameter(12, "acme").map_err(err)?;
+                    single
+                        .raw_bind_parameter(14, row.args.len() as i64)
+                        .map_err(err)?;
+                    single.raw_execute().map_err(err)?;
+                }
             }
         }
-        tx.commit().map_err(|e| e.to_string())?;
+        conn.execute_batch("COMMIT").map_err(err)?;
+        since_checkpoint += chunk
+            .iter()
+            .map(|r| r.args.len() + 40 + ROW_OVERHEAD)
+            .sum::<usize>();
+        if let Some(p) = &pending {
+            match p.try_recv() {
+                Ok(frames) => {
+                    wal_frames = frames;
+                    pending = None;
+                }
+                Err(mpsc::TryRecvError::Disconnected) => pending = None,
+                Err(mpsc::TryRecvError::Empty) => {}
+            }
+        }
+        if since_checkpoint >= CHECKPOINT_BYTES && pending.is_none() {
+            pending = request();
+            since_checkpoint = 0;
+        }
     }
-    let raw = n as f64 / start.elapsed().as_secs_f64();
+    if let Some(p) = pending.take() {
+        let _ = p.recv();
+    }
+    let rate = n as f64 / start.elapsed().as_secs_f64();
+    drop(req_tx);
+    let _ = checkpointer.join();
+    let count: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM events WHERE session_id = ?1",
+            [session],
+            |r| r.get(0),
+        )
+        .map_err(err)?;
     drop(conn);
+    let _ = std::fs::remove_dir_all(&dir);
+    if count as u64 != n {
+        return Err(format!("the ceiling wrote {count} rows, not {n}"));
+    }
+    Ok(rate)
+}
 
-    // The recorder, fed record by record as the network path does.
+/// The recorder fed record by record as the network path does; returns events/s.
+fn recorder(n: u64) -> Result<(f64, RecorderStats), String> {
+    let (dir, store) = fresh("recorder")?;
     let events: Vec<EventRecord> = (1..=n).map(event).collect();
     let session = store
         .create_session("recorder", "bench", "", json!({}))
-        .map_err(|e| e.to_string())?;
+        .map_err(err)?;
     let start = Instant::now();
-    let rec = Recorder::start(&store, session).map_err(|e| e.to_string())?;
+    let rec = Recorder::start(&store, session).map_err(err)?;
     for e in events {
         rec.record(e);
     }
-    let stats = rec.finish().map_err(|e| e.to_string())?;
-    let recorder = stats.written as f64 / start.elapsed().as_secs_f64();
-
-    // Sustained 50k events/s for two seconds (paced in 1 ms steps): nothing may drop.
-    let paced_session = store
-        .create_session("paced", "bench", "", json!({}))
-        .map_err(|e| e.to_string())?;
-    let rec = Recorder::start(&store, paced_session).map_err(|e| e.to_string())?;
-    let begin = Instant::now();
-    let mut sent: u64 = 0;
-    while sent < 100_000 {
-        let due = (begin.elapsed().as_secs_f64() * 50_000.0) as u64;
-        while sent < due.min(100_000) {
-            sent += 1;
-            rec.record(event(sent));
-        }
-        std::thread::sleep(std::time::Duration::from_millis(1));
-    }
-    let paced = rec.finish().map_err(|e| e.to_string())?;
+    let stats = rec.finish().map_err(err)?;
+    let rate = stats.written as f64 / start.elapsed().as_secs_f64();
     let _ = std::fs::remove_dir_all(&dir);
+    Ok((rate, stats))
+}
+
+pub fn run(n: u64, recorder_first: bool) -> Result<serde_json::Value, String> {
+    let (raw, (rec, stats)) = if recorder_first {
+        let r = recorder(n)?;
+        (ceiling(n)?, r)
+    } else {
+        let c = ceiling(n)?;
+        (c, recorder(n)?)
+    };
     Ok(json!({
         "events": n,
         "raw_per_sec": raw,
-        "recorder_per_sec": recorder,
+        "recorder_per_sec": rec,
         "written": stats.written,
         "dropped": stats.dropped,
-        "paced_50k_written": paced.written,
-        "paced_50k_dropped": paced.dropped,
+    }))
+}
+
+/// Paced then burst runs, each into its own recording of one store.
+pub fn sustained(paced: u64, rate: u64, burst: u64) -> Result<serde_json::Value, String> {
+    let (dir, store) = fresh("sustained")?;
+    let template = event(0);
+    let make = |i: u64| {
+        let mut e = template.clone();
+        e.ts = 1_700_000_000_000_000 + i as i64;
+        e
+    };
+
+    let session = store
+        .create_session("paced", "bench", "", json!({}))
+        .map_err(err)?;
+    let rec = Recorder::start(&store, session).map_err(err)?;
+    let begin = Instant::now();
+    let mut sent: u64 = 0;
+    while sent < paced {
+        let due = ((begin.elapsed().as_secs_f64() * rate as f64) as u64).min(paced);
+        while sent < due {
+            sent += 1;
+            rec.record(make(sent));
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let send_secs = begin.elapsed().as_secs_f64();
+    let p = rec.finish().map_err(err)?;
+    let paced_secs = begin.elapsed().as_secs_f64();
+
+    let session = store
+        .create_session("burst", "bench", "", json!({}))
+        .map_err(err)?;
+    let events: Vec<EventRecord> = (1..=burst).map(make).collect();
+    let begin = Instant::now();
+    let rec = Recorder::start(&store, session).map_err(err)?;
+    for e in events {
+        rec.record(e);
+    }
+    let burst_send_secs = begin.elapsed().as_secs_f64();
+    let b = rec.finish().map_err(err)?;
+    let burst_secs = begin.elapsed().as_secs_f64();
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(json!({
+        "queue": sockscope_engine::store::RECORDER_QUEUE,
+        "paced_sent": paced,
+        "paced_rate": rate,
+        "paced_send_secs": send_secs,
+        "paced_secs": paced_secs,
+        "paced_written": p.written,
+        "paced_dropped": p.dropped,
+        "paced_balanced": p.written + p.dropped == paced,
+        "burst_sent": burst,
+        "burst_send_secs": burst_send_secs,
+        "burst_secs": burst_secs,
+        "burst_written": b.written,
+        "burst_dropped": b.dropped,
+        "burst_balanced": b.written + b.dropped == burst,
     }))
 }

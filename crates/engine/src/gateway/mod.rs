@@ -20,6 +20,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
+use axum::serve::ListenerExt as _;
 use serde_json::json;
 use socketioxide::SocketIo;
 use sockscope_protocol::{
@@ -388,6 +389,14 @@ impl Gateway {
                     Err(e) => Err(e),
                 },
                 None => {
+                    // Nagle off: a small emit goes out now instead of waiting for the
+                    // ACK of the one before (up to the peer's 40 ms delayed ACK), which
+                    // was the tail of replay's delivery error at a real client.
+                    let listener = listener.tap_io(|tcp| {
+                        if let Err(error) = tcp.set_nodelay(true) {
+                            tracing::debug!(%error, "cannot set TCP_NODELAY");
+                        }
+                    });
                     axum::serve(listener, app)
                         .with_graceful_shutdown(stopped)
                         .await

@@ -75,6 +75,10 @@ impl TlsListener {
                 if tx.is_closed() {
                     break;
                 }
+                // Nagle off, as on the plain listener: small emits leave at once.
+                if let Err(error) = stream.set_nodelay(true) {
+                    tracing::debug!(%error, "cannot set TCP_NODELAY");
+                }
                 let acceptor = acceptor.clone();
                 let tx = tx.clone();
                 tokio::spawn(async move {

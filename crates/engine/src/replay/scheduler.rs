@@ -106,9 +106,9 @@ pub fn plan(ts: &[i64], timing: &Timing) -> Vec<Duration> {
     out
 }
 
-/// How long before a deadline the clock stops sleeping on the timer and yields until
-/// it instead (a little over the timer's 1 ms tick).
-const SPIN: Duration = Duration::from_micros(1_500);
+/// How long before a deadline the clock stops sleeping on tokio's timer and sleeps
+/// the rest precisely instead (a little over the timer's 1 ms tick).
+const PRECISE: Duration = Duration::from_micros(1_500);
 
 /// Waits for planned offsets measured from one fixed start.
 #[derive(Debug, Clone, Copy)]
@@ -148,22 +148,24 @@ impl Clock {
             .unwrap_or_else(|| self.start + limits::MAX_DURATION);
         // tokio's timer ticks in whole milliseconds and rounds a deadline up to the
         // next tick, which alone costs up to 1 ms of lateness per event. So sleep on
-        // the timer only until shortly before the deadline, then yield to the runtime
-        // until it arrives: other tasks keep running, and the send goes out on time.
-        if let Some(early) = deadline.checked_sub(SPIN) {
+        // the timer only until shortly before the deadline, then sleep the rest on a
+        // blocking-pool thread (`nanosleep`, tens of microseconds late at most): the
+        // runtime's workers stay free and no core is burnt yielding until the
+        // deadline, which a busy wait did (a whole core at 5,000 events/s, and on a
+        // loaded machine the spinning task itself got preempted).
+        if let Some(early) = deadline.checked_sub(PRECISE) {
             if early > Instant::now() {
                 tokio::time::sleep_until(early).await;
             }
         }
-        // Bounded in wall-clock time: under a paused test clock tokio time does not
-        // move while a task yields, so after twice the window it sleeps instead.
-        let spin_started = std::time::Instant::now();
-        while Instant::now() < deadline {
-            if spin_started.elapsed() > 2 * SPIN {
+        let rest = deadline.saturating_duration_since(Instant::now());
+        if !rest.is_zero() {
+            let slept = tokio::task::spawn_blocking(move || std::thread::sleep(rest)).await;
+            // Under a paused test clock tokio time does not move while a thread
+            // sleeps, and a blocking pool may be gone at shutdown: the timer then.
+            if slept.is_err() || Instant::now() < deadline {
                 tokio::time::sleep_until(deadline).await;
-                break;
             }
-            tokio::task::yield_now().await;
         }
         let now = Instant::now();
         if now >= deadline {
@@ -190,11 +192,53 @@ pub fn summarize(errors_us: &[i64]) -> sockscope_protocol::ScheduleSummary {
     }
 }
 
+/// [`summarize`] kept up to date one error at a time, for a status published after
+/// every send: summarizing the whole list each time cost O(n) per event, O(n^2) per
+/// replay, and put a 100,000-event replay seconds behind its plan.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunningSummary {
+    sends: u64,
+    sum_us: f64,
+    max_us: Option<i64>,
+}
+
+impl RunningSummary {
+    pub fn push(&mut self, error_us: i64) {
+        self.sends += 1;
+        self.sum_us += error_us as f64;
+        self.max_us = Some(self.max_us.map_or(error_us, |m| m.max(error_us)));
+    }
+
+    /// The same figures [`summarize`] gives for the errors pushed so far.
+    pub fn summary(&self) -> sockscope_protocol::ScheduleSummary {
+        sockscope_protocol::ScheduleSummary {
+            sends: self.sends,
+            mean_error_us: if self.sends == 0 {
+                0.0
+            } else {
+                self.sum_us / self.sends as f64
+            },
+            max_error_us: self.max_us.unwrap_or(0),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const MS: i64 = 1000;
+
+    #[test]
+    fn running_summary_matches_summarize() {
+        let errors = [-3, 10, 250, 0, 7];
+        let mut running = RunningSummary::default();
+        assert_eq!(running.summary(), summarize(&[]));
+        for e in errors {
+            running.push(e);
+        }
+        assert_eq!(running.summary(), summarize(&errors));
+    }
 
     fn ms(v: &[Duration]) -> Vec<u128> {
         v.iter().map(Duration::as_millis).collect()

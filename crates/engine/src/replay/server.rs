@@ -507,10 +507,10 @@ where
     F: std::future::Future<Output = Result<usize>>,
 {
     let mut head = Playhead::new();
-    let mut errors: Vec<i64> = Vec::with_capacity(emits.len());
+    let mut errors = scheduler::RunningSummary::default();
     let mut open = true;
     let mut ended = Ended::Finished;
-    let publish = |head: &Playhead, errors: &[i64]| {
+    let publish = |head: &Playhead, errors: &scheduler::RunningSummary| {
         status.send_modify(|s| {
             s.phase = if head.paused_at.is_some() {
                 ServerReplayPhase::Paused
@@ -519,7 +519,7 @@ where
             };
             s.paused = head.paused_at.is_some();
             s.index = head.index as u64;
-            s.schedule = scheduler::summarize(errors);
+            s.schedule = errors.summary();
         });
     };
     for c in early {
@@ -583,7 +583,7 @@ where
         };
         s.paused = false;
         s.index = head.index as u64;
-        s.schedule = scheduler::summarize(&errors);
+        s.schedule = errors.summary();
     });
     ended
 }

@@ -51,8 +51,9 @@ use super::{is_busy, live, Store};
 use crate::bus::now_micros;
 use crate::{Error, Result};
 
-/// Records the queue holds before it starts dropping (and counting) new ones.
-const QUEUE: usize = 262_144;
+/// Records the queue holds before it starts dropping (and counting) new ones
+/// (public so the benchmark can size a run that overflows it).
+pub const QUEUE: usize = 262_144;
 /// Estimated bytes (see [`approx_size`]) the queue holds before it starts dropping.
 const QUEUE_BYTES: usize = 256 << 20;
 /// Text bytes in one transaction at most (its batches are kept until it commits).
