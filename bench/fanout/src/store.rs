@@ -69,24 +69,9 @@ struct Row {
     args: String,
 }
 
+/// The recorder's own statement text: the ceiling binds the same columns the same way.
 fn insert_sql(rows: usize) -> String {
-    use std::fmt::Write as _;
-    let mut sql = String::from("INSERT OR ROLLBACK INTO events (session_id, seq, ts, source, direction, namespace, event, args, ack, socket_id, rooms, tenant, user, size) VALUES ");
-    for i in 0..rows {
-        if i > 0 {
-            sql.push_str(", ");
-        }
-        if i == 0 {
-            sql.push_str("(?1, ?2");
-        } else {
-            let _ = write!(sql, "(?1, ?2 + {i}");
-        }
-        for p in 0..ROW_PARAMS {
-            let _ = write!(sql, ", ?{}", 3 + i * ROW_PARAMS + p);
-        }
-        sql.push(')');
-    }
-    sql
+    sockscope_engine::store::recorder_insert_sql(rows)
 }
 
 fn open(store: &Store) -> Result<Connection, String> {

@@ -29,7 +29,9 @@ use crate::redact;
 use crate::{Error, Result};
 
 pub use files::write_atomically;
-pub use recorder::{Recorder, RecorderStats, QUEUE as RECORDER_QUEUE};
+pub use recorder::{
+    insert_sql as recorder_insert_sql, Recorder, RecorderStats, QUEUE as RECORDER_QUEUE,
+};
 
 /// Whether a SQLite error means another connection holds the lock.
 pub(crate) fn is_busy(e: &rusqlite::Error) -> bool {

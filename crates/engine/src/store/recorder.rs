@@ -583,7 +583,7 @@ impl Nulls {
 
 /// `INSERT ... VALUES` for `rows` rows: row `i` is `(?1, ?2 + i, ` and its own
 /// [`ROW_PARAMS`] numbered parameters `)`.
-fn insert_sql(rows: usize) -> String {
+pub fn insert_sql(rows: usize) -> String {
     use std::fmt::Write as _;
     let mut sql = String::with_capacity(INSERT.len() + rows * 80);
     sql.push_str(INSERT);
