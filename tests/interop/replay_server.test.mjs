@@ -105,6 +105,10 @@ test("server replay: each tenant gets its rooms' events in order with equal payl
   const globex = await client(t, replay.url, "globex", "gus");
   const done = await replay.closed;
   assert.equal(done.code, 0, done.stderr);
+  // With a key, the replay's gateway verifies identities and its HTTP API needs the
+  // token it generated, which it says once the replay is accepted.
+  assert.match(done.stderr, /auth: on, identities come from verified tokens only/);
+  assert.match(done.stderr, /http api: needs Authorization: Bearer ssk_[0-9a-f]+ \(generated/);
 
   assert.deepEqual(payloads(acme.got), [
     ["order", [{ id: 1, tenant: "acme" }]],

@@ -167,6 +167,8 @@ pub async fn run(args: ReplayArgs) -> Result<()> {
 /// Runs the replay on the started gateway, reports, and keeps serving if asked.
 async fn replay(engine: &Engine, req: &ServerReplayRequest, args: &ReplayArgs) -> Result<()> {
     engine.replay_server_start(req).await?;
+    // Said once the replay is accepted, so a refused request stays one line.
+    crate::serve::print_trust(engine, false).await;
     let handle = engine
         .replay_server()
         .await

@@ -158,18 +158,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         }
         _ => None,
     };
-    let url = status.url.clone().unwrap_or_default();
-    {
-        let mut out = std::io::stdout().lock();
-        writeln!(out, "listening on {url}")?;
-        out.flush()?;
-    }
-    let api_token = engine
-        .gateway()
-        .await
-        .ok()
-        .and_then(|g| g.api_token().map(str::to_owned));
-    print_security(&status, api_token.as_deref(), args.api.given().is_some());
+    announce(&engine, &status, args.api.given().is_some()).await?;
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
     let note = if recorder.is_some() {
@@ -202,6 +191,37 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         eprintln!("printer skipped {skipped} lines");
     }
     Ok(())
+}
+
+/// `listening on URL` on stdout, then who is trusted on stderr: what every command
+/// that starts the embedded gateway says first.
+pub(crate) async fn announce(
+    engine: &Engine,
+    status: &GatewayStatus,
+    token_given: bool,
+) -> Result<()> {
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(
+            out,
+            "listening on {}",
+            status.url.as_deref().unwrap_or_default()
+        )?;
+        out.flush()?;
+    }
+    print_trust(engine, token_given).await;
+    Ok(())
+}
+
+/// The running gateway's trust lines (see [`print_security`]).
+pub(crate) async fn print_trust(engine: &Engine, token_given: bool) {
+    let status = engine.gateway_status().await;
+    let api_token = engine
+        .gateway()
+        .await
+        .ok()
+        .and_then(|g| g.api_token().map(str::to_owned));
+    print_security(&status, api_token.as_deref(), token_given);
 }
 
 /// What the operator must know about who is trusted, on stderr (stdout carries only
