@@ -253,23 +253,7 @@ impl Store {
 
     /// A session's events in recorded order, redacted on the way out as sessions are.
     pub fn events(&self, id: i64) -> Result<Vec<EventRecord>> {
-        self.session(id)?;
-        let conn = self.connect()?;
-        let mut st = conn
-            .prepare(
-                "SELECT seq, ts, source, direction, namespace, event, args, ack, socket_id, rooms, tenant, user
-                 FROM events WHERE session_id = ?1 ORDER BY seq",
-            )
-            .map_err(|e| self.err(e))?;
-        let rows = st
-            .query_map([id], event_row)
-            .map_err(|e| self.err(e))?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(|e| self.err(e))?;
-        let mut rows = rows;
-        let policy = redact::policy();
-        rows.iter_mut().for_each(|r| policy.record(r));
-        Ok(rows)
+        self.events_page(id, 0, u64::MAX)
     }
 
     /// Calls `each` with session `id`'s events in recorded order, one row at a time:
@@ -279,30 +263,31 @@ impl Store {
     pub fn for_each_event(
         &self,
         id: i64,
-        mut each: impl FnMut(EventRecord) -> Result<()>,
+        each: impl FnMut(EventRecord) -> Result<()>,
     ) -> Result<usize> {
-        self.session(id)?;
-        let conn = self.connect()?;
-        let mut st = conn
-            .prepare(&format!(
-                "SELECT {EVENT_COLUMNS} FROM events WHERE session_id = ?1 ORDER BY seq"
-            ))
-            .map_err(|e| self.err(e))?;
-        let mut rows = st.query([id]).map_err(|e| self.err(e))?;
-        let policy = redact::policy();
-        let mut n = 0;
-        while let Some(row) = rows.next().map_err(|e| self.err(e))? {
-            let mut rec = event_row(row).map_err(|e| self.err(e))?;
-            policy.record(&mut rec);
-            each(rec)?;
-            n += 1;
-        }
-        Ok(n)
+        self.walk_events(id, 0, u64::MAX, each)
     }
 
     /// At most `limit` of session `id`'s events in recorded order, skipping the first
     /// `offset`: one page of the Recordings panel, redacted as [`Store::events`] is.
     pub fn events_page(&self, id: i64, offset: u64, limit: u64) -> Result<Vec<EventRecord>> {
+        let mut page = Vec::new();
+        self.walk_events(id, offset, limit, |rec| {
+            page.push(rec);
+            Ok(())
+        })?;
+        Ok(page)
+    }
+
+    /// The one event query behind [`Store::events`], [`Store::for_each_event`] and
+    /// [`Store::events_page`]: rows in `seq` order, each redacted, passed to `each`.
+    fn walk_events(
+        &self,
+        id: i64,
+        offset: u64,
+        limit: u64,
+        mut each: impl FnMut(EventRecord) -> Result<()>,
+    ) -> Result<usize> {
         self.session(id)?;
         let conn = self.connect()?;
         let mut st = conn
@@ -312,15 +297,18 @@ impl Store {
             .map_err(|e| self.err(e))?;
         // SQLite integers are i64; a larger offset or limit means "all of them".
         let clamp = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
-        let rows = st
-            .query_map(params![id, clamp(limit), clamp(offset)], event_row)
-            .map_err(|e| self.err(e))?
-            .collect::<rusqlite::Result<Vec<_>>>()
+        let mut rows = st
+            .query(params![id, clamp(limit), clamp(offset)])
             .map_err(|e| self.err(e))?;
-        let mut rows = rows;
         let policy = redact::policy();
-        rows.iter_mut().for_each(|r| policy.record(r));
-        Ok(rows)
+        let mut n = 0;
+        while let Some(row) = rows.next().map_err(|e| self.err(e))? {
+            let mut rec = event_row(row).map_err(|e| self.err(e))?;
+            policy.record(&mut rec);
+            each(rec)?;
+            n += 1;
+        }
+        Ok(n)
     }
 
     pub fn delete_session(&self, id: i64) -> Result<()> {
