@@ -127,14 +127,7 @@ fn server_run(
     let times = tmp("time");
     let out = tmp("result.json");
     let _ = std::fs::remove_file(&out);
-    let mut full: Vec<String> = vec![
-        "-f".into(),
-        "%U %S".into(),
-        "-o".into(),
-        times.to_string_lossy().into_owned(),
-        program.to_string_lossy().into_owned(),
-    ];
-    full.extend(args.iter().cloned());
+    let full = timed(&times, program, args.iter().cloned());
     let full: Vec<&str> = full.iter().map(String::as_str).collect();
     let mut server = start(Path::new("/usr/bin/time"), &full, &workspace::root())?;
     output(Cmd::new("node").dir(&p.node_dir).args([
@@ -150,6 +143,20 @@ fn server_run(
     let mut run = read_result(&out, Duration::from_secs(1))?;
     run.cpu = cpu_seconds(&times)?;
     Ok(run)
+}
+
+/// `/usr/bin/time`'s arguments to run `program args`, writing user and system CPU
+/// seconds to `times`.
+fn timed(times: &Path, program: &Path, args: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut full: Vec<String> = vec![
+        "-f".into(),
+        "%U %S".into(),
+        "-o".into(),
+        times.to_string_lossy().into_owned(),
+        program.to_string_lossy().into_owned(),
+    ];
+    full.extend(args);
+    full
 }
 
 /// Client replay: the Node staging server, `program args URL-last?` under
@@ -175,14 +182,7 @@ fn client_run(
         ],
         &p.node_dir,
     )?;
-    let mut full: Vec<String> = vec![
-        "-f".into(),
-        "%U %S".into(),
-        "-o".into(),
-        times.to_string_lossy().into_owned(),
-        program.to_string_lossy().into_owned(),
-    ];
-    full.extend(args(&staging.url));
+    let full = timed(&times, program, args(&staging.url));
     output(Cmd::new("/usr/bin/time").args(full)).ok_or("the client replay failed")?;
     let mut run = read_result(&out, Duration::from_secs(RUN_SECS * 4 + 25))?;
     drop(staging);
