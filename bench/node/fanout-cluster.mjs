@@ -3,6 +3,7 @@
 // owns the port and hands each connection to a worker) with
 // `@socket.io/cluster-adapter`, so `io.emit` in any worker reaches the sockets of
 // every worker. POST /emit {event, data} -> io.emit, as in fanout-server.mjs.
+import { emitRoute } from "./emit-route.mjs";
 import cluster from "node:cluster";
 import { createServer } from "node:http";
 import { Server } from "socket.io";
@@ -28,19 +29,7 @@ if (cluster.isPrimary) {
     });
   }
 } else {
-  const http = createServer((req, res) => {
-    if (req.method !== "POST" || req.url !== "/emit") {
-      res.writeHead(404).end();
-      return;
-    }
-    let body = "";
-    req.on("data", (d) => (body += d));
-    req.on("end", () => {
-      const { event, data } = JSON.parse(body);
-      io.emit(event, data);
-      res.writeHead(200, { "content-type": "application/json" }).end("{}");
-    });
-  });
+  const http = createServer(emitRoute(() => io));
   const io = new Server(http, { transports: ["websocket"] });
   io.adapter(createAdapter());
   setupWorker(io);
