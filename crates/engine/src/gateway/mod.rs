@@ -5,6 +5,7 @@
 //! tenants' rooms apart, serves a small HTTP API on the same port and publishes every
 //! event in and out on the engine's [`Bus`].
 
+pub mod admin;
 pub mod api_access;
 pub mod args;
 pub mod auth;
@@ -52,6 +53,8 @@ pub(crate) struct Shared {
     io: RwLock<Option<SocketIo>>,
     /// Per-profile bookkeeping (entity owners, running simulations, plain-WS clients).
     pub(crate) state: ProfileState,
+    /// The Admin UI namespace, when `serve --admin` asked for it.
+    pub(crate) admin: Option<Arc<admin::AdminServer>>,
 }
 
 impl Shared {
@@ -285,7 +288,7 @@ impl GatewayHandle {
 /// An argument list that socketioxide sends as separate arguments: it serializes as
 /// a tuple, which socketioxide expands, where a `Vec` or JSON array would be sent as
 /// one array argument.
-struct ArgList<'a>(&'a [serde_json::Value]);
+pub(crate) struct ArgList<'a>(pub(crate) &'a [serde_json::Value]);
 
 impl serde::Serialize for ArgList<'_> {
     fn serialize<S: serde::Serializer>(
@@ -311,12 +314,24 @@ pub struct Gateway {
     handle: GatewayHandle,
     shutdown: oneshot::Sender<()>,
     server: JoinHandle<()>,
+    /// The admin namespace's stats and live-change task.
+    admin_task: Option<JoinHandle<()>>,
 }
 
 impl Gateway {
     /// Binds and starts serving. Fails with a message naming the address when the
     /// port is taken, and before binding when the settings are invalid.
     pub async fn start(settings: &GatewaySettings, bus: Bus) -> Result<Self> {
+        Self::start_with_admin(settings, bus, None).await
+    }
+
+    /// [`Gateway::start`], also serving the Admin UI protocol on `admin`'s namespace
+    /// when given (see [`admin`]).
+    pub async fn start_with_admin(
+        settings: &GatewaySettings,
+        bus: Bus,
+        admin: Option<admin::AdminConfig>,
+    ) -> Result<Self> {
         let ip: IpAddr = match settings.host.as_str() {
             "localhost" => IpAddr::from([127, 0, 0, 1]),
             host => host
@@ -325,6 +340,9 @@ impl Gateway {
         };
         let profile = settings.profile;
         let namespaces = namespaces(profiles::namespaces(profile), &settings.namespaces)?;
+        if let Some(a) = &admin {
+            a.check(&namespaces)?;
+        }
         let shared = Arc::new(Shared {
             bus,
             auth: Authenticator::new(&settings.auth, &settings.user_claim, &settings.tenant_claim)?,
@@ -332,6 +350,7 @@ impl Gateway {
             settings: settings.clone(),
             io: RwLock::new(None),
             state: ProfileState::default(),
+            admin: admin.map(|a| Arc::new(admin::AdminServer::new(a))),
         });
         let (layer, io) = SocketIo::builder().with_state(shared.clone()).build_layer();
         if let Ok(mut slot) = shared.io.write() {
@@ -340,6 +359,11 @@ impl Gateway {
         for ns in &shared.namespaces {
             profiles::register(profile, &io, ns);
         }
+        if let Some(a) = &shared.admin {
+            admin::register(&io, a);
+        }
+        // Subscribed before the first connection can be accepted.
+        let admin_rx = shared.admin.as_ref().map(|_| shared.bus.subscribe());
         let access =
             api_access::ApiAccess::new(ip, shared.auth.required(), settings.api_token.as_deref());
         let handle = GatewayHandle {
@@ -378,6 +402,8 @@ impl Gateway {
             },
             _ => None,
         };
+        let admin_task = admin_rx
+            .and_then(|rx| admin::spawn(handle.io.clone(), shared.clone(), rx, addr.port()));
         let (shutdown, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             let stopped = async move {
@@ -414,6 +440,7 @@ impl Gateway {
             handle,
             shutdown,
             server,
+            admin_task,
         })
     }
 
@@ -440,6 +467,9 @@ impl Gateway {
     /// Disconnects every socket, stops accepting connections and waits briefly for
     /// the server to wind down.
     pub async fn stop(self) {
+        if let Some(task) = &self.admin_task {
+            task.abort();
+        }
         self.handle.io.close().await;
         if let Ok(mut slot) = self.handle.shared.io.write() {
             *slot = None;
