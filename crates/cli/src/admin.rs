@@ -302,18 +302,7 @@ async fn act(
                 .retain(|s| s.namespace != client.admin_namespace());
             let mut report = tenants::audit(&snap, &tenant_keys, pattern.as_ref());
             report.findings.extend(leaks);
-            output::report(&report, json, |out, r| {
-                for (t, sockets) in &r.tenants {
-                    writeln!(out, "tenant {t}: {}", sockets.join(", "))?;
-                }
-                if !r.untenanted.is_empty() {
-                    writeln!(out, "no tenant: {}", r.untenanted.join(", "))?;
-                }
-                for f in &r.findings {
-                    writeln!(out, "{}", f.line())?;
-                }
-                writeln!(out, "{} finding(s)", r.findings.len())
-            })?;
+            crate::audit::print_report(&report, json)?;
             if !report.findings.is_empty() {
                 return Err(CliError::Findings(report.findings.len()));
             }

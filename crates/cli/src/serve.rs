@@ -102,7 +102,12 @@ pub struct AdminServeArgs {
     #[arg(long)]
     admin: bool,
     /// Admin UI login name (with --admin-password-hash).
-    #[arg(long, value_name = "USER", requires = "admin", requires = "admin_password_hash")]
+    #[arg(
+        long,
+        value_name = "USER",
+        requires = "admin",
+        requires = "admin_password_hash"
+    )]
     admin_user: Option<String>,
     /// bcrypt hash of the admin password (`$2b$...`, e.g. from `htpasswd -bnBC 10 "" PW`).
     #[arg(
@@ -126,7 +131,8 @@ pub struct AdminServeArgs {
 }
 
 fn parse_admin_mode(s: &str) -> std::result::Result<AdminMode, String> {
-    AdminMode::from_name(s).ok_or_else(|| format!("unknown admin mode {s:?} (development or production)"))
+    AdminMode::from_name(s)
+        .ok_or_else(|| format!("unknown admin mode {s:?} (development or production)"))
 }
 
 impl AdminServeArgs {

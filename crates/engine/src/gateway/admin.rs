@@ -123,7 +123,9 @@ impl AdminConfig {
         } = &self.login
         {
             if username.is_empty() {
-                return Err(crate::Error::AdminSetup("the admin user name is empty".into()));
+                return Err(crate::Error::AdminSetup(
+                    "the admin user name is empty".into(),
+                ));
             }
             if let Err(e) = bcrypt::verify("", password_hash) {
                 return Err(crate::Error::AdminSetup(format!(
@@ -241,11 +243,10 @@ impl AdminServer {
         // bcrypt is slow on purpose: off the async workers. The hash is checked for a
         // wrong user name too, so timing does not tell which of the two was wrong.
         let (password, hash) = (password.to_owned(), password_hash.clone());
-        let matches = crate::offload::blocking(move || {
-            Ok(bcrypt::verify(password, &hash).unwrap_or(false))
-        })
-        .await
-        .unwrap_or(false);
+        let matches =
+            crate::offload::blocking(move || Ok(bcrypt::verify(password, &hash).unwrap_or(false)))
+                .await
+                .unwrap_or(false);
         if matches && given_user == Some(username.as_str()) {
             Ok(Some(self.new_session()))
         } else {
@@ -348,7 +349,11 @@ fn target(io: &SocketIo, nsp: &str, filter: Option<&str>) -> Target {
 fn served<'a>(shared: &'a Shared, args: &'a Value, action: &str) -> Option<(&'a str, SocketIo)> {
     let nsp = args.get(0).and_then(Value::as_str)?;
     if !shared.namespaces.iter().any(|n| n == nsp) {
-        tracing::warn!(action, namespace = nsp, "admin action on a namespace the gateway does not serve");
+        tracing::warn!(
+            action,
+            namespace = nsp,
+            "admin action on a namespace the gateway does not serve"
+        );
         return None;
     }
     Some((nsp, shared.io()?))
@@ -618,10 +623,16 @@ impl Watcher {
                 k.rooms = rooms;
                 k.transport = transport;
                 for r in joined {
-                    self.send("room_joined", vec![json!(ns), json!(r), json!(key.1), json!(now_iso())]);
+                    self.send(
+                        "room_joined",
+                        vec![json!(ns), json!(r), json!(key.1), json!(now_iso())],
+                    );
                 }
                 for r in left {
-                    self.send("room_left", vec![json!(ns), json!(r), json!(key.1), json!(now_iso())]);
+                    self.send(
+                        "room_left",
+                        vec![json!(ns), json!(r), json!(key.1), json!(now_iso())],
+                    );
                 }
                 if upgraded {
                     self.send(
@@ -655,7 +666,12 @@ impl Watcher {
             self.known.remove(&key);
             self.send(
                 "socket_disconnected",
-                vec![json!(key.0), json!(key.1), json!("transport close"), json!(now_iso())],
+                vec![
+                    json!(key.0),
+                    json!(key.1),
+                    json!("transport close"),
+                    json!(now_iso()),
+                ],
             );
         }
         self.departed.retain(|k| seen.contains(k));
@@ -697,7 +713,10 @@ impl Watcher {
                 let key = (ns.to_owned(), id.clone());
                 if self.known.remove(&key).is_some() {
                     let reason = rec.args.get(0).and_then(Value::as_str).unwrap_or("unknown");
-                    self.send("socket_disconnected", vec![json!(ns), json!(id), json!(reason), json!(now_iso())]);
+                    self.send(
+                        "socket_disconnected",
+                        vec![json!(ns), json!(id), json!(reason), json!(now_iso())],
+                    );
                 }
                 if self.socket(ns, id).is_some() {
                     self.departed.insert(key);
@@ -712,7 +731,15 @@ impl Watcher {
                         Direction::C2s => "event_received",
                         Direction::S2c => "event_sent",
                     };
-                    self.send(what, vec![json!(ns), json!(id), Value::Array(relayed()), json!(now_iso())]);
+                    self.send(
+                        what,
+                        vec![
+                            json!(ns),
+                            json!(id),
+                            Value::Array(relayed()),
+                            json!(now_iso()),
+                        ],
+                    );
                 }
             }
             (None, Direction::S2c, _) => {
@@ -721,7 +748,15 @@ impl Watcher {
                 let args = relayed();
                 for s in sockets {
                     self.sync_socket(&s, ns);
-                    self.send("event_sent", vec![json!(ns), json!(s.id.to_string()), Value::Array(args.clone()), json!(now_iso())]);
+                    self.send(
+                        "event_sent",
+                        vec![
+                            json!(ns),
+                            json!(s.id.to_string()),
+                            Value::Array(args.clone()),
+                            json!(now_iso()),
+                        ],
+                    );
                 }
             }
             (None, Direction::C2s, _) => {}
@@ -746,7 +781,11 @@ impl Watcher {
         let mut all = self.shared.namespaces.clone();
         all.push(self.admin_ns.clone());
         for ns in &all {
-            let sockets = self.io.of(ns.as_str()).map(|op| op.sockets()).unwrap_or_default();
+            let sockets = self
+                .io
+                .of(ns.as_str())
+                .map(|op| op.sockets())
+                .unwrap_or_default();
             clients += sockets.len();
             polling += sockets
                 .iter()
@@ -871,8 +910,14 @@ mod tests {
     #[tokio::test]
     async fn login_needs_the_password_or_a_real_session() {
         let a = AdminServer::new(basic());
-        assert!(a.login(&json!({"username": "admin", "password": "no"})).await.is_err());
-        assert!(a.login(&json!({"username": "root", "password": "pw"})).await.is_err());
+        assert!(a
+            .login(&json!({"username": "admin", "password": "no"}))
+            .await
+            .is_err());
+        assert!(a
+            .login(&json!({"username": "root", "password": "pw"}))
+            .await
+            .is_err());
         assert!(a.login(&json!({"username": "admin"})).await.is_err());
         assert!(a.login(&json!({"sessionId": "forged"})).await.is_err());
         let session = a
@@ -880,7 +925,10 @@ mod tests {
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(a.login(&json!({ "sessionId": session })).await.unwrap(), None);
+        assert_eq!(
+            a.login(&json!({ "sessionId": session })).await.unwrap(),
+            None
+        );
         let open = AdminServer::new(AdminConfig::new(AdminLogin::Open));
         assert_eq!(open.login(&Value::Null).await.unwrap(), None);
     }
