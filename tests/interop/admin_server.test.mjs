@@ -90,6 +90,24 @@ test("/admin exists only with --admin; --admin-no-auth warns and needs no login"
   await once(b.s, "connect", "an open admin namespace to accept");
   await b.seen("config", (c) => c.supportedFeatures.includes("JOIN"));
 
+  // Production and read-only: stats only, no socket list, actions ignored (the
+  // join test below is the control that they work otherwise).
+  const ro = await serve(["--port", "0", "--admin", "--admin-no-auth", "--admin-mode", "production", "--admin-readonly"]);
+  t.after(() => ro.child.kill("SIGKILL"));
+  const c = io(ro.url, { transports: ["websocket"], reconnection: false, forceNew: true });
+  t.after(() => c.close());
+  await once(c, "connect", "a client of the read-only gateway");
+  const r = adminSocket(t, ro.url, {});
+  await once(r.s, "connect", "the read-only admin namespace");
+  const [, roConfig] = await r.seen("config", () => true);
+  assert.deepEqual(roConfig.supportedFeatures, ["AGGREGATED_EVENTS"]);
+  await r.seen("server_stats", (x) => x.namespaces.some((n) => n.name === "/" && n.socketsCount === 1));
+  r.s.emit("join", "/", "planted", c.id);
+  await new Promise((res) => setTimeout(res, 300));
+  const snap = await (await fetch(`${ro.url}/inspect`)).json();
+  assert.deepEqual(snap.namespaces[0].sockets[0].rooms, []);
+  assert.equal(r.got.some(([e]) => e === "all_sockets" || e === "room_joined"), false);
+
   // A login needs both halves, and a hash bcrypt can read.
   const half = await run(["serve", "--port", "0", "--admin", "--admin-user", "admin"]);
   assert.equal(half.code, 2);

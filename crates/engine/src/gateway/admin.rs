@@ -275,6 +275,16 @@ async fn authenticate(
             if let Some(id) = session {
                 s.extensions.insert(NewSession(id));
             }
+            // Handlers now, in the middleware: socketioxide sends CONNECT before it
+            // runs the connect handler, and an admin that acts as soon as it is
+            // connected must find them.
+            if !admin.config.readonly {
+                s.on("emit", on_emit);
+                s.on("join", on_join);
+                s.on("leave", on_leave);
+                s.on("_disconnect", on_disconnect);
+            }
+            s.on("fetch", on_fetch);
             Ok(())
         }
         Err(e) => {
@@ -288,15 +298,6 @@ async fn connected(s: SocketRef, State(shared): State<Arc<Shared>>) {
     let Some(admin) = shared.admin.as_ref() else {
         return;
     };
-    // Handlers before the first message, so an action sent right after `config`
-    // finds them.
-    if !admin.config.readonly {
-        s.on("emit", on_emit);
-        s.on("join", on_join);
-        s.on("leave", on_leave);
-        s.on("_disconnect", on_disconnect);
-    }
-    s.on("fetch", on_fetch);
     if let Some(NewSession(id)) = s.extensions.get::<NewSession>() {
         emit(&s, "session", &id);
     }
