@@ -114,12 +114,11 @@ pub struct AdminServeArgs {
         long,
         value_name = "HASH",
         env = "SOCKSCOPE_ADMIN_PASSWORD_HASH",
-        hide_env_values = true,
-        requires = "admin_user"
+        hide_env_values = true
     )]
     admin_password_hash: Option<String>,
     /// Serve /admin without a login (loopback binds only).
-    #[arg(long, requires = "admin", conflicts_with_all = ["admin_user", "admin_password_hash"])]
+    #[arg(long, requires = "admin", conflicts_with = "admin_user")]
     admin_no_auth: bool,
     /// `development` streams sockets, rooms and events to the admin; `production`
     /// only server stats.
@@ -145,7 +144,9 @@ impl AdminServeArgs {
                 username: user.clone(),
                 password_hash: hash.trim().to_owned(),
             },
-            (None, None, true) => {
+            // A hash from SOCKSCOPE_ADMIN_PASSWORD_HASH does not override an explicit
+            // --admin-no-auth.
+            (None, _, true) => {
                 if !matches!(host, "127.0.0.1" | "localhost" | "::1") {
                     return Err(CliError::Usage(format!(
                         "--admin-no-auth is for loopback binds only (--host {host}): give --admin-user and --admin-password-hash"

@@ -48,6 +48,9 @@ const STATS_EVERY: Duration = Duration::from_secs(2);
 const SWEEP: Duration = Duration::from_millis(500);
 /// Login sessions kept; the oldest is forgotten past this (its UI logs in again).
 const MAX_SESSIONS: usize = 1024;
+/// bcrypt checks running at once: a flood of logins queues instead of taking every
+/// core (each check costs the hash's work factor on purpose).
+const LOGIN_CHECKS: usize = 2;
 
 /// Who may use the admin namespace.
 #[derive(Clone)]
@@ -175,6 +178,7 @@ pub(crate) struct AdminServer {
     /// Woken after an admin action, so its room changes are reported at once.
     wake: Notify,
     started: Instant,
+    logins: tokio::sync::Semaphore,
 }
 
 /// The session id a login was given, sent once the socket is connected.
@@ -194,6 +198,7 @@ impl AdminServer {
             sessions: Mutex::new(VecDeque::new()),
             wake: Notify::new(),
             started: Instant::now(),
+            logins: tokio::sync::Semaphore::new(LOGIN_CHECKS),
         }
     }
 
@@ -242,6 +247,7 @@ impl AdminServer {
         };
         // bcrypt is slow on purpose: off the async workers. The hash is checked for a
         // wrong user name too, so timing does not tell which of the two was wrong.
+        let _slot = self.logins.acquire().await.map_err(|_| Refused)?;
         let (password, hash) = (password.to_owned(), password_hash.clone());
         let matches =
             crate::offload::blocking(move || Ok(bcrypt::verify(password, &hash).unwrap_or(false)))
