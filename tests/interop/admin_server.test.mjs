@@ -167,6 +167,7 @@ test("config, server_stats, all_sockets and live socket, room and event messages
   const mine = all.find((x) => x.id === ann.id);
   assert.equal(mine.nsp, "/chat");
   assert.equal(mine.transport, "websocket");
+  assert.equal(mine.handshake.address, "127.0.0.1");
   assert.deepEqual(mine.data, { tenantId: "acme", user: "ann" });
   assert.ok(mine.rooms.includes(ann.id) && mine.rooms.includes("tenant:acme:room:lobby"), mine.rooms);
   // Secrets in the handshake are redacted before they leave.

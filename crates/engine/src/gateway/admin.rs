@@ -524,10 +524,17 @@ fn serialize(s: &SocketRef, ns: &str) -> Value {
     }
     let mut query = Value::Object(query);
     bus::redact(&mut query);
+    // As the Node server does: a proxy's header first, else the peer.
     let address = ["cf-connecting-ip", "x-forwarded-for"]
         .iter()
         .find_map(|h| parts.headers.get(*h).and_then(|v| v.to_str().ok()))
-        .map(str::to_owned);
+        .map(str::to_owned)
+        .or_else(|| {
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip().to_string())
+        });
     let issued = stats_of(s).map_or(0, |st| st.connected_at / 1000);
     let id = s.id.to_string();
     let mut rooms = vec![id.clone()];

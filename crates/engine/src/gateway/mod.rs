@@ -411,7 +411,14 @@ impl Gateway {
             };
             let result = match tls {
                 Some(cfg) => match tls::TlsListener::new(listener, cfg) {
-                    Ok(l) => axum::serve(l, app).with_graceful_shutdown(stopped).await,
+                    Ok(l) => {
+                        // A no-op tap so axum's connect info (the peer address, for
+                        // the admin namespace) applies to the TLS listener too.
+                        let l = l.tap_io(|_| {});
+                        axum::serve(l, app.into_make_service_with_connect_info::<SocketAddr>())
+                            .with_graceful_shutdown(stopped)
+                            .await
+                    }
                     Err(e) => Err(e),
                 },
                 None => {
@@ -423,9 +430,12 @@ impl Gateway {
                             tracing::debug!(%error, "cannot set TCP_NODELAY");
                         }
                     });
-                    axum::serve(listener, app)
-                        .with_graceful_shutdown(stopped)
-                        .await
+                    axum::serve(
+                        listener,
+                        app.into_make_service_with_connect_info::<SocketAddr>(),
+                    )
+                    .with_graceful_shutdown(stopped)
+                    .await
                 }
             };
             if let Err(error) = result {
