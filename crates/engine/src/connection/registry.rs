@@ -71,6 +71,7 @@ pub fn options_for(target: &TargetProfile, token: Option<&str>) -> Result<Connec
             .map(|e| (e.event.clone(), e.data.clone()))
             .collect(),
         max_payload: 0,
+        tls: super::TlsOptions::default(),
     })
 }
 
