@@ -20,7 +20,7 @@ use crate::error::{CliError, Result};
 #[command(group(clap::ArgGroup::new("where").required(true).args(["target", "embedded"])))]
 pub struct SimulateArgs {
     /// A shipped scenario: analytics-dashboard, jet-admin-workflow, jet-admin-widget,
-    /// ai-chat, steedos-records.
+    /// ai-chat, steedos-records, jac-chat (plain WebSocket), gxp-plugins.
     #[arg(conflicts_with = "file")]
     scenario: Option<String>,
     /// A scenario file (JSON; see socket-events/scenarios/README.md).
