@@ -40,6 +40,22 @@ pub struct TlsOptions {
 }
 
 impl TlsOptions {
+    /// The options of a saved target / GUI form (blank paths are unset).
+    pub fn from_target(t: &sockscope_protocol::TargetTls) -> Self {
+        let path = |p: &Option<String>| {
+            p.as_deref()
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(PathBuf::from)
+        };
+        Self {
+            ca_cert: path(&t.ca_cert),
+            insecure: t.insecure,
+            client_cert: path(&t.client_cert),
+            client_key: path(&t.client_key),
+        }
+    }
+
     /// Nothing beyond the system defaults was asked for.
     pub fn is_default(&self) -> bool {
         *self == Self::default()
