@@ -151,3 +151,25 @@ test("mutual TLS: a server that requires a client certificate accepts --client-c
   assert.equal(half.code, 2);
   assert.match(half.stderr, /--client-key/);
 });
+
+test("admin over HTTPS: --ca-cert reaches an instrumented Node server, nothing is refused naming the certificate", async (t) => {
+  const { instrument } = await import("@socket.io/admin-ui");
+  const c = makeCert();
+  const https = createServer({ key: readFileSync(c.key), cert: readFileSync(c.cert) });
+  const io = new Server(https, { cors: { origin: "*" } });
+  instrument(io, { auth: false, mode: "development" });
+  await withTimeout(new Promise((r) => https.listen(0, "127.0.0.1", r)), "https listen");
+  t.after(() => { io.close(); https.close(); });
+  const url = `https://127.0.0.1:${https.address().port}`;
+
+  const ok = await run(["admin", url, "--no-auth", "--ca-cert", c.cert, "inspect", "--json"]);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.ok(JSON.parse(ok.stdout), ok.stdout);
+  const insecure = await run(["admin", url, "--no-auth", "--insecure", "inspect", "--json"]);
+  assert.equal(insecure.code, 0, insecure.stderr);
+  assert.match(insecure.stderr, INSECURE);
+  const refused = await run(["admin", url, "--no-auth", "inspect"]);
+  assert.equal(refused.code, 2);
+  assert.equal(refused.stderr.trim().split("\n").length, 1, refused.stderr);
+  assert.match(refused.stderr, /TLS certificate not trusted \(self-signed certificate\)/);
+});
