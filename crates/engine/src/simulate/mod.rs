@@ -20,6 +20,10 @@
 //!   steps' iteration (0 in setup). Without a secret the token is signed with a
 //!   random key: fine for gateways that read claims unverified, refused by ones that
 //!   verify.
+//! - A scenario with `"transport": "ws"` runs plain WebSocket clients
+//!   ([`ws_client`], Jac-style JSON messages) instead; one with an `api` section also
+//!   has the run itself POST to the gateway's HTTP API at its rate (templates for
+//!   listening clients), counted as sent under `POST /path`.
 //! - `embedded`: the scenario's profile is started in-process on `127.0.0.1:0` with
 //!   an HS256 secret (the given one, else a random one), so the tokens are real and a
 //!   run needs nothing else. It has its own event bus, apart from any [`crate::Engine`].
