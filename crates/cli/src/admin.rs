@@ -50,6 +50,8 @@ pub struct AdminArgs {
     /// Bound on connecting, on the first sync and on each action's confirmation.
     #[arg(long, default_value = "10s", value_parser = parse_duration, global = true)]
     pub timeout: Duration,
+    #[command(flatten)]
+    pub tls: crate::tls_args::TlsArgs,
     #[command(subcommand)]
     pub action: AdminAction,
 }
@@ -166,6 +168,7 @@ impl AdminArgs {
         opts.auth = auth;
         opts.reconnect = reconnect;
         opts.timeout = self.timeout;
+        opts.tls = self.tls.options()?;
         Ok(opts)
     }
 
@@ -190,6 +193,7 @@ pub async fn run(args: AdminArgs) -> Result<()> {
         args.action,
         AdminAction::Watch { .. } | AdminAction::Record { .. }
     );
+    args.tls.announce();
     let opts = args.options(streaming)?;
     // Bad JSON or a bad pattern fails before anything connects.
     if let AdminAction::Audit {

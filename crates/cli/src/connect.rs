@@ -83,6 +83,8 @@ pub struct ConnectArgs {
     max_payload: usize,
     #[command(flatten)]
     redact: RedactArgs,
+    #[command(flatten)]
+    tls: crate::tls_args::TlsArgs,
 }
 
 /// The most `--max-payload` may be with `--ws` (tungstenite then buffers that much).
@@ -291,6 +293,7 @@ impl ConnectArgs {
             query: self.query()?,
             on_connect,
             max_payload: self.max_payload,
+            tls: self.tls.options()?,
         })
     }
 
@@ -337,6 +340,7 @@ impl ConnectArgs {
             reconnect_delay_ms: self.reconnect_delay,
             on_connect,
             max_payload: self.max_payload,
+            tls: self.tls.options()?,
         })
     }
 }
@@ -345,6 +349,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub async fn connect(args: ConnectArgs) -> Result<()> {
     args.redact.apply();
+    args.tls.announce();
     if args.ws {
         args.ws_options()?;
     } else {
@@ -399,6 +404,7 @@ pub async fn connect(args: ConnectArgs) -> Result<()> {
 
 pub async fn record(args: RecordArgs) -> Result<()> {
     args.connect.redact.apply();
+    args.connect.tls.announce();
     // Bad flags fail before anything connects.
     if args.connect.ws {
         args.connect.ws_options()?;

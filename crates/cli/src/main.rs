@@ -18,6 +18,7 @@ mod serve;
 mod sessions;
 mod simulate;
 mod templates;
+mod tls_args;
 
 use std::process::ExitCode;
 

@@ -104,6 +104,8 @@ pub struct ReplayArgs {
     pub(crate) server: crate::replay_server::ServerModeArgs,
     #[command(flatten)]
     pub(crate) redact: crate::redaction::RedactArgs,
+    #[command(flatten)]
+    pub(crate) tls: crate::tls_args::TlsArgs,
 }
 
 impl ReplayArgs {
@@ -130,6 +132,9 @@ impl ReplayArgs {
         }
         if self.name.is_some() {
             given.push("--name");
+        }
+        if self.tls.ca_cert.is_some() || self.tls.insecure || self.tls.client_cert.is_some() {
+            given.push("--ca-cert/--insecure/--client-cert");
         }
         given
     }
@@ -172,6 +177,7 @@ impl ReplayArgs {
             reconnect_delay_ms: 500,
             on_connect: Vec::new(),
             max_payload: 0,
+            tls: self.tls.options()?,
         })
     }
 
@@ -202,6 +208,7 @@ pub async fn run(args: ReplayArgs) -> Result<()> {
     if args.mode == Mode::Server {
         return crate::replay_server::run(args).await;
     }
+    args.tls.announce();
     args.server.reject_in_client_mode()?;
     // Bad rules and flags fail before the database or the network is touched.
     let opts = args.options()?;

@@ -525,9 +525,30 @@ pub struct TargetProfile {
     pub transport: TransportChoice,
     #[serde(default)]
     pub on_connect: Vec<OnConnectEmit>,
+    /// Extra trusted roots, no checks, or a client certificate (`https://` targets).
+    #[serde(default)]
+    pub tls: TargetTls,
     /// Output only: a token for this target is in the keychain.
     #[serde(default)]
     pub has_token: bool,
+}
+
+/// TLS choices of a client connection, as file paths (all unset: the system's roots
+/// only). The CLI's `--ca-cert`, `--insecure`, `--client-cert`, `--client-key`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct TargetTls {
+    /// A PEM file of extra trusted root certificates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_cert: Option<String>,
+    /// Accept any certificate and host name.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub insecure: bool,
+    /// A PEM client certificate for mutual TLS (with `client_key`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_cert: Option<String>,
+    /// Its PKCS#8 PEM private key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_key: Option<String>,
 }
 
 fn root_namespace() -> String {

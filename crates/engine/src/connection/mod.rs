@@ -5,9 +5,11 @@
 mod health;
 pub mod registry;
 pub mod socketio;
+pub mod tls;
 pub mod websocket;
 
 pub use health::{ConnectionLosses, DEFAULT_MAX_PAYLOAD};
 pub use registry::Connections;
 pub use socketio::{ConnectOptions, Connection, Transport};
+pub use tls::TlsOptions;
 pub use websocket::{WsConnection, WsOptions};

@@ -70,6 +70,8 @@ pub struct ConnectOptions {
     /// Largest event payload (JSON bytes) kept; bigger ones are dropped and counted.
     /// 0 means [`DEFAULT_MAX_PAYLOAD`], which is also the most the client accepts.
     pub max_payload: usize,
+    /// Extra roots, no checks, or a client certificate for `https://` targets.
+    pub tls: super::tls::TlsOptions,
 }
 
 impl ConnectOptions {
@@ -84,6 +86,7 @@ impl ConnectOptions {
             "transport": format!("{:?}", self.transport).to_lowercase(),
             "reconnect": self.reconnect,
             "on_connect": self.on_connect.iter().map(|(e, _)| e).collect::<Vec<_>>(),
+            "tls": self.tls.describe(),
         })
     }
 
@@ -116,6 +119,22 @@ fn args_of(p: Payload) -> Value {
         }
         Payload::Binary(b) => json!([{ crate::gateway::args::BINARY_MARKER: base64_of(&b) }]),
     }
+}
+
+/// An error with its causes, `a: b: c` (the library's Display alone often hides
+/// the TLS reason).
+fn with_sources(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut next = e.source();
+    while let Some(s) = next {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        next = s.source();
+    }
+    out
 }
 
 fn base64_of(b: &[u8]) -> String {
@@ -341,6 +360,9 @@ impl Connection {
         for (k, v) in &opts.headers {
             b = b.opening_header(k.as_str(), v.as_str());
         }
+        if let Some(tls) = opts.tls.socketio_connector()? {
+            b = b.tls_config(tls);
+        }
         // Errors and logs name the URL as the redaction policy shows it.
         let shown_url = redact::url(&opts.url);
         let client = tokio::time::timeout(timeout, b.connect())
@@ -351,7 +373,7 @@ impl Connection {
             })?
             .map_err(|e| Error::Unreachable {
                 url: shown_url.clone(),
-                reason: redact::text(&e.to_string()),
+                reason: redact::text(&super::tls::explain(&with_sources(&e))),
             })?;
         match tokio::time::timeout(timeout, ready_rx).await {
             Ok(Ok(Ok(()))) => {}

@@ -167,6 +167,9 @@ impl GatewayHandle {
         event: &str,
         args: &[serde_json::Value],
     ) -> Result<usize> {
+        if self.plain_websocket_path() == Some(ns) {
+            return Ok(self.replay_plain(event, args));
+        }
         let op = self
             .io
             .of(ns)
@@ -212,9 +215,39 @@ impl GatewayHandle {
         &self.shared.namespaces
     }
 
-    /// Sockets connected to namespace `ns` right now (0 when it is not served).
+    /// Sockets connected to namespace `ns` right now (0 when it is not served); the
+    /// plain WebSocket path counts its clients.
     pub fn namespace_sockets(&self, ns: &str) -> usize {
+        if self.plain_websocket_path() == Some(ns) {
+            return self.shared.state.jac.len();
+        }
         self.io.of(ns).map_or(0, |op| op.sockets().len())
+    }
+
+    /// The plain WebSocket endpoint this gateway serves (`/websocket` with the `jac`
+    /// profile), which server-side replay treats as one more namespace.
+    pub fn plain_websocket_path(&self) -> Option<&'static str> {
+        (self.shared.settings.profile == Profile::Jac).then_some(profiles::jac::PATH)
+    }
+
+    /// A recorded plain WebSocket message (the record's one argument) to every
+    /// plain WebSocket client, published like the profile's own messages.
+    fn replay_plain(&self, event: &str, args: &[serde_json::Value]) -> usize {
+        let msg = match args {
+            [one] => one.clone(),
+            many => serde_json::Value::Array(many.to_vec()),
+        };
+        let n = self.shared.state.jac.broadcast(&msg);
+        let rec = bus::record(
+            SOURCE,
+            Direction::S2c,
+            profiles::jac::PATH,
+            event,
+            json!([msg]),
+        );
+        self.shared.bus.publish(rec);
+        tracing::debug!(event, recipients = n, "replayed to plain websocket clients");
+        n
     }
 
     /// The templates of this gateway's folder (the shipped ones when it has none).

@@ -192,8 +192,10 @@ impl Client {
         auth: Option<&Value>,
         timeout: Duration,
         stats: Arc<Stats>,
+        tls: Option<tokio_tungstenite::Connector>,
     ) -> std::result::Result<Self, ConnectFailure> {
-        match tokio::time::timeout(timeout, Self::handshake(index, url, ns, auth, stats)).await {
+        match tokio::time::timeout(timeout, Self::handshake(index, url, ns, auth, stats, tls)).await
+        {
             Ok(r) => r,
             Err(_) => Err(failure(
                 "connect_timeout",
@@ -208,19 +210,24 @@ impl Client {
         ns: &str,
         auth: Option<&Value>,
         stats: Arc<Stats>,
+        tls: Option<tokio_tungstenite::Connector>,
     ) -> std::result::Result<Self, ConnectFailure> {
         // Small buffers: thousands of these live in one process.
         let config = WebSocketConfig::default()
             .read_buffer_size(4096)
             .write_buffer_size(0);
-        let (mut socket, _) = tokio_tungstenite::connect_async_with_config(url, Some(config), true)
-            .await
-            .map_err(|e| match e {
-                tokio_tungstenite::tungstenite::Error::Http(resp) => {
-                    failure("http_refused", format!("HTTP {}", resp.status()))
-                }
-                other => failure("unreachable", other.to_string()),
-            })?;
+        let (mut socket, _) =
+            tokio_tungstenite::connect_async_tls_with_config(url, Some(config), true, tls)
+                .await
+                .map_err(|e| match e {
+                    tokio_tungstenite::tungstenite::Error::Http(resp) => {
+                        failure("http_refused", format!("HTTP {}", resp.status()))
+                    }
+                    other => failure(
+                        "unreachable",
+                        crate::connection::tls::explain(&other.to_string()),
+                    ),
+                })?;
         // Engine.IO OPEN first.
         match next_text(&mut socket).await {
             Some(t) if t.starts_with('0') => {}
