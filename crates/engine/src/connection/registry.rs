@@ -71,6 +71,12 @@ pub fn options_for(target: &TargetProfile, token: Option<&str>) -> Result<Connec
             .map(|e| (e.event.clone(), e.data.clone()))
             .collect(),
         max_payload: 0,
+        ack_replies: target
+            .ack_replies
+            .iter()
+            .map(|e| (e.event.clone(), e.data.clone()))
+            .collect(),
+        ..ConnectOptions::default()
     })
 }
 
