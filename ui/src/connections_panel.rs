@@ -24,6 +24,8 @@ pub struct TargetForm {
     pub query: String,
     pub transport: String,
     pub on_connect: String,
+    /// Answers to the server's ack requests, `event={json}` a line (`*` for any).
+    pub ack_replies: String,
 }
 
 fn pairs(text: &str, sep: char, what: &str) -> Result<Vec<(String, String)>, String> {
@@ -55,23 +57,8 @@ pub fn target_from(f: &TargetForm) -> Result<TargetProfile, String> {
             v
         }
     };
-    let mut on_connect = Vec::new();
-    for line in f
-        .on_connect
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-    {
-        let (event, json) = line
-            .split_once('=')
-            .ok_or_else(|| format!("bad on-connect line {line:?}: expected event={{json}}"))?;
-        let data = serde_json::from_str(json.trim())
-            .map_err(|e| format!("bad JSON template in on-connect {}: {e}", event.trim()))?;
-        on_connect.push(OnConnectEmit {
-            event: event.trim().to_owned(),
-            data,
-        });
-    }
+    let on_connect = event_lines(&f.on_connect, "on-connect")?;
+    let ack_replies = event_lines(&f.ack_replies, "ack reply")?;
     Ok(TargetProfile {
         name: f.name.trim().to_owned(),
         url: url.to_owned(),
@@ -89,8 +76,26 @@ pub fn target_from(f: &TargetForm) -> Result<TargetProfile, String> {
             _ => TransportChoice::Any,
         },
         on_connect,
+        ack_replies,
         has_token: false,
     })
+}
+
+/// `event={json}` lines (blank lines skipped), or a one-line reason.
+fn event_lines(text: &str, what: &str) -> Result<Vec<OnConnectEmit>, String> {
+    let mut out = Vec::new();
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let (event, json) = line
+            .split_once('=')
+            .ok_or_else(|| format!("bad {what} line {line:?}: expected event={{json}}"))?;
+        let data = serde_json::from_str(json.trim())
+            .map_err(|e| format!("bad JSON template in {what} {}: {e}", event.trim()))?;
+        out.push(OnConnectEmit {
+            event: event.trim().to_owned(),
+            data,
+        });
+    }
+    Ok(out)
 }
 
 /// A saved target back into the form.
@@ -119,6 +124,12 @@ pub fn form_of(t: &TargetProfile) -> TargetForm {
         },
         on_connect: t
             .on_connect
+            .iter()
+            .map(|e| format!("{}={}", e.event, e.data))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        ack_replies: t
+            .ack_replies
             .iter()
             .map(|e| format!("{}={}", e.event, e.data))
             .collect::<Vec<_>>()
@@ -154,6 +165,7 @@ pub fn ConnectionsPanel(error: RwSignal<Option<String>>) -> impl IntoView {
     let query = RwSignal::new(String::new());
     let transport = RwSignal::new(String::new());
     let on_connect = RwSignal::new(String::new());
+    let ack_replies = RwSignal::new(String::new());
     let saved = RwSignal::new(Vec::<TargetProfile>::new());
     let open = RwSignal::new(Vec::<ConnectionInfo>::new());
     let busy = RwSignal::new(false);
@@ -168,6 +180,7 @@ pub fn ConnectionsPanel(error: RwSignal<Option<String>>) -> impl IntoView {
         query: query.get(),
         transport: transport.get(),
         on_connect: on_connect.get(),
+        ack_replies: ack_replies.get(),
     };
     let refresh = move || {
         spawn_local(async move {
@@ -196,6 +209,7 @@ pub fn ConnectionsPanel(error: RwSignal<Option<String>>) -> impl IntoView {
         query.set(f.query);
         transport.set(f.transport);
         on_connect.set(f.on_connect);
+        ack_replies.set(f.ack_replies);
         token.set(String::new());
         note.set(Some(Ok(if t.has_token {
             format!("loaded {}; its token is in the keychain", t.name)
@@ -289,6 +303,11 @@ pub fn ConnectionsPanel(error: RwSignal<Option<String>>) -> impl IntoView {
                         <textarea id="conn-on-connect" rows="2" spellcheck="false"
                             placeholder="subscribe={\"entityId\":\"event-uuid-123\",\"entityType\":\"event\"}"
                             prop:value=move || on_connect.get() on:input=move |ev| on_connect.set(event_target_value(&ev))></textarea>
+                    </label>
+                    <label>"Answer the server's ack requests (one event={json} a line, * for any)"
+                        <textarea id="conn-ack-replies" rows="1" spellcheck="false"
+                            placeholder="question={\"ok\":true}"
+                            prop:value=move || ack_replies.get() on:input=move |ev| ack_replies.set(event_target_value(&ev))></textarea>
                     </label>
                     <div class="actions">
                         <button id="conn-connect" class="primary" prop:disabled=move || busy.get() on:click=connect>"Connect"</button>
@@ -462,8 +481,12 @@ mod tests {
             query: "v=2".into(),
             transport: "websocket".into(),
             on_connect: r#"subscribe={"entityId":"e1"}"#.into(),
+            ack_replies: "question={\"ok\":true}\n*=1".into(),
         };
         let t = target_from(&f).unwrap();
+        assert_eq!(t.ack_replies.len(), 2);
+        assert_eq!(t.ack_replies[0].data, json!({"ok": true}));
+        assert_eq!(t.ack_replies[1].event, "*");
         assert_eq!(t.name, "staging");
         assert_eq!(t.headers, vec![("X-Team".to_owned(), "blue".to_owned())]);
         assert_eq!(t.on_connect[0].data, json!({"entityId": "e1"}));
