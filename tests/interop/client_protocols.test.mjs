@@ -132,6 +132,11 @@ test("socket.io 2.x: a namespace with query auth, --eio 4 refused with one line"
   const ok = await runUntil(["connect", v2.url, "-n", "/dash", "--json", "--eio", "3", "--no-reconnect", "--auth", '{"token":"t2"}'], /"event":"hello"/, "connect to /dash");
   assert.match(ok.stdout, /"namespace":"\/dash"/);
   assert.match(ok.stdout, /"hello","args":\[\{"nsp":"\/dash","v":2\}\]/);
+  // No flags at all: the probe finds v3 and our client takes over (rust_socketio
+  // cannot); without a rule the server's question is recorded as unanswered.
+  const plain = await runUntil(["connect", v2.url, "--no-reconnect"], / question .*ack=unanswered/, "connect with no protocol flags");
+  assert.match(plain.stderr, /speaking Engine\.IO v3 .*sockscope client/);
+  assert.match(plain.stdout, / hello \[\{"nsp":"\/","v":2\}\]/);
   // The positive control above joined; a wrong token is refused by the server.
   const bad = await run(["connect", v2.url, "-n", "/dash", "--eio", "3", "--no-reconnect", "--auth", '{"token":"nope"}']);
   assert.equal(bad.code, 2);
