@@ -381,10 +381,7 @@ async fn serve(shared: &Shared, opened: wire::Opened) -> &'static str {
                 }
                 continue;
             }
-            _ = tokio::time::sleep_until(deadline) => {
-                shared.health.note_error("ping timeout");
-                return "ping timeout";
-            }
+            _ = tokio::time::sleep_until(deadline) => return "ping timeout",
         };
         let Some(msg) = msg else {
             return "transport close";
