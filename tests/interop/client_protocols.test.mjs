@@ -148,6 +148,25 @@ test("socket.io 2.x: a namespace with query auth, --eio 4 refused with one line"
   assert.equal(forced.stderr.trim().split("\n").length, 1, forced.stderr);
 });
 
+test("socket.io 2.x: our client reconnects after the server drops it and re-sends its on-connect emits", async () => {
+  const http = createServer();
+  const io = ServerV2(http, { pingInterval: 300, pingTimeout: 2000 });
+  const notes = [];
+  let connections = 0;
+  io.on("connection", (socket) => {
+    connections += 1;
+    socket.on("note", (d) => notes.push(d));
+    if (connections === 1) setTimeout(() => socket.disconnect(true), 150);
+    else socket.emit("welcome-back", connections);
+  });
+  const url = await listen(http);
+  closers.push(() => new Promise((resolve) => io.close(() => resolve())));
+  const r = await runUntil(["connect", url, "--eio", "3", "--reconnect-delay", "100", "--emit", 'note="hi"'], / welcome-back /, "the reconnection");
+  assert.equal(connections, 2);
+  assert.deepEqual(notes, ["hi", "hi"]);
+  assert.match(r.stdout, / disconnect \["io server disconnect"\][\s\S]* connect \[\][\s\S]* welcome-back \[2\]/);
+});
+
 test("socket.io 2.x: record (meta says v3) and client replay with acks and a drift report", async () => {
   const v2 = await startV2();
   const db = join(dir, "v2.db");
