@@ -287,6 +287,9 @@ test("socket.io-client 4.8 with the msgpack parser against serve --parser msgpac
     );
     json.close();
     assert.equal(joined, false);
+    // Sockscope's own client speaks msgpack to its own gateway too.
+    const own = await runUntil(["connect", srv.url, "--parser", "msgpack", "--no-reconnect", "--emit", 'blob={"data":{"_binary":"AQI="}}'], / c2s \/ blob /, "our msgpack client");
+    assert.match(own.stderr, /msgpack parser, sockscope client/);
   } finally {
     client.close();
     srv.child.kill("SIGINT");
@@ -295,8 +298,8 @@ test("socket.io-client 4.8 with the msgpack parser against serve --parser msgpac
   const [session] = (await sessions(db)).filter((s) => s.name === "mp-front");
   assert.equal(session.meta.parser, "msgpack");
   const events = await sessionEvents(db, session.id);
-  const blob = events.find((e) => e.event === "blob");
-  assert.deepEqual(blob.args, [{ data: { _binary: Buffer.from([7, 8, 9]).toString("base64") } }]);
+  const blobs = events.filter((e) => e.event === "blob" && e.direction === "c2s").map((e) => e.args);
+  assert.deepEqual(blobs, [[{ data: { _binary: Buffer.from([7, 8, 9]).toString("base64") } }], [{ data: { _binary: "AQI=" } }]]);
 });
 
 test("server-side replay of a msgpack recording speaks msgpack to the front end", async () => {
