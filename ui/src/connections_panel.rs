@@ -29,6 +29,8 @@ pub struct TargetForm {
     pub insecure: bool,
     pub client_cert: String,
     pub client_key: String,
+    /// Answers to the server's ack requests, `event={json}` a line (`*` for any).
+    pub ack_replies: String,
 }
 
 fn pairs(text: &str, sep: char, what: &str) -> Result<Vec<(String, String)>, String> {
@@ -60,23 +62,8 @@ pub fn target_from(f: &TargetForm) -> Result<TargetProfile, String> {
             v
         }
     };
-    let mut on_connect = Vec::new();
-    for line in f
-        .on_connect
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-    {
-        let (event, json) = line
-            .split_once('=')
-            .ok_or_else(|| format!("bad on-connect line {line:?}: expected event={{json}}"))?;
-        let data = serde_json::from_str(json.trim())
-            .map_err(|e| format!("bad JSON template in on-connect {}: {e}", event.trim()))?;
-        on_connect.push(OnConnectEmit {
-            event: event.trim().to_owned(),
-            data,
-        });
-    }
+    let on_connect = event_lines(&f.on_connect, "on-connect")?;
+    let ack_replies = event_lines(&f.ack_replies, "ack reply")?;
     Ok(TargetProfile {
         name: f.name.trim().to_owned(),
         url: url.to_owned(),
@@ -95,6 +82,7 @@ pub fn target_from(f: &TargetForm) -> Result<TargetProfile, String> {
         },
         on_connect,
         tls: tls_from(f)?,
+        ack_replies,
         has_token: false,
     })
 }
@@ -112,6 +100,23 @@ fn tls_from(f: &TargetForm) -> Result<TargetTls, String> {
         return Err("a client certificate needs its key (and a key its certificate)".into());
     }
     Ok(tls)
+}
+
+/// `event={json}` lines (blank lines skipped), or a one-line reason.
+fn event_lines(text: &str, what: &str) -> Result<Vec<OnConnectEmit>, String> {
+    let mut out = Vec::new();
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let (event, json) = line
+            .split_once('=')
+            .ok_or_else(|| format!("bad {what} line {line:?}: expected event={{json}}"))?;
+        let data = serde_json::from_str(json.trim())
+            .map_err(|e| format!("bad JSON template in {what} {}: {e}", event.trim()))?;
+        out.push(OnConnectEmit {
+            event: event.trim().to_owned(),
+            data,
+        });
+    }
+    Ok(out)
 }
 
 /// A saved target back into the form.
@@ -148,6 +153,12 @@ pub fn form_of(t: &TargetProfile) -> TargetForm {
         insecure: t.tls.insecure,
         client_cert: t.tls.client_cert.clone().unwrap_or_default(),
         client_key: t.tls.client_key.clone().unwrap_or_default(),
+        ack_replies: t
+            .ack_replies
+            .iter()
+            .map(|e| format!("{}={}", e.event, e.data))
+            .collect::<Vec<_>>()
+            .join("\n"),
     }
 }
 
@@ -183,6 +194,7 @@ pub fn ConnectionsPanel(error: RwSignal<Option<String>>) -> impl IntoView {
     let insecure = RwSignal::new(false);
     let client_cert = RwSignal::new(String::new());
     let client_key = RwSignal::new(String::new());
+    let ack_replies = RwSignal::new(String::new());
     let saved = RwSignal::new(Vec::<TargetProfile>::new());
     let open = RwSignal::new(Vec::<ConnectionInfo>::new());
     let busy = RwSignal::new(false);
@@ -201,6 +213,7 @@ pub fn ConnectionsPanel(error: RwSignal<Option<String>>) -> impl IntoView {
         insecure: insecure.get(),
         client_cert: client_cert.get(),
         client_key: client_key.get(),
+        ack_replies: ack_replies.get(),
     };
     let refresh = move || {
         spawn_local(async move {
@@ -233,6 +246,7 @@ pub fn ConnectionsPanel(error: RwSignal<Option<String>>) -> impl IntoView {
         insecure.set(f.insecure);
         client_cert.set(f.client_cert);
         client_key.set(f.client_key);
+        ack_replies.set(f.ack_replies);
         token.set(String::new());
         note.set(Some(Ok(if t.has_token {
             format!("loaded {}; its token is in the keychain", t.name)
@@ -342,6 +356,11 @@ pub fn ConnectionsPanel(error: RwSignal<Option<String>>) -> impl IntoView {
                     </Show>
                     <TextField id="conn-client-cert" label="Client certificate (PEM file; mutual TLS)" value=client_cert />
                     <TextField id="conn-client-key" label="Client key (PKCS#8 PEM file)" value=client_key />
+                    <label>"Answer the server's ack requests (one event={json} a line, * for any)"
+                        <textarea id="conn-ack-replies" rows="1" spellcheck="false"
+                            placeholder="question={\"ok\":true}"
+                            prop:value=move || ack_replies.get() on:input=move |ev| ack_replies.set(event_target_value(&ev))></textarea>
+                    </label>
                     <div class="actions">
                         <button id="conn-connect" class="primary" prop:disabled=move || busy.get() on:click=connect>"Connect"</button>
                         <button id="conn-save" on:click=save>"Save target"</button>
@@ -514,6 +533,7 @@ mod tests {
             query: "v=2".into(),
             transport: "websocket".into(),
             on_connect: r#"subscribe={"entityId":"e1"}"#.into(),
+            ack_replies: "question={\"ok\":true}\n*=1".into(),
             ca_cert: " /tmp/ca.pem ".into(),
             insecure: true,
             ..TargetForm::default()
@@ -521,6 +541,9 @@ mod tests {
         let t = target_from(&f).unwrap();
         assert_eq!(t.tls.ca_cert.as_deref(), Some("/tmp/ca.pem"));
         assert!(t.tls.insecure && t.tls.client_cert.is_none());
+        assert_eq!(t.ack_replies.len(), 2);
+        assert_eq!(t.ack_replies[0].data, json!({"ok": true}));
+        assert_eq!(t.ack_replies[1].event, "*");
         assert_eq!(t.name, "staging");
         assert_eq!(t.headers, vec![("X-Team".to_owned(), "blue".to_owned())]);
         assert_eq!(t.on_connect[0].data, json!({"entityId": "e1"}));

@@ -83,6 +83,10 @@ pub struct ServeArgs {
     /// Print events as JSON Lines instead of text.
     #[arg(long)]
     json: bool,
+    /// Socket.IO parser: json (default) or msgpack (for socket.io-msgpack-parser
+    /// front ends). Recordings store events as JSON and note the parser.
+    #[arg(long, value_enum, default_value = "json")]
+    parser: crate::connect::ParserArg,
     /// Record every event into a session with this name.
     #[arg(long, value_name = "NAME")]
     record: Option<String>,
@@ -230,6 +234,7 @@ impl ServeArgs {
             tls,
             api_token: self.api.given().map(str::to_owned),
             cors_origins: self.cors_origins.clone(),
+            parser: self.parser.into(),
         })
     }
 }
@@ -250,7 +255,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         .await?;
     let recorder = match (&store, &args.record, record_rx) {
         (Some(store), Some(name), Some(rx)) => {
-            let meta = serde_json::json!({ "profile": settings.profile.name(), "namespaces": settings.namespaces, "port": settings.port });
+            let meta = serde_json::json!({ "profile": settings.profile.name(), "namespaces": settings.namespaces, "port": settings.port, "parser": settings.parser.name() });
             let id = store.create_session(
                 name,
                 "gateway",

@@ -137,6 +137,26 @@ impl std::fmt::Display for Profile {
     }
 }
 
+/// The Socket.IO packet encoding a gateway and its clients agree on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Parser {
+    /// The default parser: JSON text packets, binary as attachments.
+    #[default]
+    Json,
+    /// `socket.io-msgpack-parser`: every packet one msgpack binary frame.
+    Msgpack,
+}
+
+impl Parser {
+    pub fn name(self) -> &'static str {
+        match self {
+            Parser::Json => "json",
+            Parser::Msgpack => "msgpack",
+        }
+    }
+}
+
 /// What a user sets before starting the embedded gateway.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GatewaySettings {
@@ -173,6 +193,13 @@ pub struct GatewaySettings {
     /// Web origins allowed besides `http(s)://localhost:*` and `http(s)://127.0.0.1:*`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cors_origins: Vec<String>,
+    /// The Socket.IO parser the gateway speaks (JSON unless told).
+    #[serde(default, skip_serializing_if = "is_json")]
+    pub parser: Parser,
+}
+
+fn is_json(p: &Parser) -> bool {
+    *p == Parser::Json
 }
 
 /// PEM files for the gateway's TLS.
@@ -212,6 +239,7 @@ impl Default for GatewaySettings {
             tls: None,
             api_token: None,
             cors_origins: Vec::new(),
+            parser: Parser::Json,
         }
     }
 }
@@ -528,6 +556,10 @@ pub struct TargetProfile {
     /// Extra trusted roots, no checks, or a client certificate (`https://` targets).
     #[serde(default)]
     pub tls: TargetTls,
+    /// Answers to the server's ack requests: `event` (or `*`) -> `data`, sent as the
+    /// ack's one argument. Any rule makes the connection use Sockscope's own client.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ack_replies: Vec<OnConnectEmit>,
     /// Output only: a token for this target is in the keychain.
     #[serde(default)]
     pub has_token: bool,

@@ -72,6 +72,12 @@ pub fn options_for(target: &TargetProfile, token: Option<&str>) -> Result<Connec
             .collect(),
         max_payload: 0,
         tls: super::TlsOptions::from_target(&target.tls),
+        ack_replies: target
+            .ack_replies
+            .iter()
+            .map(|e| (e.event.clone(), e.data.clone()))
+            .collect(),
+        ..ConnectOptions::default()
     })
 }
 

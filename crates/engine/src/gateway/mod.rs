@@ -385,7 +385,16 @@ impl Gateway {
             state: ProfileState::default(),
             admin: admin.map(|a| Arc::new(admin::AdminServer::new(a))),
         });
-        let (layer, io) = SocketIo::builder().with_state(shared.clone()).build_layer();
+        let builder = SocketIo::builder().with_state(shared.clone());
+        // msgpack for `socket.io-msgpack-parser` front ends; the gateway's own
+        // records are JSON either way (socketioxide hands handlers decoded values).
+        let builder = match settings.parser {
+            sockscope_protocol::Parser::Json => builder,
+            sockscope_protocol::Parser::Msgpack => {
+                builder.with_parser(socketioxide::ParserConfig::msgpack())
+            }
+        };
+        let (layer, io) = builder.build_layer();
         if let Ok(mut slot) = shared.io.write() {
             *slot = Some(io.clone());
         }

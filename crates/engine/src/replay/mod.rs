@@ -105,6 +105,9 @@ pub struct ReplayOptions {
     pub settle: Duration,
     /// Name of the new session (default: `replay of <source>`).
     pub name: Option<String>,
+    /// The parser to speak; None: the one the source session was recorded with
+    /// (its meta's `parser`), else JSON.
+    pub parser: Option<sockscope_protocol::Parser>,
 }
 
 impl ReplayOptions {
@@ -122,6 +125,7 @@ impl ReplayOptions {
             connect_timeout: Duration::from_secs(10),
             settle: Duration::from_millis(500),
             name: None,
+            parser: None,
         }
     }
 }
@@ -284,6 +288,11 @@ pub fn public_url(url: &str) -> String {
 /// records everything into a new `replay` session and compares. Bad options, an
 /// unknown session, nothing to send or an unreachable target fail before a session
 /// is created.
+/// The parser a session was recorded with (its meta's `parser`), JSON by default.
+pub fn source_parser(meta: &Value) -> sockscope_protocol::Parser {
+    serde_json::from_value(meta.get("parser").cloned().unwrap_or(Value::Null)).unwrap_or_default()
+}
+
 pub async fn run(
     store: &Store,
     opts: ReplayOptions,
@@ -313,6 +322,16 @@ pub async fn run(
         return Err(Error::NothingToReplay(opts.source));
     }
     let mut connect = opts.target.clone();
+    connect.parser = match opts.parser {
+        Some(p) => p,
+        None => {
+            let (store, id) = (store.clone(), opts.source);
+            let meta = crate::offload::blocking(move || store.session(id))
+                .await?
+                .meta;
+            source_parser(&meta)
+        }
+    };
     if connect.namespace.is_empty() {
         connect.namespace = sends[0].namespace.clone();
     }
@@ -338,6 +357,11 @@ pub async fn run(
         (Target::SocketIo(conn), connect.describe())
     };
 
+    if let (Target::SocketIo(c), Value::Object(m)) = (&conn, &mut meta) {
+        if let Value::Object(p) = c.protocol() {
+            m.extend(p);
+        }
+    }
     meta["url"] = json!(target);
     meta["source_session"] = json!(opts.source);
     meta["speed"] = json!(opts.timing.speed);
