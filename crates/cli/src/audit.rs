@@ -68,6 +68,9 @@ pub struct TenantsArgs {
     tenant_room: Option<String>,
     #[arg(long)]
     json: bool,
+    /// TLS trust for an `https://` admin target.
+    #[command(flatten)]
+    tls: crate::tls_args::TlsArgs,
 }
 
 pub async fn run(cmd: AuditCommand) -> Result<()> {
@@ -81,6 +84,7 @@ pub async fn run(cmd: AuditCommand) -> Result<()> {
             password_file: a.password_file,
             no_auth: a.no_auth,
             timeout: Duration::from_secs(10),
+            tls: a.tls,
             action: AdminAction::Audit {
                 tenant_keys: a.tenant_keys,
                 tenant_room: a.tenant_room,
