@@ -51,7 +51,8 @@ pub use scenario::{Scenario, Step, Think, Variables};
 /// Where the virtual clients connect.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
-    /// A gateway's URL (`http://host:port`).
+    /// A gateway's URL (`http://host:port`), or several separated by commas (the
+    /// nodes of a cluster): clients are spread over them round-robin.
     Url(String),
     /// The scenario's profile, started in-process for the run.
     Embedded,
@@ -170,11 +171,23 @@ pub async fn run(
             (Some(g), url)
         }
     };
-    let ws_url = client::websocket_url(&target_url)?;
-    if gateway.is_none() {
-        probe(&target_url, &ws_url, opts.connect_timeout).await?;
+    let targets: Vec<&str> = target_url
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .collect();
+    if targets.is_empty() {
+        return Err(Error::BadSimulation("--target names no URL".to_owned()));
     }
-    let outcome = drive(scenario, opts, &secret, &ws_url, progress).await;
+    let mut ws_urls = Vec::with_capacity(targets.len());
+    for target in &targets {
+        let ws_url = client::websocket_url(target)?;
+        if gateway.is_none() {
+            probe(target, &ws_url, opts.connect_timeout).await?;
+        }
+        ws_urls.push(Arc::<str>::from(ws_url));
+    }
+    let outcome = drive(scenario, opts, &secret, &ws_urls, progress).await;
     if let Some(g) = gateway {
         g.stop().await;
     }
@@ -182,7 +195,11 @@ pub async fn run(
     // The report names the target as the redaction policy shows it.
     let report = stats.report(
         &scenario.name,
-        &crate::redact::url(&target_url),
+        &targets
+            .iter()
+            .map(|t| crate::redact::url(t))
+            .collect::<Vec<_>>()
+            .join(","),
         opts.target == Target::Embedded,
         elapsed,
     );
@@ -258,14 +275,13 @@ async fn drive(
     scenario: &Scenario,
     opts: &SimulateOptions,
     secret: &str,
-    ws_url: &str,
+    ws_urls: &[Arc<str>],
     progress: Option<watch::Sender<SimulationProgress>>,
 ) -> Result<(Arc<Stats>, Duration)> {
     let stats = Arc::new(Stats::new(opts.clients as u64));
     let start = Instant::now();
     let deadline = start + opts.duration;
     let scenario = Arc::new(scenario.clone());
-    let ws_url: Arc<str> = Arc::from(ws_url);
     let rate = opts.rate.or(scenario.rate).unwrap_or(1.0);
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..opts.clients {
@@ -275,7 +291,8 @@ async fn drive(
             vars: variables(i, opts, secret),
             scenario: scenario.clone(),
             stats: stats.clone(),
-            ws_url: ws_url.clone(),
+            // Round-robin over the targets (the nodes of a cluster).
+            ws_url: ws_urls[i % ws_urls.len()].clone(),
             start_at: start + offset,
             deadline,
             rate,

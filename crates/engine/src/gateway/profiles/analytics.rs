@@ -23,6 +23,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::gateway::{AckSender, SocketIo, SocketRef};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::State as HttpState;
 use axum::http::HeaderMap;
@@ -31,8 +32,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use socketioxide::extract::{AckSender, SocketRef, State};
-use socketioxide::SocketIo;
+use socketioxide::extract::State;
 
 use crate::bus::now_micros;
 use crate::gateway::args::Args;
@@ -40,7 +40,7 @@ use crate::gateway::auth::{token_from, Principal};
 use crate::gateway::http_api::{failure, json_body};
 use crate::gateway::rooms::{self, Kind};
 use crate::gateway::socket::{
-    answer, emit_to, emit_to_room, iso8601, principal_of, room_size, str_field,
+    answer, emit_to, emit_to_room, emit_to_room_here, iso8601, principal_of, room_size, str_field,
 };
 use crate::gateway::{GatewayHandle, Shared};
 use crate::Error;
@@ -51,8 +51,8 @@ const UPDATES_NS: &str = "/analytics/dashboard";
 /// The error code the seed documents for invalid or forbidden entities.
 pub const ERROR_CODE: &str = "ANALYTICS_1100";
 
-pub fn register(io: &SocketIo, ns: &str) {
-    super::serve_ns(io, ns, identify, install);
+pub fn register(io: &SocketIo, ns: &str) -> super::Joined {
+    super::serve_ns(io, ns, identify, install)
 }
 
 /// `auth.token` is required and must carry the tenant claim.
@@ -184,7 +184,7 @@ fn spawn_ticker(shared: Arc<Shared>, tenant: String, entity: String, kind: Strin
                 "value": value,
                 "timestamp": iso8601(now_micros()),
             });
-            emit_to_room(
+            emit_to_room_here(
                 &shared,
                 METRICS_NS,
                 &room,
