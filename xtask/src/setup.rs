@@ -6,7 +6,8 @@
 use crate::command::{output, run, Cmd};
 use crate::{step, workspace};
 
-/// Debian packages: WebKitGTK and friends for Tauri, the WebDriver for WebKit, Xvfb.
+/// Debian packages: WebKitGTK and friends for Tauri, the WebDriver for WebKit, Xvfb,
+/// and Redis (7.0 in Debian 12; the cluster tests start their own on a free port).
 const APT_PACKAGES: &[&str] = &[
     "pkg-config",
     "libssl-dev",
@@ -16,7 +17,10 @@ const APT_PACKAGES: &[&str] = &[
     "libayatana-appindicator3-dev",
     "webkit2gtk-driver",
     "xvfb",
+    REDIS_PACKAGE,
 ];
+/// The package whose `redis-server` the cluster tests and `bench cluster` start.
+const REDIS_PACKAGE: &str = "redis-server";
 /// trunk 0.22 needs a newer rustc than this machine's; 0.21.14 is known to work.
 const TRUNK_VERSION: &str = "0.21.14";
 const TAURI_DRIVER_VERSION: &str = "2";
@@ -29,7 +33,25 @@ pub fn all() -> Result<(), String> {
 }
 
 pub fn apt() -> Result<(), String> {
-    let missing: Vec<&str> = APT_PACKAGES
+    apt_install(APT_PACKAGES)
+}
+
+/// `redis-server` alone, for `cargo xtask bench cluster`; the path of the binary.
+pub fn redis_server() -> Result<String, String> {
+    apt_install(&[REDIS_PACKAGE])?;
+    redis_server_path()
+}
+
+/// The `redis-server` on PATH (Debian's is /usr/bin/redis-server), checked to run.
+pub fn redis_server_path() -> Result<String, String> {
+    output(Cmd::new("redis-server").args(["--version"]))
+        .ok_or_else(|| "redis-server is not on PATH (Debian package redis-server)".to_owned())?;
+    Ok("redis-server".to_owned())
+}
+
+/// `apt-get install`s those of `packages` that dpkg does not list as installed.
+fn apt_install(packages: &[&str]) -> Result<(), String> {
+    let missing: Vec<&str> = packages
         .iter()
         .copied()
         .filter(|p| {
