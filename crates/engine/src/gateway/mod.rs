@@ -145,8 +145,8 @@ impl Shared {
     }
 
     /// How many sockets `target` reaches: on every node when clustered (asked over
-    /// Redis; this node's count when that fails), else here.
-    pub(crate) async fn recipients(&self, target: &Target) -> usize {
+    /// Redis), else (or when that fails) `here`, this node's count.
+    pub(crate) async fn recipients(&self, target: &Target, here: usize) -> usize {
         if self.clustered() {
             match target.clone().fetch_sockets().await {
                 Ok(all) => return all.len(),
@@ -155,7 +155,26 @@ impl Shared {
                 }
             }
         }
-        target.clone().local().sockets().len()
+        here
+    }
+
+    /// [`broadcast`](Self::broadcast)s and counts the recipients
+    /// ([`recipients`](Self::recipients)) at once, so a cluster's count costs no
+    /// extra round trip. Returns this node's recipients (for their counters) and
+    /// the count.
+    pub(crate) async fn broadcast_counted<T: serde::Serialize + ?Sized>(
+        &self,
+        target: &Target,
+        event: &str,
+        data: &T,
+    ) -> std::result::Result<(Vec<SocketRef>, usize), socketioxide::BroadcastError> {
+        let sockets = target.clone().local().sockets();
+        let here = sockets.len();
+        let (sent, count) = tokio::join!(
+            self.broadcast(target, event, data),
+            self.recipients(target, here)
+        );
+        sent.map(|()| (sockets, count))
     }
 }
 
@@ -228,10 +247,9 @@ impl GatewayHandle {
             None => op,
         });
         let _turn = self.shared.state.broadcasts.lock().await;
-        let sockets = target.clone().local().sockets();
-        let recipients = self.shared.recipients(&target).await;
-        self.shared
-            .broadcast(&target, &req.event, &req.data)
+        let (sockets, recipients) = self
+            .shared
+            .broadcast_counted(&target, &req.event, &req.data)
             .await
             .map_err(|e| Error::Emit(e.to_string()))?;
         socket::count_out(&sockets);
@@ -283,10 +301,9 @@ impl GatewayHandle {
         };
         let target = self.shared.scope(target);
         let _turn = self.shared.state.broadcasts.lock().await;
-        let sockets = target.clone().local().sockets();
-        let recipients = self.shared.recipients(&target).await;
-        self.shared
-            .broadcast(&target, event, &ArgList(args))
+        let (sockets, recipients) = self
+            .shared
+            .broadcast_counted(&target, event, &ArgList(args))
             .await
             .map_err(|e| Error::Emit(e.to_string()))?;
         socket::count_out(&sockets);

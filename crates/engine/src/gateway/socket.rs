@@ -275,12 +275,13 @@ async fn room_emit<T: Serialize + ?Sized>(
         target.local()
     };
     let _turn = shared.state.broadcasts.lock().await;
-    let sockets = target.clone().local().sockets();
-    let recipients = shared.recipients(&target).await;
-    if let Err(error) = shared.broadcast(&target, event, data).await {
-        tracing::debug!(namespace = ns, room, event, %error, "room emit failed");
-        return 0;
-    }
+    let (sockets, recipients) = match shared.broadcast_counted(&target, event, data).await {
+        Ok(sent) => sent,
+        Err(error) => {
+            tracing::debug!(namespace = ns, room, event, %error, "room emit failed");
+            return 0;
+        }
+    };
     let mut rec = bus::record(
         SOURCE,
         Direction::S2c,
@@ -308,12 +309,13 @@ pub async fn emit_to_all<T: Serialize + ?Sized>(
     };
     let target = shared.scope(op);
     let _turn = shared.state.broadcasts.lock().await;
-    let sockets = target.clone().local().sockets();
-    let recipients = shared.recipients(&target).await;
-    if let Err(error) = shared.broadcast(&target, event, data).await {
-        tracing::debug!(namespace = ns, event, %error, "broadcast failed");
-        return 0;
-    }
+    let (sockets, recipients) = match shared.broadcast_counted(&target, event, data).await {
+        Ok(sent) => sent,
+        Err(error) => {
+            tracing::debug!(namespace = ns, event, %error, "broadcast failed");
+            return 0;
+        }
+    };
     count_out(&sockets);
     shared.bus.publish(bus::record(
         SOURCE,
