@@ -208,6 +208,19 @@ test("a simulation spread over three nodes connects every client", async () => {
   const sim = [];
   try {
     for (let i = 0; i < 3; i++) sim.push(await startNode(simRedis, ["--profile", "analytics", "--tick-ms", "100"]));
+    // An entity belongs to the first tenant that subscribes, on every node: another
+    // tenant is refused on another node, the owner (positive control) is accepted there.
+    const owner = connect(sim[0], "/dashboard", { sub: "o", tenantId: "t-own" });
+    const thief = connect(sim[1], "/dashboard", { sub: "x", tenantId: "t-other" });
+    const again = connect(sim[2], "/dashboard", { sub: "o2", tenantId: "t-own" });
+    await Promise.all([owner, thief, again].map((c) => once(c, "connect", "an analytics client to connect")));
+    const sub = (c) => withTimeout(c.emitWithAck("subscribe", { entityId: "cluster-e1", entityType: "event" }), "subscribe ack");
+    assert.equal((await sub(owner)).ok, true);
+    const refused = await sub(thief);
+    assert.equal(refused.ok, false);
+    assert.match(refused.error.message, /not found for this tenant/);
+    assert.equal((await sub(again)).ok, true);
+    for (const c of [owner, thief, again]) c.close();
     const { code, stdout, stderr } = await run([
       "simulate", "analytics-dashboard", "--target", sim.map((n) => n.url).join(","), "--jwt-secret", SECRET,
       "--clients", "12", "--ramp", "300ms", "--duration", "1500ms", "--json",
@@ -219,7 +232,8 @@ test("a simulation spread over three nodes connects every client", async () => {
     // Round-robin: four clients connected to each node.
     for (const n of sim) {
       const connects = n.lines.map((l) => JSON.parse(l)).filter((r) => r.event === "connect" && r.direction === "c2s");
-      assert.equal(connects.length, 4, `connects on ${n.url}`);
+      // Four simulated clients each, plus the ownership check's one.
+      assert.equal(connects.length, 5, `connects on ${n.url}`);
     }
   } finally {
     for (const n of sim) n.child.kill("SIGKILL");

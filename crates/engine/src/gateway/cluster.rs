@@ -154,6 +154,9 @@ pub fn resp3_url(raw: &str) -> Result<String> {
 pub(crate) struct Link {
     url: String,
     lost: Mutex<Option<String>>,
+    /// For the few facts the nodes share besides the adapter's traffic (see
+    /// [`Link::claim`]).
+    conn: redis::aio::MultiplexedConnection,
 }
 
 impl Link {
@@ -178,12 +181,29 @@ impl Link {
         let link = Arc::new(Link {
             url: shown,
             lost: Mutex::new(None),
+            conn: watch.clone(),
         });
         Ok((link, driver, WatchConn(watch)))
     }
 
     pub(crate) fn url(&self) -> &str {
         &self.url
+    }
+
+    /// Sets `key` to `value` unless some node set it first; returns the value that
+    /// holds (a first-come claim shared by every node, e.g. an entity's owner).
+    pub(crate) async fn claim(&self, key: &str, value: &str) -> Result<String, String> {
+        let mut conn = self.conn.clone();
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(key).arg(value).arg("NX").arg("GET");
+        let before = tokio::time::timeout(
+            PUBLISH_TIMEOUT,
+            cmd.query_async::<Option<String>>(&mut conn),
+        )
+        .await
+        .map_err(|_| format!("no answer within {PUBLISH_TIMEOUT:?}"))?
+        .map_err(|e| e.to_string())?;
+        Ok(before.unwrap_or_else(|| value.to_owned()))
     }
 
     /// Why Redis is gone, once it is.

@@ -109,6 +109,11 @@ impl Shared {
         self.io.read().ok().and_then(|io| io.clone())
     }
 
+    /// The cluster link while it is up.
+    pub(crate) fn live_link(&self) -> Option<&cluster::Link> {
+        self.cluster.as_deref().filter(|c| c.lost().is_none())
+    }
+
     /// Whether broadcasts go to the other nodes: clustered and Redis not lost.
     fn clustered(&self) -> bool {
         self.cluster.as_ref().is_some_and(|c| c.lost().is_none())

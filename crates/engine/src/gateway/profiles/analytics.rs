@@ -90,10 +90,12 @@ async fn on_subscribe(s: SocketRef, args: Args, ack: AckSender, State(shared): S
     let tenant = principal_of(&s).tenant.unwrap_or_default();
     let entity = str_field(&args.values, "entityId").map(str::to_owned);
     let kind = str_field(&args.values, "entityType").map(str::to_owned);
+    let owned = match &entity {
+        Some(e) => claim_entity_anywhere(&shared, e, &tenant).await,
+        None => true,
+    };
     let refusal = match (&entity, &kind) {
-        (Some(e), Some(_)) if !claim_entity(&shared, e, &tenant) => {
-            Some(format!("entity {e} not found for this tenant"))
-        }
+        (Some(e), Some(_)) if !owned => Some(format!("entity {e} not found for this tenant")),
         (Some(_), Some(_)) => None,
         _ => Some("invalid entity: subscribe needs entityId and entityType".to_owned()),
     };
@@ -142,6 +144,22 @@ async fn on_unsubscribe(
         None => json!({ "ok": false, "error": "unsubscribe needs entityId" }),
     };
     answer(&s, &shared, "unsubscribe", args, ack, reply);
+}
+
+/// [`claim_entity`] over the whole cluster when the gateway is clustered (the owner
+/// is kept in Redis, first come first served, so a tenant refused on one node is
+/// refused on every node); this node's map otherwise, or when Redis fails.
+async fn claim_entity_anywhere(shared: &Shared, entity: &str, tenant: &str) -> bool {
+    if let Some(link) = shared.live_link() {
+        let key = format!("sockscope:analytics:owner:{entity}");
+        match link.claim(&key, tenant).await {
+            Ok(owner) => return owner == tenant,
+            Err(error) => {
+                tracing::warn!(entity, %error, "cannot ask the cluster who owns the entity; deciding on this node")
+            }
+        }
+    }
+    claim_entity(shared, entity, tenant)
 }
 
 /// Gives `entity` to `tenant` if nobody has it; true if `tenant` owns it.
