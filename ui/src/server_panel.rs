@@ -13,6 +13,7 @@ fn settings_from(
     port: &str,
     secret: &str,
     namespaces: &str,
+    redis: &str,
 ) -> Result<GatewaySettings, String> {
     let profile =
         Profile::from_name(profile).ok_or_else(|| format!("unknown profile {profile:?}"))?;
@@ -32,11 +33,22 @@ fn settings_from(
             secret: s.to_owned(),
         },
     };
+    // Checked in full by the engine (its error names the URL); caught here early.
+    let redis = match redis.trim() {
+        "" => None,
+        r if r.starts_with("redis://") => Some(r.to_owned()),
+        r => {
+            return Err(format!(
+                "cluster URL {r:?} must look like redis://HOST:PORT[/DB]"
+            ))
+        }
+    };
     Ok(GatewaySettings {
         profile,
         port,
         auth,
         namespaces,
+        redis,
         ..GatewaySettings::default()
     })
 }
@@ -50,6 +62,7 @@ pub fn ServerPanel(
     let port = RwSignal::new(DEFAULT_PORT.to_string());
     let secret = RwSignal::new(String::new());
     let namespaces = RwSignal::new(String::new());
+    let redis = RwSignal::new(String::new());
     let busy = RwSignal::new(false);
 
     let start = move |_| {
@@ -58,6 +71,7 @@ pub fn ServerPanel(
             &port.get(),
             &secret.get(),
             &namespaces.get(),
+            &redis.get(),
         ) {
             Ok(s) => s,
             Err(msg) => {
@@ -104,6 +118,11 @@ pub fn ServerPanel(
                 style:display=move || if running() { "block" } else { "none" }>
                 {move || trust_line(&status.get())}
             </p>
+            <p id="gateway-cluster"
+                class=move || if status.get().cluster.as_deref().is_some_and(|c| c.starts_with("redis lost")) { "hint trust off" } else { "hint" }
+                style:display=move || if running() && status.get().cluster.is_some() { "block" } else { "none" }>
+                {move || cluster_line(&status.get())}
+            </p>
             <div class="counters">
                 <div class="counter">
                     <span class="value" id="socket-count">{move || status.get().sockets}</span>
@@ -145,6 +164,14 @@ pub fn ServerPanel(
                     prop:disabled=running
                     on:input=move |ev| namespaces.set(event_target_value(&ev)) />
             </label>
+            <label>
+                "Cluster (Redis URL)"
+                <input id="gateway-redis" type="text" placeholder="none: one node alone (redis://127.0.0.1:6379)"
+                    autocomplete="off"
+                    prop:value=move || redis.get()
+                    prop:disabled=running
+                    on:input=move |ev| redis.set(event_target_value(&ev)) />
+            </label>
             <div class="actions">
                 <button id="gateway-start" class="primary"
                     prop:disabled=move || running() || busy.get() on:click=start>"Start"</button>
@@ -153,6 +180,15 @@ pub fn ServerPanel(
             </div>
             <p class="hint">"Binds 127.0.0.1 only. Port 0 picks a free port."</p>
         </section>
+    }
+}
+
+/// The node id and the cluster link's state, when clustered (the Redis loss shows
+/// here: the node then serves only its own sockets).
+fn cluster_line(s: &GatewayStatus) -> String {
+    match (&s.node_id, &s.cluster) {
+        (Some(node), Some(state)) => format!("cluster node {node} · {state}"),
+        _ => String::new(),
     }
 }
 
@@ -177,15 +213,19 @@ mod tests {
 
     #[test]
     fn form_values_become_settings_or_a_reason() {
-        let s = settings_from("generic", " 0 ", "", "/a, ,/b").unwrap();
+        let s = settings_from("generic", " 0 ", "", "/a, ,/b", "").unwrap();
         assert_eq!(s.port, 0);
         assert_eq!(s.auth, AuthMode::None);
         assert_eq!(s.namespaces, vec!["/a", "/b"]);
         assert_eq!(s.host, "127.0.0.1");
-        let s = settings_from("analytics", "3069", "k", "").unwrap();
+        assert_eq!(s.redis, None);
+        let s = settings_from("analytics", "3069", "k", "", " redis://127.0.0.1:6379/1 ").unwrap();
+        assert_eq!(s.redis.as_deref(), Some("redis://127.0.0.1:6379/1"));
         assert_eq!(s.auth, AuthMode::Hs256 { secret: "k".into() });
         assert_eq!(s.profile, Profile::Analytics);
-        let e = settings_from("generic", "70000", "", "").unwrap_err();
+        let e = settings_from("generic", "70000", "", "", "").unwrap_err();
         assert!(e.contains("70000"), "{e}");
+        let e = settings_from("generic", "0", "", "", "http://x").unwrap_err();
+        assert!(e.contains("redis://"), "{e}");
     }
 }

@@ -11,6 +11,7 @@ use std::process::{Child, Command, Stdio};
 use crate::command::{cargo, output, run, Cmd};
 use crate::{step, workspace};
 
+mod cluster;
 mod replay;
 mod sim;
 
@@ -27,12 +28,14 @@ pub fn run_bench(which: Option<&str>) -> Result<(), String> {
         Some("store") => store(),
         Some("replay") => replay::replay(),
         Some("simulate") => sim::simulate(),
+        Some("cluster") => cluster::cluster(),
         None => gateway()
             .and_then(|()| store())
             .and_then(|()| replay::replay())
-            .and_then(|()| sim::simulate()),
+            .and_then(|()| sim::simulate())
+            .and_then(|()| cluster::cluster()),
         Some(other) => Err(format!(
-            "unknown benchmark {other:?} (known: gateway, store, replay, simulate)"
+            "unknown benchmark {other:?} (known: gateway, store, replay, simulate, cluster)"
         )),
     }
 }

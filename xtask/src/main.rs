@@ -27,8 +27,8 @@ commands:
   ui      build the UI into ui/dist
   app     build the UI and launch the desktop console
   test    install what is missing, then run every test
-  bench [gateway|store|replay|simulate]
-          benchmarks against a peer in the same run (all four without a name);
+  bench [gateway|store|replay|simulate|cluster]
+          benchmarks against a peer in the same run (all five without a name);
           tables in bench/results.md
   fuzz [SECONDS]
           every fuzz target in fuzz/ for SECONDS each (default 60): libFuzzer
@@ -118,10 +118,14 @@ fn test() -> Result<(), String> {
     let bin = workspace::target_dir()?.join("debug");
     let root = workspace::root();
     step("interop tests (Node socket.io peers)");
+    // The cluster tests start their own redis-server (tests/interop/redis.mjs) on a
+    // free port with a data dir of its own; none is assumed to be running.
+    let redis = setup::redis_server_path()?;
     let mut interop = Cmd::new("node")
         .args(NODE_TEST)
         .dir(root.join("tests/interop"))
-        .env("SOCKSCOPE_BIN", bin.join("sockscope"));
+        .env("SOCKSCOPE_BIN", bin.join("sockscope"))
+        .env("REDIS_SERVER", &redis);
     if let Some(why) = setup::chromium_missing() {
         interop = interop.env("SOCKSCOPE_CHROMIUM_MISSING", why);
     }

@@ -6,7 +6,8 @@
 use crate::command::{output, run, Cmd};
 use crate::{step, workspace};
 
-/// Debian packages: WebKitGTK and friends for Tauri, the WebDriver for WebKit, Xvfb.
+/// Debian packages: WebKitGTK and friends for Tauri, the WebDriver for WebKit, Xvfb,
+/// and Redis (7.0 in Debian 12; the cluster tests start their own on a free port).
 const APT_PACKAGES: &[&str] = &[
     "pkg-config",
     "libssl-dev",
@@ -16,7 +17,10 @@ const APT_PACKAGES: &[&str] = &[
     "libayatana-appindicator3-dev",
     "webkit2gtk-driver",
     "xvfb",
+    REDIS_PACKAGE,
 ];
+/// The package whose `redis-server` the cluster tests and `bench cluster` start.
+const REDIS_PACKAGE: &str = "redis-server";
 /// trunk 0.22 needs a newer rustc than this machine's; 0.21.14 is known to work.
 const TRUNK_VERSION: &str = "0.21.14";
 const TAURI_DRIVER_VERSION: &str = "2";
@@ -44,7 +48,7 @@ pub fn chromium() {
     if std::path::Path::new(CHROMIUM).exists() {
         return;
     }
-    if let Err(why) = apt_install(&["chromium"]) {
+    if let Err(why) = apt_packages(&["chromium"]) {
         eprintln!("\nxtask: WARNING: cannot install chromium ({why}); the Admin UI browser test will be SKIPPED\n");
         let _ = CHROMIUM_MISSING.set(why);
     }
@@ -56,7 +60,25 @@ pub fn chromium_missing() -> Option<&'static str> {
 }
 
 pub fn apt() -> Result<(), String> {
-    let missing: Vec<&str> = APT_PACKAGES
+    apt_packages(APT_PACKAGES)
+}
+
+/// `redis-server` alone, for `cargo xtask bench cluster`; the path of the binary.
+pub fn redis_server() -> Result<String, String> {
+    apt_packages(&[REDIS_PACKAGE])?;
+    redis_server_path()
+}
+
+/// The `redis-server` on PATH (Debian's is /usr/bin/redis-server), checked to run.
+pub fn redis_server_path() -> Result<String, String> {
+    output(Cmd::new("redis-server").args(["--version"]))
+        .ok_or_else(|| "redis-server is not on PATH (Debian package redis-server)".to_owned())?;
+    Ok("redis-server".to_owned())
+}
+
+/// Installs those of `packages` that dpkg does not list as installed.
+pub fn apt_packages(packages: &[&str]) -> Result<(), String> {
+    let missing: Vec<&str> = packages
         .iter()
         .copied()
         .filter(|p| {
@@ -67,27 +89,23 @@ pub fn apt() -> Result<(), String> {
     if missing.is_empty() {
         return Ok(());
     }
-    apt_install(&missing)
+    step(&format!("install Debian packages: {}", missing.join(" ")));
+    apt_get(&["update", "-qq"])?;
+    let mut install = vec!["install", "-y", "-qq", "--no-install-recommends"];
+    install.extend(missing);
+    apt_get(&install)
 }
 
-/// `apt-get update` then `apt-get install` of `packages` (through sudo unless root).
-fn apt_install(packages: &[&str]) -> Result<(), String> {
-    step(&format!("install Debian packages: {}", packages.join(" ")));
+/// `apt-get ARGS` as root, through sudo when we are not root.
+pub fn apt_get(args: &[&str]) -> Result<(), String> {
     let root = output(Cmd::new("id").args(["-u"])).is_some_and(|u| u.trim() == "0");
     let (program, prefix): (&str, &[&str]) = if root {
         ("apt-get", &[])
     } else {
         ("sudo", &["apt-get"])
     };
-    run(Cmd::new(program).args(prefix.iter().copied().chain(["update", "-qq"])))?;
     run(Cmd::new(program)
-        .args(
-            prefix
-                .iter()
-                .copied()
-                .chain(["install", "-y", "-qq", "--no-install-recommends"]),
-        )
-        .args(packages)
+        .args(prefix.iter().copied().chain(args.iter().copied()))
         .env("DEBIAN_FRONTEND", "noninteractive"))
 }
 

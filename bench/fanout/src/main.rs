@@ -7,7 +7,9 @@
 //! the hot path) so the server, not the harness, is what is measured; the same
 //! harness drives every server in a run.
 //!
-//! Usage: `sockscope-bench fanout URL CLIENTS BROADCASTS PAYLOAD_BYTES`,
+//! Usage: `sockscope-bench fanout URL[,URL...] CLIENTS BROADCASTS PAYLOAD_BYTES`
+//! (several URLs: the nodes of a cluster, clients spread round-robin, broadcasts
+//! asked of the first),
 //! `sockscope-bench store EVENTS ORDER`, `sockscope-bench store-sustained EVENTS RATE BURST`
 //! (see `store.rs`),
 //! `sockscope-bench replay-recording|replay-peer-server|replay-peer-client ...` (see
@@ -251,16 +253,23 @@ async fn idle(url: &str, n: usize, hold: u64) -> Result<serde_json::Value, Strin
 }
 
 async fn fanout(url: &str, n: usize, k: usize, size: usize) -> Result<serde_json::Value, String> {
-    let base = url.trim_end_matches('/');
-    let ws_url = format!(
-        "{}/socket.io/?EIO=4&transport=websocket",
-        base.replacen("http", "ws", 1)
-    );
+    // Several URLs are a cluster's nodes: clients round-robin, broadcasts to the first.
+    let bases: Vec<&str> = url.split(',').map(|u| u.trim_end_matches('/')).collect();
+    let base = bases[0];
+    let ws_urls: Vec<String> = bases
+        .iter()
+        .map(|b| {
+            format!(
+                "{}/socket.io/?EIO=4&transport=websocket",
+                b.replacen("http", "ws", 1)
+            )
+        })
+        .collect();
     let counters = Arc::new(Counters::default());
     let connect_start = Instant::now();
-    for _ in 0..n {
+    for i in 0..n {
         let c = counters.clone();
-        let u = ws_url.clone();
+        let u = ws_urls[i % ws_urls.len()].clone();
         tokio::spawn(async move {
             if let Err(e) = client(u, c).await {
                 eprintln!("sockscope-bench: client: {e}");

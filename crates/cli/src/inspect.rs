@@ -1,5 +1,6 @@
 //! `sockscope inspect`: who is connected to a running gateway, as a tree of
-//! namespaces -> tenants -> rooms -> sockets, or the raw JSON.
+//! namespaces -> tenants -> rooms -> sockets, or the raw JSON. A clustered gateway
+//! answers for every node; each socket then names its node.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -30,6 +31,14 @@ pub async fn run(a: InspectArgs) -> Result<()> {
         crate::output::pretty_json(&mut out, &snap)?;
         return Ok(());
     }
+    if let Some(node) = &snap.node {
+        writeln!(
+            out,
+            "cluster of {} nodes (answered by {node}): {}",
+            snap.nodes.len(),
+            snap.nodes.join(", ")
+        )?;
+    }
     for ns in &snap.namespaces {
         writeln!(out, "{} ({} sockets)", ns.name, ns.sockets.len())?;
         let mut by_tenant: BTreeMap<&str, Vec<_>> = BTreeMap::new();
@@ -42,9 +51,14 @@ pub async fn run(a: InspectArgs) -> Result<()> {
         for (tenant, sockets) in by_tenant {
             writeln!(out, "  tenant {tenant}")?;
             for s in sockets {
+                let node = s
+                    .node
+                    .as_deref()
+                    .map(|n| format!(" node={n}"))
+                    .unwrap_or_default();
                 writeln!(
                     out,
-                    "    socket {} user={} rooms=[{}]",
+                    "    socket {} user={} rooms=[{}]{node}",
                     s.id,
                     s.user.as_deref().unwrap_or("-"),
                     s.rooms.join(", ")

@@ -66,6 +66,10 @@ pub struct ServerModeArgs {
     /// Server mode: keep the gateway serving after the replay until Ctrl-C.
     #[arg(long)]
     keep_serving: bool,
+    /// Server mode: join a cluster through this Redis, so the replay reaches the
+    /// clients of every node (`--wait-clients` then counts every node's).
+    #[arg(long, value_name = "redis://HOST:PORT[/DB]")]
+    redis: Option<String>,
 }
 
 impl ServerModeArgs {
@@ -79,6 +83,7 @@ impl ServerModeArgs {
             ("--wait-timeout", self.wait_timeout.is_some()),
             ("--start-delay", self.start_delay.is_some()),
             ("--keep-serving", self.keep_serving),
+            ("--redis", self.redis.is_some()),
         ];
         flags.iter().filter(|(_, g)| *g).map(|(n, _)| *n).collect()
     }
@@ -111,6 +116,7 @@ impl ServerModeArgs {
             },
             namespaces: namespaces.to_vec(),
             profile: self.profile.unwrap_or_default(),
+            redis: self.redis.clone(),
             ..GatewaySettings::default()
         }
     }
@@ -160,8 +166,15 @@ pub async fn run(args: ReplayArgs) -> Result<()> {
     let status = engine.start_gateway(&settings).await?;
     {
         let mut out = std::io::stdout().lock();
-        writeln!(out, "listening on {}", status.url.unwrap_or_default())?;
+        writeln!(
+            out,
+            "listening on {}",
+            status.url.as_deref().unwrap_or_default()
+        )?;
         out.flush()?;
+    }
+    if let (Some(node), Some(cluster)) = (&status.node_id, &status.cluster) {
+        eprintln!("cluster: node {node}, {cluster}");
     }
     let outcome = replay(&engine, &req, &args).await;
     engine.stop_gateway().await;

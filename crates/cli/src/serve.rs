@@ -77,6 +77,10 @@ pub struct ServeArgs {
     /// http(s)://localhost:* and http(s)://127.0.0.1:*.
     #[arg(long = "cors-origin", value_name = "ORIGIN")]
     cors_origins: Vec<String>,
+    /// Run as one node of a cluster joined through this Redis (7 or later):
+    /// broadcasts, rooms and inspection then span every node on the same Redis.
+    #[arg(long, env = "SOCKSCOPE_REDIS", value_name = "redis://HOST:PORT[/DB]")]
+    redis: Option<String>,
     /// Extra namespace to serve besides `/` (repeatable).
     #[arg(long = "namespace", short = 'n', value_name = "NS")]
     namespaces: Vec<String>,
@@ -235,6 +239,7 @@ impl ServeArgs {
             api_token: self.api.given().map(str::to_owned),
             cors_origins: self.cors_origins.clone(),
             parser: self.parser.into(),
+            redis: self.redis.clone(),
         })
     }
 }
@@ -282,7 +287,10 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         tokio::select! {
             _ = &mut shutdown => break,
             next = events.recv() => match next {
-                Ok(rec) => printer.print(&rec)?,
+                Ok(rec) => {
+                    say_if_cluster_lost(&rec);
+                    printer.print(&rec)?
+                }
                 Err(RecvError::Lagged(n)) => printer.skip(n),
                 Err(RecvError::Closed) => break,
             },
@@ -304,6 +312,27 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     Ok(())
 }
 
+/// A clustered node that lost Redis says so on stderr too (stdout has the event).
+pub(crate) fn say_if_cluster_lost(rec: &sockscope_protocol::EventRecord) {
+    if rec.source != sockscope_engine::gateway::SOURCE
+        || rec.event != sockscope_engine::gateway::cluster::REDIS_LOST_EVENT
+    {
+        return;
+    }
+    let why = rec.args.get(0);
+    let field = |k: &str| {
+        why.and_then(|w| w.get(k))
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("?")
+            .to_owned()
+    };
+    eprintln!(
+        "cluster: redis lost ({}): {}; this node now serves only its own sockets",
+        field("url"),
+        field("reason")
+    );
+}
+
 /// `listening on URL` on stdout, then who is trusted on stderr: what every command
 /// that starts the embedded gateway says first.
 pub(crate) async fn announce(
@@ -319,6 +348,9 @@ pub(crate) async fn announce(
             status.url.as_deref().unwrap_or_default()
         )?;
         out.flush()?;
+    }
+    if let (Some(node), Some(cluster)) = (&status.node_id, &status.cluster) {
+        eprintln!("cluster: node {node}, {cluster}");
     }
     print_trust(engine, token_given).await;
     Ok(())

@@ -26,8 +26,9 @@ pub struct SimulateArgs {
     /// A scenario file (JSON; see socket-events/scenarios/README.md).
     #[arg(long, value_name = "FILE")]
     file: Option<PathBuf>,
-    /// The gateway to load, e.g. http://localhost:4004
-    #[arg(long, value_name = "URL")]
+    /// The gateway to load, e.g. http://localhost:4004; several URLs separated by
+    /// commas (a cluster's nodes) get the clients round-robin.
+    #[arg(long, value_name = "URL[,URL...]")]
     target: Option<String>,
     /// Start the scenario's gateway profile in-process and load that.
     #[arg(long)]

@@ -115,6 +115,8 @@ pub enum Error {
     ReplayNotRunning,
     #[error("cannot seek to event {index}: the replay has {total} events")]
     BadSeek { index: u64, total: u64 },
+    #[error("cannot join the cluster through Redis at {url}: {reason}")]
+    Cluster { url: String, reason: String },
     #[error("{path}: {source}")]
     File {
         path: String,
@@ -177,6 +179,7 @@ impl Error {
             Error::ReplayRunning(_) => "replay_running",
             Error::ReplayNotRunning => "replay_not_running",
             Error::BadSeek { .. } => "bad_seek",
+            Error::Cluster { .. } => "cluster",
             Error::File { .. } => "file",
             Error::Io(_) => "io",
         }

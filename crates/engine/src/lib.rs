@@ -366,6 +366,8 @@ fn status_of(running: Option<&RunningGateway>, bus: &Bus) -> GatewayStatus {
             identities_verified: r.gateway.handle().identities_verified(),
             api_protected: r.gateway.handle().api_token().is_some(),
             api_token_file: r.gateway.token_file().map(|p| p.display().to_string()),
+            node_id: r.gateway.handle().node_id().map(str::to_owned),
+            cluster: r.gateway.handle().cluster_state(),
         },
     }
 }

@@ -193,6 +193,10 @@ pub struct GatewaySettings {
     /// Web origins allowed besides `http(s)://localhost:*` and `http(s)://127.0.0.1:*`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cors_origins: Vec<String>,
+    /// Run as one node of a cluster joined through this Redis
+    /// (`redis://HOST:PORT[/DB]`); one process alone when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redis: Option<String>,
     /// The Socket.IO parser the gateway speaks (JSON unless told).
     #[serde(default, skip_serializing_if = "is_json")]
     pub parser: Parser,
@@ -240,6 +244,7 @@ impl Default for GatewaySettings {
             api_token: None,
             cors_origins: Vec::new(),
             parser: Parser::Json,
+            redis: None,
         }
     }
 }
@@ -268,6 +273,13 @@ pub struct GatewayStatus {
     /// Where the generated API token was written for the local CLI, if it was.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_token_file: Option<String>,
+    /// This node's id, when the gateway runs as one node of a cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_id: Option<String>,
+    /// How the cluster link is, when clustered: `connected to redis://...` or
+    /// `redis lost: ...` (the node then serves only its own sockets).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
 }
 
 /// What the desktop shell pushes to the UI once per batching window.
@@ -438,6 +450,12 @@ pub struct SocketInfo {
     pub events_in: u64,
     #[serde(default)]
     pub events_out: u64,
+    /// The cluster node the socket is connected to (clustered gateways only). A
+    /// socket of another node is known only by what the Redis adapter carries: its
+    /// id and rooms; user and tenant are read from its rooms, and it has no
+    /// transport, connected_at or event counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
 }
 
 /// One room and the sockets in it.
@@ -459,6 +477,12 @@ pub struct NamespaceInfo {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct InspectSnapshot {
     pub namespaces: Vec<NamespaceInfo>,
+    /// The node that answered, when the gateway is clustered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    /// Every node seen in the snapshot (this one first), when clustered.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<String>,
 }
 
 #[cfg(test)]

@@ -6,6 +6,9 @@ use tauri::State;
 use super::api_error;
 use crate::EngineState;
 
+/// Starts the gateway; with `settings.redis` (the panel's "Cluster (Redis URL)") as
+/// one node of a cluster, refused with one line naming the URL when Redis cannot be
+/// reached.
 #[tauri::command]
 pub async fn cmd_gateway_start(
     engine: State<'_, EngineState>,

@@ -28,10 +28,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{json, Map, Value};
-use socketioxide::extract::{SocketRef, State, TryData};
+use socketioxide::extract::{State, TryData};
 use socketioxide::handler::ConnectHandler;
 use socketioxide::socket::Sid;
-use socketioxide::SocketIo;
 use sockscope_protocol::{Direction, EventRecord};
 use tokio::sync::{broadcast, Notify};
 use tokio::task::JoinHandle;
@@ -39,7 +38,7 @@ use tokio::task::JoinHandle;
 use super::args::Args;
 use super::auth::Principal;
 use super::socket::{count_out, publish_now, stats_of};
-use super::{ArgList, Shared, SOURCE};
+use super::{ArgList, Shared, SocketIo, SocketRef, SOURCE};
 use crate::bus;
 
 /// How often `server_stats` goes out, as the Node admin server does.
@@ -261,9 +260,10 @@ impl AdminServer {
     }
 }
 
-/// Registers the admin namespace on `io`.
-pub(crate) fn register(io: &SocketIo, admin: &AdminServer) {
-    io.ns(admin.namespace().to_owned(), connected.with(authenticate));
+/// Registers the admin namespace on `io` (in a cluster, the future joins it on
+/// the Redis backplane).
+pub(crate) fn register(io: &SocketIo, admin: &AdminServer) -> super::profiles::Joined {
+    io.ns(admin.namespace().to_owned(), connected.with(authenticate))
 }
 
 async fn authenticate(

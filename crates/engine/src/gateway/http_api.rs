@@ -137,7 +137,7 @@ async fn emit(
 }
 
 async fn inspect(State(gateway): State<GatewayHandle>) -> Response {
-    Json(gateway.inspect()).into_response()
+    Json(gateway.inspect_cluster().await).into_response()
 }
 
 /// A JSON body or an early `400 {code: "bad_json", error}` naming the problem.

@@ -9,6 +9,7 @@ pub mod admin;
 pub mod api_access;
 pub mod args;
 pub mod auth;
+pub mod cluster;
 pub mod http_api;
 pub(crate) mod order;
 pub mod profiles;
@@ -23,7 +24,7 @@ use std::time::Duration;
 
 use axum::serve::ListenerExt as _;
 use serde_json::json;
-use socketioxide::SocketIo;
+use socketioxide::operators::BroadcastOperators;
 use sockscope_protocol::{
     Direction, EmitRequest, GatewaySettings, InspectSnapshot, Profile, TemplateSend, TemplateSent,
     TemplateSet,
@@ -35,6 +36,49 @@ use tokio::task::JoinHandle;
 use crate::bus::{self, Bus};
 use crate::{Error, Result};
 use auth::Authenticator;
+
+/// The adapter every gateway runs on: socketioxide-redis's, talking to Redis when
+/// clustered and to nothing otherwise (see [`cluster`]). One type either way, so
+/// the profiles' handlers are the same code in both modes.
+pub(crate) type Adapter =
+    socketioxide_redis::CustomRedisAdapter<socketioxide::adapter::Emitter, cluster::Backplane>;
+/// The gateway's Socket.IO server.
+pub(crate) type SocketIo = socketioxide::SocketIo<Adapter>;
+/// A socket of this node.
+pub(crate) type SocketRef = socketioxide::extract::SocketRef<Adapter>;
+/// The ack callback of a client event.
+pub(crate) type AckSender = socketioxide::extract::AckSender<Adapter>;
+/// A room or namespace target.
+pub(crate) type Target = BroadcastOperators<Adapter>;
+
+/// How often a clustered node counts the other nodes' sockets.
+pub const CENSUS_EVERY: Duration = Duration::from_millis(250);
+
+/// Counts the other nodes' sockets per namespace, for [`GatewayHandle::namespace_sockets`].
+fn spawn_census(shared: Arc<Shared>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(CENSUS_EVERY).await;
+            let Some(io) = shared.io() else { return };
+            if !shared.clustered() {
+                continue;
+            }
+            for ns in &shared.namespaces {
+                let Some(op) = io.of(ns) else { continue };
+                let Ok(all) = op.fetch_sockets().await else {
+                    continue;
+                };
+                let remote = all
+                    .iter()
+                    .filter(|s| s.data().server_id.to_string() != shared.node_id)
+                    .count();
+                if let Ok(mut counts) = shared.remote_counts.lock() {
+                    counts.insert(ns.clone(), remote);
+                }
+            }
+        }
+    })
+}
 
 /// The `source` of every record the embedded gateway publishes.
 pub const SOURCE: &str = "gateway";
@@ -55,11 +99,90 @@ pub(crate) struct Shared {
     pub(crate) state: ProfileState,
     /// The Admin UI namespace, when `serve --admin` asked for it.
     pub(crate) admin: Option<Arc<admin::AdminServer>>,
+    /// The cluster's Redis link, when clustered.
+    pub(crate) cluster: Option<Arc<cluster::Link>>,
+    /// This node's id (the Socket.IO server id the adapter knows it by).
+    pub(crate) node_id: String,
+    /// Sockets per namespace on the other nodes, as last counted (clustered only).
+    remote_counts: Mutex<HashMap<String, usize>>,
 }
 
 impl Shared {
     pub(crate) fn io(&self) -> Option<SocketIo> {
         self.io.read().ok().and_then(|io| io.clone())
+    }
+
+    /// The cluster link while it is up.
+    pub(crate) fn live_link(&self) -> Option<&cluster::Link> {
+        self.cluster.as_deref().filter(|c| c.lost().is_none())
+    }
+
+    /// Whether broadcasts go to the other nodes: clustered and Redis not lost.
+    fn clustered(&self) -> bool {
+        self.cluster.as_ref().is_some_and(|c| c.lost().is_none())
+    }
+
+    /// `target` as this gateway reaches it: every node's sockets when clustered,
+    /// this process's otherwise (the adapter then never touches its backplane).
+    pub(crate) fn scope(&self, target: Target) -> Target {
+        if self.clustered() {
+            target
+        } else {
+            target.local()
+        }
+    }
+
+    /// Sends `event(data)` to `target` (already [`scope`](Self::scope)d). When the
+    /// hop to the other nodes fails, Redis is marked lost and this node's sockets
+    /// still get the event.
+    pub(crate) async fn broadcast<T: serde::Serialize + ?Sized>(
+        &self,
+        target: &Target,
+        event: &str,
+        data: &T,
+    ) -> std::result::Result<(), socketioxide::BroadcastError> {
+        match target.clone().emit(event, data).await {
+            Err(socketioxide::BroadcastError::Adapter(error)) if self.cluster.is_some() => {
+                if let Some(link) = &self.cluster {
+                    link.mark_lost(&self.bus, &self.node_id, &error.to_string());
+                }
+                target.clone().local().emit(event, data).await
+            }
+            other => other,
+        }
+    }
+
+    /// How many sockets `target` reaches: on every node when clustered (asked over
+    /// Redis), else (or when that fails) `here`, this node's count.
+    pub(crate) async fn recipients(&self, target: &Target, here: usize) -> usize {
+        if self.clustered() {
+            match target.clone().fetch_sockets().await {
+                Ok(all) => return all.len(),
+                Err(error) => {
+                    tracing::debug!(%error, "cannot count the cluster's sockets; counting this node's")
+                }
+            }
+        }
+        here
+    }
+
+    /// [`broadcast`](Self::broadcast)s and counts the recipients
+    /// ([`recipients`](Self::recipients)) at once, so a cluster's count costs no
+    /// extra round trip. Returns this node's recipients (for their counters) and
+    /// the count.
+    pub(crate) async fn broadcast_counted<T: serde::Serialize + ?Sized>(
+        &self,
+        target: &Target,
+        event: &str,
+        data: &T,
+    ) -> std::result::Result<(Vec<SocketRef>, usize), socketioxide::BroadcastError> {
+        let sockets = target.clone().local().sockets();
+        let here = sockets.len();
+        let (sent, count) = tokio::join!(
+            self.broadcast(target, event, data),
+            self.recipients(target, here)
+        );
+        sent.map(|()| (sockets, count))
     }
 }
 
@@ -124,18 +247,17 @@ impl GatewayHandle {
             (None, Some(r)) => Some(rooms::client_room(req.tenant.as_deref(), r)),
             (None, None) => None,
         };
-        let target = match &real_room {
+        let target = self.shared.scope(match &real_room {
             Some(room) => op.to(profiles::delivery_targets(
                 self.shared.settings.profile,
                 room,
             )),
             None => op,
-        };
+        });
         let _turn = self.shared.state.broadcasts.lock().await;
-        let sockets = target.clone().sockets();
-        let recipients = sockets.len();
-        target
-            .emit(&req.event, &req.data)
+        let (sockets, recipients) = self
+            .shared
+            .broadcast_counted(&target, &req.event, &req.data)
             .await
             .map_err(|e| Error::Emit(e.to_string()))?;
         socket::count_out(&sockets);
@@ -188,11 +310,11 @@ impl GatewayHandle {
             }
             op.to(targets)
         };
+        let target = self.shared.scope(target);
         let _turn = self.shared.state.broadcasts.lock().await;
-        let sockets = target.clone().sockets();
-        let recipients = sockets.len();
-        target
-            .emit(event, &ArgList(args))
+        let (sockets, recipients) = self
+            .shared
+            .broadcast_counted(&target, event, &ArgList(args))
             .await
             .map_err(|e| Error::Emit(e.to_string()))?;
         socket::count_out(&sockets);
@@ -215,13 +337,26 @@ impl GatewayHandle {
         &self.shared.namespaces
     }
 
-    /// Sockets connected to namespace `ns` right now (0 when it is not served); the
-    /// plain WebSocket path counts its clients.
+    /// Sockets connected to namespace `ns` right now (0 when it is not served); in a
+    /// cluster, every node's (the other nodes' as counted within the last
+    /// [`CENSUS_EVERY`]).
+    /// The plain WebSocket path counts its clients.
     pub fn namespace_sockets(&self, ns: &str) -> usize {
         if self.plain_websocket_path() == Some(ns) {
             return self.shared.state.jac.len();
         }
-        self.io.of(ns).map_or(0, |op| op.sockets().len())
+        let here = self.io.of(ns).map_or(0, |op| op.sockets().len());
+        let there = if self.shared.clustered() {
+            self.shared
+                .remote_counts
+                .lock()
+                .ok()
+                .and_then(|c| c.get(ns).copied())
+                .unwrap_or(0)
+        } else {
+            0
+        };
+        here + there
     }
 
     /// The plain WebSocket endpoint this gateway serves (`/websocket` with the `jac`
@@ -281,13 +416,49 @@ impl GatewayHandle {
         })
     }
 
-    /// Namespaces -> rooms -> sockets, as of now.
+    /// Namespaces -> rooms -> sockets of this node, as of now.
     pub fn inspect(&self) -> InspectSnapshot {
         let mut snap = crate::inspect::snapshot(&self.io, &self.shared.namespaces);
         if self.shared.settings.profile == Profile::Jac {
             snap.namespaces.push(self.shared.state.jac.snapshot());
         }
+        if self.shared.cluster.is_some() {
+            crate::inspect::mark_node(&mut snap, &self.shared.node_id);
+        }
         snap
+    }
+
+    /// Namespaces -> rooms -> sockets of every node of the cluster (this node's
+    /// alone when not clustered, or when Redis is gone).
+    pub async fn inspect_cluster(&self) -> InspectSnapshot {
+        let mut snap = self.inspect();
+        if self.shared.clustered() {
+            crate::inspect::add_remote(
+                &mut snap,
+                &self.io,
+                &self.shared.namespaces,
+                &self.shared.node_id,
+            )
+            .await;
+        }
+        snap
+    }
+
+    /// This node's id, when the gateway is clustered.
+    pub fn node_id(&self) -> Option<&str> {
+        self.shared
+            .cluster
+            .as_ref()
+            .map(|_| self.shared.node_id.as_str())
+    }
+
+    /// The cluster link's state, when clustered: `connected to URL` or
+    /// `redis lost: WHY`.
+    pub fn cluster_state(&self) -> Option<String> {
+        self.shared.cluster.as_ref().map(|c| match c.lost() {
+            Some(why) => format!("redis lost ({}): {why}", c.url()),
+            None => format!("connected to {}", c.url()),
+        })
     }
 
     /// Connected sockets over every namespace, plus plain WebSocket clients.
@@ -349,6 +520,8 @@ pub struct Gateway {
     server: JoinHandle<()>,
     /// The admin namespace's stats and live-change task.
     admin_task: Option<JoinHandle<()>>,
+    /// Watch the cluster's Redis link and count the other nodes' sockets, when clustered.
+    watchers: Vec<JoinHandle<()>>,
 }
 
 impl Gateway {
@@ -376,16 +549,39 @@ impl Gateway {
         if let Some(a) = &admin {
             a.check(&namespaces)?;
         }
+        let auth =
+            Authenticator::new(&settings.auth, &settings.user_claim, &settings.tenant_claim)?;
+        // Redis is reached before the port is taken: a node that cannot join its
+        // cluster says so and does not serve alone by mistake.
+        let (link, backplane) = match settings.redis.as_deref() {
+            Some(url) => {
+                let (link, driver, watch) = cluster::Link::connect(url).await?;
+                (Some((link, watch)), cluster::Backplane::Redis(driver))
+            }
+            None => (None, cluster::Backplane::Alone),
+        };
+        let config = socketioxide_redis::RedisAdapterConfig::new()
+            .with_request_timeout(cluster::REQUEST_TIMEOUT);
+        let io_config = socketioxide::SocketIoConfig::default();
+        let node_id = io_config.server_id.to_string();
         let shared = Arc::new(Shared {
             bus,
-            auth: Authenticator::new(&settings.auth, &settings.user_claim, &settings.tenant_claim)?,
+            auth,
             namespaces,
             settings: settings.clone(),
             io: RwLock::new(None),
             state: ProfileState::default(),
             admin: admin.map(|a| Arc::new(admin::AdminServer::new(a))),
+            cluster: link.as_ref().map(|(l, _)| l.clone()),
+            node_id: node_id.clone(),
+            remote_counts: Mutex::new(HashMap::new()),
         });
-        let builder = SocketIo::builder().with_state(shared.clone());
+        let builder = socketioxide::SocketIo::builder()
+            .with_config(io_config)
+            .with_adapter::<Adapter>(socketioxide_redis::RedisAdapterCtr::new_with_driver(
+                backplane, config,
+            ))
+            .with_state(shared.clone());
         // msgpack for `socket.io-msgpack-parser` front ends; the gateway's own
         // records are JSON either way (socketioxide hands handlers decoded values).
         let builder = match settings.parser {
@@ -399,13 +595,24 @@ impl Gateway {
             *slot = Some(io.clone());
         }
         for ns in &shared.namespaces {
-            profiles::register(profile, &io, ns);
+            profiles::register(profile, &io, ns)
+                .await
+                .map_err(|error| not_joined(settings, format!("namespace {ns}: {error}")))?;
         }
         if let Some(a) = &shared.admin {
-            admin::register(&io, a);
+            admin::register(&io, a)
+                .await
+                .map_err(|error| not_joined(settings, format!("admin namespace: {error}")))?;
         }
         // Subscribed before the first connection can be accepted.
         let admin_rx = shared.admin.as_ref().map(|_| shared.bus.subscribe());
+        let watchers: Vec<JoinHandle<()>> = match link {
+            Some((link, watch)) => vec![
+                link.watch(watch, shared.bus.clone(), node_id),
+                spawn_census(shared.clone()),
+            ],
+            None => Vec::new(),
+        };
         let access =
             api_access::ApiAccess::new(ip, shared.auth.required(), settings.api_token.as_deref());
         let handle = GatewayHandle {
@@ -484,8 +691,9 @@ impl Gateway {
                 tracing::error!(%error, "gateway server failed");
             }
         });
-        tracing::info!(%addr, %profile, auth = shared.auth.required(), api_protected = access.required(), namespaces = ?shared.namespaces, "gateway listening");
+        tracing::info!(%addr, %profile, auth = shared.auth.required(), api_protected = access.required(), namespaces = ?shared.namespaces, node = %shared.node_id, clustered = shared.cluster.is_some(), "gateway listening");
         Ok(Self {
+            watchers,
             addr,
             secure: settings.tls.is_some(),
             token_file,
@@ -522,6 +730,9 @@ impl Gateway {
         if let Some(task) = &self.admin_task {
             task.abort();
         }
+        for watcher in &self.watchers {
+            watcher.abort();
+        }
         self.handle.io.close().await;
         if let Ok(mut slot) = self.handle.shared.io.write() {
             *slot = None;
@@ -550,6 +761,19 @@ fn namespaces(base: &[&str], extra: &[String]) -> Result<Vec<String>> {
         }
     }
     Ok(all)
+}
+
+/// A namespace the cluster's backplane would not join, named with the Redis URL (its
+/// password hidden).
+fn not_joined(settings: &GatewaySettings, reason: String) -> Error {
+    Error::Cluster {
+        url: settings
+            .redis
+            .as_deref()
+            .map(cluster::display_url)
+            .unwrap_or_default(),
+        reason,
+    }
 }
 
 #[cfg(test)]

@@ -8,9 +8,9 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use crate::gateway::{AckSender, SocketRef};
 use serde::Serialize;
 use serde_json::{json, Value};
-use socketioxide::extract::{AckSender, SocketRef};
 use sockscope_protocol::{AckInfo, Direction, EventRecord};
 
 use super::args::Args;
@@ -228,8 +228,9 @@ fn emit_when_connected<T: Serialize + ?Sized>(
     });
 }
 
-/// Emits `event(data)` to every socket in `room` of namespace `ns` and publishes it
-/// once, in broadcast order. Returns how many sockets it was addressed to.
+/// Emits `event(data)` to every socket in `room` of namespace `ns` — on every node
+/// when the gateway is clustered — and publishes it once, in broadcast order.
+/// Returns how many sockets it was addressed to.
 pub async fn emit_to_room<T: Serialize + ?Sized>(
     shared: &Shared,
     ns: &str,
@@ -238,17 +239,49 @@ pub async fn emit_to_room<T: Serialize + ?Sized>(
     event: &str,
     data: &T,
 ) -> usize {
+    room_emit(shared, ns, room, tenant, event, data, true).await
+}
+
+/// [`emit_to_room`] for this node's sockets only: what a profile's timers use (a
+/// metric ticker, a simulated workflow run), since every node runs its own for its
+/// own subscribers and a cluster-wide emit would deliver each tick once per node.
+pub async fn emit_to_room_here<T: Serialize + ?Sized>(
+    shared: &Shared,
+    ns: &str,
+    room: &str,
+    tenant: Option<&str>,
+    event: &str,
+    data: &T,
+) -> usize {
+    room_emit(shared, ns, room, tenant, event, data, false).await
+}
+
+async fn room_emit<T: Serialize + ?Sized>(
+    shared: &Shared,
+    ns: &str,
+    room: &str,
+    tenant: Option<&str>,
+    event: &str,
+    data: &T,
+    everywhere: bool,
+) -> usize {
     let Some(op) = shared.io().and_then(|io| io.of(ns)) else {
         return 0;
     };
     let target = op.to(room.to_owned());
+    let target = if everywhere {
+        shared.scope(target)
+    } else {
+        target.local()
+    };
     let _turn = shared.state.broadcasts.lock().await;
-    let sockets = target.clone().sockets();
-    let recipients = sockets.len();
-    if let Err(error) = target.emit(event, data).await {
-        tracing::debug!(namespace = ns, room, event, %error, "room emit failed");
-        return 0;
-    }
+    let (sockets, recipients) = match shared.broadcast_counted(&target, event, data).await {
+        Ok(sent) => sent,
+        Err(error) => {
+            tracing::debug!(namespace = ns, room, event, %error, "room emit failed");
+            return 0;
+        }
+    };
     let mut rec = bus::record(
         SOURCE,
         Direction::S2c,
@@ -263,8 +296,8 @@ pub async fn emit_to_room<T: Serialize + ?Sized>(
     recipients
 }
 
-/// Emits `event(data)` to every socket of namespace `ns` and publishes it once, in
-/// broadcast order.
+/// Emits `event(data)` to every socket of namespace `ns` (on every node when
+/// clustered) and publishes it once, in broadcast order.
 pub async fn emit_to_all<T: Serialize + ?Sized>(
     shared: &Shared,
     ns: &str,
@@ -274,13 +307,15 @@ pub async fn emit_to_all<T: Serialize + ?Sized>(
     let Some(op) = shared.io().and_then(|io| io.of(ns)) else {
         return 0;
     };
+    let target = shared.scope(op);
     let _turn = shared.state.broadcasts.lock().await;
-    let sockets = op.clone().sockets();
-    let recipients = sockets.len();
-    if let Err(error) = op.emit(event, data).await {
-        tracing::debug!(namespace = ns, event, %error, "broadcast failed");
-        return 0;
-    }
+    let (sockets, recipients) = match shared.broadcast_counted(&target, event, data).await {
+        Ok(sent) => sent,
+        Err(error) => {
+            tracing::debug!(namespace = ns, event, %error, "broadcast failed");
+            return 0;
+        }
+    };
     count_out(&sockets);
     shared.bus.publish(bus::record(
         SOURCE,
@@ -292,12 +327,12 @@ pub async fn emit_to_all<T: Serialize + ?Sized>(
     recipients
 }
 
-/// How many sockets of namespace `ns` are in `room` right now.
+/// How many sockets of namespace `ns` are in `room` on this node right now.
 pub fn room_size(shared: &Shared, ns: &str, room: &str) -> usize {
     shared
         .io()
         .and_then(|io| io.of(ns))
-        .map(|op| op.to(room.to_owned()).sockets().len())
+        .map(|op| op.to(room.to_owned()).local().sockets().len())
         .unwrap_or(0)
 }
 

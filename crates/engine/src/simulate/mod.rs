@@ -57,7 +57,8 @@ use ws_client::WsClient;
 /// Where the virtual clients connect.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
-    /// A gateway's URL (`http://host:port`).
+    /// A gateway's URL (`http://host:port`), or several separated by commas (the
+    /// nodes of a cluster): clients are spread over them round-robin.
     Url(String),
     /// The scenario's profile, started in-process for the run.
     Embedded,
@@ -183,27 +184,41 @@ pub async fn run(
             (Some(g), url)
         }
     };
-    let ws_url = match scenario.transport {
-        ScenarioTransport::Socketio => client::websocket_url(&target_url)?,
-        ScenarioTransport::Ws => ws_client::websocket_url(
-            &target_url,
-            scenario.path.as_deref().unwrap_or(ws_client::DEFAULT_PATH),
-        )?,
+    let targets: Vec<&str> = target_url
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .collect();
+    let Some(first) = targets.first() else {
+        return Err(Error::BadSimulation("--target names no URL".to_owned()));
     };
-    if gateway.is_none() {
-        probe(&target_url, &ws_url, opts.connect_timeout).await?;
+    let mut ws_urls = Vec::with_capacity(targets.len());
+    for target in &targets {
+        let ws_url = match scenario.transport {
+            ScenarioTransport::Socketio => client::websocket_url(target)?,
+            ScenarioTransport::Ws => ws_client::websocket_url(
+                target,
+                scenario.path.as_deref().unwrap_or(ws_client::DEFAULT_PATH),
+            )?,
+        };
+        if gateway.is_none() {
+            probe(target, &ws_url, opts.connect_timeout).await?;
+        }
+        ws_urls.push(Arc::<str>::from(ws_url));
     }
     let tls = opts.tls.ws_connector()?;
+    // The HTTP API driver posts to the first target: in a cluster every node
+    // reaches every socket.
     let api = scenario.api.clone().map(|driver| Api {
         driver,
-        base: target_url.trim_end_matches('/').to_owned(),
+        base: first.trim_end_matches('/').to_owned(),
         token: gateway
             .as_ref()
             .and_then(|g| g.handle().api_token().map(str::to_owned))
             .or_else(|| opts.api_token.clone()),
         tls: opts.tls.clone(),
     });
-    let outcome = drive(scenario, opts, &secret, &ws_url, tls, api, progress).await;
+    let outcome = drive(scenario, opts, &secret, &ws_urls, tls, api, progress).await;
     if let Some(g) = gateway {
         g.stop().await;
     }
@@ -211,7 +226,11 @@ pub async fn run(
     // The report names the target as the redaction policy shows it.
     let report = stats.report(
         &scenario.name,
-        &crate::redact::url(&target_url),
+        &targets
+            .iter()
+            .map(|t| crate::redact::url(t))
+            .collect::<Vec<_>>()
+            .join(","),
         opts.target == Target::Embedded,
         elapsed,
     );
@@ -287,7 +306,7 @@ async fn drive(
     scenario: &Scenario,
     opts: &SimulateOptions,
     secret: &str,
-    ws_url: &str,
+    ws_urls: &[Arc<str>],
     tls: Option<tokio_tungstenite::Connector>,
     api: Option<Api>,
     progress: Option<watch::Sender<SimulationProgress>>,
@@ -296,7 +315,6 @@ async fn drive(
     let start = Instant::now();
     let deadline = start + opts.duration;
     let scenario = Arc::new(scenario.clone());
-    let ws_url: Arc<str> = Arc::from(ws_url);
     let rate = opts.rate.or(scenario.rate).unwrap_or(1.0);
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..opts.clients {
@@ -306,7 +324,8 @@ async fn drive(
             vars: variables(i, opts, secret),
             scenario: scenario.clone(),
             stats: stats.clone(),
-            ws_url: ws_url.clone(),
+            // Round-robin over the targets (the nodes of a cluster).
+            ws_url: ws_urls[i % ws_urls.len()].clone(),
             start_at: start + offset,
             deadline,
             rate,

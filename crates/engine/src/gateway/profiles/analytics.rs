@@ -23,6 +23,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::gateway::{AckSender, SocketIo, SocketRef};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::State as HttpState;
 use axum::http::HeaderMap;
@@ -31,8 +32,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use socketioxide::extract::{AckSender, SocketRef, State};
-use socketioxide::SocketIo;
+use socketioxide::extract::State;
 
 use crate::bus::now_micros;
 use crate::gateway::args::Args;
@@ -40,7 +40,7 @@ use crate::gateway::auth::{token_from, Principal};
 use crate::gateway::http_api::{failure, json_body};
 use crate::gateway::rooms::{self, Kind};
 use crate::gateway::socket::{
-    answer, emit_to, emit_to_room, iso8601, principal_of, room_size, str_field,
+    answer, emit_to, emit_to_room, emit_to_room_here, iso8601, principal_of, room_size, str_field,
 };
 use crate::gateway::{GatewayHandle, Shared};
 use crate::Error;
@@ -51,8 +51,8 @@ const UPDATES_NS: &str = "/analytics/dashboard";
 /// The error code the seed documents for invalid or forbidden entities.
 pub const ERROR_CODE: &str = "ANALYTICS_1100";
 
-pub fn register(io: &SocketIo, ns: &str) {
-    super::serve_ns(io, ns, identify, install);
+pub fn register(io: &SocketIo, ns: &str) -> super::Joined {
+    super::serve_ns(io, ns, identify, install)
 }
 
 /// `auth.token` is required and must carry the tenant claim.
@@ -90,10 +90,12 @@ async fn on_subscribe(s: SocketRef, args: Args, ack: AckSender, State(shared): S
     let tenant = principal_of(&s).tenant.unwrap_or_default();
     let entity = str_field(&args.values, "entityId").map(str::to_owned);
     let kind = str_field(&args.values, "entityType").map(str::to_owned);
+    let owned = match &entity {
+        Some(e) => claim_entity_anywhere(&shared, e, &tenant).await,
+        None => true,
+    };
     let refusal = match (&entity, &kind) {
-        (Some(e), Some(_)) if !claim_entity(&shared, e, &tenant) => {
-            Some(format!("entity {e} not found for this tenant"))
-        }
+        (Some(e), Some(_)) if !owned => Some(format!("entity {e} not found for this tenant")),
         (Some(_), Some(_)) => None,
         _ => Some("invalid entity: subscribe needs entityId and entityType".to_owned()),
     };
@@ -144,6 +146,22 @@ async fn on_unsubscribe(
     answer(&s, &shared, "unsubscribe", args, ack, reply);
 }
 
+/// [`claim_entity`] over the whole cluster when the gateway is clustered (the owner
+/// is kept in Redis, first come first served, so a tenant refused on one node is
+/// refused on every node); this node's map otherwise, or when Redis fails.
+async fn claim_entity_anywhere(shared: &Shared, entity: &str, tenant: &str) -> bool {
+    if let Some(link) = shared.live_link() {
+        let key = format!("sockscope:analytics:owner:{entity}");
+        match link.claim(&key, tenant).await {
+            Ok(owner) => return owner == tenant,
+            Err(error) => {
+                tracing::warn!(entity, %error, "cannot ask the cluster who owns the entity; deciding on this node")
+            }
+        }
+    }
+    claim_entity(shared, entity, tenant)
+}
+
 /// Gives `entity` to `tenant` if nobody has it; true if `tenant` owns it.
 fn claim_entity(shared: &Shared, entity: &str, tenant: &str) -> bool {
     let Ok(mut owners) = shared.state.owners.lock() else {
@@ -184,7 +202,7 @@ fn spawn_ticker(shared: Arc<Shared>, tenant: String, entity: String, kind: Strin
                 "value": value,
                 "timestamp": iso8601(now_micros()),
             });
-            emit_to_room(
+            emit_to_room_here(
                 &shared,
                 METRICS_NS,
                 &room,

@@ -15,11 +15,11 @@
 
 use std::sync::Arc;
 
+use crate::gateway::{AckSender, SocketIo, SocketRef};
 use axum::http::HeaderMap;
 use serde_json::{json, Value};
-use socketioxide::extract::{AckSender, Event, SocketRef, State};
+use socketioxide::extract::{Event, State};
 use socketioxide::socket::DisconnectReason;
-use socketioxide::SocketIo;
 use sockscope_protocol::Direction;
 
 use crate::gateway::args::Args;
@@ -28,8 +28,8 @@ use crate::gateway::socket::{answer, principal_of, publish_now};
 use crate::gateway::{rooms, Shared};
 
 /// Serves namespace `ns` with the generic behaviour.
-pub fn register(io: &SocketIo, ns: &str) {
-    super::serve_ns(io, ns, identify, install);
+pub fn register(io: &SocketIo, ns: &str) -> super::Joined {
+    super::serve_ns(io, ns, identify, install)
 }
 
 /// A token only when a key is configured (a rejected handshake's `connect_error`

@@ -18,9 +18,9 @@
 
 use std::sync::Arc;
 
+use crate::gateway::{AckSender, SocketIo, SocketRef};
 use serde_json::{json, Value};
-use socketioxide::extract::{AckSender, SocketRef, State};
-use socketioxide::SocketIo;
+use socketioxide::extract::State;
 
 use crate::gateway::args::Args;
 use crate::gateway::rooms::{self, Kind};
@@ -38,9 +38,9 @@ pub fn channel_room(tenant: Option<&str>, channel: &str) -> String {
     rooms::named(tenant, Kind::Channel, channel)
 }
 
-pub fn register(io: &SocketIo, ns: &str) {
+pub fn register(io: &SocketIo, ns: &str) -> super::Joined {
     // No auth unless a key is configured: the generic rule.
-    super::serve_ns(io, ns, super::generic::identify, install);
+    super::serve_ns(io, ns, super::generic::identify, install)
 }
 
 fn install(s: &SocketRef, _: &Shared) {

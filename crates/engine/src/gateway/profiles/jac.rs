@@ -76,6 +76,7 @@ impl Clients {
                         connected_at: c.connected_at,
                         events_in: 0,
                         events_out: 0,
+                        node: None,
                     })
                     .collect()
             })

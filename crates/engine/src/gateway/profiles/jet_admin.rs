@@ -32,17 +32,18 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::gateway::{AckSender, SocketIo, SocketRef};
 use axum::http::HeaderMap;
 use serde_json::{json, Value};
-use socketioxide::extract::{AckSender, SocketRef, State};
-use socketioxide::SocketIo;
+use socketioxide::extract::State;
 
 use crate::bus::now_micros;
 use crate::gateway::args::Args;
 use crate::gateway::auth::{opaque_user_id, token_from, Principal};
 use crate::gateway::rooms::{self, Kind};
 use crate::gateway::socket::{
-    answer, emit_to, emit_to_room, iso8601, principal_of, require_field, str_field,
+    answer, emit_to, emit_to_room, emit_to_room_here, iso8601, principal_of, require_field,
+    str_field,
 };
 use crate::gateway::Shared;
 use crate::Error;
@@ -50,8 +51,8 @@ use crate::Error;
 const NS: &str = "/";
 const NODES: &[&str] = &["trigger", "fetch_data", "transform", "output"];
 
-pub fn register(io: &SocketIo, ns: &str) {
-    super::serve_ns(io, ns, identify, install);
+pub fn register(io: &SocketIo, ns: &str) -> super::Joined {
+    super::serve_ns(io, ns, identify, install)
 }
 
 /// A token is required. Without a key the user is `firebase_id` when given (claims
@@ -124,7 +125,7 @@ async fn play_run(shared: Arc<Shared>, room: String, tenant: Option<String>, run
     let t = tenant.as_deref();
     for (i, node) in NODES.iter().enumerate() {
         tokio::time::sleep(step).await;
-        emit_to_room(
+        emit_to_room_here(
             &shared,
             NS,
             &room,
@@ -135,16 +136,16 @@ async fn play_run(shared: Arc<Shared>, room: String, tenant: Option<String>, run
         .await;
         tokio::time::sleep(step).await;
         if fails && *node == "transform" {
-            emit_to_room(&shared, NS, &room, t, "workflow_node_update",
+            emit_to_room_here(&shared, NS, &room, t, "workflow_node_update",
                 &json!({ "nodeId": node, "status": "failed", "duration": step.as_millis() as u64, "output": { "error": "simulated failure" } })).await;
-            emit_to_room(&shared, NS, &room, t, "workflow_status_update",
+            emit_to_room_here(&shared, NS, &room, t, "workflow_status_update",
                 &json!({ "runId": run, "status": "failed", "error": format!("node {node} failed: simulated failure") })).await;
             return;
         }
-        emit_to_room(&shared, NS, &room, t, "workflow_node_update",
+        emit_to_room_here(&shared, NS, &room, t, "workflow_node_update",
             &json!({ "nodeId": node, "status": "completed", "duration": step.as_millis() as u64, "output": { "step": i + 1, "items": (i + 1) * 10 } })).await;
     }
-    emit_to_room(
+    emit_to_room_here(
         &shared,
         NS,
         &room,

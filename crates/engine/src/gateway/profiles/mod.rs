@@ -10,12 +10,12 @@ pub mod jac;
 pub mod jet_admin;
 pub mod steedos;
 
+use crate::gateway::{SocketIo, SocketRef};
 use axum::http::HeaderMap;
 use axum::Router;
 use serde_json::Value;
-use socketioxide::extract::{SocketRef, State, TryData};
+use socketioxide::extract::{State, TryData};
 use socketioxide::handler::ConnectHandler;
-use socketioxide::SocketIo;
 use sockscope_protocol::Profile;
 
 use std::sync::Arc;
@@ -32,9 +32,13 @@ pub(crate) type Identify = fn(&Shared, &Value, &HeaderMap) -> crate::Result<Prin
 /// What a profile registers on an accepted socket.
 pub(crate) type Install = fn(&SocketRef, &Shared);
 
+/// A namespace's adapter joining the cluster (subscribing on Redis); resolves at once
+/// when the gateway is not clustered. Awaited before the gateway takes its port.
+pub type Joined = socketioxide_redis::InitRes<super::cluster::Backplane>;
+
 /// Serves namespace `ns`: every handshake goes through `identify`; accepted sockets
 /// get the common recording handlers and then the profile's own.
-pub(crate) fn serve_ns(io: &SocketIo, ns: &str, identify: Identify, install: Install) {
+pub(crate) fn serve_ns(io: &SocketIo, ns: &str, identify: Identify, install: Install) -> Joined {
     io.ns(
         ns.to_owned(),
         connected.with(
@@ -47,7 +51,7 @@ pub(crate) fn serve_ns(io: &SocketIo, ns: &str, identify: Identify, install: Ins
                 accept(&s, &shared, principal, install)
             },
         ),
-    );
+    )
 }
 
 /// The namespaces a profile serves before any the user adds.
@@ -60,7 +64,7 @@ pub fn namespaces(profile: Profile) -> &'static [&'static str] {
 
 /// Serves namespace `ns` with `profile`'s handlers, or the generic ones when the
 /// profile does not own it.
-pub fn register(profile: Profile, io: &SocketIo, ns: &str) {
+pub fn register(profile: Profile, io: &SocketIo, ns: &str) -> Joined {
     match profile {
         Profile::JetAdmin if ns == "/" => jet_admin::register(io, ns),
         Profile::Analytics if analytics::NAMESPACES.contains(&ns) => analytics::register(io, ns),

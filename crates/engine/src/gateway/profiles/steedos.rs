@@ -30,6 +30,7 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use crate::gateway::{AckSender, SocketIo, SocketRef};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::State as HttpState;
 use axum::http::HeaderMap;
@@ -38,8 +39,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use socketioxide::extract::{AckSender, SocketRef, State};
-use socketioxide::SocketIo;
+use socketioxide::extract::State;
 
 use crate::gateway::args::Args;
 use crate::gateway::auth::{cookie, opaque_user_id, token_from, Principal};
@@ -50,8 +50,8 @@ use crate::{Error, Result};
 
 const NS: &str = "/";
 
-pub fn register(io: &SocketIo, ns: &str) {
-    super::serve_ns(io, ns, identify, install);
+pub fn register(io: &SocketIo, ns: &str) -> super::Joined {
+    super::serve_ns(io, ns, identify, install)
 }
 
 /// Space ids become room-name prefixes joined with `-`.
