@@ -3,6 +3,9 @@
 
 use std::path::Path;
 
+#[path = "../build-support/git_rev.rs"]
+mod git_rev;
+
 /// Every `#[tauri::command]` the app exposes; each gets an `allow-*` permission.
 const COMMANDS: &[&str] = &[
     "cmd_gateway_start",
@@ -35,9 +38,11 @@ const COMMANDS: &[&str] = &[
     "cmd_simulate_start",
     "cmd_simulate_stop",
     "cmd_simulate_state",
+    "cmd_about",
 ];
 
 fn main() {
+    git_rev::emit();
     ensure_ui_dist();
     let attributes = tauri_build::Attributes::new()
         .config_path("../tauri.conf.json")
