@@ -1,4 +1,4 @@
-//! Runs tauri-build against the workspace's top-level `tauri.conf.json` and declares
+//! Runs tauri-build against `src-tauri/tauri.conf.json` and declares
 //! the app's commands so the capability file can grant exactly those.
 
 use std::path::Path;
@@ -45,7 +45,6 @@ fn main() {
     git_rev::emit();
     ensure_ui_dist();
     let attributes = tauri_build::Attributes::new()
-        .config_path("../tauri.conf.json")
         .app_manifest(tauri_build::AppManifest::new().commands(COMMANDS));
     if let Err(e) = tauri_build::try_build(attributes) {
         panic!("tauri-build failed: {e:#}");

@@ -79,7 +79,7 @@ fn main() {
             commands::simulate::cmd_simulate_state,
             commands::about::cmd_about,
         ])
-        .run(tauri::generate_context!("../tauri.conf.json"));
+        .run(tauri::generate_context!());
     if let Err(error) = result {
         eprintln!("sockscope-app: error: {error}");
         std::process::exit(1);

@@ -78,20 +78,10 @@ pub fn bundle(options: &Options) -> Result<Vec<PathBuf>, String> {
     }
     setup::ui_tools()?;
     tauri_cli()?;
-    let root = workspace::root();
     let target = workspace::target_dir()?;
 
     if options.release {
-        step("build the UI for release (trunk --release, wasm-opt -Oz)");
-        run(Cmd::new("trunk")
-            .args([
-                "build",
-                "--offline",
-                "--release",
-                "--cargo-profile",
-                "wasm-release",
-            ])
-            .dir(root.join("ui")))?;
+        release_ui()?;
     } else {
         crate::build_ui()?;
     }
@@ -126,6 +116,36 @@ pub fn bundle(options: &Options) -> Result<Vec<PathBuf>, String> {
         println!("  {} ({:.1} MB)", p.display(), size as f64 / 1e6);
     }
     Ok(made)
+}
+
+/// The UI as users get it: release profile tuned for size (`wasm-release`), then
+/// `wasm-opt -Oz` from Debian's binaryen (trunk runs it in release builds).
+pub fn release_ui() -> Result<(), String> {
+    if cfg!(target_os = "linux") {
+        setup::apt_packages(&["binaryen"])?;
+    }
+    step("build the UI for release (trunk --release, wasm-opt -Oz)");
+    run(Cmd::new("trunk")
+        .args([
+            "build",
+            "--offline",
+            "--release",
+            "--cargo-profile",
+            "wasm-release",
+        ])
+        .dir(workspace::root().join("ui")))
+}
+
+/// The release app exactly as the packages carry it, without packaging it.
+pub fn release_app() -> Result<PathBuf, String> {
+    setup::ui_tools()?;
+    tauri_cli()?;
+    release_ui()?;
+    step("build the release app (cargo tauri build --no-bundle)");
+    run(cargo(["tauri", "build", "--ci", "--no-bundle"]))?;
+    Ok(workspace::target_dir()?
+        .join("release")
+        .join(format!("sockscope-app{}", std::env::consts::EXE_SUFFIX)))
 }
 
 /// Copies the built CLI to where Tauri's `externalBin` expects it

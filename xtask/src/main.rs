@@ -30,9 +30,10 @@ commands:
   ui      build the UI into ui/dist
   app     build the UI and launch the desktop console
   test    install what is missing, then run every test
-  bench [gateway|store|replay|simulate]
+  bench [gateway|store|replay|simulate|app]
           benchmarks against a peer in the same run (all four without a name);
-          tables in bench/results.md
+          tables in bench/results.md (`app`, the release desktop build's
+          size, start and memory, runs only when named)
   bundle [--debug] [--bundles deb,rpm]
           installable packages: release UI and app, Tauri's bundler, the CLI
           inside (Linux: .deb and .rpm; Windows/macOS: the release workflow)

@@ -106,14 +106,14 @@ fn pick(made: &[PathBuf], ext: &str) -> Result<PathBuf, String> {
         .ok_or_else(|| format!("the bundler made no .{ext}"))
 }
 
-/// Absolute paths listed by `cmd` (dpkg-deb's `./usr/...` or rpm's `/usr/...`).
+/// Absolute paths listed by `cmd` (dpkg-deb's `usr/...` or `./usr/...` as the last
+/// column, rpm's `/usr/...`).
 fn listing(cmd: Cmd) -> Result<Vec<String>, String> {
     let text = output(cmd).ok_or("cannot list a package's files")?;
     Ok(text
         .lines()
         .filter_map(|l| l.split_whitespace().last())
-        .map(|p| p.trim_start_matches('.').to_owned())
-        .filter(|p| p.starts_with('/'))
+        .map(|p| format!("/{}", p.trim_start_matches('.').trim_start_matches('/')))
         .collect())
 }
 
