@@ -1,7 +1,10 @@
-//! Runs tauri-build against the workspace's top-level `tauri.conf.json` and declares
+//! Runs tauri-build against `src-tauri/tauri.conf.json` and declares
 //! the app's commands so the capability file can grant exactly those.
 
 use std::path::Path;
+
+#[path = "../build-support/git_rev.rs"]
+mod git_rev;
 
 /// Every `#[tauri::command]` the app exposes; each gets an `allow-*` permission.
 const COMMANDS: &[&str] = &[
@@ -35,12 +38,13 @@ const COMMANDS: &[&str] = &[
     "cmd_simulate_start",
     "cmd_simulate_stop",
     "cmd_simulate_state",
+    "cmd_about",
 ];
 
 fn main() {
+    git_rev::emit();
     ensure_ui_dist();
     let attributes = tauri_build::Attributes::new()
-        .config_path("../tauri.conf.json")
         .app_manifest(tauri_build::AppManifest::new().commands(COMMANDS));
     if let Err(e) = tauri_build::try_build(attributes) {
         panic!("tauri-build failed: {e:#}");

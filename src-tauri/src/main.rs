@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use sockscope_engine::Engine;
 use sockscope_protocol::GatewaySettings;
+use tauri::Manager;
 
 /// The engine as Tauri state.
 pub type EngineState = Arc<Engine>;
@@ -26,6 +27,13 @@ fn main() {
         .manage(engine)
         .setup(move |app| {
             relay::spawn(app.handle().clone(), for_setup.clone());
+            // The title carries the version, so a screenshot says which build it shows.
+            if let Some(window) = app.get_webview_window("main") {
+                let about = commands::about::info();
+                if let Err(error) = window.set_title(&format!("Sockscope {}", about.version)) {
+                    tracing::warn!(%error, "window title not set");
+                }
+            }
             if autostart {
                 let engine = for_setup.clone();
                 tauri::async_runtime::spawn(async move {
@@ -69,8 +77,9 @@ fn main() {
             commands::simulate::cmd_simulate_start,
             commands::simulate::cmd_simulate_stop,
             commands::simulate::cmd_simulate_state,
+            commands::about::cmd_about,
         ])
-        .run(tauri::generate_context!("../tauri.conf.json"));
+        .run(tauri::generate_context!());
     if let Err(error) = result {
         eprintln!("sockscope-app: error: {error}");
         std::process::exit(1);

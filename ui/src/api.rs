@@ -7,11 +7,11 @@ use serde::Deserialize;
 use serde::Serialize;
 use serde_json::json;
 use sockscope_protocol::{
-    ApiError, ConnectRequest, ConnectionEmit, ConnectionInfo, DriftReport, EmitReply, EventBatch,
-    EventRecord, ExportRequest, GatewaySettings, GatewayStatus, ImportRequest, InspectSnapshot,
-    RecordRequest, RecordingStatus, ReplayRequest, ReplayState, ServerReplayRequest,
-    ServerReplayStatus, SessionInfo, SimulateRequest, SimulateState, TargetProfile, TemplateSend,
-    TemplateSent, TemplateSet,
+    AboutInfo, ApiError, ConnectRequest, ConnectionEmit, ConnectionInfo, DriftReport, EmitReply,
+    EventBatch, EventRecord, ExportRequest, GatewaySettings, GatewayStatus, ImportRequest,
+    InspectSnapshot, RecordRequest, RecordingStatus, ReplayRequest, ReplayState,
+    ServerReplayRequest, ServerReplayStatus, SessionInfo, SimulateRequest, SimulateState,
+    TargetProfile, TemplateSend, TemplateSent, TemplateSet,
 };
 use wasm_bindgen::prelude::*;
 
@@ -64,6 +64,10 @@ pub async fn gateway_start(settings: &GatewaySettings) -> Result<GatewayStatus, 
 
 pub async fn gateway_stop() -> Result<GatewayStatus, ApiError> {
     invoke("cmd_gateway_stop", &json!({})).await
+}
+
+pub async fn about() -> Result<AboutInfo, ApiError> {
+    invoke("cmd_about", &json!({})).await
 }
 
 pub async fn gateway_status() -> Result<GatewayStatus, ApiError> {

@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use sockscope_protocol::{EventRecord, GatewayStatus, RecordingStatus};
+use sockscope_protocol::{AboutInfo, EventRecord, GatewayStatus, RecordingStatus};
 
 use crate::api;
 use crate::connections_panel::ConnectionsPanel;
@@ -40,6 +40,7 @@ pub fn App() -> impl IntoView {
     let pending = RwSignal::new(0_usize);
     let error = RwSignal::new(None::<String>);
     let tab = RwSignal::new(Tab::Live);
+    let about = RwSignal::new(None::<AboutInfo>);
 
     Effect::new(move |_| {
         if !paused.get() && pending.get_untracked() > 0 {
@@ -75,6 +76,9 @@ pub fn App() -> impl IntoView {
         if let Err(e) = subscribed {
             error.set(Some(format!("live events unavailable: {}", e.message)));
         }
+        if let Ok(info) = api::about().await {
+            about.set(Some(info));
+        }
         match api::gateway_status().await {
             Ok(s) => status.set(s),
             Err(e) => error.set(Some(e.message)),
@@ -88,6 +92,14 @@ pub fn App() -> impl IntoView {
                 <span>"Sockscope"</span>
             </div>
             <span class="tagline">"Socket.IO gateway console"</span>
+            <span id="about" class="about" title="Sockscope version and the git revision it was built from">
+                {move || {
+                    about
+                        .get()
+                        .map(|a| format!("v{} · {}", a.version, a.revision))
+                        .unwrap_or_default()
+                }}
+            </span>
         </header>
         <Show when=move || error.get().is_some()>
             <div id="error-banner" class="banner error" role="alert">

@@ -11,6 +11,7 @@ use std::process::{Child, Command, Stdio};
 use crate::command::{cargo, output, run, Cmd};
 use crate::{step, workspace};
 
+mod app;
 mod cluster;
 mod replay;
 mod sim;
@@ -29,13 +30,14 @@ pub fn run_bench(which: Option<&str>) -> Result<(), String> {
         Some("replay") => replay::replay(),
         Some("simulate") => sim::simulate(),
         Some("cluster") => cluster::cluster(),
+        Some("app") => app::app(),
         None => gateway()
             .and_then(|()| store())
             .and_then(|()| replay::replay())
             .and_then(|()| sim::simulate())
             .and_then(|()| cluster::cluster()),
         Some(other) => Err(format!(
-            "unknown benchmark {other:?} (known: gateway, store, replay, simulate, cluster)"
+            "unknown benchmark {other:?} (known: gateway, store, replay, simulate, cluster, app)"
         )),
     }
 }
@@ -274,7 +276,7 @@ fn number_field(json: &str, field: &str) -> Option<f64> {
     rest[..end].trim().parse().ok()
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
+pub(crate) fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
 }

@@ -9,10 +9,13 @@
 //! Plain std only: xtask must compile fast on a cold machine.
 
 mod bench;
+mod bundle;
 mod command;
 mod display;
 mod fuzz;
+mod package_test;
 mod setup;
+mod windows_test;
 mod workspace;
 
 use std::process::ExitCode;
@@ -27,9 +30,17 @@ commands:
   ui      build the UI into ui/dist
   app     build the UI and launch the desktop console
   test    install what is missing, then run every test
-  bench [gateway|store|replay|simulate|cluster]
-          benchmarks against a peer in the same run (all five without a name);
-          tables in bench/results.md
+  bench [gateway|store|replay|simulate|cluster|app]
+          benchmarks against a peer in the same run (all but `app` without a
+          name); tables in bench/results.md (`app`, the release desktop build's
+          size, start and memory, runs only when named)
+  bundle [--debug] [--bundles deb,rpm]
+          installable packages: release UI and app, Tauri's bundler, the CLI
+          inside (Linux: .deb and .rpm; Windows/macOS: the release workflow)
+  test-package [--release]
+          bundle, install the .deb, drive the installed CLI and app, uninstall
+  test-windows
+          cross-build sockscope.exe (MinGW) and smoke-test it under Wine
   fuzz [SECONDS]
           every fuzz target in fuzz/ for SECONDS each (default 60): libFuzzer
           when it builds here, else a seeded mutation loop on stable";
@@ -42,6 +53,11 @@ fn main() -> ExitCode {
         Some("app") => app(&args[1..]),
         Some("test") => test(),
         Some("bench") => bench::run_bench(args.get(1).map(String::as_str)),
+        Some("bundle") => bundle::Options::parse(&args[1..])
+            .and_then(|o| bundle::bundle(&o))
+            .map(|_| ()),
+        Some("test-package") => package_test::run_package_test(&args[1..]),
+        Some("test-windows") => windows_test::run_windows_test(),
         Some("fuzz") => fuzz::run_fuzz(&args[1..]),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
@@ -59,7 +75,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn build_ui() -> Result<(), String> {
+pub fn build_ui() -> Result<(), String> {
     step("build the UI (trunk → ui/dist)");
     run(Cmd::new("trunk")
         .args(["build", "--offline"])
@@ -151,7 +167,7 @@ fn test() -> Result<(), String> {
 /// node:test flags: one file at a time (they share ports and the display), a time
 /// limit per test, and exit when the tests are done even if a handle stays open, so a
 /// stuck test fails the run instead of hanging CI.
-const NODE_TEST: [&str; 4] = [
+pub const NODE_TEST: [&str; 4] = [
     "--test",
     "--test-concurrency=1",
     "--test-timeout=180000",

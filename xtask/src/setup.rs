@@ -109,18 +109,21 @@ pub fn apt_get(args: &[&str]) -> Result<(), String> {
         .env("DEBIAN_FRONTEND", "noninteractive"))
 }
 
+/// `rustup target add TRIPLE` unless it is installed already.
+pub fn rust_target(triple: &str) -> Result<(), String> {
+    let targets = output(Cmd::new("rustup").args(["target", "list", "--installed"]))
+        .ok_or_else(|| format!("`rustup` is needed to add the {triple} target"))?;
+    if targets.lines().any(|t| t.trim() == triple) {
+        return Ok(());
+    }
+    step(&format!("add the {triple} target"));
+    run(Cmd::new("rustup").args(["target", "add", triple]))
+}
+
 /// The wasm32 target, trunk, and wasm-bindgen-cli at the version in Cargo.lock (trunk
 /// would otherwise try to download it from GitHub, which this network refuses).
 pub fn ui_tools() -> Result<(), String> {
-    let targets = output(Cmd::new("rustup").args(["target", "list", "--installed"]))
-        .ok_or("`rustup` is needed to add the wasm32-unknown-unknown target")?;
-    if !targets
-        .lines()
-        .any(|t| t.trim() == "wasm32-unknown-unknown")
-    {
-        step("add the wasm32-unknown-unknown target");
-        run(Cmd::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]))?;
-    }
+    rust_target("wasm32-unknown-unknown")?;
     let bindgen = workspace::locked_version("wasm-bindgen")?;
     cargo_install("trunk", ["trunk", "--version"], TRUNK_VERSION, true)?;
     cargo_install(
@@ -145,7 +148,12 @@ fn tauri_driver() -> Result<(), String> {
 /// (a bare major such as "2" accepts any 2.x) and `probe` (the binary and an argument
 /// it answers) runs. `wasm-bindgen-cli` is installed without `--locked`: its lock file
 /// names a crate version the registry mirror lacks.
-fn cargo_install(krate: &str, probe: [&str; 2], version: &str, locked: bool) -> Result<(), String> {
+pub fn cargo_install(
+    krate: &str,
+    probe: [&str; 2],
+    version: &str,
+    locked: bool,
+) -> Result<(), String> {
     let list = output(Cmd::new("cargo").args(["install", "--list"])).unwrap_or_default();
     let installed = list.lines().find_map(|l| {
         l.strip_prefix(&format!("{krate} v"))

@@ -28,7 +28,12 @@ use error::CliError;
 
 /// Admin console and event inspector for Socket.IO gateways.
 #[derive(Debug, Parser)]
-#[command(name = "sockscope", version, about, propagate_version = true)]
+#[command(
+    name = "sockscope",
+    version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("SOCKSCOPE_GIT_REV"), ")"),
+    about,
+    propagate_version = true
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

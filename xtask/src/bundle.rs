@@ -1,0 +1,240 @@
+//! `cargo xtask bundle`: the installable packages. Tauri's own bundler (tauri-cli from
+//! crates.io, pinned to the release that matches our `tauri` crate) wraps a release
+//! build of the UI and the app; the `sockscope` CLI rides along as an external binary
+//! so a package puts both on PATH. Only formats that build offline are made here:
+//! `.deb` and `.rpm` on Linux (AppImage's tooling downloads at build time), `.msi`,
+//! NSIS and `.dmg` by the release workflow on hosted runners.
+
+use std::path::{Path, PathBuf};
+
+use crate::command::{cargo, output, run, Cmd};
+use crate::{setup, step, workspace};
+
+/// tauri-cli whose bundler matches tauri 2.12 in Cargo.lock.
+pub const TAURI_CLI_VERSION: &str = "2.12.4";
+
+/// What `bundle` was asked for.
+#[derive(Debug)]
+pub struct Options {
+    /// Release (what users download) or debug (what CI's install test uses: the same
+    /// packaging over the debug artifacts the test run has already built).
+    pub release: bool,
+    /// Tauri bundle formats, e.g. `deb`, `rpm`, `msi`, `dmg`.
+    pub bundles: Vec<String>,
+}
+
+impl Options {
+    pub fn parse(args: &[String]) -> Result<Self, String> {
+        let mut options = Options {
+            release: true,
+            bundles: default_bundles(),
+        };
+        let mut args = args.iter();
+        while let Some(arg) = args.next() {
+            match arg.as_str() {
+                "--debug" => options.release = false,
+                "--bundles" => {
+                    let list = args.next().ok_or("--bundles needs a list, e.g. deb,rpm")?;
+                    options.bundles = list
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|b| !b.is_empty())
+                        .map(str::to_owned)
+                        .collect();
+                    if options.bundles.is_empty() {
+                        return Err("--bundles needs at least one format".into());
+                    }
+                }
+                other => return Err(format!("bundle: unknown argument {other:?}")),
+            }
+        }
+        Ok(options)
+    }
+
+    fn profile_dir(&self) -> &'static str {
+        if self.release {
+            "release"
+        } else {
+            "debug"
+        }
+    }
+}
+
+fn default_bundles() -> Vec<String> {
+    let formats: &[&str] = if cfg!(target_os = "linux") {
+        &["deb", "rpm"]
+    } else if cfg!(target_os = "windows") {
+        &["msi", "nsis"]
+    } else {
+        &["app", "dmg"]
+    };
+    formats.iter().map(|f| (*f).to_owned()).collect()
+}
+
+/// Builds the UI, the CLI and the app, then the packages; returns their paths.
+pub fn bundle(options: &Options) -> Result<Vec<PathBuf>, String> {
+    if cfg!(target_os = "linux") {
+        setup::apt()?;
+    }
+    setup::ui_tools()?;
+    tauri_cli()?;
+    let target = workspace::target_dir()?;
+
+    if options.release {
+        release_ui()?;
+    } else {
+        crate::build_ui()?;
+    }
+
+    step("build the sockscope CLI that the packages carry");
+    let mut build = vec!["build", "-p", "sockscope-cli"];
+    if options.release {
+        build.push("--release");
+    }
+    run(cargo(build))?;
+    let sidecar = sidecar(&target, options.profile_dir())?;
+
+    step(&format!("bundle {}", options.bundles.join(", ")));
+    let config = format!(
+        r#"{{"bundle":{{"active":true,"externalBin":[{}]}}}}"#,
+        json_string(&sidecar.to_string_lossy())
+    );
+    let mut tauri = cargo(["tauri", "build", "--ci", "--bundles"])
+        .args([options.bundles.join(",")])
+        .args(["--config", &config]);
+    if !options.release {
+        tauri = tauri.args(["--debug"]);
+    }
+    run(tauri)?;
+
+    let made = packages(&target.join(options.profile_dir()).join("bundle"));
+    if made.is_empty() {
+        return Err("the bundler finished but no package was written".into());
+    }
+    for p in &made {
+        let size = std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        println!("  {} ({:.1} MB)", p.display(), size as f64 / 1e6);
+    }
+    Ok(made)
+}
+
+/// The UI as users get it: release profile tuned for size (`wasm-release`), then
+/// `wasm-opt -Oz` from Debian's binaryen (trunk runs it in release builds).
+pub fn release_ui() -> Result<(), String> {
+    if cfg!(target_os = "linux") {
+        setup::apt_packages(&["binaryen"])?;
+    }
+    step("build the UI for release (trunk --release, wasm-opt -Oz)");
+    run(Cmd::new("trunk")
+        .args([
+            "build",
+            "--offline",
+            "--release",
+            "--cargo-profile",
+            "wasm-release",
+        ])
+        .dir(workspace::root().join("ui")))
+}
+
+/// The release app exactly as the packages carry it, without packaging it.
+pub fn release_app() -> Result<PathBuf, String> {
+    setup::ui_tools()?;
+    tauri_cli()?;
+    release_ui()?;
+    step("build the release app (cargo tauri build --no-bundle)");
+    run(cargo(["tauri", "build", "--ci", "--no-bundle"]))?;
+    Ok(workspace::target_dir()?
+        .join("release")
+        .join(format!("sockscope-app{}", std::env::consts::EXE_SUFFIX)))
+}
+
+/// Copies the built CLI to where Tauri's `externalBin` expects it
+/// (`<name>-<host triple>[.exe]`) and returns the path without the triple.
+fn sidecar(target: &Path, profile: &str) -> Result<PathBuf, String> {
+    let triple = host_triple()?;
+    let exe = std::env::consts::EXE_SUFFIX;
+    let built = target.join(profile).join(format!("sockscope{exe}"));
+    let dir = target.join("bundle-sidecar").join(profile);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let copy = dir.join(format!("sockscope-{triple}{exe}"));
+    std::fs::copy(&built, &copy)
+        .map_err(|e| format!("cannot copy {} to {}: {e}", built.display(), copy.display()))?;
+    Ok(dir.join("sockscope"))
+}
+
+fn host_triple() -> Result<String, String> {
+    let info = output(Cmd::new("rustc").args(["-vV"])).ok_or("`rustc -vV` failed")?;
+    info.lines()
+        .find_map(|l| l.strip_prefix("host: "))
+        .map(|t| t.trim().to_owned())
+        .ok_or_else(|| "no host line in `rustc -vV`".to_owned())
+}
+
+/// Every package file under `dir` (one level of format folders).
+fn packages(dir: &Path) -> Vec<PathBuf> {
+    const EXTENSIONS: &[&str] = &["deb", "rpm", "msi", "exe", "dmg", "AppImage"];
+    let mut found = Vec::new();
+    let Ok(formats) = std::fs::read_dir(dir) else {
+        return found;
+    };
+    for format in formats.flatten() {
+        let Ok(files) = std::fs::read_dir(format.path()) else {
+            continue;
+        };
+        for file in files.flatten() {
+            let path = file.path();
+            let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+            if path.is_file() && EXTENSIONS.contains(&ext) {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+/// tauri-cli at [`TAURI_CLI_VERSION`] (`cargo tauri`), installed when missing.
+pub fn tauri_cli() -> Result<(), String> {
+    setup::cargo_install(
+        "tauri-cli",
+        ["cargo-tauri", "--version"],
+        TAURI_CLI_VERSION,
+        true,
+    )
+}
+
+/// `s` as a JSON string literal.
+fn json_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_flags() {
+        let o = Options::parse(&["--debug".into(), "--bundles".into(), "deb".into()]).unwrap();
+        assert!(!o.release);
+        assert_eq!(o.bundles, vec!["deb"]);
+        assert!(Options::parse(&["--bundles".into()]).is_err());
+        assert!(Options::parse(&["--bundles".into(), ",".into()]).is_err());
+        assert!(Options::parse(&["--nope".into()]).is_err());
+    }
+
+    #[test]
+    fn escapes_json() {
+        assert_eq!(json_string(r#"C:\a "b""#), r#""C:\\a \"b\"""#);
+    }
+}
