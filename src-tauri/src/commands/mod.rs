@@ -2,6 +2,7 @@
 //! IPC as `ApiError {code, message}`. Commands that touch SQLite, files or the
 //! keychain run that work through [`blocking`], off the async runtime.
 
+pub mod admin;
 pub mod connections;
 pub mod gateway;
 pub mod inspect;

@@ -23,6 +23,7 @@
 //!   waiting for the server's own report of the change.
 
 pub mod model;
+pub mod source;
 pub mod tenants;
 
 use std::sync::{Arc, Mutex};
