@@ -64,17 +64,26 @@ test("Inspector: an admin source with servers, sockets, a tenant leak badge and 
   // The embedded source is the default: its view and its (empty) leak list.
   await s.waitFor("#embedded-view", "the embedded gateway's view");
 
-  // Add the admin target; the password goes to the keychain.
+  // Add the admin target; the password goes to the keychain. First a wrong one: the
+  // server's refusal is one visible line.
   const name = `gui-admin-${process.pid}`;
-  await s.click("#admin-target-new");
-  await s.waitFor("#admin-target-form", "the admin target form");
-  await s.type("#admin-name", name);
-  await s.type("#admin-url", gw.url);
-  await s.type("#admin-username", "admin");
-  await s.type("#admin-password", PASSWORD);
-  await s.click("#admin-target-save");
-  await s.until(async () => /password in keychain/.test(await s.text(".target-meta")), "the saved target with its keychain mark");
-  await s.waitFor("#admin-connect", "the Connect button of the chosen target");
+  const saveTarget = async (password) => {
+    await s.click("#admin-target-new");
+    await s.waitFor("#admin-target-form", "the admin target form");
+    await s.type("#admin-name", name);
+    await s.type("#admin-url", gw.url);
+    await s.type("#admin-username", "admin");
+    await s.type("#admin-password", password);
+    await s.click("#admin-target-save");
+    await s.until(async () => (await s.text("#inspector-note")) === `saved ${name}`, "the save");
+    await s.until(async () => /password in keychain/.test(await s.text(".target-meta")), "the saved target with its keychain mark");
+    await s.waitFor("#admin-connect", "the Connect button of the chosen target");
+  };
+  await saveTarget("not the password");
+  await s.click("#admin-connect");
+  await s.until(async () => /refused the admin login: invalid credentials$/.test(await s.text("#inspector-note")), "the refused login");
+  assert.equal((await s.findAll("#admin-view")).length, 0, "a refused source shows no view");
+  await saveTarget(PASSWORD);
 
   await s.click("#admin-connect");
   await s.waitFor("#admin-view", "the admin source's view");
