@@ -45,7 +45,8 @@ async function adminGateway(t) {
       if (msg.disconnected) gw.disconnected.push(msg);
     });
   });
-  gw.connected = async () => (await (await fetch(`${gw.url}/state`)).json()).connected;
+  gw.state = async () => (await fetch(`${gw.url}/state`)).json();
+  gw.connected = async () => (await gw.state()).connected;
   return gw;
 }
 
@@ -105,6 +106,7 @@ test("Inspector: an admin source with servers, sockets, a tenant leak badge and 
   assert.equal((await s.findAll(`[data-testid="leak-badge"][data-socket="${bystander}"]`)).length, 0);
   writeFileSync(join(artifacts, "inspector-admin.png"), await s.screenshot());
 
+  assert.equal((await gw.state()).admins, 1, "one admin session while connected");
   // Disconnect asks first; cancelling sends nothing.
   await s.click(`[data-testid="admin-socket"][data-socket="${leaky}"] [data-testid="socket-disconnect"]`);
   await s.waitFor("#admin-confirm", "the confirmation");
@@ -141,6 +143,11 @@ test("Inspector: an admin source with servers, sockets, a tenant leak badge and 
   await s.until(async () => /emit notice to .*confirmed by the server/.test(await s.text("#admin-action-result")), "the confirmed emit");
   await s.waitFor(`[data-testid="leak-badge"][data-kind="payload_leak"][data-socket="${globex}"]`, "the cross-tenant payload badge");
   assert.equal((await s.findAll(`[data-testid="leak-badge"][data-socket="${bystander}"]`)).length, 0);
+
+  await s.click("#admin-disconnect");
+  await s.waitFor("#admin-idle", "the disconnected source");
+  // Disconnect ends the admin session on the server (its namespace is empty again).
+  await s.until(async () => (await gw.state()).admins === 0, "the admin session to end on the server");
 
   await s.close();
   // The password is in the keychain only: no byte of it in the database.
