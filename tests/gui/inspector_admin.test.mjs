@@ -5,6 +5,8 @@
 // the tenant leak badge; a disconnect behind a confirmation reaches the Node server,
 // and the unrelated sockets stay connected (the positive control). The password
 // never lands in the database.
+// The fixture is tests/interop's (its npm packages resolve from tests/interop, which
+// `cargo xtask test` installs and runs before this directory).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
