@@ -16,8 +16,9 @@ use sockscope_engine::store::{self, Store};
 use sockscope_protocol::SessionInfo;
 
 /// Every target by name, for the loop runner.
-pub const TARGETS: [(&str, fn(&[u8])); 6] = [
+pub const TARGETS: [(&str, fn(&[u8])); 7] = [
     ("codec", codec),
+    ("wire", wire),
     ("har", har),
     ("jsonl", jsonl),
     ("scenario", scenario),
@@ -43,6 +44,30 @@ pub fn codec(data: &[u8]) {
     }
 }
 
+/// What a hostile server sends a connection: any bytes as a text and as a binary
+/// WebSocket message, to every Engine.IO revision and parser. Property: a msgpack
+/// packet that decodes encodes to bytes that decode to the same packet.
+pub fn wire(data: &[u8]) {
+    use sockscope_engine::connection::wire::{self, Eio, Wire};
+    use sockscope_protocol::Parser;
+    use tokio_tungstenite::tungstenite::Message;
+    for eio in [Eio::V3, Eio::V4] {
+        for parser in [Parser::Json, Parser::Msgpack] {
+            let mut w = Wire::new(eio, parser);
+            let _ = w.read(&Message::text(text(data).into_owned()));
+            let _ = w.read(&Message::binary(data.to_vec()));
+        }
+    }
+    if let Ok(p) = wire::msgpack_decode(data) {
+        let again = wire::msgpack_decode(&wire::msgpack_encode(&p));
+        assert_eq!(
+            again.as_ref(),
+            Ok(&p),
+            "msgpack re-encode changed the packet"
+        );
+    }
+}
+
 /// A HAR document. Property: what imports exports to a document that imports with
 /// the same number of events.
 pub fn har(data: &[u8]) {
@@ -58,6 +83,7 @@ pub fn har(data: &[u8]) {
         ended_at: None,
         events: records.len() as u64,
         meta: Value::Null,
+        state: Default::default(),
     };
     let doc = store::encode_har(&session, &records);
     let back = store::decode_har(&doc.to_string()).unwrap_or_default();

@@ -16,7 +16,7 @@ use sockscope_protocol::GatewaySettings;
 pub type EngineState = Arc<Engine>;
 
 /// The Inspector's admin source as Tauri state.
-pub type AdminState = Arc<sockscope_engine::admin::source::AdminSources>;
+pub type AdminState = Arc<sockscope_engine::admin::inspector::AdminSources>;
 
 fn main() {
     sockscope_engine::keychain::prepare();

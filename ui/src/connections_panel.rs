@@ -6,8 +6,8 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use serde_json::Value;
 use sockscope_protocol::{
-    ConnectRequest, ConnectionEmit, ConnectionInfo, OnConnectEmit, TargetProfile, TemplateSet,
-    TransportChoice,
+    ConnectRequest, ConnectionEmit, ConnectionInfo, OnConnectEmit, TargetProfile, TargetTls,
+    TemplateSet, TransportChoice,
 };
 
 use crate::api;
@@ -24,6 +24,13 @@ pub struct TargetForm {
     pub query: String,
     pub transport: String,
     pub on_connect: String,
+    /// TLS: a PEM file of extra trusted roots, no checks at all, a client certificate.
+    pub ca_cert: String,
+    pub insecure: bool,
+    pub client_cert: String,
+    pub client_key: String,
+    /// Answers to the server's ack requests, `event={json}` a line (`*` for any).
+    pub ack_replies: String,
 }
 
 fn pairs(text: &str, sep: char, what: &str) -> Result<Vec<(String, String)>, String> {
@@ -55,23 +62,8 @@ pub fn target_from(f: &TargetForm) -> Result<TargetProfile, String> {
             v
         }
     };
-    let mut on_connect = Vec::new();
-    for line in f
-        .on_connect
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-    {
-        let (event, json) = line
-            .split_once('=')
-            .ok_or_else(|| format!("bad on-connect line {line:?}: expected event={{json}}"))?;
-        let data = serde_json::from_str(json.trim())
-            .map_err(|e| format!("bad JSON template in on-connect {}: {e}", event.trim()))?;
-        on_connect.push(OnConnectEmit {
-            event: event.trim().to_owned(),
-            data,
-        });
-    }
+    let on_connect = event_lines(&f.on_connect, "on-connect")?;
+    let ack_replies = event_lines(&f.ack_replies, "ack reply")?;
     Ok(TargetProfile {
         name: f.name.trim().to_owned(),
         url: url.to_owned(),
@@ -89,8 +81,42 @@ pub fn target_from(f: &TargetForm) -> Result<TargetProfile, String> {
             _ => TransportChoice::Any,
         },
         on_connect,
+        tls: tls_from(f)?,
+        ack_replies,
         has_token: false,
     })
+}
+
+/// The form's TLS fields; a client certificate needs its key and the other way round.
+fn tls_from(f: &TargetForm) -> Result<TargetTls, String> {
+    let path = |p: &str| Some(p.trim().to_owned()).filter(|p| !p.is_empty());
+    let tls = TargetTls {
+        ca_cert: path(&f.ca_cert),
+        insecure: f.insecure,
+        client_cert: path(&f.client_cert),
+        client_key: path(&f.client_key),
+    };
+    if tls.client_cert.is_some() != tls.client_key.is_some() {
+        return Err("a client certificate needs its key (and a key its certificate)".into());
+    }
+    Ok(tls)
+}
+
+/// `event={json}` lines (blank lines skipped), or a one-line reason.
+fn event_lines(text: &str, what: &str) -> Result<Vec<OnConnectEmit>, String> {
+    let mut out = Vec::new();
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let (event, json) = line
+            .split_once('=')
+            .ok_or_else(|| format!("bad {what} line {line:?}: expected event={{json}}"))?;
+        let data = serde_json::from_str(json.trim())
+            .map_err(|e| format!("bad JSON template in {what} {}: {e}", event.trim()))?;
+        out.push(OnConnectEmit {
+            event: event.trim().to_owned(),
+            data,
+        });
+    }
+    Ok(out)
 }
 
 /// A saved target back into the form.
@@ -119,6 +145,16 @@ pub fn form_of(t: &TargetProfile) -> TargetForm {
         },
         on_connect: t
             .on_connect
+            .iter()
+            .map(|e| format!("{}={}", e.event, e.data))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        ca_cert: t.tls.ca_cert.clone().unwrap_or_default(),
+        insecure: t.tls.insecure,
+        client_cert: t.tls.client_cert.clone().unwrap_or_default(),
+        client_key: t.tls.client_key.clone().unwrap_or_default(),
+        ack_replies: t
+            .ack_replies
             .iter()
             .map(|e| format!("{}={}", e.event, e.data))
             .collect::<Vec<_>>()
@@ -154,6 +190,11 @@ pub fn ConnectionsPanel(error: RwSignal<Option<String>>) -> impl IntoView {
     let query = RwSignal::new(String::new());
     let transport = RwSignal::new(String::new());
     let on_connect = RwSignal::new(String::new());
+    let ca_cert = RwSignal::new(String::new());
+    let insecure = RwSignal::new(false);
+    let client_cert = RwSignal::new(String::new());
+    let client_key = RwSignal::new(String::new());
+    let ack_replies = RwSignal::new(String::new());
     let saved = RwSignal::new(Vec::<TargetProfile>::new());
     let open = RwSignal::new(Vec::<ConnectionInfo>::new());
     let busy = RwSignal::new(false);
@@ -168,6 +209,11 @@ pub fn ConnectionsPanel(error: RwSignal<Option<String>>) -> impl IntoView {
         query: query.get(),
         transport: transport.get(),
         on_connect: on_connect.get(),
+        ca_cert: ca_cert.get(),
+        insecure: insecure.get(),
+        client_cert: client_cert.get(),
+        client_key: client_key.get(),
+        ack_replies: ack_replies.get(),
     };
     let refresh = move || {
         spawn_local(async move {
@@ -196,6 +242,11 @@ pub fn ConnectionsPanel(error: RwSignal<Option<String>>) -> impl IntoView {
         query.set(f.query);
         transport.set(f.transport);
         on_connect.set(f.on_connect);
+        ca_cert.set(f.ca_cert);
+        insecure.set(f.insecure);
+        client_cert.set(f.client_cert);
+        client_key.set(f.client_key);
+        ack_replies.set(f.ack_replies);
         token.set(String::new());
         note.set(Some(Ok(if t.has_token {
             format!("loaded {}; its token is in the keychain", t.name)
@@ -220,10 +271,10 @@ pub fn ConnectionsPanel(error: RwSignal<Option<String>>) -> impl IntoView {
         note.set(Some(Ok(format!("connecting to {}…", req.target.url))));
         spawn_local(async move {
             match api::connect(&req).await {
-                Ok(info) => note.set(Some(Ok(format!(
-                    "connected: {} ({})",
-                    info.name, info.source
-                )))),
+                Ok(info) => note.set(Some(Ok(match &info.warning {
+                    Some(w) => format!("connected: {} ({}); {w}", info.name, info.source),
+                    None => format!("connected: {} ({})", info.name, info.source),
+                }))),
                 Err(e) => note.set(Some(Err(e.message))),
             }
             busy.set(false);
@@ -289,6 +340,26 @@ pub fn ConnectionsPanel(error: RwSignal<Option<String>>) -> impl IntoView {
                         <textarea id="conn-on-connect" rows="2" spellcheck="false"
                             placeholder="subscribe={\"entityId\":\"event-uuid-123\",\"entityType\":\"event\"}"
                             prop:value=move || on_connect.get() on:input=move |ev| on_connect.set(event_target_value(&ev))></textarea>
+                    </label>
+                    <TextField id="conn-ca-cert" label="Trusted CA certificate (PEM file; https)" value=ca_cert
+                        placeholder="/path/to/dev-ca.pem" />
+                    <label class="check">
+                        <input id="conn-insecure" type="checkbox"
+                            prop:checked=move || insecure.get()
+                            on:change=move |ev| insecure.set(event_target_checked(&ev)) />
+                        "Do not check TLS certificates (insecure)"
+                    </label>
+                    <Show when=move || insecure.get()>
+                        <p id="conn-insecure-warning" class="result bad">
+                            "Certificates and host names will NOT be checked: anyone on the network path can read and change this connection."
+                        </p>
+                    </Show>
+                    <TextField id="conn-client-cert" label="Client certificate (PEM file; mutual TLS)" value=client_cert />
+                    <TextField id="conn-client-key" label="Client key (PKCS#8 PEM file)" value=client_key />
+                    <label>"Answer the server's ack requests (one event={json} a line, * for any)"
+                        <textarea id="conn-ack-replies" rows="1" spellcheck="false"
+                            placeholder="question={\"ok\":true}"
+                            prop:value=move || ack_replies.get() on:input=move |ev| ack_replies.set(event_target_value(&ev))></textarea>
                     </label>
                     <div class="actions">
                         <button id="conn-connect" class="primary" prop:disabled=move || busy.get() on:click=connect>"Connect"</button>
@@ -462,8 +533,17 @@ mod tests {
             query: "v=2".into(),
             transport: "websocket".into(),
             on_connect: r#"subscribe={"entityId":"e1"}"#.into(),
+            ack_replies: "question={\"ok\":true}\n*=1".into(),
+            ca_cert: " /tmp/ca.pem ".into(),
+            insecure: true,
+            ..TargetForm::default()
         };
         let t = target_from(&f).unwrap();
+        assert_eq!(t.tls.ca_cert.as_deref(), Some("/tmp/ca.pem"));
+        assert!(t.tls.insecure && t.tls.client_cert.is_none());
+        assert_eq!(t.ack_replies.len(), 2);
+        assert_eq!(t.ack_replies[0].data, json!({"ok": true}));
+        assert_eq!(t.ack_replies[1].event, "*");
         assert_eq!(t.name, "staging");
         assert_eq!(t.headers, vec![("X-Team".to_owned(), "blue".to_owned())]);
         assert_eq!(t.on_connect[0].data, json!({"entityId": "e1"}));
@@ -503,6 +583,11 @@ mod tests {
             ..ok.clone()
         })
         .contains("K:V"));
+        assert!(bad(TargetForm {
+            client_cert: "c.pem".into(),
+            ..ok.clone()
+        })
+        .contains("needs its key"));
         assert!(bad(TargetForm {
             namespace: "dash".into(),
             ..ok

@@ -42,6 +42,15 @@ pub fn datetime(ts: i64) -> String {
     )
 }
 
+/// A server event that asked our client for an ack: answered by a rule, or not.
+fn ack_note(rec: &EventRecord) -> &'static str {
+    match (&rec.direction, &rec.ack) {
+        (Direction::S2c, Some(a)) if a.id.is_some() && a.reply.is_none() => " (ack unanswered)",
+        (Direction::S2c, Some(a)) if a.id.is_some() => " (ack answered)",
+        _ => "",
+    }
+}
+
 fn preview(v: &serde_json::Value) -> String {
     let s = v.to_string();
     if s.chars().count() > 160 {
@@ -171,7 +180,7 @@ pub fn EventTable(
                                     <span class="c-dir dir">{if rec.direction == Direction::C2s { "↑ c2s" } else { "↓ s2c" }}</span>
                                     <span class="c-src dim">{rec.source.clone()}</span>
                                     <span class="c-ns mono">{rec.namespace.clone()}</span>
-                                    <span class="c-ev event">{rec.event.clone()}</span>
+                                    <span class="c-ev event">{rec.event.clone()}{ack_note(&rec)}</span>
                                     <span class="c-payload mono payload">{preview(&rec.args)}</span>
                                     <span class="c-tenant">{rec.tenant.clone().unwrap_or_default()}</span>
                                 </div>

@@ -17,7 +17,15 @@ use crate::command::{cargo, output, run, Cmd};
 use crate::step;
 
 /// The targets, as `fuzz/Cargo.toml` names them.
-const TARGETS: [&str; 6] = ["codec", "har", "jsonl", "scenario", "templates", "rules"];
+const TARGETS: [&str; 7] = [
+    "codec",
+    "wire",
+    "har",
+    "jsonl",
+    "scenario",
+    "templates",
+    "rules",
+];
 
 /// The cargo-fuzz release this was tried with.
 const CARGO_FUZZ_VERSION: &str = "0.13.2";

@@ -118,10 +118,14 @@ fn test() -> Result<(), String> {
     let bin = workspace::target_dir()?.join("debug");
     let root = workspace::root();
     step("interop tests (Node socket.io peers)");
-    run(Cmd::new("node")
+    let mut interop = Cmd::new("node")
         .args(NODE_TEST)
         .dir(root.join("tests/interop"))
-        .env("SOCKSCOPE_BIN", bin.join("sockscope")))?;
+        .env("SOCKSCOPE_BIN", bin.join("sockscope"));
+    if let Some(why) = setup::chromium_missing() {
+        interop = interop.env("SOCKSCOPE_CHROMIUM_MISSING", why);
+    }
+    run(interop)?;
 
     step("GUI end-to-end tests (tauri-driver + WebKitWebDriver under Xvfb)");
     let display = display::Xvfb::start()?;

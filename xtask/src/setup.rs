@@ -23,9 +23,36 @@ const TAURI_DRIVER_VERSION: &str = "2";
 
 pub fn all() -> Result<(), String> {
     apt()?;
+    chromium();
     ui_tools()?;
     tauri_driver()?;
     npm_packages()
+}
+
+/// Where the official Admin UI's browser test (tests/interop/admin_ui_browser.test.mjs)
+/// finds Chromium, driven by playwright-core.
+pub const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// Why Chromium could not be installed, when it could not (see [`chromium`]).
+static CHROMIUM_MISSING: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Installs Debian's `chromium` when missing. Apart from [`APT_PACKAGES`] because it
+/// is needed by one test only: a machine whose mirror lacks it still runs everything
+/// else, and that test skips, loudly, with the reason recorded here (it fails when
+/// Chromium is missing for any other reason).
+pub fn chromium() {
+    if std::path::Path::new(CHROMIUM).exists() {
+        return;
+    }
+    if let Err(why) = apt_install(&["chromium"]) {
+        eprintln!("\nxtask: WARNING: cannot install chromium ({why}); the Admin UI browser test will be SKIPPED\n");
+        let _ = CHROMIUM_MISSING.set(why);
+    }
+}
+
+/// The reason Chromium is missing, for the interop tests' environment.
+pub fn chromium_missing() -> Option<&'static str> {
+    CHROMIUM_MISSING.get().map(String::as_str)
 }
 
 pub fn apt() -> Result<(), String> {
@@ -40,7 +67,12 @@ pub fn apt() -> Result<(), String> {
     if missing.is_empty() {
         return Ok(());
     }
-    step(&format!("install Debian packages: {}", missing.join(" ")));
+    apt_install(&missing)
+}
+
+/// `apt-get update` then `apt-get install` of `packages` (through sudo unless root).
+fn apt_install(packages: &[&str]) -> Result<(), String> {
+    step(&format!("install Debian packages: {}", packages.join(" ")));
     let root = output(Cmd::new("id").args(["-u"])).is_some_and(|u| u.trim() == "0");
     let (program, prefix): (&str, &[&str]) = if root {
         ("apt-get", &[])
@@ -55,7 +87,7 @@ pub fn apt() -> Result<(), String> {
                 .copied()
                 .chain(["install", "-y", "-qq", "--no-install-recommends"]),
         )
-        .args(&missing)
+        .args(packages)
         .env("DEBIAN_FRONTEND", "noninteractive"))
 }
 

@@ -50,6 +50,8 @@ pub struct AdminArgs {
     /// Bound on connecting, on the first sync and on each action's confirmation.
     #[arg(long, default_value = "10s", value_parser = parse_duration, global = true)]
     pub timeout: Duration,
+    #[command(flatten)]
+    pub tls: crate::tls_args::TlsArgs,
     #[command(subcommand)]
     pub action: AdminAction,
 }
@@ -166,6 +168,7 @@ impl AdminArgs {
         opts.auth = auth;
         opts.reconnect = reconnect;
         opts.timeout = self.timeout;
+        opts.tls = self.tls.options()?;
         Ok(opts)
     }
 
@@ -190,6 +193,7 @@ pub async fn run(args: AdminArgs) -> Result<()> {
         args.action,
         AdminAction::Watch { .. } | AdminAction::Record { .. }
     );
+    args.tls.announce();
     let opts = args.options(streaming)?;
     // Bad JSON or a bad pattern fails before anything connects.
     if let AdminAction::Audit {
@@ -302,18 +306,7 @@ async fn act(
                 .retain(|s| s.namespace != client.admin_namespace());
             let mut report = tenants::audit(&snap, &tenant_keys, pattern.as_ref());
             report.findings.extend(leaks);
-            output::report(&report, json, |out, r| {
-                for (t, sockets) in &r.tenants {
-                    writeln!(out, "tenant {t}: {}", sockets.join(", "))?;
-                }
-                if !r.untenanted.is_empty() {
-                    writeln!(out, "no tenant: {}", r.untenanted.join(", "))?;
-                }
-                for f in &r.findings {
-                    writeln!(out, "{}", f.line())?;
-                }
-                writeln!(out, "{} finding(s)", r.findings.len())
-            })?;
+            crate::audit::print_report(&report, json)?;
             if !report.findings.is_empty() {
                 return Err(CliError::Findings(report.findings.len()));
             }

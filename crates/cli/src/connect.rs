@@ -14,11 +14,12 @@ use std::time::{Duration, Instant};
 use clap::{Args, ValueEnum};
 use serde_json::Value;
 use sockscope_engine::connection::{
-    ConnectOptions, Connection, ConnectionLosses, Transport, WsConnection, WsOptions,
+    ConnectOptions, Connection, ConnectionLosses, EioChoice, Transport, WsConnection, WsOptions,
     DEFAULT_MAX_PAYLOAD,
 };
 use sockscope_engine::store::Recorder;
 use sockscope_engine::Bus;
+use sockscope_protocol::Parser;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::capture::{self, Capture, Printer};
@@ -31,6 +32,61 @@ use crate::serve::shutdown_signal;
 pub(crate) enum TransportArg {
     Websocket,
     Polling,
+}
+
+/// `--eio`: the Engine.IO revision.
+#[derive(Debug, Clone, Copy, Default, ValueEnum)]
+pub(crate) enum EioArg {
+    /// v4, or v3 when the server answers with a v3 handshake.
+    #[default]
+    Auto,
+    /// Socket.IO 2.x servers.
+    #[value(name = "3")]
+    V3,
+    /// Socket.IO 3 and 4 servers.
+    #[value(name = "4")]
+    V4,
+}
+
+impl From<EioArg> for EioChoice {
+    fn from(e: EioArg) -> Self {
+        match e {
+            EioArg::Auto => EioChoice::Auto,
+            EioArg::V3 => EioChoice::V3,
+            EioArg::V4 => EioChoice::V4,
+        }
+    }
+}
+
+/// `--parser`: the Socket.IO packet encoding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ParserArg {
+    Json,
+    /// socket.io-msgpack-parser.
+    Msgpack,
+}
+
+impl From<ParserArg> for Parser {
+    fn from(p: ParserArg) -> Self {
+        match p {
+            ParserArg::Json => Parser::Json,
+            ParserArg::Msgpack => Parser::Msgpack,
+        }
+    }
+}
+
+/// `--ack-reply 'EVENT=JSON'` rules (EVENT may be `*`).
+pub(crate) fn ack_replies(rules: &[String]) -> Result<Vec<(String, Value)>> {
+    rules
+        .iter()
+        .map(|r| {
+            let (event, json) = pair(r, '=', "--ack-reply")?;
+            let data = serde_json::from_str(&json).map_err(|err| {
+                CliError::Usage(format!("bad JSON in --ack-reply {event}: {err}"))
+            })?;
+            Ok((event, data))
+        })
+        .collect()
 }
 
 #[derive(Debug, Args)]
@@ -56,6 +112,17 @@ pub struct ConnectArgs {
     /// Emitted after every (re)connect, in order (repeatable): 'subscribe={"room":"a"}'.
     #[arg(long = "emit", value_name = "EVENT=JSON", conflicts_with = "ws")]
     emits: Vec<String>,
+    /// Engine.IO revision: auto (v4, falling back to v3 when the server answers a
+    /// v3 handshake), 3 (Socket.IO 2.x servers) or 4.
+    #[arg(long, value_enum, default_value = "auto", conflicts_with = "ws")]
+    eio: EioArg,
+    /// Socket.IO parser: json (default) or msgpack (socket.io-msgpack-parser).
+    #[arg(long, value_enum, default_value = "json", conflicts_with = "ws")]
+    parser: ParserArg,
+    /// Answer the server's ack requests for EVENT (or `*`: any) with this JSON
+    /// (repeatable): 'question={"answer":42}'.
+    #[arg(long = "ack-reply", value_name = "EVENT=JSON", conflicts_with = "ws")]
+    ack_replies: Vec<String>,
     /// Plain WebSocket instead of Socket.IO (Jac-style gateways): URL is ws://,
     /// wss://, http:// or https:// with the endpoint's path, e.g. .../websocket.
     #[arg(long)]
@@ -83,6 +150,8 @@ pub struct ConnectArgs {
     max_payload: usize,
     #[command(flatten)]
     redact: RedactArgs,
+    #[command(flatten)]
+    tls: crate::tls_args::TlsArgs,
 }
 
 /// The most `--max-payload` may be with `--ws` (tungstenite then buffers that much).
@@ -255,7 +324,13 @@ impl Client {
             ),
             meta: opts.describe(),
         };
+        let mut target = target;
         let conn = Connection::open(opts, bus.clone(), CONNECT_TIMEOUT).await?;
+        eprintln!("{}", conn.protocol_line());
+        if let (Value::Object(meta), Value::Object(protocol)) = (&mut target.meta, conn.protocol())
+        {
+            meta.extend(protocol);
+        }
         Ok((Client::SocketIo(conn), target))
     }
 
@@ -291,6 +366,7 @@ impl ConnectArgs {
             query: self.query()?,
             on_connect,
             max_payload: self.max_payload,
+            tls: self.tls.options()?,
         })
     }
 
@@ -337,6 +413,10 @@ impl ConnectArgs {
             reconnect_delay_ms: self.reconnect_delay,
             on_connect,
             max_payload: self.max_payload,
+            tls: self.tls.options()?,
+            eio: self.eio.into(),
+            parser: self.parser.into(),
+            ack_replies: ack_replies(&self.ack_replies)?,
         })
     }
 }
@@ -345,6 +425,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub async fn connect(args: ConnectArgs) -> Result<()> {
     args.redact.apply();
+    args.tls.announce();
     if args.ws {
         args.ws_options()?;
     } else {
@@ -399,6 +480,7 @@ pub async fn connect(args: ConnectArgs) -> Result<()> {
 
 pub async fn record(args: RecordArgs) -> Result<()> {
     args.connect.redact.apply();
+    args.connect.tls.announce();
     // Bad flags fail before anything connects.
     if args.connect.ws {
         args.connect.ws_options()?;

@@ -2,6 +2,7 @@
 //! printing; behaviour lives in `sockscope-engine`, which the desktop app shares.
 
 mod admin;
+mod audit;
 mod capture;
 mod connect;
 mod db;
@@ -17,6 +18,7 @@ mod serve;
 mod sessions;
 mod simulate;
 mod templates;
+mod tls_args;
 
 use std::process::ExitCode;
 
@@ -52,6 +54,9 @@ enum Command {
     Simulate(simulate::SimulateArgs),
     /// Inspect and act on a gateway instrumented with the Socket.IO Admin UI.
     Admin(admin::AdminArgs),
+    /// Audits: `audit tenants` over an admin connection, the embedded gateway or a recording.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
     /// Recorded sessions: list, show, export, import, rm.
     #[command(subcommand)]
     Sessions(sessions::SessionsCommand),
@@ -82,6 +87,7 @@ fn main() -> ExitCode {
             Command::Simulate(args) => simulate::run(args).await,
             Command::Sessions(cmd) => sessions::run(cmd),
             Command::Admin(args) => admin::run(args).await,
+            Command::Audit(cmd) => audit::run(cmd).await,
         }
     });
     match result {

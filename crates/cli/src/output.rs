@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use sockscope_protocol::EventRecord;
+use sockscope_protocol::{AckInfo, EventRecord};
 
 /// Writes one event as a line; `json` selects JSON Lines.
 pub fn event_line(out: &mut impl Write, rec: &EventRecord, json: bool) -> std::io::Result<()> {
@@ -32,8 +32,16 @@ pub fn event_line(out: &mut impl Write, rec: &EventRecord, json: bool) -> std::i
     if !rec.rooms.is_empty() {
         write!(out, " rooms={}", rec.rooms.join(","))?;
     }
-    if let Some(reply) = rec.ack.as_ref().and_then(|a| a.reply.as_ref()) {
-        write!(out, " ack={reply}")?;
+    match &rec.ack {
+        Some(AckInfo {
+            reply: Some(reply), ..
+        }) => write!(out, " ack={reply}")?,
+        // The server asked for an ack and no --ack-reply rule answered it.
+        Some(AckInfo {
+            id: Some(id),
+            reply: None,
+        }) => write!(out, " ack=unanswered(id {id})")?,
+        _ => {}
     }
     writeln!(out)
 }

@@ -15,7 +15,7 @@ use sockscope_engine::connection::{ConnectOptions, Transport};
 use sockscope_engine::replay::{self, Filter, ReplayOptions, Rewrites, Timing};
 use sockscope_protocol::DriftReport;
 
-use crate::connect::{pair, parse_duration, TransportArg};
+use crate::connect::{pair, parse_duration, EioArg, ParserArg, TransportArg};
 use crate::db::DbArgs;
 use crate::error::{CliError, Result};
 
@@ -58,6 +58,17 @@ pub struct ReplayArgs {
     #[arg(long, value_enum)]
     transport: Option<TransportArg>,
     /// Speed factor on the recorded gaps: 2 = twice as fast, 0.5 = half speed.
+    /// Client mode: Engine.IO revision (auto: v4, or v3 when the server answers so).
+    #[arg(long, value_enum, default_value = "auto")]
+    pub(crate) eio: EioArg,
+    /// The Socket.IO parser to speak (the gateway's in server mode). Default: the
+    /// one the session was recorded with.
+    #[arg(long, value_enum)]
+    pub(crate) parser: Option<ParserArg>,
+    /// Client mode: answer the target's ack requests for EVENT (or `*`) with this
+    /// JSON (repeatable).
+    #[arg(long = "ack-reply", value_name = "EVENT=JSON")]
+    pub(crate) ack_replies: Vec<String>,
     #[arg(long, default_value_t = 1.0, value_name = "F", value_parser = crate::numbers::speed)]
     pub(crate) speed: f64,
     /// Send each event as soon as the one before it went out.
@@ -104,6 +115,8 @@ pub struct ReplayArgs {
     pub(crate) server: crate::replay_server::ServerModeArgs,
     #[command(flatten)]
     pub(crate) redact: crate::redaction::RedactArgs,
+    #[command(flatten)]
+    pub(crate) tls: crate::tls_args::TlsArgs,
 }
 
 impl ReplayArgs {
@@ -130,6 +143,12 @@ impl ReplayArgs {
         }
         if self.name.is_some() {
             given.push("--name");
+        }
+        if self.tls.ca_cert.is_some() || self.tls.insecure || self.tls.client_cert.is_some() {
+            given.push("--ca-cert/--insecure/--client-cert");
+        }
+        if !self.ack_replies.is_empty() {
+            given.push("--ack-reply");
         }
         given
     }
@@ -172,6 +191,10 @@ impl ReplayArgs {
             reconnect_delay_ms: 500,
             on_connect: Vec::new(),
             max_payload: 0,
+            tls: self.tls.options()?,
+            eio: self.eio.into(),
+            parser: self.parser.map(Into::into).unwrap_or_default(),
+            ack_replies: crate::connect::ack_replies(&self.ack_replies)?,
         })
     }
 
@@ -193,6 +216,7 @@ impl ReplayArgs {
         opts.ack_timeout = self.ack_timeout;
         opts.settle = self.settle;
         opts.name = self.name.clone();
+        opts.parser = self.parser.map(Into::into);
         Ok(opts)
     }
 }
@@ -202,6 +226,7 @@ pub async fn run(args: ReplayArgs) -> Result<()> {
     if args.mode == Mode::Server {
         return crate::replay_server::run(args).await;
     }
+    args.tls.announce();
     args.server.reject_in_client_mode()?;
     // Bad rules and flags fail before the database or the network is touched.
     let opts = args.options()?;

@@ -149,11 +149,15 @@ pub async fn run(args: ReplayArgs) -> Result<()> {
     let req = request(&args);
     ServerReplayOptions::from_request(&req)?;
     let store = args.db.open()?;
-    store.session(args.session)?;
+    let source = store.session(args.session)?;
     let engine = Engine::with_store(store);
-    let status = engine
-        .start_gateway(&args.server.settings(&args.namespaces))
-        .await?;
+    let mut settings = args.server.settings(&args.namespaces);
+    // The gateway speaks the parser the session was recorded with unless told.
+    settings.parser = match args.parser {
+        Some(p) => p.into(),
+        None => sockscope_engine::replay::source_parser(&source.meta),
+    };
+    let status = engine.start_gateway(&settings).await?;
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "listening on {}", status.url.unwrap_or_default())?;

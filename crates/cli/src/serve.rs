@@ -5,6 +5,7 @@
 use std::io::Write;
 
 use clap::Args;
+use sockscope_engine::gateway::admin::{AdminConfig, AdminLogin, AdminMode};
 use sockscope_engine::Engine;
 use sockscope_protocol::{
     AuthMode, GatewaySettings, GatewayStatus, Profile, TlsFiles, DEFAULT_PORT,
@@ -82,6 +83,10 @@ pub struct ServeArgs {
     /// Print events as JSON Lines instead of text.
     #[arg(long)]
     json: bool,
+    /// Socket.IO parser: json (default) or msgpack (for socket.io-msgpack-parser
+    /// front ends). Recordings store events as JSON and note the parser.
+    #[arg(long, value_enum, default_value = "json")]
+    parser: crate::connect::ParserArg,
     /// Record every event into a session with this name.
     #[arg(long, value_name = "NAME")]
     record: Option<String>,
@@ -89,6 +94,105 @@ pub struct ServeArgs {
     db: DbArgs,
     #[command(flatten)]
     redact: crate::redaction::RedactArgs,
+    #[command(flatten)]
+    admin: AdminServeArgs,
+}
+
+/// `--admin`: serve the Socket.IO Admin UI protocol on `/admin`.
+#[derive(Debug, Args)]
+pub struct AdminServeArgs {
+    /// Serve the Socket.IO Admin UI protocol (@socket.io/admin-ui 0.5) on /admin, so
+    /// the official Admin UI or `sockscope admin` can inspect and act on this gateway.
+    #[arg(long)]
+    admin: bool,
+    /// Admin UI login name (with --admin-password-hash).
+    #[arg(
+        long,
+        value_name = "USER",
+        requires = "admin",
+        requires = "admin_password_hash"
+    )]
+    admin_user: Option<String>,
+    /// bcrypt hash of the admin password (`$2b$...`, e.g. from `htpasswd -bnBC 10 "" PW`).
+    #[arg(
+        long,
+        value_name = "HASH",
+        env = "SOCKSCOPE_ADMIN_PASSWORD_HASH",
+        hide_env_values = true
+    )]
+    admin_password_hash: Option<String>,
+    /// Serve /admin without a login (loopback binds only).
+    #[arg(long, requires = "admin", conflicts_with = "admin_user")]
+    admin_no_auth: bool,
+    /// `development` streams sockets, rooms and events to the admin; `production`
+    /// only server stats.
+    #[arg(long, value_name = "MODE", default_value = "development", value_parser = parse_admin_mode, requires = "admin")]
+    admin_mode: AdminMode,
+    /// List no actions (disconnect, join, leave, emit) and accept none.
+    #[arg(long, requires = "admin")]
+    admin_readonly: bool,
+}
+
+fn parse_admin_mode(s: &str) -> std::result::Result<AdminMode, String> {
+    AdminMode::from_name(s)
+        .ok_or_else(|| format!("unknown admin mode {s:?} (development or production)"))
+}
+
+impl AdminServeArgs {
+    fn config(&self, host: &str) -> Result<Option<AdminConfig>> {
+        if !self.admin {
+            return Ok(None);
+        }
+        let login = match (&self.admin_user, &self.admin_password_hash, self.admin_no_auth) {
+            (Some(user), Some(hash), false) => AdminLogin::Basic {
+                username: user.clone(),
+                password_hash: hash.trim().to_owned(),
+            },
+            // A hash from SOCKSCOPE_ADMIN_PASSWORD_HASH does not override an explicit
+            // --admin-no-auth.
+            (None, _, true) => {
+                if !matches!(host, "127.0.0.1" | "localhost" | "::1") {
+                    return Err(CliError::Usage(format!(
+                        "--admin-no-auth is for loopback binds only (--host {host}): give --admin-user and --admin-password-hash"
+                    )));
+                }
+                AdminLogin::Open
+            }
+            _ => {
+                return Err(CliError::Usage(
+                    "--admin needs --admin-user U --admin-password-hash H (a bcrypt hash), or --admin-no-auth".into(),
+                ))
+            }
+        };
+        let mut config = AdminConfig::new(login);
+        config.mode = self.admin_mode;
+        config.readonly = self.admin_readonly;
+        Ok(Some(config))
+    }
+
+    /// The admin trust line (stderr), like the other trust lines.
+    fn print_trust(&self, config: &AdminConfig) {
+        let mode = match config.mode {
+            AdminMode::Development => "development: it sees every socket, room and event",
+            AdminMode::Production => "production: server stats only",
+        };
+        let acts = if config.readonly {
+            "read-only"
+        } else {
+            "it may disconnect, join, leave and emit"
+        };
+        match &config.login {
+            AdminLogin::Basic { username, .. } => eprintln!(
+                "admin: {} for user {username} (bcrypt password), {mode}; {acts}",
+                config.namespace
+            ),
+            AdminLogin::Open => eprintln!(
+                "admin: WARNING {} has no login (--admin-no-auth): anyone on this machine may inspect every socket{}",
+                config.namespace,
+                if config.readonly { "" } else { " and disconnect, join, leave and emit" }
+            ),
+        }
+    }
 }
 
 impl ServeArgs {
@@ -130,6 +234,7 @@ impl ServeArgs {
             tls,
             api_token: self.api.given().map(str::to_owned),
             cors_origins: self.cors_origins.clone(),
+            parser: self.parser.into(),
         })
     }
 }
@@ -144,10 +249,13 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     // The database is opened before the port is taken: a locked or unwritable file is
     // reported before anything happens.
     let store = args.record.as_ref().map(|_| args.db.open()).transpose()?;
-    let status = engine.start_gateway(&settings).await?;
+    let admin = args.admin.config(&settings.host)?;
+    let status = engine
+        .start_gateway_with_admin(&settings, admin.clone())
+        .await?;
     let recorder = match (&store, &args.record, record_rx) {
         (Some(store), Some(name), Some(rx)) => {
-            let meta = serde_json::json!({ "profile": settings.profile.name(), "namespaces": settings.namespaces, "port": settings.port });
+            let meta = serde_json::json!({ "profile": settings.profile.name(), "namespaces": settings.namespaces, "port": settings.port, "parser": settings.parser.name() });
             let id = store.create_session(
                 name,
                 "gateway",
@@ -159,6 +267,9 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         _ => None,
     };
     announce(&engine, &status, args.api.given().is_some()).await?;
+    if let Some(config) = &admin {
+        args.admin.print_trust(config);
+    }
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
     let note = if recorder.is_some() {

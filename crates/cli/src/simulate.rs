@@ -20,7 +20,7 @@ use crate::error::{CliError, Result};
 #[command(group(clap::ArgGroup::new("where").required(true).args(["target", "embedded"])))]
 pub struct SimulateArgs {
     /// A shipped scenario: analytics-dashboard, jet-admin-workflow, jet-admin-widget,
-    /// ai-chat, steedos-records.
+    /// ai-chat, steedos-records, jac-chat (plain WebSocket), gxp-plugins.
     #[arg(conflicts_with = "file")]
     scenario: Option<String>,
     /// A scenario file (JSON; see socket-events/scenarios/README.md).
@@ -73,6 +73,17 @@ pub struct SimulateArgs {
     /// Print the report as one JSON document.
     #[arg(long)]
     json: bool,
+    /// Bearer token for the scenario's HTTP API requests (`api` in the scenario) to
+    /// --target; --embedded knows its own.
+    #[arg(
+        long,
+        env = "SOCKSCOPE_API_TOKEN",
+        value_name = "T",
+        hide_env_values = true
+    )]
+    api_token: Option<String>,
+    #[command(flatten)]
+    tls: crate::tls_args::TlsArgs,
 }
 
 impl SimulateArgs {
@@ -87,8 +98,8 @@ impl SimulateArgs {
         }
     }
 
-    fn options(&self) -> SimulateOptions {
-        SimulateOptions {
+    fn options(&self) -> Result<SimulateOptions> {
+        Ok(SimulateOptions {
             target: match &self.target {
                 Some(url) => Target::Url(url.clone()),
                 None => Target::Embedded,
@@ -102,13 +113,16 @@ impl SimulateArgs {
             entities: self.entities,
             tick_ms: self.tick_ms,
             connect_timeout: self.connect_timeout,
-        }
+            tls: self.tls.options()?,
+            api_token: self.api_token.clone().filter(|t| !t.is_empty()),
+        })
     }
 }
 
 pub async fn run(args: SimulateArgs) -> Result<()> {
     let scenario = args.scenario()?;
-    let opts = args.options();
+    args.tls.announce();
+    let opts = args.options()?;
     let (tx, mut rx) = watch::channel(SimulationProgress::default());
     let total_ms = u64::try_from(opts.duration.as_millis()).unwrap_or(u64::MAX);
     let bar = indicatif::ProgressBar::new(total_ms);

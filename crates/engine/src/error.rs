@@ -121,6 +121,8 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    #[error("admin namespace: {0}")]
+    AdminSetup(String),
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -131,6 +133,7 @@ impl Error {
         match self {
             Error::Bind { .. } => "bind",
             Error::BadHost(_) => "bad_host",
+            Error::AdminSetup(_) => "admin_setup",
             Error::BadNamespace(_) => "bad_namespace",
             Error::AlreadyRunning(_) => "already_running",
             Error::NotRunning => "not_running",

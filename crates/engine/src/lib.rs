@@ -82,6 +82,15 @@ impl Engine {
 
     /// Starts the embedded gateway; fails if it is already running.
     pub async fn start_gateway(&self, settings: &GatewaySettings) -> Result<GatewayStatus> {
+        self.start_gateway_with_admin(settings, None).await
+    }
+
+    /// [`Engine::start_gateway`], also serving the Admin UI protocol (`serve --admin`).
+    pub async fn start_gateway_with_admin(
+        &self,
+        settings: &GatewaySettings,
+        admin: Option<gateway::admin::AdminConfig>,
+    ) -> Result<GatewayStatus> {
         let mut slot = self.gateway.lock().await;
         if let Some(running) = slot.as_ref() {
             return Err(Error::AlreadyRunning(running.gateway.addr()));
@@ -91,7 +100,7 @@ impl Engine {
         if let Some(dir) = &settings.templates_dir {
             templates::load_dir(Path::new(dir))?;
         }
-        let gateway = Gateway::start(settings, self.bus.clone()).await?;
+        let gateway = Gateway::start_with_admin(settings, self.bus.clone(), admin).await?;
         *slot = Some(RunningGateway {
             gateway,
             events_at_start: self.bus.published(),

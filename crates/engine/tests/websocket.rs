@@ -52,6 +52,7 @@ async fn messages_both_ways_are_records_and_the_header_token_is_not() {
         query: vec![("channel_id".into(), "room-9".into())],
         on_connect: vec![json!({"type": "walker", "walker": "w", "response": true})],
         max_payload: 0,
+        tls: Default::default(),
     };
     let conn = WsConnection::open(opts, bus.clone(), WAIT)
         .await

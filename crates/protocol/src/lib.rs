@@ -143,6 +143,26 @@ impl std::fmt::Display for Profile {
     }
 }
 
+/// The Socket.IO packet encoding a gateway and its clients agree on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Parser {
+    /// The default parser: JSON text packets, binary as attachments.
+    #[default]
+    Json,
+    /// `socket.io-msgpack-parser`: every packet one msgpack binary frame.
+    Msgpack,
+}
+
+impl Parser {
+    pub fn name(self) -> &'static str {
+        match self {
+            Parser::Json => "json",
+            Parser::Msgpack => "msgpack",
+        }
+    }
+}
+
 /// What a user sets before starting the embedded gateway.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GatewaySettings {
@@ -179,6 +199,13 @@ pub struct GatewaySettings {
     /// Web origins allowed besides `http(s)://localhost:*` and `http(s)://127.0.0.1:*`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cors_origins: Vec<String>,
+    /// The Socket.IO parser the gateway speaks (JSON unless told).
+    #[serde(default, skip_serializing_if = "is_json")]
+    pub parser: Parser,
+}
+
+fn is_json(p: &Parser) -> bool {
+    *p == Parser::Json
 }
 
 /// PEM files for the gateway's TLS.
@@ -218,6 +245,7 @@ impl Default for GatewaySettings {
             tls: None,
             api_token: None,
             cors_origins: Vec::new(),
+            parser: Parser::Json,
         }
     }
 }
@@ -531,9 +559,34 @@ pub struct TargetProfile {
     pub transport: TransportChoice,
     #[serde(default)]
     pub on_connect: Vec<OnConnectEmit>,
+    /// Extra trusted roots, no checks, or a client certificate (`https://` targets).
+    #[serde(default)]
+    pub tls: TargetTls,
+    /// Answers to the server's ack requests: `event` (or `*`) -> `data`, sent as the
+    /// ack's one argument. Any rule makes the connection use Sockscope's own client.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ack_replies: Vec<OnConnectEmit>,
     /// Output only: a token for this target is in the keychain.
     #[serde(default)]
     pub has_token: bool,
+}
+
+/// TLS choices of a client connection, as file paths (all unset: the system's roots
+/// only). The CLI's `--ca-cert`, `--insecure`, `--client-cert`, `--client-key`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct TargetTls {
+    /// A PEM file of extra trusted root certificates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_cert: Option<String>,
+    /// Accept any certificate and host name.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub insecure: bool,
+    /// A PEM client certificate for mutual TLS (with `client_key`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_cert: Option<String>,
+    /// Its PKCS#8 PEM private key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_key: Option<String>,
 }
 
 fn root_namespace() -> String {

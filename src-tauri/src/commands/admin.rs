@@ -2,7 +2,7 @@
 //! connected admin source with its actions, and the embedded gateway's tenant view.
 //! The connected source's picture reaches the UI through `relay::spawn_admin`.
 
-use sockscope_engine::admin::source::{self, AdminSources, SourceError};
+use sockscope_engine::admin::inspector::{self as source, AdminSources, SourceError};
 use sockscope_protocol::{
     AdminActionReply, AdminActionRequest, AdminTarget, AdminTargetSave, ApiError, InspectorView,
 };

@@ -22,8 +22,9 @@
 //!   (`readonly: true` servers list none), and in development mode confirmed by
 //!   waiting for the server's own report of the change.
 
+pub mod inspector;
 pub mod model;
-pub mod source;
+pub mod sources;
 pub mod tenants;
 
 use std::sync::{Arc, Mutex};
@@ -69,6 +70,8 @@ pub enum AdminError {
     NotConfirmed { action: String, waited: Duration },
     #[error("admin emit failed: {0}")]
     Emit(String),
+    #[error("{0}")]
+    Tls(String),
 }
 
 pub type Result<T> = std::result::Result<T, AdminError>;
@@ -112,6 +115,8 @@ pub struct AdminOptions {
     pub reconnect: bool,
     /// Bound on connecting, on the first sync and on each action's confirmation.
     pub timeout: Duration,
+    /// Extra roots, no checks, or a client certificate for `https://` servers.
+    pub tls: crate::connection::TlsOptions,
 }
 
 impl AdminOptions {
@@ -123,6 +128,7 @@ impl AdminOptions {
             auth: AdminAuth::None,
             reconnect: false,
             timeout: Duration::from_secs(10),
+            tls: crate::connection::TlsOptions::default(),
         }
     }
 
@@ -346,6 +352,13 @@ impl AdminClient {
         if let AdminAuth::Basic { username, password } = &opts.auth {
             builder = builder.auth(json!({"username": username, "password": password}));
         }
+        let tls = opts.tls.socketio_connector().map_err(|e| match e {
+            crate::Error::Tls(m) => AdminError::Tls(m),
+            other => AdminError::Tls(other.to_string()),
+        })?;
+        if let Some(tls) = tls {
+            builder = builder.tls_config(tls);
+        }
         // Shown in errors and output: without any credentials the URL carries.
         let url = crate::redact::url(&opts.url);
         tracing::info!(url = %url, namespace = %opts.namespace, "connecting to admin namespace");
@@ -357,7 +370,7 @@ impl AdminClient {
             })?
             .map_err(|e| AdminError::Unreachable {
                 url: url.clone(),
-                reason: without_url_query(&with_sources(&e)),
+                reason: crate::connection::tls::explain(&without_url_query(&with_sources(&e))),
             })?;
         let this = Self {
             client,

@@ -71,6 +71,13 @@ pub fn options_for(target: &TargetProfile, token: Option<&str>) -> Result<Connec
             .map(|e| (e.event.clone(), e.data.clone()))
             .collect(),
         max_payload: 0,
+        tls: super::TlsOptions::from_target(&target.tls),
+        ack_replies: target
+            .ack_replies
+            .iter()
+            .map(|e| (e.event.clone(), e.data.clone()))
+            .collect(),
+        ..ConnectOptions::default()
     })
 }
 
@@ -90,7 +97,10 @@ impl Connections {
         let conn = Connection::open(opts.clone(), bus.clone(), CONNECT_TIMEOUT).await?;
         // Remembered only once the gateway accepted it; a keychain that cannot keep it
         // is a warning, and the token is then used for this connection only.
-        let mut warning = None;
+        let mut warning = opts
+            .tls
+            .insecure
+            .then(|| super::tls::INSECURE_WARNING.replace("warning: --insecure: ", "insecure: "));
         if req.remember_token {
             match req.token.as_deref().filter(|t| !t.is_empty()) {
                 Some(_) if name.is_empty() => {

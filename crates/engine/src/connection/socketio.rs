@@ -1,4 +1,9 @@
-//! A Socket.IO client connection (rust_socketio, async).
+//! A Socket.IO client connection: one API, two backends. rust_socketio (async)
+//! for Engine.IO v4 with the JSON parser and no ack rules; Sockscope's own client
+//! ([`super::native`]) for Engine.IO v3 (Socket.IO 2.x), the msgpack parser, and
+//! answering a server's ack requests (`ack_replies`). With [`EioChoice::Auto`] a
+//! server that answers a v4 open with a v3 one is spoken to in v3, by the native
+//! backend. What the rest of this page says is about the rust_socketio backend.
 //!
 //! - Every server event is captured by a catch-all and published (`s2c`).
 //! - Emits are published (`c2s`); with an ack, the reply and its latency are
@@ -31,10 +36,12 @@ use futures_util::FutureExt;
 use rust_socketio::asynchronous::{Client, ClientBuilder, ReconnectSettings};
 use rust_socketio::{Event, Payload, TransportType};
 use serde_json::{json, Value};
-use sockscope_protocol::{AckInfo, Direction};
+use sockscope_protocol::{AckInfo, Direction, Parser};
 use tokio::sync::{oneshot, Mutex};
 
 use super::health::{self, ConnectionLosses, Health, DEFAULT_MAX_PAYLOAD};
+use super::native::{self, Native};
+use super::wire::Eio;
 use crate::bus::{self, Bus};
 use crate::redact;
 use crate::{Error, Result};
@@ -50,6 +57,16 @@ pub enum Transport {
     Any,
     Websocket,
     Polling,
+}
+
+/// Which Engine.IO revision to speak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EioChoice {
+    /// v4, or v3 when the server answers a v4 open with a v3 one.
+    #[default]
+    Auto,
+    V3,
+    V4,
 }
 
 /// Everything needed to connect, as the user typed it.
@@ -70,9 +87,23 @@ pub struct ConnectOptions {
     /// Largest event payload (JSON bytes) kept; bigger ones are dropped and counted.
     /// 0 means [`DEFAULT_MAX_PAYLOAD`], which is also the most the client accepts.
     pub max_payload: usize,
+    /// Extra roots, no checks, or a client certificate for `https://` targets.
+    pub tls: super::tls::TlsOptions,
+    /// Engine.IO revision (`--eio`).
+    pub eio: EioChoice,
+    /// Socket.IO parser (`--parser`).
+    pub parser: Parser,
+    /// Answers to a server's ack requests: event name (or `*`) -> the reply (sent as
+    /// one argument). Any rule selects the native backend.
+    pub ack_replies: Vec<(String, Value)>,
 }
 
 impl ConnectOptions {
+    /// Whether only the native backend can do what these options ask.
+    fn needs_native(&self) -> bool {
+        self.parser == Parser::Msgpack || !self.ack_replies.is_empty() || self.eio == EioChoice::V3
+    }
+
     /// The options minus secrets, for a session's metadata.
     pub fn describe(&self) -> Value {
         json!({
@@ -84,6 +115,9 @@ impl ConnectOptions {
             "transport": format!("{:?}", self.transport).to_lowercase(),
             "reconnect": self.reconnect,
             "on_connect": self.on_connect.iter().map(|(e, _)| e).collect::<Vec<_>>(),
+            "tls": self.tls.describe(),
+            "parser": self.parser.name(),
+            "ack_replies": self.ack_replies.iter().map(|(e, _)| e).collect::<Vec<_>>(),
         })
     }
 
@@ -97,14 +131,22 @@ impl ConnectOptions {
     }
 }
 
+/// The library doing the talking.
+enum Backend {
+    Library(Client),
+    Native(Native),
+}
+
 /// A live client connection.
 pub struct Connection {
     id: u64,
     namespace: String,
-    client: Client,
+    backend: Backend,
     bus: Bus,
     source: String,
     health: Arc<Health>,
+    eio: Eio,
+    parser: Parser,
 }
 
 fn args_of(p: Payload) -> Value {
@@ -118,6 +160,22 @@ fn args_of(p: Payload) -> Value {
     }
 }
 
+/// An error with its causes, `a: b: c` (the library's Display alone often hides
+/// the TLS reason).
+fn with_sources(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut next = e.source();
+    while let Some(s) = next {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        next = s.source();
+    }
+    out
+}
+
 fn base64_of(b: &[u8]) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(b)
@@ -126,7 +184,74 @@ fn base64_of(b: &[u8]) -> String {
 impl Connection {
     /// Connects and waits (up to `timeout`) for the namespace to be joined; a refusal
     /// (`connect_error`) or an unreachable target is an error with the server's words.
+    /// The backend is chosen as the module docs say.
     pub async fn open(opts: ConnectOptions, bus: Bus, timeout: Duration) -> Result<Self> {
+        let eio = match opts.eio {
+            EioChoice::V3 => Some(Eio::V3),
+            EioChoice::V4 => Some(Eio::V4),
+            EioChoice::Auto if opts.needs_native() => None,
+            // rust_socketio cannot speak v3: ask the server first.
+            EioChoice::Auto => match native::probe(&opts, timeout).await {
+                Some(Eio::V3) => Some(Eio::V3),
+                _ => Some(Eio::V4),
+            },
+        };
+        let native = opts.needs_native() || eio == Some(Eio::V3);
+        if !native {
+            return Self::open_library(opts, bus, timeout).await;
+        }
+        if opts.transport == Transport::Polling {
+            return Err(Error::BadTarget(
+                "polling needs the rust_socketio client (Engine.IO v4, JSON parser, no ack replies); Sockscope's own client speaks websocket only".into(),
+            ));
+        }
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        let source = format!("connection:{id}");
+        let ns = if opts.namespace.is_empty() {
+            "/".to_owned()
+        } else {
+            opts.namespace.clone()
+        };
+        let opened = match native::open_joined(&opts, &ns, eio, timeout).await {
+            Ok(o) => o,
+            Err(e) => {
+                if let Error::Refused { message, .. } = &e {
+                    bus.publish(bus::record(
+                        &source,
+                        Direction::S2c,
+                        &ns,
+                        "connect_error",
+                        json!([message]),
+                    ));
+                }
+                return Err(e);
+            }
+        };
+        let health = Arc::new(Health::new(bus.clone(), &source, &ns));
+        let parser = opened.wire.parser;
+        let backend = Native::start(
+            opened,
+            opts.clone(),
+            ns.clone(),
+            source.clone(),
+            bus.clone(),
+            health.clone(),
+        );
+        let eio = backend.eio();
+        tracing::info!(connection = id, url = %redact::url(&opts.url), namespace = %ns, eio = eio.number(), parser = parser.name(), "connected (sockscope client)");
+        Ok(Self {
+            id,
+            namespace: ns,
+            backend: Backend::Native(backend),
+            bus,
+            source,
+            health,
+            eio,
+            parser,
+        })
+    }
+
+    async fn open_library(opts: ConnectOptions, bus: Bus, timeout: Duration) -> Result<Self> {
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         let source = format!("connection:{id}");
         let ns = if opts.namespace.is_empty() {
@@ -341,6 +466,9 @@ impl Connection {
         for (k, v) in &opts.headers {
             b = b.opening_header(k.as_str(), v.as_str());
         }
+        if let Some(tls) = opts.tls.socketio_connector()? {
+            b = b.tls_config(tls);
+        }
         // Errors and logs name the URL as the redaction policy shows it.
         let shown_url = redact::url(&opts.url);
         let client = tokio::time::timeout(timeout, b.connect())
@@ -351,7 +479,7 @@ impl Connection {
             })?
             .map_err(|e| Error::Unreachable {
                 url: shown_url.clone(),
-                reason: redact::text(&e.to_string()),
+                reason: redact::text(&super::tls::explain(&with_sources(&e))),
             })?;
         match tokio::time::timeout(timeout, ready_rx).await {
             Ok(Ok(Ok(()))) => {}
@@ -374,11 +502,44 @@ impl Connection {
         Ok(Self {
             id,
             namespace: ns,
-            client,
+            backend: Backend::Library(client),
             bus,
             source,
             health,
+            eio: Eio::V4,
+            parser: Parser::Json,
         })
+    }
+
+    /// Which protocol and client the connection uses, for a session's metadata:
+    /// `{"eio": 3|4, "parser": "json"|"msgpack", "client": "rust_socketio"|"sockscope"}`.
+    pub fn protocol(&self) -> Value {
+        json!({
+            "eio": self.eio.number(),
+            "parser": self.parser.name(),
+            "client": self.client_name(),
+        })
+    }
+
+    /// One line saying what the connection speaks (the CLI prints it on stderr).
+    pub fn protocol_line(&self) -> String {
+        format!(
+            "speaking Engine.IO v{} ({}) with the {} parser, {} client",
+            self.eio.number(),
+            match self.eio {
+                Eio::V3 => "Socket.IO 2.x",
+                Eio::V4 => "Socket.IO 3/4",
+            },
+            self.parser.name(),
+            self.client_name()
+        )
+    }
+
+    fn client_name(&self) -> &'static str {
+        match self.backend {
+            Backend::Library(_) => "rust_socketio",
+            Backend::Native(_) => "sockscope",
+        }
     }
 
     /// Resolves with the reason once the connection is gone and will not come back
@@ -413,8 +574,16 @@ impl Connection {
 
     /// Emits `event` with `args` (a JSON array: one element per argument).
     pub async fn emit(&self, event: &str, args: Value) -> Result<()> {
+        let client = match &self.backend {
+            Backend::Library(c) => c,
+            Backend::Native(n) => {
+                n.emit(event, &arg_list(&args)).await?;
+                self.publish(Direction::C2s, event, args, None);
+                return Ok(());
+            }
+        };
         let payload = payload_of(&args);
-        self.client
+        client
             .emit(event, payload)
             .await
             .map_err(|e| Error::Emit(e.to_string()))?;
@@ -429,10 +598,19 @@ impl Connection {
         args: Value,
         timeout: Duration,
     ) -> Result<(Value, Duration)> {
+        let started = Instant::now();
+        let client = match &self.backend {
+            Backend::Library(c) => c,
+            Backend::Native(n) => {
+                let reply = n.emit_with_ack(event, &arg_list(&args), timeout).await?;
+                let latency = started.elapsed();
+                self.publish_acked(event, args, &reply, latency);
+                return Ok((reply, latency));
+            }
+        };
         let (tx, rx) = oneshot::channel::<Value>();
         let tx = Arc::new(Mutex::new(Some(tx)));
-        let started = Instant::now();
-        self.client
+        client
             .emit_with_ack(
                 event,
                 payload_of(&args),
@@ -462,6 +640,11 @@ impl Connection {
             .map_err(|_| Error::Emit(format!("no ack for {event} within {timeout:?}")))?
             .map_err(|_| Error::Emit(format!("no ack for {event}")))?;
         let latency = started.elapsed();
+        self.publish_acked(event, args, &reply, latency);
+        Ok((reply, latency))
+    }
+
+    fn publish_acked(&self, event: &str, args: Value, reply: &Value, latency: Duration) {
         self.publish(
             Direction::C2s,
             event,
@@ -473,11 +656,23 @@ impl Connection {
                 ),
             }),
         );
-        Ok((reply, latency))
     }
 
     pub async fn close(&self) {
-        let _ = self.client.disconnect().await;
+        match &self.backend {
+            Backend::Library(c) => {
+                let _ = c.disconnect().await;
+            }
+            Backend::Native(n) => n.close().await,
+        }
+    }
+}
+
+/// The arguments of an emit: a JSON array is one element per argument.
+fn arg_list(args: &Value) -> Vec<Value> {
+    match args {
+        Value::Array(items) => items.clone(),
+        other => vec![other.clone()],
     }
 }
 

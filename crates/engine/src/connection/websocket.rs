@@ -64,6 +64,8 @@ pub struct WsOptions {
     /// Largest message accepted, in bytes (0: [`DEFAULT_MAX_PAYLOAD`]); a bigger one
     /// ends the connection.
     pub max_payload: usize,
+    /// Extra roots, no checks, or a client certificate for `wss://` targets.
+    pub tls: super::tls::TlsOptions,
 }
 
 impl WsOptions {
@@ -75,6 +77,7 @@ impl WsOptions {
             "headers": self.headers.iter().map(|(k, _)| k).collect::<Vec<_>>(),
             "query": self.query.iter().map(|(k, _)| k).collect::<Vec<_>>(),
             "on_connect": self.on_connect.iter().map(|m| event_of(m).to_owned()).collect::<Vec<_>>(),
+            "tls": self.tls.describe(),
         })
     }
 
@@ -198,7 +201,13 @@ impl WsConnection {
         let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
             .max_message_size(Some(max_payload))
             .max_frame_size(Some(max_payload));
-        let connecting = tokio_tungstenite::connect_async_with_config(request, Some(config), false);
+        let connector = opts.tls.ws_connector()?;
+        let connecting = tokio_tungstenite::connect_async_tls_with_config(
+            request,
+            Some(config),
+            false,
+            connector,
+        );
         let (socket, response) = match tokio::time::timeout(timeout, connecting).await {
             Err(_) => return Err(unreachable(format!("no answer within {timeout:?}"))),
             Ok(Err(tokio_tungstenite::tungstenite::Error::Http(resp))) => {
@@ -218,7 +227,7 @@ impl WsConnection {
                     message: redact::text(&message),
                 });
             }
-            Ok(Err(e)) => return Err(unreachable(e.to_string())),
+            Ok(Err(e)) => return Err(unreachable(super::tls::explain(&e.to_string()))),
             Ok(Ok(pair)) => pair,
         };
         tracing::info!(connection = id, url = %shown_url, status = %response.status(), "websocket connected");

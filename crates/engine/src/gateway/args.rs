@@ -3,7 +3,8 @@
 //! socketioxide's `Data<T>` extractor hands a handler the first argument only, but an
 //! inspector must record every argument of every event. [`Args`] reads the raw packet
 //! instead: all arguments as a JSON array, with binary attachments inlined as
-//! `{"_binary": "<base64>"}` so a record stays plain JSON.
+//! `{"_binary": "<base64>"}` so a record stays plain JSON. With the msgpack parser
+//! the packet's data is msgpack, read the same way (binary values inlined).
 //!
 //! Extraction runs on socketioxide's receive path in packet order, so [`Args`] also
 //! takes the event's slot in its socket's bus order (see [`super::order`]).
@@ -57,7 +58,14 @@ impl<A: Adapter> FromMessageParts<A> for Args {
                 }
                 args
             }
-            PacketValue::Bytes(b) => json!([binary(b)]),
+            // The msgpack parser's event data: `[event, ...args]` as msgpack.
+            PacketValue::Bytes(b) => match crate::connection::wire::msgpack_value(b) {
+                Some(Value::Array(mut items)) if !items.is_empty() => {
+                    items.remove(0);
+                    Value::Array(items)
+                }
+                _ => json!([binary(b)]),
+            },
         };
         // Taken last, once the packet is known to be good: a bad packet never
         // becomes a handler, and its slot would only be released again.

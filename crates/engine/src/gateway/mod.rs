@@ -5,6 +5,7 @@
 //! tenants' rooms apart, serves a small HTTP API on the same port and publishes every
 //! event in and out on the engine's [`Bus`].
 
+pub mod admin;
 pub mod api_access;
 pub mod args;
 pub mod auth;
@@ -52,6 +53,8 @@ pub(crate) struct Shared {
     io: RwLock<Option<SocketIo>>,
     /// Per-profile bookkeeping (entity owners, running simulations, plain-WS clients).
     pub(crate) state: ProfileState,
+    /// The Admin UI namespace, when `serve --admin` asked for it.
+    pub(crate) admin: Option<Arc<admin::AdminServer>>,
 }
 
 impl Shared {
@@ -164,6 +167,9 @@ impl GatewayHandle {
         event: &str,
         args: &[serde_json::Value],
     ) -> Result<usize> {
+        if self.plain_websocket_path() == Some(ns) {
+            return Ok(self.replay_plain(event, args));
+        }
         let op = self
             .io
             .of(ns)
@@ -209,9 +215,39 @@ impl GatewayHandle {
         &self.shared.namespaces
     }
 
-    /// Sockets connected to namespace `ns` right now (0 when it is not served).
+    /// Sockets connected to namespace `ns` right now (0 when it is not served); the
+    /// plain WebSocket path counts its clients.
     pub fn namespace_sockets(&self, ns: &str) -> usize {
+        if self.plain_websocket_path() == Some(ns) {
+            return self.shared.state.jac.len();
+        }
         self.io.of(ns).map_or(0, |op| op.sockets().len())
+    }
+
+    /// The plain WebSocket endpoint this gateway serves (`/websocket` with the `jac`
+    /// profile), which server-side replay treats as one more namespace.
+    pub fn plain_websocket_path(&self) -> Option<&'static str> {
+        (self.shared.settings.profile == Profile::Jac).then_some(profiles::jac::PATH)
+    }
+
+    /// A recorded plain WebSocket message (the record's one argument) to every
+    /// plain WebSocket client, published like the profile's own messages.
+    fn replay_plain(&self, event: &str, args: &[serde_json::Value]) -> usize {
+        let msg = match args {
+            [one] => one.clone(),
+            many => serde_json::Value::Array(many.to_vec()),
+        };
+        let n = self.shared.state.jac.broadcast(&msg);
+        let rec = bus::record(
+            SOURCE,
+            Direction::S2c,
+            profiles::jac::PATH,
+            event,
+            json!([msg]),
+        );
+        self.shared.bus.publish(rec);
+        tracing::debug!(event, recipients = n, "replayed to plain websocket clients");
+        n
     }
 
     /// The templates of this gateway's folder (the shipped ones when it has none).
@@ -285,7 +321,7 @@ impl GatewayHandle {
 /// An argument list that socketioxide sends as separate arguments: it serializes as
 /// a tuple, which socketioxide expands, where a `Vec` or JSON array would be sent as
 /// one array argument.
-struct ArgList<'a>(&'a [serde_json::Value]);
+pub(crate) struct ArgList<'a>(pub(crate) &'a [serde_json::Value]);
 
 impl serde::Serialize for ArgList<'_> {
     fn serialize<S: serde::Serializer>(
@@ -311,12 +347,24 @@ pub struct Gateway {
     handle: GatewayHandle,
     shutdown: oneshot::Sender<()>,
     server: JoinHandle<()>,
+    /// The admin namespace's stats and live-change task.
+    admin_task: Option<JoinHandle<()>>,
 }
 
 impl Gateway {
     /// Binds and starts serving. Fails with a message naming the address when the
     /// port is taken, and before binding when the settings are invalid.
     pub async fn start(settings: &GatewaySettings, bus: Bus) -> Result<Self> {
+        Self::start_with_admin(settings, bus, None).await
+    }
+
+    /// [`Gateway::start`], also serving the Admin UI protocol on `admin`'s namespace
+    /// when given (see [`admin`]).
+    pub async fn start_with_admin(
+        settings: &GatewaySettings,
+        bus: Bus,
+        admin: Option<admin::AdminConfig>,
+    ) -> Result<Self> {
         let ip: IpAddr = match settings.host.as_str() {
             "localhost" => IpAddr::from([127, 0, 0, 1]),
             host => host
@@ -325,6 +373,9 @@ impl Gateway {
         };
         let profile = settings.profile;
         let namespaces = namespaces(profiles::namespaces(profile), &settings.namespaces)?;
+        if let Some(a) = &admin {
+            a.check(&namespaces)?;
+        }
         let shared = Arc::new(Shared {
             bus,
             auth: Authenticator::new(&settings.auth, &settings.user_claim, &settings.tenant_claim)?,
@@ -332,14 +383,29 @@ impl Gateway {
             settings: settings.clone(),
             io: RwLock::new(None),
             state: ProfileState::default(),
+            admin: admin.map(|a| Arc::new(admin::AdminServer::new(a))),
         });
-        let (layer, io) = SocketIo::builder().with_state(shared.clone()).build_layer();
+        let builder = SocketIo::builder().with_state(shared.clone());
+        // msgpack for `socket.io-msgpack-parser` front ends; the gateway's own
+        // records are JSON either way (socketioxide hands handlers decoded values).
+        let builder = match settings.parser {
+            sockscope_protocol::Parser::Json => builder,
+            sockscope_protocol::Parser::Msgpack => {
+                builder.with_parser(socketioxide::ParserConfig::msgpack())
+            }
+        };
+        let (layer, io) = builder.build_layer();
         if let Ok(mut slot) = shared.io.write() {
             *slot = Some(io.clone());
         }
         for ns in &shared.namespaces {
             profiles::register(profile, &io, ns);
         }
+        if let Some(a) = &shared.admin {
+            admin::register(&io, a);
+        }
+        // Subscribed before the first connection can be accepted.
+        let admin_rx = shared.admin.as_ref().map(|_| shared.bus.subscribe());
         let access =
             api_access::ApiAccess::new(ip, shared.auth.required(), settings.api_token.as_deref());
         let handle = GatewayHandle {
@@ -378,6 +444,8 @@ impl Gateway {
             },
             _ => None,
         };
+        let admin_task = admin_rx
+            .and_then(|rx| admin::spawn(handle.io.clone(), shared.clone(), rx, addr.port()));
         let (shutdown, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             let stopped = async move {
@@ -385,7 +453,14 @@ impl Gateway {
             };
             let result = match tls {
                 Some(cfg) => match tls::TlsListener::new(listener, cfg) {
-                    Ok(l) => axum::serve(l, app).with_graceful_shutdown(stopped).await,
+                    Ok(l) => {
+                        // A no-op tap so axum's connect info (the peer address, for
+                        // the admin namespace) applies to the TLS listener too.
+                        let l = l.tap_io(|_| {});
+                        axum::serve(l, app.into_make_service_with_connect_info::<SocketAddr>())
+                            .with_graceful_shutdown(stopped)
+                            .await
+                    }
                     Err(e) => Err(e),
                 },
                 None => {
@@ -397,9 +472,12 @@ impl Gateway {
                             tracing::debug!(%error, "cannot set TCP_NODELAY");
                         }
                     });
-                    axum::serve(listener, app)
-                        .with_graceful_shutdown(stopped)
-                        .await
+                    axum::serve(
+                        listener,
+                        app.into_make_service_with_connect_info::<SocketAddr>(),
+                    )
+                    .with_graceful_shutdown(stopped)
+                    .await
                 }
             };
             if let Err(error) = result {
@@ -414,6 +492,7 @@ impl Gateway {
             handle,
             shutdown,
             server,
+            admin_task,
         })
     }
 
@@ -440,6 +519,9 @@ impl Gateway {
     /// Disconnects every socket, stops accepting connections and waits briefly for
     /// the server to wind down.
     pub async fn stop(self) {
+        if let Some(task) = &self.admin_task {
+            task.abort();
+        }
         self.handle.io.close().await;
         if let Ok(mut slot) = self.handle.shared.io.write() {
             *slot = None;

@@ -17,6 +17,13 @@
 //! event goes out, as an `emitWithAck` client does; a slow reply therefore shows up
 //! as scheduling error on the events after it, never as a reordering.
 //!
+//! A session recorded with `--ws` (plain WebSocket, its metadata says `"protocol":
+//! "websocket"`) is replayed over plain WebSocket: each recorded client message is
+//! sent as it was (the record's one argument), to the target URL, or to the
+//! recorded path on the target when the target URL has none (`http://host:port` +
+//! `/websocket`). Plain WebSocket has no acks: Jac's `response: true` replies come
+//! back as server messages and are compared as events.
+//!
 //! Secrets: recorded payloads were redacted at the source, so a replayed `token`
 //! field holds `[redacted]` unless a rewrite puts a value back (what is sent and
 //! answered is redacted again on the bus). The replay session's metadata keeps the
@@ -37,7 +44,7 @@ use sockscope_protocol::{Direction, DriftReport, EventRecord};
 use tokio::sync::broadcast::error::TryRecvError;
 
 use crate::bus::{now_micros, Bus};
-use crate::connection::{ConnectOptions, Connection};
+use crate::connection::{ConnectOptions, Connection, WsConnection, WsOptions};
 use crate::store::{Recorder, Store};
 use crate::{Error, Result};
 
@@ -98,6 +105,9 @@ pub struct ReplayOptions {
     pub settle: Duration,
     /// Name of the new session (default: `replay of <source>`).
     pub name: Option<String>,
+    /// The parser to speak; None: the one the source session was recorded with
+    /// (its meta's `parser`), else JSON.
+    pub parser: Option<sockscope_protocol::Parser>,
 }
 
 impl ReplayOptions {
@@ -115,6 +125,7 @@ impl ReplayOptions {
             connect_timeout: Duration::from_secs(10),
             settle: Duration::from_millis(500),
             name: None,
+            parser: None,
         }
     }
 }
@@ -202,6 +213,71 @@ pub fn plan(events: &[EventRecord], opts: &ReplayOptions) -> Vec<PlannedSend> {
         .collect()
 }
 
+/// The connection a replay sends on: Socket.IO, or plain WebSocket for a session
+/// recorded with `--ws`.
+enum Target {
+    SocketIo(Connection),
+    Ws(WsConnection),
+}
+
+impl Target {
+    async fn emit(&self, event: &str, args: Value) -> Result<()> {
+        match self {
+            Target::SocketIo(c) => c.emit(event, args).await,
+            // The recorded message is the record's one argument.
+            Target::Ws(c) => {
+                let msg = match args {
+                    Value::Array(mut items) if items.len() == 1 => items.remove(0),
+                    other => other,
+                };
+                c.send(msg).await
+            }
+        }
+    }
+
+    async fn emit_with_ack(
+        &self,
+        event: &str,
+        args: Value,
+        timeout: Duration,
+    ) -> Result<(Value, Duration)> {
+        match self {
+            Target::SocketIo(c) => c.emit_with_ack(event, args, timeout).await,
+            Target::Ws(_) => Err(Error::Emit(
+                "plain WebSocket has no acks to wait for".to_owned(),
+            )),
+        }
+    }
+
+    async fn close(self) {
+        match self {
+            Target::SocketIo(c) => c.close().await,
+            Target::Ws(c) => c.close().await,
+        }
+    }
+}
+
+/// Whether a session's metadata says it was recorded over plain WebSocket.
+pub fn is_plain_websocket(meta: &Value) -> bool {
+    meta.get("protocol").and_then(Value::as_str) == Some("websocket")
+}
+
+/// `url` with `path` when it has no path of its own (`http://h:1` -> `http://h:1/websocket`).
+fn with_default_path(url: &str, path: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let has_path = rest
+        .find('/')
+        .is_some_and(|i| !rest[i..].split(['?', '#']).next().unwrap_or("/").eq("/"));
+    if has_path || path.is_empty() || path == "/" {
+        return url.to_owned();
+    }
+    let (base, query) = match url.find(['?', '#']) {
+        Some(i) => url.split_at(i),
+        None => (url, ""),
+    };
+    format!("{}{path}{query}", base.trim_end_matches('/'))
+}
+
 /// `url` as the redaction policy shows it: scheme, host, port, path and query keys;
 /// no credentials, query values or fragment.
 pub fn public_url(url: &str) -> String {
@@ -212,15 +288,25 @@ pub fn public_url(url: &str) -> String {
 /// records everything into a new `replay` session and compares. Bad options, an
 /// unknown session, nothing to send or an unreachable target fail before a session
 /// is created.
+/// The parser a session was recorded with (its meta's `parser`), JSON by default.
+pub fn source_parser(meta: &Value) -> sockscope_protocol::Parser {
+    serde_json::from_value(meta.get("parser").cloned().unwrap_or(Value::Null)).unwrap_or_default()
+}
+
 pub async fn run(
     store: &Store,
     opts: ReplayOptions,
     progress: impl Fn(&ReplayProgress),
 ) -> Result<ReplayOutcome> {
     opts.timing.validate()?;
-    let events = {
+    let (events, plain_ws) = {
         let (store, id) = (store.clone(), opts.source);
-        crate::offload::blocking(move || store.events(id)).await?
+        crate::offload::blocking(move || {
+            let events = store.events(id)?;
+            let ws = is_plain_websocket(&store.session(id)?.meta);
+            Ok((events, ws))
+        })
+        .await?
     };
     precheck(
         events.iter().filter(|e| {
@@ -236,6 +322,16 @@ pub async fn run(
         return Err(Error::NothingToReplay(opts.source));
     }
     let mut connect = opts.target.clone();
+    connect.parser = match opts.parser {
+        Some(p) => p,
+        None => {
+            let (store, id) = (store.clone(), opts.source);
+            let meta = crate::offload::blocking(move || store.session(id))
+                .await?
+                .meta;
+            source_parser(&meta)
+        }
+    };
     if connect.namespace.is_empty() {
         connect.namespace = sends[0].namespace.clone();
     }
@@ -244,9 +340,28 @@ pub async fn run(
 
     let bus = Bus::new();
     let mut rx = bus.subscribe();
-    let conn = Connection::open(connect.clone(), bus.clone(), opts.connect_timeout).await?;
+    let (conn, mut meta) = if plain_ws {
+        let ws = WsOptions {
+            url: with_default_path(&connect.url, &sends[0].namespace),
+            headers: connect.headers.clone(),
+            query: connect.query.clone(),
+            on_connect: Vec::new(),
+            max_payload: 0,
+            tls: connect.tls.clone(),
+        };
+        let meta = ws.describe();
+        let conn = WsConnection::open(ws, bus.clone(), opts.connect_timeout).await?;
+        (Target::Ws(conn), meta)
+    } else {
+        let conn = Connection::open(connect.clone(), bus.clone(), opts.connect_timeout).await?;
+        (Target::SocketIo(conn), connect.describe())
+    };
 
-    let mut meta = connect.describe();
+    if let (Target::SocketIo(c), Value::Object(m)) = (&conn, &mut meta) {
+        if let Value::Object(p) = c.protocol() {
+            m.extend(p);
+        }
+    }
     meta["url"] = json!(target);
     meta["source_session"] = json!(opts.source);
     meta["speed"] = json!(opts.timing.speed);
@@ -488,6 +603,24 @@ mod tests {
         assert_eq!(p.len(), 1);
         assert_eq!(p[0].event, "echo");
         assert_eq!(p[0].at, Duration::ZERO);
+    }
+
+    #[test]
+    fn plain_websocket_targets_get_the_recorded_path() {
+        assert_eq!(
+            with_default_path("http://127.0.0.1:8000", "/websocket"),
+            "http://127.0.0.1:8000/websocket"
+        );
+        assert_eq!(
+            with_default_path("ws://h:1/?x=1", "/websocket"),
+            "ws://h:1/websocket?x=1"
+        );
+        assert_eq!(
+            with_default_path("ws://h:1/other", "/websocket"),
+            "ws://h:1/other"
+        );
+        assert!(is_plain_websocket(&json!({"protocol": "websocket"})));
+        assert!(!is_plain_websocket(&json!({"url": "x"})));
     }
 
     #[test]

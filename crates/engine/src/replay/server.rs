@@ -298,7 +298,9 @@ pub fn start(
     }
     let namespaces = replayed_namespaces(&emits);
     for ns in &namespaces {
-        if !gateway.namespaces().iter().any(|served| served == ns) {
+        if !gateway.namespaces().iter().any(|served| served == ns)
+            && gateway.plain_websocket_path() != Some(ns.as_str())
+        {
             return Err(Error::NamespaceNotServed {
                 namespace: ns.clone(),
                 served: gateway.namespaces().join(", "),

@@ -1,5 +1,7 @@
 //! A minimal Socket.IO v5 client over Engine.IO v4's WebSocket transport, for the
-//! simulator's virtual clients.
+//! simulator's virtual clients. Opening and reading frames is the connections' own
+//! protocol code ([`crate::connection::wire`]); this module adds what a virtual
+//! client counts and waits for.
 //!
 //! Why not `rust_socketio` (what [`crate::connection`] uses): each of its clients
 //! starts an Engine.IO polling handshake, its own background tasks, callback maps and
@@ -13,7 +15,7 @@
 //! - send `42/ns,[event,data]` EVENTs, with an ack id when asked (`42/ns,7[...]`);
 //! - read `42`/`43` (EVENT/ACK) packets: count them, time them, wake waiters.
 //!
-//! Binary attachments are not decoded (binary events are counted by name only).
+//! Binary attachments are assembled by the shared reader and counted by name.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,56 +25,31 @@ use std::time::{Duration, Instant};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
-use tokio::net::TcpStream;
 use tokio::sync::{oneshot, Notify};
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use super::report::{payload_timestamp, Latency, Stats};
 use crate::bus::now_micros;
-use crate::codec::{self, EnginePacket, Kind};
+use crate::codec::{self, Kind};
+use crate::connection::wire::{
+    self, Eio, Incoming, OpenOutcome, OpenRequest, Opened, Socket, Wire,
+};
 use crate::{Error, Result};
 
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 type Sink = SplitSink<Socket, Message>;
 
 /// The WebSocket URL of a gateway given as `http(s)://host[:port][/]` or
 /// `ws(s)://...`: Engine.IO v4 on the default `/socket.io/` path.
 pub fn websocket_url(target: &str) -> Result<String> {
-    let bad = |why: &str| Error::BadTarget(format!("{target}: {why}"));
-    let (scheme, rest) = target
-        .split_once("://")
-        .ok_or_else(|| bad("expected http://host:port"))?;
-    let ws = match scheme.to_ascii_lowercase().as_str() {
-        "http" | "ws" => "ws",
-        "https" | "wss" => "wss",
-        _ => return Err(bad("the scheme must be http, https, ws or wss")),
-    };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    if authority.is_empty() {
-        return Err(bad("no host"));
-    }
-    Ok(format!(
-        "{ws}://{authority}/socket.io/?EIO=4&transport=websocket"
-    ))
+    wire::websocket_url(target, Eio::V4, &[])
 }
 
-/// Why a client did not connect, as an error kind for the report.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConnectFailure {
-    /// `connect_timeout`, `unreachable`, `http_refused`, `connect_error`, `protocol`.
-    pub kind: &'static str,
-    pub message: String,
-}
-
-fn failure(kind: &'static str, message: impl Into<String>) -> ConnectFailure {
-    ConnectFailure {
-        kind,
-        message: message.into(),
-    }
-}
+use crate::connection::wire::failure;
+/// Why a client did not connect, as an error kind for the report
+/// (`connect_timeout`, `unreachable`, `http_refused`, `connect_error`, `protocol`).
+pub use crate::connection::wire::OpenFailure as ConnectFailure;
 
 /// One Socket.IO packet, as far as the simulator cares.
 #[derive(Debug, Clone, PartialEq)]
@@ -103,8 +80,12 @@ pub enum Packet {
 /// [`codec`]; a packet the codec refuses is the error (the reader then fails its
 /// client), a well-formed packet the simulator has no use for is [`Packet::Other`].
 pub fn parse_packet(text: &str) -> std::result::Result<Packet, codec::Error> {
-    let p = codec::decode(text)?;
-    Ok(match p.kind {
+    Ok(packet_of(codec::decode(text)?))
+}
+
+/// What the simulator makes of a decoded packet.
+fn packet_of(p: codec::Packet) -> Packet {
+    match p.kind {
         Kind::Connect => Packet::Connect { ns: p.nsp },
         Kind::Disconnect => Packet::Disconnect { ns: p.nsp },
         Kind::Event | Kind::BinaryEvent => match p.event() {
@@ -128,18 +109,13 @@ pub fn parse_packet(text: &str) -> std::result::Result<Packet, codec::Error> {
                 .unwrap_or_else(|| v.to_string());
             Packet::ConnectError { ns: p.nsp, message }
         }
-    })
+    }
 }
 
 /// `42/ns,7["event",data]`: an EVENT packet inside an Engine.IO message.
 pub fn event_frame(ns: &str, event: &str, data: &Value, ack: Option<u64>) -> String {
     let body = Value::Array(vec![Value::String(event.to_owned()), data.clone()]);
     codec::Packet::new(Kind::Event, ns, ack, Some(body)).frame()
-}
-
-/// `40/ns,{auth}`: the namespace CONNECT.
-pub fn connect_frame(ns: &str, auth: Option<&Value>) -> String {
-    codec::Packet::new(Kind::Connect, ns, None, auth.cloned()).frame()
 }
 
 /// The last arrivals of one event name (for `wait_for`).
@@ -192,8 +168,10 @@ impl Client {
         auth: Option<&Value>,
         timeout: Duration,
         stats: Arc<Stats>,
+        tls: Option<tokio_tungstenite::Connector>,
     ) -> std::result::Result<Self, ConnectFailure> {
-        match tokio::time::timeout(timeout, Self::handshake(index, url, ns, auth, stats)).await {
+        match tokio::time::timeout(timeout, Self::handshake(index, url, ns, auth, stats, tls)).await
+        {
             Ok(r) => r,
             Err(_) => Err(failure(
                 "connect_timeout",
@@ -208,72 +186,29 @@ impl Client {
         ns: &str,
         auth: Option<&Value>,
         stats: Arc<Stats>,
+        tls: Option<tokio_tungstenite::Connector>,
     ) -> std::result::Result<Self, ConnectFailure> {
         // Small buffers: thousands of these live in one process.
         let config = WebSocketConfig::default()
             .read_buffer_size(4096)
             .write_buffer_size(0);
-        let (mut socket, _) = tokio_tungstenite::connect_async_with_config(url, Some(config), true)
-            .await
-            .map_err(|e| match e {
-                tokio_tungstenite::tungstenite::Error::Http(resp) => {
-                    failure("http_refused", format!("HTTP {}", resp.status()))
-                }
-                other => failure("unreachable", other.to_string()),
-            })?;
-        // Engine.IO OPEN first.
-        match next_text(&mut socket).await {
-            Some(t) if t.starts_with('0') => {}
-            Some(t) => {
-                return Err(failure(
+        let opened = wire::open(OpenRequest {
+            url,
+            ns,
+            auth,
+            config: Some(config),
+            tls,
+            ..OpenRequest::default()
+        })
+        .await?;
+        let Opened { socket, wire, .. } =
+            match opened {
+                OpenOutcome::Joined(o) => *o,
+                OpenOutcome::SpeaksV3 => return Err(failure(
                     "protocol",
-                    format!(
-                        "expected an Engine.IO open packet, got {:?}",
-                        codec::preview(&t)
-                    ),
-                ))
-            }
-            None => {
-                return Err(failure(
-                    "unreachable",
-                    "closed before the Engine.IO open packet",
-                ))
-            }
-        }
-        socket
-            .send(Message::text(connect_frame(ns, auth)))
-            .await
-            .map_err(|e| failure("unreachable", e.to_string()))?;
-        loop {
-            let Some(t) = next_text(&mut socket).await else {
-                return Err(failure(
-                    "unreachable",
-                    "closed before the namespace was joined",
-                ));
+                    "the server speaks Engine.IO v3 (Socket.IO 2.x); simulated clients speak v4",
+                )),
             };
-            let bad = |e: codec::Error| failure("protocol", format!("bad frame: {e}"));
-            let sio = match codec::engine_io(&t).map_err(bad)? {
-                EnginePacket::Ping(_) => {
-                    socket
-                        .send(Message::text("3"))
-                        .await
-                        .map_err(|e| failure("unreachable", e.to_string()))?;
-                    continue;
-                }
-                EnginePacket::Message(sio) => sio,
-                _ => continue,
-            };
-            match parse_packet(sio).map_err(bad)? {
-                Packet::Connect { ns: joined } if joined == ns => break,
-                Packet::ConnectError {
-                    ns: refused,
-                    message,
-                } if refused == ns => {
-                    return Err(failure("connect_error", message));
-                }
-                _ => {}
-            }
-        }
         let (sink, stream) = socket.split();
         let sink = Arc::new(tokio::sync::Mutex::new(sink));
         let inbox = Arc::new(Inbox {
@@ -285,7 +220,7 @@ impl Client {
             closing: AtomicBool::new(false),
             gone: AtomicBool::new(false),
         });
-        let reader = tokio::spawn(read_loop(stream, sink.clone(), inbox.clone(), index));
+        let reader = tokio::spawn(read_loop(stream, wire, sink.clone(), inbox.clone(), index));
         Ok(Self {
             index,
             inbox,
@@ -417,17 +352,6 @@ impl Client {
     }
 }
 
-async fn next_text(socket: &mut Socket) -> Option<String> {
-    while let Some(msg) = socket.next().await {
-        match msg {
-            Ok(Message::Text(t)) => return Some(t.to_string()),
-            Ok(Message::Close(_)) | Err(_) => return None,
-            Ok(_) => {}
-        }
-    }
-    None
-}
-
 /// The error kind of a client whose reader got a frame it cannot decode.
 pub const BAD_FRAME: &str = "bad_frame";
 
@@ -435,31 +359,28 @@ pub const BAD_FRAME: &str = "bad_frame";
 /// frame that does not decode ends the connection and fails the client.
 async fn read_loop(
     mut stream: SplitStream<Socket>,
+    mut wire: Wire,
     sink: Arc<tokio::sync::Mutex<Sink>>,
     inbox: Arc<Inbox>,
     index: usize,
 ) {
     let ended = loop {
-        let text = match stream.next().await {
-            Some(Ok(Message::Text(t))) => t,
+        let msg = match stream.next().await {
+            Some(Ok(m @ (Message::Text(_) | Message::Binary(_)))) => m,
             Some(Ok(Message::Close(_))) | None => break "closed",
             Some(Err(_)) => break "broken",
             Some(Ok(_)) => continue,
         };
-        let packet = match codec::engine_io(text.as_str()) {
-            Ok(EnginePacket::Ping(_)) => {
-                if sink.lock().await.send(Message::text("3")).await.is_err() {
+        let packet = match wire.read(&msg) {
+            Ok(Incoming::Ping) => {
+                if sink.lock().await.send(wire::pong()).await.is_err() {
                     break "broken";
                 }
                 continue;
             }
-            Ok(EnginePacket::Close) => break "closed",
-            Ok(EnginePacket::Message(sio)) => parse_packet(sio),
+            Ok(Incoming::Close) => break "closed",
+            Ok(Incoming::Packet(p)) => packet_of(p),
             Ok(_) => continue,
-            Err(e) => Err(e),
-        };
-        let packet = match packet {
-            Ok(p) => p,
             Err(error) => {
                 tracing::debug!(client = index, %error, "simulated client got a bad frame");
                 break BAD_FRAME;
@@ -551,11 +472,6 @@ mod tests {
 
     #[test]
     fn frames() {
-        assert_eq!(
-            connect_frame("/dashboard", Some(&json!({"token": "t"}))),
-            r#"40/dashboard,{"token":"t"}"#
-        );
-        assert_eq!(connect_frame("/", None), "40");
         assert_eq!(
             event_frame("/dashboard", "subscribe", &json!({"a": 1}), Some(7)),
             r#"42/dashboard,7["subscribe",{"a":1}]"#

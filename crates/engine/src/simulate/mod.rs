@@ -20,6 +20,10 @@
 //!   steps' iteration (0 in setup). Without a secret the token is signed with a
 //!   random key: fine for gateways that read claims unverified, refused by ones that
 //!   verify.
+//! - A scenario with `"transport": "ws"` runs plain WebSocket clients
+//!   ([`ws_client`], Jac-style JSON messages) instead; one with an `api` section also
+//!   has the run itself POST to the gateway's HTTP API at its rate (templates for
+//!   listening clients), counted as sent under `POST /path`.
 //! - `embedded`: the scenario's profile is started in-process on `127.0.0.1:0` with
 //!   an HS256 secret (the given one, else a random one), so the tokens are real and a
 //!   run needs nothing else. It has its own event bus, apart from any [`crate::Engine`].
@@ -28,6 +32,7 @@ pub mod client;
 pub mod job;
 pub mod report;
 pub mod scenario;
+pub mod ws_client;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -46,7 +51,8 @@ use crate::limits;
 use crate::{Error, Result};
 use client::{Client, Outcome};
 use report::{Latency, Stats};
-pub use scenario::{Scenario, Step, Think, Variables};
+pub use scenario::{ApiDriver, Scenario, ScenarioTransport, Step, Think, Variables};
+use ws_client::WsClient;
 
 /// Where the virtual clients connect.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,6 +81,11 @@ pub struct SimulateOptions {
     /// The embedded gateway's push interval (metric ticks, workflow steps).
     pub tick_ms: u64,
     pub connect_timeout: Duration,
+    /// Extra roots, no checks, or a client certificate for `https://` targets.
+    pub tls: crate::connection::TlsOptions,
+    /// Bearer token for the scenario's `api` requests to a remote gateway (the
+    /// embedded one's is known).
+    pub api_token: Option<String>,
 }
 
 impl Default for SimulateOptions {
@@ -90,6 +101,8 @@ impl Default for SimulateOptions {
             entities: 10,
             tick_ms: 1000,
             connect_timeout: Duration::from_secs(10),
+            tls: crate::connection::TlsOptions::default(),
+            api_token: None,
         }
     }
 }
@@ -170,11 +183,27 @@ pub async fn run(
             (Some(g), url)
         }
     };
-    let ws_url = client::websocket_url(&target_url)?;
+    let ws_url = match scenario.transport {
+        ScenarioTransport::Socketio => client::websocket_url(&target_url)?,
+        ScenarioTransport::Ws => ws_client::websocket_url(
+            &target_url,
+            scenario.path.as_deref().unwrap_or(ws_client::DEFAULT_PATH),
+        )?,
+    };
     if gateway.is_none() {
         probe(&target_url, &ws_url, opts.connect_timeout).await?;
     }
-    let outcome = drive(scenario, opts, &secret, &ws_url, progress).await;
+    let tls = opts.tls.ws_connector()?;
+    let api = scenario.api.clone().map(|driver| Api {
+        driver,
+        base: target_url.trim_end_matches('/').to_owned(),
+        token: gateway
+            .as_ref()
+            .and_then(|g| g.handle().api_token().map(str::to_owned))
+            .or_else(|| opts.api_token.clone()),
+        tls: opts.tls.clone(),
+    });
+    let outcome = drive(scenario, opts, &secret, &ws_url, tls, api, progress).await;
     if let Some(g) = gateway {
         g.stop().await;
     }
@@ -259,6 +288,8 @@ async fn drive(
     opts: &SimulateOptions,
     secret: &str,
     ws_url: &str,
+    tls: Option<tokio_tungstenite::Connector>,
+    api: Option<Api>,
     progress: Option<watch::Sender<SimulationProgress>>,
 ) -> Result<(Arc<Stats>, Duration)> {
     let stats = Arc::new(Stats::new(opts.clients as u64));
@@ -280,9 +311,25 @@ async fn drive(
             deadline,
             rate,
             connect_timeout: opts.connect_timeout,
+            tls: tls.clone(),
         };
         tasks.spawn(job.run());
     }
+    let api_task = match api {
+        Some(api) => {
+            let start_at = start + opts.ramp + Duration::from_millis(api.driver.start_ms);
+            let client = api.client()?;
+            Some(tokio::spawn(api.run(
+                client,
+                stats.clone(),
+                opts.clone(),
+                secret.to_owned(),
+                start_at,
+                deadline,
+            )))
+        }
+        None => None,
+    };
     let (finished, mut finished_rx) = tokio::sync::oneshot::channel::<Duration>();
     let reporter = progress.map(|tx| {
         let stats = stats.clone();
@@ -310,6 +357,12 @@ async fn drive(
             stats.error(CLIENT_PANIC);
         }
     }
+    if let Some(t) = api_task {
+        if let Err(e) = t.await {
+            tracing::warn!(error = %e, "simulation api driver failed");
+            stats.error(CLIENT_PANIC);
+        }
+    }
     let elapsed = start.elapsed();
     let _ = finished.send(elapsed);
     if let Some(r) = reporter {
@@ -331,6 +384,121 @@ struct ClientJob {
     deadline: Instant,
     rate: f64,
     connect_timeout: Duration,
+    tls: Option<tokio_tungstenite::Connector>,
+}
+
+/// A virtual client of either transport.
+enum AnyClient {
+    Sio(Client),
+    Ws(WsClient),
+}
+
+impl AnyClient {
+    async fn emit(
+        &mut self,
+        event: &str,
+        data: &Value,
+        ack_timeout: Option<Duration>,
+    ) -> Result<Outcome> {
+        match self {
+            AnyClient::Sio(c) => c.emit(event, data, ack_timeout).await,
+            AnyClient::Ws(c) => c.emit(event, data, ack_timeout).await,
+        }
+    }
+
+    async fn wait_for(&mut self, event: &str, timeout: Duration) -> Outcome {
+        match self {
+            AnyClient::Sio(c) => c.wait_for(event, timeout).await,
+            AnyClient::Ws(c) => c.wait_for(event, timeout).await,
+        }
+    }
+
+    fn is_gone(&self) -> bool {
+        match self {
+            AnyClient::Sio(c) => c.is_gone(),
+            AnyClient::Ws(c) => c.is_gone(),
+        }
+    }
+
+    async fn close(self) {
+        match self {
+            AnyClient::Sio(c) => c.close().await,
+            AnyClient::Ws(c) => c.close().await,
+        }
+    }
+}
+
+/// The scenario's HTTP API requests and where they go.
+struct Api {
+    driver: ApiDriver,
+    /// `http(s)://host:port` of the gateway.
+    base: String,
+    token: Option<String>,
+    tls: crate::connection::TlsOptions,
+}
+
+impl Api {
+    fn client(&self) -> Result<reqwest::Client> {
+        let mut b = reqwest::Client::builder().timeout(Duration::from_secs(10));
+        if let Some(c) = self.tls.socketio_connector()? {
+            b = b.use_preconfigured_tls(c);
+        }
+        b.build()
+            .map_err(|e| Error::BadSimulation(format!("HTTP client: {e}")))
+    }
+
+    /// Sends the requests in turn at the driver's rate from `start_at` until
+    /// `deadline`; each is counted as sent (`POST /path`), a failure or non-2xx as
+    /// an `api_failed` error.
+    async fn run(
+        self,
+        http: reqwest::Client,
+        stats: Arc<Stats>,
+        opts: SimulateOptions,
+        secret: String,
+        start_at: Instant,
+        deadline: Instant,
+    ) {
+        tokio::time::sleep_until(start_at).await;
+        let mut pace = tokio::time::interval(Duration::from_secs_f64(1.0 / self.driver.rate));
+        pace.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut n: u64 = 0;
+        let per_round = self.driver.requests.len() as u64;
+        let work = async {
+            loop {
+                pace.tick().await;
+                let round = n / per_round.max(1);
+                let Some(req) = self
+                    .driver
+                    .requests
+                    .get(usize::try_from(n % per_round.max(1)).unwrap_or(0))
+                else {
+                    return;
+                };
+                let mut vars = variables(usize::try_from(round).unwrap_or(0), &opts, &secret);
+                vars.iteration = round;
+                let body = vars.apply(&req.body);
+                let mut call = http.post(format!("{}{}", self.base, req.path)).json(&body);
+                if let Some(t) = &self.token {
+                    call = call.bearer_auth(t);
+                }
+                let name = format!("POST {}", req.path);
+                match call.send().await {
+                    Ok(r) if r.status().is_success() => stats.sent(&name),
+                    Ok(r) => {
+                        tracing::debug!(path = %req.path, status = %r.status(), "simulation api request refused");
+                        stats.error("api_failed");
+                    }
+                    Err(e) => {
+                        tracing::debug!(path = %req.path, error = %e, "simulation api request failed");
+                        stats.error("api_failed");
+                    }
+                }
+                n += 1;
+            }
+        };
+        let _ = tokio::time::timeout_at(deadline, work).await;
+    }
 }
 
 /// Why a client stops before the deadline.
@@ -394,15 +562,36 @@ impl ClientJob {
         phase.started = true;
         let auth = self.scenario.auth.as_ref().map(|a| self.vars.apply(a));
         let began = std::time::Instant::now();
-        let connected = Client::connect(
-            self.index,
-            &self.ws_url,
-            &self.scenario.namespace,
-            auth.as_ref(),
-            self.connect_timeout,
-            self.stats.clone(),
-        )
-        .await;
+        let connected = match self.scenario.transport {
+            ScenarioTransport::Socketio => Client::connect(
+                self.index,
+                &self.ws_url,
+                &self.scenario.namespace,
+                auth.as_ref(),
+                self.connect_timeout,
+                self.stats.clone(),
+                self.tls.clone(),
+            )
+            .await
+            .map(AnyClient::Sio),
+            ScenarioTransport::Ws => {
+                let url = self.ws_url_with_query();
+                let token = auth
+                    .as_ref()
+                    .and_then(|a| a.get("token"))
+                    .and_then(Value::as_str);
+                WsClient::connect(
+                    self.index,
+                    &url,
+                    token,
+                    self.connect_timeout,
+                    self.stats.clone(),
+                    self.tls.clone(),
+                )
+                .await
+                .map(AnyClient::Ws)
+            }
+        };
         let mut client = match connected {
             Ok(c) => c,
             Err(f) => {
@@ -424,7 +613,26 @@ impl ClientJob {
         client.close().await;
     }
 
-    async fn script(&mut self, client: &mut Client) -> std::result::Result<(), Stop> {
+    /// The plain WebSocket URL with the scenario's query, variables substituted.
+    fn ws_url_with_query(&self) -> String {
+        let Some(query) = &self.scenario.query else {
+            return self.ws_url.to_string();
+        };
+        let pairs: Vec<String> = query
+            .iter()
+            .map(|(k, v)| {
+                let v = match self.vars.apply(v) {
+                    Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                format!("{}={}", url_escape(k), url_escape(&v))
+            })
+            .collect();
+        let sep = if self.ws_url.contains('?') { '&' } else { '?' };
+        format!("{}{sep}{}", self.ws_url, pairs.join("&"))
+    }
+
+    async fn script(&mut self, client: &mut AnyClient) -> std::result::Result<(), Stop> {
         let scenario = self.scenario.clone();
         self.steps(client, &scenario.setup).await?;
         if scenario.steps.is_empty() {
@@ -441,7 +649,7 @@ impl ClientJob {
 
     fn steps<'a>(
         &'a mut self,
-        client: &'a mut Client,
+        client: &'a mut AnyClient,
         steps: &'a [Step],
     ) -> std::pin::Pin<
         Box<dyn std::future::Future<Output = std::result::Result<(), Stop>> + Send + 'a>,
@@ -454,7 +662,7 @@ impl ClientJob {
         })
     }
 
-    async fn step(&mut self, client: &mut Client, step: &Step) -> std::result::Result<(), Stop> {
+    async fn step(&mut self, client: &mut AnyClient, step: &Step) -> std::result::Result<(), Stop> {
         let outcome = match step {
             Step::Emit { event, data } => client
                 .emit(event, &self.vars.apply(data), None)
@@ -511,6 +719,19 @@ impl ClientJob {
             }
         }
     }
+}
+
+/// Percent-encodes all but RFC 3986's unreserved characters.
+fn url_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 #[cfg(test)]

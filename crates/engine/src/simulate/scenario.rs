@@ -38,6 +38,60 @@ pub struct Scenario {
     /// Repeated at `rate` until the run's duration is over.
     #[serde(default)]
     pub steps: Vec<Step>,
+    /// `socketio` (default) or `ws`: plain WebSocket JSON messages (Jac-style, see
+    /// `simulate::ws_client`).
+    #[serde(default)]
+    pub transport: ScenarioTransport,
+    /// With `ws`: the endpoint path (default `/websocket`).
+    #[serde(default)]
+    pub path: Option<String>,
+    /// With `ws`: query parameters of the upgrade URL (variables substituted).
+    #[serde(default)]
+    pub query: Option<serde_json::Map<String, Value>>,
+    /// HTTP API requests the run sends while the clients run (e.g. templates).
+    #[serde(default)]
+    pub api: Option<ApiDriver>,
+}
+
+/// How the virtual clients talk to the gateway.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScenarioTransport {
+    #[default]
+    #[serde(alias = "socket.io")]
+    Socketio,
+    #[serde(alias = "websocket")]
+    Ws,
+}
+
+/// Requests to the gateway's HTTP API, sent in turn at `rate` per second by the run
+/// itself (not by a client) from the first client's start to the end, e.g.
+/// `POST /templates/send` so listening clients measure delivery latency. Request `n`
+/// substitutes the variables of client `n` (so `{{tenant}}` cycles); a body string
+/// that is exactly `{{now_ms}}` becomes the send time in epoch milliseconds.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiDriver {
+    #[serde(default = "default_api_rate")]
+    pub rate: f64,
+    /// Wait this long after the run starts before the first request.
+    #[serde(default)]
+    pub start_ms: u64,
+    pub requests: Vec<ApiRequest>,
+}
+
+/// One HTTP API request (`POST` with a JSON body).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiRequest {
+    /// The path on the gateway, e.g. `/templates/send`.
+    pub path: String,
+    #[serde(default)]
+    pub body: Value,
+}
+
+fn default_api_rate() -> f64 {
+    1.0
 }
 
 fn default_profile() -> String {
@@ -113,6 +167,14 @@ const BUILT_IN: &[(&str, &str)] = &[
         "steedos-records",
         include_str!("../../../../socket-events/scenarios/steedos-records.json"),
     ),
+    (
+        "jac-chat",
+        include_str!("../../../../socket-events/scenarios/jac-chat.json"),
+    ),
+    (
+        "gxp-plugins",
+        include_str!("../../../../socket-events/scenarios/gxp-plugins.json"),
+    ),
 ];
 
 /// Names of the shipped scenarios.
@@ -163,6 +225,23 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario> {
     }
     if let Some(r) = scenario.rate {
         limits::check_f64("rate", r, limits::MIN_RATE, limits::MAX_RATE).map_err(bad)?;
+    }
+    if let Some(api) = &scenario.api {
+        limits::check_f64("api rate", api.rate, limits::MIN_RATE, limits::MAX_RATE).map_err(bad)?;
+        limits::check_range("api start_ms", api.start_ms, 0, limits::MAX_MS).map_err(bad)?;
+        if api.requests.is_empty() {
+            return Err(bad("api needs at least one request".to_owned()));
+        }
+        if let Some(r) = api.requests.iter().find(|r| !r.path.starts_with('/')) {
+            return Err(bad(format!("api path {:?} must start with '/'", r.path)));
+        }
+    }
+    if let Some(p) = &scenario.path {
+        if scenario.transport != ScenarioTransport::Ws || !p.starts_with('/') {
+            return Err(bad(format!(
+                "path {p:?} needs \"transport\": \"ws\" and must start with '/'"
+            )));
+        }
     }
     for (part, steps) in [("setup", &scenario.setup), ("steps", &scenario.steps)] {
         check_steps(steps).map_err(bad)?;
@@ -268,13 +347,16 @@ impl Variables {
             "user" => self.user.clone(),
             "token" => self.token.clone(),
             "iteration" => self.iteration.to_string(),
+            "now_ms" => (crate::bus::now_micros() / 1000).to_string(),
             _ => return None,
         })
     }
 
-    /// `value` with every string (not keys) substituted.
+    /// `value` with every string (not keys) substituted; a string that is exactly
+    /// `{{now_ms}}` becomes the current time in epoch milliseconds (a number).
     pub fn apply(&self, value: &Value) -> Value {
         match value {
+            Value::String(s) if s == "{{now_ms}}" => Value::from(crate::bus::now_micros() / 1000),
             Value::String(s) => Value::String(self.substitute(s)),
             Value::Array(a) => Value::Array(a.iter().map(|v| self.apply(v)).collect()),
             Value::Object(o) => {

@@ -97,6 +97,16 @@ impl Clients {
         }
     }
 
+    /// Sends `msg` (one JSON message) to every connected client, as server-side
+    /// replay does for a session recorded over plain WebSocket; returns how many.
+    pub fn broadcast(&self, msg: &Value) -> usize {
+        let text = match msg {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        self.send_where(&text, |_, _| true)
+    }
+
     /// Sends `text` to every client `pick` selects; returns how many.
     fn send_where(&self, text: &str, pick: impl Fn(&str, &Client) -> bool) -> usize {
         let Ok(clients) = self.0.lock() else { return 0 };

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use serde_json::{json, Value};
+use serde_json::Value;
 use sockscope_protocol::{
     AdminActionKind, AdminActionReply, AdminActionRequest, AdminNamespaceView, AdminRoomView,
     AdminServerView, AdminSocketView, AdminTarget, AdminTargetSave, Direction, InspectSnapshot,
@@ -21,15 +21,13 @@ use sockscope_protocol::{
 use tokio::sync::broadcast::error::RecvError;
 use tokio::task::JoinHandle;
 
-use super::model::{AdminSnapshot, Change, NamespaceCount, RoomInfo, SocketInfo};
+use super::model::{AdminSnapshot, Change, NamespaceCount, RoomInfo};
+use super::sources;
 use super::tenants::{self, BadPattern, Finding, RoomPattern};
 use super::{AdminAuth, AdminClient, AdminError, AdminOptions, Outcome, TENANT_KEYS};
 use crate::bus::Bus;
 use crate::keychain;
 use crate::store::Store;
-
-/// How the embedded gateway names tenant rooms (`gateway/rooms.rs`).
-pub const EMBEDDED_TENANT_ROOMS: &str = "tenant:{tenant}:*";
 
 /// What can go wrong with an admin source; each prints as one line.
 #[derive(Debug, thiserror::Error)]
@@ -504,52 +502,33 @@ pub fn badge(f: &Finding) -> LeakBadge {
 }
 
 /// The embedded gateway's tenant view and findings: its sockets' tenants come from
-/// their verified principal, its tenant rooms are `tenant:{id}:...`.
+/// their verified principal, its tenant rooms are `tenant:{id}:...`
+/// ([`sources::from_inspect`], the same audit `sockscope audit tenants` runs).
 pub fn embedded_view(inspect: &InspectSnapshot) -> InspectorView {
-    let snap = AdminSnapshot {
-        mode: "embedded",
-        features: Vec::new(),
-        servers: Vec::new(),
-        namespaces: inspect
-            .namespaces
-            .iter()
-            .map(|n| NamespaceCount {
-                name: n.name.clone(),
-                sockets: n.sockets.len() as u64,
+    let mut snap = sources::from_inspect(inspect);
+    snap.mode = "embedded";
+    snap.namespaces = inspect
+        .namespaces
+        .iter()
+        .map(|n| NamespaceCount {
+            name: n.name.clone(),
+            sockets: n.sockets.len() as u64,
+        })
+        .collect();
+    snap.rooms = inspect
+        .namespaces
+        .iter()
+        .flat_map(|n| {
+            n.rooms.iter().map(|r| RoomInfo {
+                namespace: n.name.clone(),
+                name: r.name.clone(),
+                private: false,
+                sockets: r.sockets.clone(),
             })
-            .collect(),
-        rooms: inspect
-            .namespaces
-            .iter()
-            .flat_map(|n| {
-                n.rooms.iter().map(|r| RoomInfo {
-                    namespace: n.name.clone(),
-                    name: r.name.clone(),
-                    private: false,
-                    sockets: r.sockets.clone(),
-                })
-            })
-            .collect(),
-        sockets: inspect
-            .namespaces
-            .iter()
-            .flat_map(|n| {
-                n.sockets.iter().map(|s| SocketInfo {
-                    id: s.id.clone(),
-                    namespace: n.name.clone(),
-                    client_id: None,
-                    transport: Some(s.transport.clone()),
-                    address: None,
-                    rooms: s.rooms.iter().cloned().collect(),
-                    data: json!({"tenantId": s.tenant, "user": s.user}),
-                    headers: Value::Null,
-                    query: Value::Null,
-                })
-            })
-            .collect(),
-    };
+        })
+        .collect();
     let keys: Vec<String> = TENANT_KEYS.iter().map(|k| (*k).to_owned()).collect();
-    let pattern = RoomPattern::parse(EMBEDDED_TENANT_ROOMS).ok();
+    let pattern = RoomPattern::parse(sources::GATEWAY_TENANT_ROOMS).ok();
     let mut view = view_from(&snap, &keys, pattern.as_ref(), Vec::new());
     view.source = InspectorSource::Embedded;
     view.mode = "embedded".to_owned();
