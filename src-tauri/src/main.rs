@@ -16,6 +16,9 @@ use tauri::Manager;
 /// The engine as Tauri state.
 pub type EngineState = Arc<Engine>;
 
+/// The Inspector's admin source as Tauri state.
+pub type AdminState = Arc<sockscope_engine::admin::inspector::AdminSources>;
+
 fn main() {
     sockscope_engine::keychain::prepare();
     init_tracing();
@@ -23,10 +26,14 @@ fn main() {
         && std::env::var("SOCKSCOPE_AUTOSTART").map_or(true, |v| v != "0");
     let engine: EngineState = Arc::new(open_engine());
     let for_setup = engine.clone();
+    let admin: AdminState = Arc::default();
+    let admin_for_setup = admin.clone();
     let result = tauri::Builder::default()
         .manage(engine)
+        .manage(admin)
         .setup(move |app| {
             relay::spawn(app.handle().clone(), for_setup.clone());
+            relay::spawn_admin(app.handle().clone(), admin_for_setup.clone());
             // The title carries the version, so a screenshot says which build it shows.
             if let Some(window) = app.get_webview_window("main") {
                 let about = commands::about::info();
@@ -51,6 +58,13 @@ fn main() {
             commands::gateway::cmd_gateway_stop,
             commands::gateway::cmd_gateway_status,
             commands::inspect::cmd_inspect,
+            commands::admin::cmd_inspect_tenants,
+            commands::admin::cmd_admin_targets,
+            commands::admin::cmd_admin_target_save,
+            commands::admin::cmd_admin_target_delete,
+            commands::admin::cmd_admin_connect,
+            commands::admin::cmd_admin_disconnect,
+            commands::admin::cmd_admin_action,
             commands::templates::cmd_templates_list,
             commands::templates::cmd_template_send,
             commands::connections::cmd_connect,

@@ -54,3 +54,29 @@ pub fn spawn(app: AppHandle, engine: EngineState) {
         }
     });
 }
+
+/// The Tauri event carrying the connected admin source's picture
+/// (`Option<InspectorView>`; `None` once no source is connected).
+pub const ADMIN: &str = "sockscope://admin";
+const ADMIN_WINDOW: Duration = Duration::from_millis(500);
+
+/// Streams the admin source's picture: at most one Tauri event per 500 ms, and only
+/// when it changed, however busy the remote gateway is.
+pub fn spawn_admin(app: AppHandle, admin: crate::AdminState) {
+    tauri::async_runtime::spawn(async move {
+        let mut tick = tokio::time::interval(ADMIN_WINDOW);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut last = None;
+        loop {
+            tick.tick().await;
+            let view = admin.view().await;
+            if view == last {
+                continue;
+            }
+            if let Err(error) = app.emit(ADMIN, &view) {
+                tracing::warn!(%error, "cannot deliver the admin view to the UI");
+            }
+            last = view;
+        }
+    });
+}

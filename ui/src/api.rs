@@ -7,11 +7,12 @@ use serde::Deserialize;
 use serde::Serialize;
 use serde_json::json;
 use sockscope_protocol::{
-    AboutInfo, ApiError, ConnectRequest, ConnectionEmit, ConnectionInfo, DriftReport, EmitReply,
-    EventBatch, EventRecord, ExportRequest, GatewaySettings, GatewayStatus, ImportRequest,
-    InspectSnapshot, RecordRequest, RecordingStatus, ReplayRequest, ReplayState,
-    ServerReplayRequest, ServerReplayStatus, SessionInfo, SimulateRequest, SimulateState,
-    TargetProfile, TemplateSend, TemplateSent, TemplateSet,
+    AboutInfo, AdminActionReply, AdminActionRequest, AdminTarget, AdminTargetSave, ApiError,
+    ConnectRequest, ConnectionEmit, ConnectionInfo, DriftReport, EmitReply, EventBatch,
+    EventRecord, ExportRequest, GatewaySettings, GatewayStatus, ImportRequest, InspectSnapshot,
+    InspectorView, RecordRequest, RecordingStatus, ReplayRequest, ReplayState, ServerReplayRequest,
+    ServerReplayStatus, SessionInfo, SimulateRequest, SimulateState, TargetProfile, TemplateSend,
+    TemplateSent, TemplateSet,
 };
 use wasm_bindgen::prelude::*;
 
@@ -29,6 +30,8 @@ extern "C" {
 
 /// The Tauri event carrying [`EventBatch`]es (see `src-tauri/src/relay.rs`).
 const EVENTS: &str = "sockscope://events";
+/// The Tauri event carrying the admin source's `Option<InspectorView>`.
+const ADMIN: &str = "sockscope://admin";
 
 fn ipc_error(message: impl Into<String>) -> ApiError {
     ApiError {
@@ -76,6 +79,36 @@ pub async fn gateway_status() -> Result<GatewayStatus, ApiError> {
 
 pub async fn inspect() -> Result<InspectSnapshot, ApiError> {
     invoke("cmd_inspect", &json!({})).await
+}
+
+/// The embedded gateway's tenant view and leak findings.
+pub async fn inspect_tenants() -> Result<InspectorView, ApiError> {
+    invoke("cmd_inspect_tenants", &json!({})).await
+}
+
+pub async fn admin_targets() -> Result<Vec<AdminTarget>, ApiError> {
+    invoke("cmd_admin_targets", &json!({})).await
+}
+
+/// Saves an admin target; its password (if any) goes to the keychain.
+pub async fn admin_target_save(save: &AdminTargetSave) -> Result<(), ApiError> {
+    invoke("cmd_admin_target_save", &json!({ "save": save })).await
+}
+
+pub async fn admin_target_delete(name: &str) -> Result<(), ApiError> {
+    invoke("cmd_admin_target_delete", &json!({ "name": name })).await
+}
+
+pub async fn admin_connect(name: &str) -> Result<InspectorView, ApiError> {
+    invoke("cmd_admin_connect", &json!({ "name": name })).await
+}
+
+pub async fn admin_disconnect() -> Result<(), ApiError> {
+    invoke("cmd_admin_disconnect", &json!({})).await
+}
+
+pub async fn admin_action(request: &AdminActionRequest) -> Result<AdminActionReply, ApiError> {
+    invoke("cmd_admin_action", &json!({ "request": request })).await
 }
 
 pub async fn templates_list() -> Result<TemplateSet, ApiError> {
@@ -215,6 +248,27 @@ pub async fn on_event_batches(
         }
     });
     tauri_listen(EVENTS, &handler)
+        .await
+        .map_err(from_rejection)?;
+    // The listener lives as long as the page.
+    handler.forget();
+    Ok(())
+}
+
+/// Calls `on_view` with the admin source's picture each time it changes (`None` once
+/// no source is connected), for the life of the page.
+pub async fn on_admin_view(
+    mut on_view: impl FnMut(Option<InspectorView>) + 'static,
+) -> Result<(), ApiError> {
+    let handler = Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
+        let payload = js_sys::Reflect::get(&event, &JsValue::from_str("payload"))
+            .unwrap_or(JsValue::UNDEFINED);
+        match serde_wasm_bindgen::from_value::<Option<InspectorView>>(payload) {
+            Ok(view) => on_view(view),
+            Err(e) => web_sys::console::warn_1(&format!("bad admin view: {e}").into()),
+        }
+    });
+    tauri_listen(ADMIN, &handler)
         .await
         .map_err(from_rejection)?;
     // The listener lives as long as the page.

@@ -41,6 +41,8 @@ pub fn App() -> impl IntoView {
     let error = RwSignal::new(None::<String>);
     let tab = RwSignal::new(Tab::Live);
     let about = RwSignal::new(None::<AboutInfo>);
+    // The connected admin source's picture, kept while the Inspector is closed.
+    let admin_view = RwSignal::new(None::<sockscope_protocol::InspectorView>);
 
     Effect::new(move |_| {
         if !paused.get() && pending.get_untracked() > 0 {
@@ -78,6 +80,12 @@ pub fn App() -> impl IntoView {
         }
         if let Ok(info) = api::about().await {
             about.set(Some(info));
+        }
+        if let Err(e) = api::on_admin_view(move |v| admin_view.set(v)).await {
+            error.set(Some(format!(
+                "admin source updates unavailable: {}",
+                e.message
+            )));
         }
         match api::gateway_status().await {
             Ok(s) => status.set(s),
@@ -150,7 +158,7 @@ pub fn App() -> impl IntoView {
                         visible=Signal::derive(move || tab.get() == Tab::Recordings) />
                 </div>
                 <Show when=move || tab.get() == Tab::Inspector>
-                    <div class="tab-body"><Inspector /></div>
+                    <div class="tab-body"><Inspector admin_view=admin_view /></div>
                 </Show>
                 <Show when=move || tab.get() == Tab::Templates>
                     <div class="tab-body"><TemplatesPanel /></div>

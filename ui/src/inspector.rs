@@ -1,13 +1,16 @@
-//! The Inspector: the running gateway's namespaces -> tenants -> rooms -> sockets,
-//! refreshed every second while the tab is open.
+//! The Inspector: a source picker over the embedded gateway (its namespaces ->
+//! tenants -> rooms -> sockets, refreshed every second while the tab is open) or a
+//! saved admin target (a real gateway's Socket.IO Admin UI namespace, streamed by the
+//! engine; see `admin_view.rs`). Both show tenant leak badges.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use sockscope_protocol::{InspectSnapshot, NamespaceInfo, SocketInfo};
+use sockscope_protocol::{AdminTarget, InspectSnapshot, InspectorView, NamespaceInfo, SocketInfo};
 
+use crate::admin_view::{leak_list, AdminSourceView, AdminTargetForm};
 use crate::api;
 use crate::event_table::clock;
 
@@ -29,9 +32,168 @@ fn by_tenant(ns: &NamespaceInfo) -> Vec<(String, Vec<SocketInfo>)> {
         .collect()
 }
 
+/// The source picker and the chosen source's view. `admin_view` is the connected
+/// admin source's picture, streamed by the engine (kept by the app across tabs).
 #[component]
-pub fn Inspector() -> impl IntoView {
+pub fn Inspector(admin_view: RwSignal<Option<InspectorView>>) -> impl IntoView {
+    let targets = RwSignal::new(Vec::<AdminTarget>::new());
+    // "" is the embedded gateway; otherwise a saved admin target's name.
+    let selected = RwSignal::new(
+        admin_view
+            .get_untracked()
+            .map(|v| v.name)
+            .unwrap_or_default(),
+    );
+    let note = RwSignal::new(None::<(bool, String)>);
+    let adding = RwSignal::new(false);
+    let busy = RwSignal::new(false);
+
+    let load_targets = move || {
+        spawn_local(async move {
+            match api::admin_targets().await {
+                Ok(t) => targets.set(t),
+                Err(e) => note.set(Some((false, e.message))),
+            }
+        });
+    };
+    load_targets();
+
+    let connected_name = move || {
+        admin_view
+            .get()
+            .filter(|v| v.connected)
+            .map(|v| v.name)
+            .unwrap_or_default()
+    };
+    let connect = move |_| {
+        let name = selected.get_untracked();
+        if name.is_empty() {
+            return;
+        }
+        busy.set(true);
+        note.set(Some((true, format!("connecting to {name}…"))));
+        spawn_local(async move {
+            match api::admin_connect(&name).await {
+                Ok(v) => {
+                    // The view's own status line says it from now on.
+                    note.set(None);
+                    admin_view.set(Some(v));
+                }
+                Err(e) => note.set(Some((false, e.message))),
+            }
+            busy.set(false);
+        });
+    };
+    let disconnect = move |_| {
+        spawn_local(async move {
+            match api::admin_disconnect().await {
+                Ok(()) => {
+                    admin_view.set(None);
+                    note.set(Some((true, "disconnected".to_owned())));
+                }
+                Err(e) => note.set(Some((false, e.message))),
+            }
+        });
+    };
+    let forget = move |_| {
+        let name = selected.get_untracked();
+        if name.is_empty() {
+            return;
+        }
+        spawn_local(async move {
+            if connected_name_untracked(admin_view) == name {
+                let _ = api::admin_disconnect().await;
+                admin_view.set(None);
+            }
+            match api::admin_target_delete(&name).await {
+                Ok(()) => {
+                    selected.set(String::new());
+                    note.set(Some((true, format!("forgot {name} and its password"))));
+                    load_targets();
+                }
+                Err(e) => note.set(Some((false, e.message))),
+            }
+        });
+    };
+    let on_saved = Callback::new(move |name: String| {
+        adding.set(false);
+        selected.set(name.clone());
+        note.set(Some((true, format!("saved {name}"))));
+        load_targets();
+    });
+
+    let selected_target = move || {
+        let name = selected.get();
+        targets.get().into_iter().find(|t| t.name == name)
+    };
+
+    view! {
+        <section class="panel inspector" id="inspector">
+            <div class="inspector-head">
+                <h2>"Inspector"</h2>
+                <label class="source-pick">"Source"
+                    <select id="inspector-source" on:change=move |ev| {
+                        selected.set(event_target_value(&ev));
+                        note.set(None);
+                    }>
+                        <option value="" prop:selected=move || selected.get().is_empty()>"Embedded gateway"</option>
+                        <For each=move || targets.get() key=|t| (t.name.clone(), t.url.clone(), t.has_password) let:t>
+                            <option value=t.name.clone() prop:selected={
+                                let name = t.name.clone();
+                                move || selected.get() == name
+                            }>{format!("{} — {}", t.name, t.url)}</option>
+                        </For>
+                    </select>
+                </label>
+                <Show when=move || !selected.get().is_empty()>
+                    <Show when=move || connected_name() != selected.get()
+                        fallback=move || view! {
+                            <button id="admin-disconnect" on:click=disconnect>"Disconnect"</button>
+                        }>
+                        <button id="admin-connect" class="primary" disabled=move || busy.get()
+                            on:click=connect>"Connect"</button>
+                    </Show>
+                    <button id="admin-target-delete" on:click=forget>"Forget"</button>
+                    <span class="dim target-meta">{move || selected_target().map(|t| {
+                        let user = t.username.clone().map(|u| format!("user {u}")).unwrap_or_else(|| "no auth".into());
+                        let pw = if t.has_password { " · password in keychain" } else { "" };
+                        format!("{}{} · {}{pw}", t.url, t.namespace, user)
+                    }).unwrap_or_default()}</span>
+                </Show>
+                <button id="admin-target-new" class="push-right" on:click=move |_| adding.update(|a| *a = !*a)>
+                    {move || if adding.get() { "Close form" } else { "+ Admin target" }}
+                </button>
+            </div>
+            <Show when=move || adding.get()>
+                <AdminTargetForm on_saved=on_saved />
+            </Show>
+            <Show when=move || note.get().is_some()>
+                <p id="inspector-note" class="result" class:bad=move || note.get().is_some_and(|(ok, _)| !ok)>
+                    {move || note.get().map(|(_, t)| t).unwrap_or_default()}
+                </p>
+            </Show>
+            <Show when=move || !selected.get().is_empty() fallback=|| view! { <EmbeddedView /> }>
+                <Show when=move || admin_view.get().is_some_and(|v| v.name == selected.get())
+                    fallback=|| view! { <p class="empty" id="admin-idle">"Not connected: press Connect to inspect this gateway."</p> }>
+                    <AdminSourceView view=Signal::derive(move || admin_view.get().unwrap_or_default()) />
+                </Show>
+            </Show>
+        </section>
+    }
+}
+
+fn connected_name_untracked(admin_view: RwSignal<Option<InspectorView>>) -> String {
+    admin_view
+        .get_untracked()
+        .map(|v| v.name)
+        .unwrap_or_default()
+}
+
+/// Today's view of the embedded gateway, with the tenant audit's badges.
+#[component]
+fn EmbeddedView() -> impl IntoView {
     let snapshot = RwSignal::new(None::<InspectSnapshot>);
+    let tenants = RwSignal::new(None::<InspectorView>);
     let problem = RwSignal::new(None::<String>);
     let refresh = move || {
         spawn_local(async move {
@@ -45,16 +207,31 @@ pub fn Inspector() -> impl IntoView {
                     problem.set(Some(e.message));
                 }
             }
+            // The audit is an extra; its failure leaves the view as it was.
+            if let Ok(v) = api::inspect_tenants().await {
+                if tenants.get_untracked().as_ref() != Some(&v) {
+                    tenants.set(Some(v));
+                }
+            }
         });
     };
     refresh();
     if let Ok(handle) = set_interval_with_handle(refresh, REFRESH) {
         on_cleanup(move || handle.clear());
     }
+    let findings = Signal::derive(move || tenants.get().map(|v| v.findings).unwrap_or_default());
+    let leaks_of = move |socket: &str| {
+        findings
+            .get()
+            .iter()
+            .filter(|f| f.socket.as_deref() == Some(socket))
+            .count()
+    };
 
     view! {
-        <section class="panel inspector" id="inspector">
-            <h2>"Inspector"</h2>
+        <div id="embedded-view">
+            <p class="hint">"Embedded gateway: read-only here (actions need an admin source)."</p>
+            {leak_list(findings)}
             <Show when=move || problem.get().is_some()>
                 <p class="empty" id="inspector-empty">{move || problem.get().unwrap_or_default()}</p>
             </Show>
@@ -78,10 +255,12 @@ pub fn Inspector() -> impl IntoView {
                             <table>
                                 <thead><tr>
                                     <th>"socket"</th><th>"user"</th><th>"transport"</th><th>"since"</th>
-                                    <th>"in"</th><th>"out"</th><th>"rooms"</th>
+                                    <th>"in"</th><th>"out"</th><th>"rooms"</th><th></th>
                                 </tr></thead>
                                 <tbody>
-                                    {sockets.into_iter().map(|s| view! {
+                                    {sockets.into_iter().map(|s| {
+                                        let id = s.id.clone();
+                                        view! {
                                         <tr data-testid="inspect-socket" data-socket=s.id.clone()>
                                             <td class="mono">{s.id.clone()}</td>
                                             <td>{s.user.clone().unwrap_or_default()}</td>
@@ -90,14 +269,20 @@ pub fn Inspector() -> impl IntoView {
                                             <td class="num">{s.events_in}</td>
                                             <td class="num">{s.events_out}</td>
                                             <td class="mono payload">{s.rooms.join(", ")}</td>
+                                            <td>{move || {
+                                                let n = leaks_of(&id);
+                                                (n > 0).then(|| view! {
+                                                    <span class="pill bad" data-testid="socket-leak">{format!("leak ×{n}")}</span>
+                                                })
+                                            }}</td>
                                         </tr>
-                                    }).collect_view()}
+                                    }}).collect_view()}
                                 </tbody>
                             </table>
                         </div>
                     }).collect_view()}
                 </div>
             </For>
-        </section>
+        </div>
     }
 }

@@ -2,6 +2,7 @@
 //! served by the Tauri shell. It never opens sockets itself; everything goes through
 //! the typed IPC functions in [`api`].
 
+mod admin_view;
 mod api;
 mod app;
 mod connections_panel;

@@ -8,9 +8,15 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub mod admin;
 pub mod console;
 pub mod time;
 
+pub use admin::{
+    AdminActionKind, AdminActionReply, AdminActionRequest, AdminNamespaceView, AdminRoomView,
+    AdminServerView, AdminSocketView, AdminTarget, AdminTargetSave, InspectorSource, InspectorView,
+    LeakBadge, TenantGroupView,
+};
 pub use console::{ReplayPlan, ReplayRequest, ReplayState, SimulateRequest, SimulateState};
 
 /// Which way an event travelled, the same meaning from either vantage point.

@@ -3,6 +3,7 @@
 //! keychain run that work through [`blocking`], off the async runtime.
 
 pub mod about;
+pub mod admin;
 pub mod connections;
 pub mod gateway;
 pub mod inspect;

@@ -22,6 +22,7 @@
 //!   (`readonly: true` servers list none), and in development mode confirmed by
 //!   waiting for the server's own report of the change.
 
+pub mod inspector;
 pub mod model;
 pub mod sources;
 pub mod tenants;

@@ -10,6 +10,7 @@
 //! left `recording` by a process that died is marked `interrupted` the next time any
 //! process opens the store (see the `live` module for how "died" is known).
 
+mod admin_targets;
 mod files;
 mod har;
 mod live;
@@ -47,6 +48,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "003_session_state",
         include_str!("migrations/003_session_state.sql"),
+    ),
+    (
+        "004_admin_targets",
+        include_str!("migrations/004_admin_targets.sql"),
     ),
 ];
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);

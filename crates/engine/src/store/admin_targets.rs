@@ -1,0 +1,106 @@
+//! Saved admin targets: the Inspector's remote sources (URL, admin namespace, path,
+//! username, tenant room pattern). Passwords are not here: they go to the keychain
+//! (`crate::admin::inspector`), and `has_password` is computed on read. The URL is kept
+//! without userinfo, query or fragment, so a credential typed into it is not stored.
+
+use rusqlite::params;
+use sockscope_protocol::AdminTarget;
+
+use super::Store;
+use crate::bus::now_micros;
+use crate::redact;
+use crate::{Error, Result};
+
+/// The target as it may be stored.
+pub fn storable(t: &AdminTarget) -> AdminTarget {
+    AdminTarget {
+        name: t.name.trim().to_owned(),
+        url: redact::url_base(t.url.trim()),
+        has_password: false,
+        ..t.clone()
+    }
+}
+
+impl Store {
+    /// Saves (or replaces) an admin target by name, minus any secret.
+    pub fn save_admin_target(&self, target: &AdminTarget) -> Result<()> {
+        if target.name.trim().is_empty() {
+            return Err(Error::BadTarget("a saved admin target needs a name".into()));
+        }
+        let clean = storable(target);
+        let json = serde_json::to_string(&clean).map_err(|e| Error::Io(e.into()))?;
+        self.connect()?
+            .execute(
+                "INSERT INTO admin_targets (name, target, updated_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(name) DO UPDATE SET target = excluded.target, updated_at = excluded.updated_at",
+                params![clean.name, json, now_micros()],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Every saved admin target, by name.
+    pub fn admin_targets(&self) -> Result<Vec<AdminTarget>> {
+        let conn = self.connect()?;
+        let mut st = conn
+            .prepare("SELECT name, target FROM admin_targets ORDER BY name")
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .map_err(|e| self.err(e))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.err(e))?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(name, json)| match serde_json::from_str(&json) {
+                Ok(t) => Some(t),
+                Err(error) => {
+                    tracing::warn!(target_name = %name, %error, "unreadable admin target skipped");
+                    None
+                }
+            })
+            .collect())
+    }
+
+    pub fn delete_admin_target(&self, name: &str) -> Result<()> {
+        self.connect()?
+            .execute("DELETE FROM admin_targets WHERE name = ?1", [name])
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn admin_targets_round_trip_without_credentials() {
+        let dir =
+            std::env::temp_dir().join(format!("sockscope-admin-targets-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = Store::open(dir.join("t.db")).unwrap();
+        let t = AdminTarget {
+            name: " prod ".into(),
+            url: "http://admin:pw@h:3000/?token=abc".into(),
+            namespace: "/admin".into(),
+            username: Some("admin".into()),
+            has_password: true,
+            ..AdminTarget::default()
+        };
+        store.save_admin_target(&t).unwrap();
+        let all = store.admin_targets().unwrap();
+        assert_eq!(all.len(), 1);
+        assert_eq!(all[0].name, "prod");
+        assert!(
+            !all[0].url.contains("pw") && !all[0].url.contains("abc"),
+            "{}",
+            all[0].url
+        );
+        assert!(!all[0].has_password);
+        store.delete_admin_target("prod").unwrap();
+        assert!(store.admin_targets().unwrap().is_empty());
+        assert!(store.save_admin_target(&AdminTarget::default()).is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
