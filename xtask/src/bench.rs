@@ -11,6 +11,7 @@ use std::process::{Child, Command, Stdio};
 use crate::command::{cargo, output, run, Cmd};
 use crate::{step, workspace};
 
+mod record;
 mod replay;
 mod sim;
 
@@ -66,6 +67,8 @@ const STORE_BURST_QUEUES: u64 = 4;
 /// The recorder's queue capacity (`sockscope_engine::store::RECORDER_QUEUE`, which
 /// the harness also reports; checked against it below).
 const RECORDER_QUEUE: u64 = 262_144;
+/// End to end through `sockscope record`: events the Node source emits per round.
+const E2E_EVENTS: u64 = 200_000;
 
 /// The 1-minute load average, as `uptime` would print it.
 pub(crate) fn load_average() -> String {
@@ -96,8 +99,8 @@ pub(crate) fn machine() -> String {
 /// Recorder throughput against the best raw loop for the same rows (alternating
 /// which goes first), then a paced run of 10x the queue and a burst past it.
 fn store() -> Result<(), String> {
-    step("build the store harness (release)");
-    run(cargo(["build", "--release", "-p", "sockscope-bench"]))?;
+    build_release()?;
+    crate::setup::npm_ci("bench/node")?;
     let harness = workspace::target_dir()?.join("release/sockscope-bench");
     let machine = machine();
     let (mut raw, mut rec, mut drops, mut loads) = (Vec::new(), Vec::new(), 0.0, Vec::new());
@@ -157,6 +160,57 @@ fn store() -> Result<(), String> {
             .collect::<Vec<_>>()
             .join(", ")
     };
+
+    step("end to end: sockscope record from a Node socket.io server, stdout read slowly");
+    let sockscope = workspace::target_dir()?.join("release/sockscope");
+    let node_dir = workspace::root().join("bench/node");
+    let (mut e2e, mut e2e_loads) = (Vec::new(), Vec::new());
+    for round in 1..=ROUNDS {
+        e2e_loads.push(load_average());
+        let r = record::run(&sockscope, &harness, &node_dir, E2E_EVENTS)?;
+        println!(
+            "round {round}: sent {:.0} in {:.2} s, rows {:.0}, recorder said written {:.0} lost {:.0}, \
+             {:.0} recorded/s, {} stdout bytes read, printer skipped: {}",
+            r.sent,
+            r.node_send_secs,
+            r.rows,
+            r.written,
+            r.lost,
+            r.per_sec,
+            r.stdout_bytes,
+            r.printer_skipped
+        );
+        e2e.push(r);
+    }
+    let e2e_lost: f64 = e2e.iter().map(|r| r.sent - r.rows).sum();
+    let e2e_balanced = e2e.iter().all(record::E2e::balanced);
+    let e2e_rate = median(e2e.iter().map(|r| r.per_sec).collect());
+    let e2e_send = median(e2e.iter().map(|r| r.sent / r.node_send_secs).collect());
+    let e2e_rounds = e2e
+        .iter()
+        .map(|r| {
+            format!(
+                "sent {:.0} (Node's emit loop {:.2} s), {:.0} rows in the file, recorder's summary {:.0} written / {:.0} lost, \
+                 {:.0} recorded/s, {:.1} s wall, {} KiB of stdout read{}",
+                r.sent,
+                r.node_send_secs,
+                r.rows,
+                r.written,
+                r.lost,
+                r.per_sec,
+                r.wall_secs,
+                r.stdout_bytes / 1024,
+                if r.printer_skipped { ", printer skipped lines" } else { "" }
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    let e2e_verdict = if e2e_lost == 0.0 && e2e_balanced {
+        "met"
+    } else {
+        "missed"
+    };
+
     let verdict = if pct >= 70.0 { "met" } else { "missed" };
     let paced_verdict = if pd == 0.0 && balanced {
         "met"
@@ -188,8 +242,18 @@ fn store() -> Result<(), String> {
          as the caller can clone them ({:.2} s), {:.2} s to `finish`: written {bw:.0}, dropped {bd:.0}. \
          Written + dropped = sent in both: {}. **Nothing dropped at {STORE_PACED_RATE}/s sustained: {paced_verdict}.** \
          The burst is meant to overflow: its drops show the bound and the count hold.\n\n\
+         End to end ({ROUNDS} rounds, load average before each: {}): `bench/node/record-source.mjs` (socket.io \
+         4.8) emits {E2E_EVENTS} `metric:update` events (~140-byte payload) to the first client on `/` as fast as \
+         it can (batches of 256 emits, yielding to the event loop between batches); the real release \
+         `sockscope record URL --count {E2E_EVENTS} --db FILE` records them, its stdout a pipe this xtask reads 1 KiB \
+         per 10 ms. Rows then counted in the SQLite file (`sockscope-bench store-count`); recorded/s = rows / \
+         span of their receive timestamps. Rounds: {e2e_rounds}.\n\n\
+         **End to end: {e2e_rate:.0} events/s recorded (median; Node emitted at {e2e_send:.0}/s), {e2e_lost:.0} \
+         events lost over {ROUNDS} rounds (target 0: {e2e_verdict}); rows + lost = sent and rows = the recorder's \
+         own written count in every round: {}.**\n\n\
          Caveats: the ceiling runs on one thread with nothing else to do; the recorder's three threads share \
-         the same 2 cores with the caller. Not measured here: end to end through a `sockscope record` process.\n\n",
+         the same 2 cores with the caller. End to end, the Node source, the recorder and the slow reader share \
+         the same 2 cores; Node's emit rate bounds the recorded rate.\n\n",
         loads.join(", "),
         fmt(&raw),
         fmt(&rec),
@@ -198,6 +262,8 @@ fn store() -> Result<(), String> {
         field("burst_send_secs")?,
         field("burst_secs")?,
         if balanced { "yes" } else { "NO" },
+        e2e_loads.join(", "),
+        if e2e_balanced { "yes" } else { "NO" },
     );
     write_section("## store: recorder vs raw SQLite", &table)
 }

@@ -17,6 +17,10 @@
 //! per second (1 ms steps), then BURST events as fast as the caller can produce
 //! them, each into its own recording; reports written and dropped and checks
 //! written + dropped = sent for both.
+//!
+//! `sockscope-bench store-count DB`: the rows of every recording in the SQLite file
+//! DB and the span of their timestamps, so the end-to-end run through a `sockscope
+//! record` process is checked against the file, not against the process's own words.
 
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -313,5 +317,24 @@ pub fn sustained(paced: u64, rate: u64, burst: u64) -> Result<serde_json::Value,
         "burst_written": b.written,
         "burst_dropped": b.dropped,
         "burst_balanced": b.written + b.dropped == burst,
+    }))
+}
+
+/// Rows in the file's `events` table per session, and the span of their `ts`
+/// (microseconds), for the end-to-end check.
+pub fn count(db: &str) -> Result<serde_json::Value, String> {
+    let conn =
+        Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(err)?;
+    let (rows, sessions, min_ts, max_ts): (i64, i64, Option<i64>, Option<i64>) = conn
+        .query_row(
+            "SELECT COUNT(*), COUNT(DISTINCT session_id), MIN(ts), MAX(ts) FROM events",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .map_err(err)?;
+    Ok(json!({
+        "rows": rows,
+        "sessions": sessions,
+        "span_us": max_ts.zip(min_ts).map_or(0, |(a, b)| a - b),
     }))
 }
