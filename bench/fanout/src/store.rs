@@ -227,7 +227,7 @@ fn ceiling(n: u64) -> Result<f64, String> {
 }
 
 /// The recorder fed record by record as the network path does; returns events/s.
-fn recorder(n: u64) -> Result<(f64, RecorderStats), String> {
+fn recorder(n: u64) -> Result<(f64, Phases), String> {
     let (dir, store) = fresh("recorder")?;
     let events: Vec<EventRecord> = (1..=n).map(event).collect();
     let session = store
@@ -238,10 +238,27 @@ fn recorder(n: u64) -> Result<(f64, RecorderStats), String> {
     for e in events {
         rec.record(e);
     }
+    let recorded = start.elapsed().as_secs_f64();
     let stats = rec.finish().map_err(err)?;
-    let rate = stats.written as f64 / start.elapsed().as_secs_f64();
+    let total = start.elapsed().as_secs_f64();
+    let rate = stats.written as f64 / total;
     let _ = std::fs::remove_dir_all(&dir);
-    Ok((rate, stats))
+    Ok((
+        rate,
+        Phases {
+            stats,
+            record_secs: recorded,
+            finish_secs: total - recorded,
+        },
+    ))
+}
+
+/// Where the recorder's time went: the caller's `record` calls, then `finish`
+/// (waiting for the pipeline to commit what was queued).
+struct Phases {
+    stats: RecorderStats,
+    record_secs: f64,
+    finish_secs: f64,
 }
 
 pub fn run(n: u64, recorder_first: bool) -> Result<serde_json::Value, String> {
@@ -256,8 +273,10 @@ pub fn run(n: u64, recorder_first: bool) -> Result<serde_json::Value, String> {
         "events": n,
         "raw_per_sec": raw,
         "recorder_per_sec": rec,
-        "written": stats.written,
-        "dropped": stats.dropped,
+        "written": stats.stats.written,
+        "dropped": stats.stats.dropped,
+        "record_secs": stats.record_secs,
+        "finish_secs": stats.finish_secs,
     }))
 }
 
