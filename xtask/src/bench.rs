@@ -262,7 +262,8 @@ fn store() -> Result<(), String> {
          own written count in every round: {}.**\n\n\
          Caveats: the ceiling runs on one thread with nothing else to do; the recorder's three threads share \
          the same 2 cores with the caller. End to end, the Node source, the recorder and the slow reader share \
-         the same 2 cores; Node's emit rate bounds the recorded rate.\n\n",
+         the same 2 cores; recorded/s below Node's emit rate means the recording side (its socket.io \
+         client, bus and recorder) is the bound, not the source.\n\n",
         loads.join(", "),
         fmt(&raw),
         fmt(&rec),

@@ -283,6 +283,19 @@ pub fn run(n: u64, recorder_first: bool) -> Result<serde_json::Value, String> {
 /// Paced then burst runs, each into its own recording of one store.
 pub fn sustained(paced: u64, rate: u64, burst: u64) -> Result<serde_json::Value, String> {
     let (dir, store) = fresh("sustained")?;
+    // Removed on every path: a failed run (a full disk) must not leave its file behind.
+    let result = sustained_in(&store, paced, rate, burst);
+    drop(store);
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+fn sustained_in(
+    store: &Store,
+    paced: u64,
+    rate: u64,
+    burst: u64,
+) -> Result<serde_json::Value, String> {
     let template = event(0);
     let make = |i: u64| {
         let mut e = template.clone();
@@ -293,7 +306,7 @@ pub fn sustained(paced: u64, rate: u64, burst: u64) -> Result<serde_json::Value,
     let session = store
         .create_session("paced", "bench", "", json!({}))
         .map_err(err)?;
-    let rec = Recorder::start(&store, session).map_err(err)?;
+    let rec = Recorder::start(store, session).map_err(err)?;
     let begin = Instant::now();
     let mut sent: u64 = 0;
     while sent < paced {
@@ -313,14 +326,13 @@ pub fn sustained(paced: u64, rate: u64, burst: u64) -> Result<serde_json::Value,
         .map_err(err)?;
     let events: Vec<EventRecord> = (1..=burst).map(make).collect();
     let begin = Instant::now();
-    let rec = Recorder::start(&store, session).map_err(err)?;
+    let rec = Recorder::start(store, session).map_err(err)?;
     for e in events {
         rec.record(e);
     }
     let burst_send_secs = begin.elapsed().as_secs_f64();
     let b = rec.finish().map_err(err)?;
     let burst_secs = begin.elapsed().as_secs_f64();
-    let _ = std::fs::remove_dir_all(&dir);
     Ok(json!({
         "queue": sockscope_engine::store::RECORDER_QUEUE,
         "paced_sent": paced,
