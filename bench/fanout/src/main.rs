@@ -49,6 +49,7 @@ fn main() -> std::process::ExitCode {
                 .map_err(|_| format!("bad count {n:?}"))
                 .and_then(|n| store::run(n, order == "recorder-first")),
         ),
+        [cmd, db] if cmd == "store-count" => Some(store::count(db)),
         [cmd, paced, rate, burst] if cmd == "store-sustained" => {
             Some(match (paced.parse(), rate.parse(), burst.parse()) {
                 (Ok(p), Ok(r), Ok(b)) => store::sustained(p, r, b),

@@ -17,6 +17,10 @@
 //! per second (1 ms steps), then BURST events as fast as the caller can produce
 //! them, each into its own recording; reports written and dropped and checks
 //! written + dropped = sent for both.
+//!
+//! `sockscope-bench store-count DB`: the rows of every recording in the SQLite file
+//! DB and the span of their timestamps, so the end-to-end run through a `sockscope
+//! record` process is checked against the file, not against the process's own words.
 
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -223,7 +227,7 @@ fn ceiling(n: u64) -> Result<f64, String> {
 }
 
 /// The recorder fed record by record as the network path does; returns events/s.
-fn recorder(n: u64) -> Result<(f64, RecorderStats), String> {
+fn recorder(n: u64) -> Result<(f64, Phases), String> {
     let (dir, store) = fresh("recorder")?;
     let events: Vec<EventRecord> = (1..=n).map(event).collect();
     let session = store
@@ -234,10 +238,27 @@ fn recorder(n: u64) -> Result<(f64, RecorderStats), String> {
     for e in events {
         rec.record(e);
     }
+    let recorded = start.elapsed().as_secs_f64();
     let stats = rec.finish().map_err(err)?;
-    let rate = stats.written as f64 / start.elapsed().as_secs_f64();
+    let total = start.elapsed().as_secs_f64();
+    let rate = stats.written as f64 / total;
     let _ = std::fs::remove_dir_all(&dir);
-    Ok((rate, stats))
+    Ok((
+        rate,
+        Phases {
+            stats,
+            record_secs: recorded,
+            finish_secs: total - recorded,
+        },
+    ))
+}
+
+/// Where the recorder's time went: the caller's `record` calls, then `finish`
+/// (waiting for the pipeline to commit what was queued).
+struct Phases {
+    stats: RecorderStats,
+    record_secs: f64,
+    finish_secs: f64,
 }
 
 pub fn run(n: u64, recorder_first: bool) -> Result<serde_json::Value, String> {
@@ -252,14 +273,29 @@ pub fn run(n: u64, recorder_first: bool) -> Result<serde_json::Value, String> {
         "events": n,
         "raw_per_sec": raw,
         "recorder_per_sec": rec,
-        "written": stats.written,
-        "dropped": stats.dropped,
+        "written": stats.stats.written,
+        "dropped": stats.stats.dropped,
+        "record_secs": stats.record_secs,
+        "finish_secs": stats.finish_secs,
     }))
 }
 
 /// Paced then burst runs, each into its own recording of one store.
 pub fn sustained(paced: u64, rate: u64, burst: u64) -> Result<serde_json::Value, String> {
     let (dir, store) = fresh("sustained")?;
+    // Removed on every path: a failed run (a full disk) must not leave its file behind.
+    let result = sustained_in(&store, paced, rate, burst);
+    drop(store);
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+fn sustained_in(
+    store: &Store,
+    paced: u64,
+    rate: u64,
+    burst: u64,
+) -> Result<serde_json::Value, String> {
     let template = event(0);
     let make = |i: u64| {
         let mut e = template.clone();
@@ -270,7 +306,7 @@ pub fn sustained(paced: u64, rate: u64, burst: u64) -> Result<serde_json::Value,
     let session = store
         .create_session("paced", "bench", "", json!({}))
         .map_err(err)?;
-    let rec = Recorder::start(&store, session).map_err(err)?;
+    let rec = Recorder::start(store, session).map_err(err)?;
     let begin = Instant::now();
     let mut sent: u64 = 0;
     while sent < paced {
@@ -290,14 +326,13 @@ pub fn sustained(paced: u64, rate: u64, burst: u64) -> Result<serde_json::Value,
         .map_err(err)?;
     let events: Vec<EventRecord> = (1..=burst).map(make).collect();
     let begin = Instant::now();
-    let rec = Recorder::start(&store, session).map_err(err)?;
+    let rec = Recorder::start(store, session).map_err(err)?;
     for e in events {
         rec.record(e);
     }
     let burst_send_secs = begin.elapsed().as_secs_f64();
     let b = rec.finish().map_err(err)?;
     let burst_secs = begin.elapsed().as_secs_f64();
-    let _ = std::fs::remove_dir_all(&dir);
     Ok(json!({
         "queue": sockscope_engine::store::RECORDER_QUEUE,
         "paced_sent": paced,
@@ -313,5 +348,24 @@ pub fn sustained(paced: u64, rate: u64, burst: u64) -> Result<serde_json::Value,
         "burst_written": b.written,
         "burst_dropped": b.dropped,
         "burst_balanced": b.written + b.dropped == burst,
+    }))
+}
+
+/// Rows in the file's `events` table per session, and the span of their `ts`
+/// (microseconds), for the end-to-end check.
+pub fn count(db: &str) -> Result<serde_json::Value, String> {
+    let conn =
+        Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(err)?;
+    let (rows, sessions, min_ts, max_ts): (i64, i64, Option<i64>, Option<i64>) = conn
+        .query_row(
+            "SELECT COUNT(*), COUNT(DISTINCT session_id), MIN(ts), MAX(ts) FROM events",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .map_err(err)?;
+    Ok(json!({
+        "rows": rows,
+        "sessions": sessions,
+        "span_us": max_ts.zip(min_ts).map_or(0, |(a, b)| a - b),
     }))
 }

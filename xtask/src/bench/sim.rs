@@ -1,30 +1,29 @@
 //! `cargo xtask bench simulate`: one `sockscope serve --profile analytics` release process per run,
 //!   loaded either by Sockscope's simulator (`sockscope-bench simulate`, the
 //!   `analytics-dashboard` scenario) or by Artillery's socketio engine doing the
-//!   same connect + subscribe + stay; alternating rounds at a client count Artillery
-//!   handles, plus one Sockscope-only run at 10,000 clients. CPU time and peak RSS
-//!   of each load generator come from `/usr/bin/time`; sockets connected and
-//!   subscribed are counted by the gateway (`GET /inspect`) while the load holds.
+//!   same connect to `/dashboard` only + subscribe + stay until the end of the run;
+//!   alternating rounds at 1,000 and at 10,000 clients. CPU time and peak RSS of each
+//!   load generator come from `/usr/bin/time`, minus each tool's own start-up run
+//!   (one client), so both count the same window; sockets connected and subscribed
+//!   are counted by the gateway (`GET /inspect`) while the load holds.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::{median, number_field, start, write_section, Server};
+use super::{load_average, median, number_field, start, write_section, Server};
 use crate::command::{output, Cmd};
 use crate::{step, workspace};
 
-/// Clients per comparison round, and how many rounds.
-const CMP_CLIENTS: usize = 1_000;
+/// Alternating rounds per client count.
 const CMP_ROUNDS: usize = 3;
-/// Connects are spread over RAMP; every client stays until HOLD after the start.
-const RAMP_S: u64 = 10;
-const HOLD_S: u64 = 30;
-/// The Sockscope-only run.
-const MAX_CLIENTS: usize = 10_000;
-const MAX_RAMP_S: u64 = 20;
-const MAX_HOLD_S: u64 = 45;
+/// (clients, ramp s, hold s): connects are spread over the ramp; every client of
+/// both tools stays connected until `hold` after its tool's run started.
+const SIZES: [(usize, u64, u64); 2] = [(1_000, 10, 30), (10_000, 20, 40)];
+/// The start-up run of each tool: one client, this ramp and hold; its CPU is each
+/// tool's start-up and shut-down, subtracted from every load run of that tool.
+const STARTUP: (usize, u64, u64) = (1, 1, 2);
 
 fn release_dir() -> Result<PathBuf, String> {
     Ok(workspace::target_dir()?.join("release"))
@@ -44,35 +43,48 @@ struct Load {
     peak_sockets: usize,
     /// Of those (at the same poll), sockets that had joined an entity room.
     peak_subscribed: usize,
+    /// Most sockets the gateway had in any other namespace at one poll (0 when
+    /// both tools open only `/dashboard`).
+    peak_other: usize,
     cpu_s: f64,
     max_rss_kib: f64,
     /// The load generator's own JSON line (simulator) or summary (Artillery).
     detail: String,
 }
 
-impl Load {
-    fn cpu_ms_per_client(&self) -> f64 {
-        1000.0 * self.cpu_s / self.peak_subscribed.max(1) as f64
-    }
-}
-
 /// Polls the gateway's `/inspect` every second until `stop`; keeps the peak.
-fn poll_gateway(url: String, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<(usize, usize)> {
+fn poll_gateway(
+    url: String,
+    stop: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<(usize, usize, usize)> {
     std::thread::spawn(move || {
-        let (mut peak, mut peak_sub) = (0, 0);
+        let (mut peak, mut peak_sub, mut peak_other) = (0, 0, 0);
         let inspect = format!("{url}/inspect");
+        let auth = format!("Authorization: Bearer {}", api_token());
         while !stop.load(Ordering::Relaxed) {
-            if let Some(body) = output(Cmd::new("curl").args(["-s", "--max-time", "5", &inspect])) {
+            if let Some(body) =
+                output(Cmd::new("curl").args(["-s", "--max-time", "5", "-H", &auth, &inspect]))
+            {
                 let (sockets, subscribed) = count_sockets(&body);
                 if subscribed > peak_sub || (subscribed == peak_sub && sockets > peak) {
                     peak = sockets;
                     peak_sub = subscribed;
                 }
+                peak_other = peak_other.max(other_sockets(&body));
             }
             std::thread::sleep(Duration::from_secs(1));
         }
-        (peak, peak_sub)
+        (peak, peak_sub, peak_other)
     })
+}
+
+/// Sockets in an `/inspect` body outside `/dashboard`.
+fn other_sockets(body: &str) -> usize {
+    body.split("{\"name\":\"/")
+        .skip(1)
+        .filter(|ns| !ns.starts_with("dashboard\""))
+        .map(|ns| ns.matches("{\"id\":").count())
+        .sum()
 }
 
 /// Sockets in an `/inspect` body, and those among them in an entity room.
@@ -120,7 +132,7 @@ fn measure_load(
     let started = Instant::now();
     let out = output(cmd);
     stop.store(true, Ordering::Relaxed);
-    let (peak_sockets, peak_subscribed) =
+    let (peak_sockets, peak_subscribed, peak_other) =
         poller.join().map_err(|_| "the gateway poller panicked")?;
     let out = out.ok_or_else(|| format!("{program} failed after {:?}", started.elapsed()))?;
     let t = std::fs::read_to_string(&times)
@@ -140,6 +152,7 @@ fn measure_load(
         Load {
             peak_sockets,
             peak_subscribed,
+            peak_other,
             cpu_s: user + sys,
             max_rss_kib: rss,
             detail: String::new(),
@@ -148,8 +161,16 @@ fn measure_load(
     ))
 }
 
+/// The gateway's HTTP API token for this run (a gateway that verifies JWTs guards
+/// `/inspect`).
+fn api_token() -> String {
+    format!("sockscope-bench-api-{}", std::process::id())
+}
+
 /// A fresh analytics gateway (release `sockscope serve`) with the run's secret.
+/// Only the profile's namespaces: both load generators open `/dashboard` alone.
 fn gateway(secret: &str) -> Result<Server, String> {
+    let api = api_token();
     start(
         &release_dir()?.join("sockscope"),
         &[
@@ -160,9 +181,8 @@ fn gateway(secret: &str) -> Result<Server, String> {
             "0",
             "--jwt-secret",
             secret,
-            // Artillery's socketio engine always opens `/` as well.
-            "--namespace",
-            "/",
+            "--api-token",
+            &api,
         ],
         &workspace::root(),
     )
@@ -196,26 +216,30 @@ fn simulator(
 }
 
 /// The Artillery script: the same connect (websocket, JWT in `auth`), subscribe and
-/// stay as the `analytics-dashboard` scenario.
-fn artillery_script(url: &str, clients: usize, ramp: u64, hold: u64, token: &str) -> String {
-    let think = hold - ramp;
+/// stay as the `analytics-dashboard` scenario. The target URL names `/dashboard`, so
+/// the socketio engine's own first socket (it always opens the target's namespace
+/// before the flow runs) is the `/dashboard` socket and no `/` socket is opened; the
+/// emit uses that socket. `holdUntilEnd` (bench/node/artillery-hold.cjs) sets the
+/// think time so every user stays until HOLD after the run's start.
+fn artillery_script(url: &str, clients: usize, ramp: u64, token: &str) -> String {
     format!(
-        "config:\n  target: \"{url}\"\n  phases:\n    - duration: {ramp}\n      arrivalCount: {clients}\n  \
+        "config:\n  target: \"{url}/dashboard\"\n  processor: \"./artillery-hold.cjs\"\n  phases:\n    - duration: {ramp}\n      arrivalCount: {clients}\n  \
          socketio:\n    transports: [\"websocket\"]\n    auth:\n      token: \"{token}\"\n\
          scenarios:\n  - name: analytics-dashboard\n    engine: socketio\n    flow:\n      \
-         - namespace: \"/dashboard\"\n        emit:\n          channel: \"subscribe\"\n          \
+         - emit:\n          channel: \"subscribe\"\n          \
          data:\n            entityId: \"acme-entity-{{{{ $randomNumber(0, 9) }}}}\"\n            entityType: \"event\"\n      \
-         - think: {think}\n"
+         - function: \"holdUntilEnd\"\n      \
+         - think: \"{{{{ holdMs }}}}\"\n"
     )
 }
 
 fn artillery(url: &str, clients: usize, ramp: u64, hold: u64, token: &str) -> Result<Load, String> {
     let dir = workspace::root().join("bench/node");
-    let script =
-        std::env::temp_dir().join(format!("sockscope-artillery-{}.yml", std::process::id()));
+    // The processor is resolved relative to the script: keep the script in bench/node.
+    let script = dir.join(format!(".artillery-{}.yml", std::process::id()));
     let report =
         std::env::temp_dir().join(format!("sockscope-artillery-{}.json", std::process::id()));
-    std::fs::write(&script, artillery_script(url, clients, ramp, hold, token))
+    std::fs::write(&script, artillery_script(url, clients, ramp, token))
         .map_err(|e| format!("cannot write {}: {e}", script.display()))?;
     let args = [
         "node_modules/artillery/bin/run".to_owned(),
@@ -224,11 +248,15 @@ fn artillery(url: &str, clients: usize, ramp: u64, hold: u64, token: &str) -> Re
         report.to_string_lossy().into_owned(),
         script.to_string_lossy().into_owned(),
     ];
+    let hold_s = hold.to_string();
     let env = [
         ("ARTILLERY_DISABLE_TELEMETRY", "true"),
         ("DO_NOT_TRACK", "1"),
+        ("SOCKSCOPE_HOLD_S", hold_s.as_str()),
     ];
-    let (mut load, _) = measure_load(url, "node", &args, &dir, &env)?;
+    let measured = measure_load(url, "node", &args, &dir, &env);
+    let _ = std::fs::remove_file(&script);
+    let (mut load, _) = measured?;
     let json = std::fs::read_to_string(&report).unwrap_or_default();
     let counters = json
         .find("\"aggregate\"")
@@ -243,7 +271,6 @@ fn artillery(url: &str, clients: usize, ramp: u64, hold: u64, token: &str) -> Re
         field("vusers.failed"),
         field("socketio.emit")
     );
-    let _ = std::fs::remove_file(&script);
     let _ = std::fs::remove_file(&report);
     Ok(load)
 }
@@ -259,7 +286,72 @@ fn mint_token(secret: &str) -> Result<String, String> {
         .ok_or_else(|| "cannot mint a JWT with node".to_owned())
 }
 
-/// Sockscope's simulator vs Artillery, then Sockscope alone at 10k clients.
+/// The two load generators.
+#[derive(Clone, Copy, PartialEq)]
+enum Tool {
+    Sockscope,
+    Artillery,
+}
+
+/// One load run of `tool` against a fresh gateway, printed as it ends.
+fn load_run(
+    tool: Tool,
+    (clients, ramp, hold): (usize, u64, u64),
+    secret: &str,
+    token: &str,
+) -> Result<Load, String> {
+    let g = gateway(secret)?;
+    let load = match tool {
+        Tool::Sockscope => simulator(&g.url, clients, ramp, hold, secret),
+        Tool::Artillery => artillery(&g.url, clients, ramp, hold, token),
+    };
+    drop(g);
+    let load = load?;
+    println!(
+        "{}: {clients} asked, {} sockets in /dashboard, {} subscribed, {} elsewhere, {:.2} CPU s, \
+         {:.0} MiB peak RSS, load average {} ({})",
+        match tool {
+            Tool::Sockscope => "sockscope simulator",
+            Tool::Artillery => "artillery",
+        },
+        load.peak_sockets,
+        load.peak_subscribed,
+        load.peak_other,
+        load.cpu_s,
+        load.max_rss_kib / 1024.0,
+        load_average(),
+        load.detail
+    );
+    Ok(load)
+}
+
+/// Every round of one tool at one client count, with the start-up CPU to subtract.
+struct Series {
+    runs: Vec<Load>,
+    loads: Vec<String>,
+}
+
+impl Series {
+    fn med(&self, f: impl Fn(&Load) -> f64) -> f64 {
+        median(self.runs.iter().map(f).collect())
+    }
+    fn all(&self, f: impl Fn(&Load) -> f64, digits: usize) -> String {
+        fmt_all(&self.runs.iter().map(f).collect::<Vec<_>>(), digits)
+    }
+}
+
+/// CPU seconds of a load run beyond the tool's start-up run.
+fn net_cpu(l: &Load, startup: f64) -> f64 {
+    (l.cpu_s - startup).max(0.0)
+}
+
+/// Net CPU milliseconds per client held subscribed.
+fn net_ms_per_client(l: &Load, startup: f64) -> f64 {
+    1000.0 * net_cpu(l, startup) / l.peak_subscribed.max(1) as f64
+}
+
+/// Sockscope's simulator vs Artillery: start-up runs, then alternating rounds at
+/// each client count in [`SIZES`].
 pub fn simulate() -> Result<(), String> {
     super::build_release()?;
     crate::setup::npm_ci("bench/node")?;
@@ -273,92 +365,137 @@ pub fn simulate() -> Result<(), String> {
             .dir(&node_dir),
     )
     .unwrap_or_default();
+    let artillery_version = artillery_version.trim();
     let secret = format!("sockscope-bench-{}", std::process::id());
     let token = mint_token(&secret)?;
-    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
-    for round in 1..=CMP_ROUNDS {
-        step(&format!(
-            "round {round}/{CMP_ROUNDS}: {CMP_CLIENTS} clients each"
-        ));
-        let g = gateway(&secret)?;
-        let s = simulator(&g.url, CMP_CLIENTS, RAMP_S, HOLD_S, &secret)?;
-        drop(g);
-        println!(
-            "sockscope simulator: {} sockets, {} subscribed, {:.2} CPU s, {:.0} MiB peak RSS",
-            s.peak_sockets,
-            s.peak_subscribed,
-            s.cpu_s,
-            s.max_rss_kib / 1024.0
-        );
-        ours.push(s);
-        let g = gateway(&secret)?;
-        let a = artillery(&g.url, CMP_CLIENTS, RAMP_S, HOLD_S, &token)?;
-        drop(g);
-        println!(
-            "artillery: {} sockets, {} subscribed, {:.2} CPU s, {:.0} MiB peak RSS ({})",
-            a.peak_sockets,
-            a.peak_subscribed,
-            a.cpu_s,
-            a.max_rss_kib / 1024.0,
-            a.detail
-        );
-        theirs.push(a);
-    }
-    step(&format!("sockscope simulator alone: {MAX_CLIENTS} clients"));
-    let g = gateway(&secret)?;
-    let big = simulator(&g.url, MAX_CLIENTS, MAX_RAMP_S, MAX_HOLD_S, &secret)?;
-    drop(g);
-    println!("{}", big.detail);
+    let machine = super::machine();
 
-    let med = |v: &[Load], f: fn(&Load) -> f64| median(v.iter().map(f).collect());
-    let sustained = |l: &Load| l.peak_subscribed as f64;
-    let per_client = |l: &Load| l.cpu_ms_per_client();
-    let rss = |l: &Load| l.max_rss_kib / 1024.0;
-    let cpu = |l: &Load| l.cpu_s;
-    let (o_sus, t_sus) = (med(&ours, sustained), med(&theirs, sustained));
-    let (o_cpc, t_cpc) = (med(&ours, per_client), med(&theirs, per_client));
-    let big_connected = number_field(&big.detail, "connected").unwrap_or(0.0);
-    let big_all_in = number_field(&big.detail, "all_connected_ms").unwrap_or(f64::NAN) / 1000.0;
-    let big_hwm = number_field(&big.detail, "vm_hwm_kib").unwrap_or(big.max_rss_kib) / 1024.0;
-    let cpus = std::thread::available_parallelism().map_or(0, usize::from);
+    step("start-up runs (1 client, ramp 1 s, hold 2 s), alternating");
+    let (mut s_up, mut a_up) = (Vec::new(), Vec::new());
+    for round in 1..=CMP_ROUNDS {
+        let order = if round % 2 == 1 {
+            [Tool::Sockscope, Tool::Artillery]
+        } else {
+            [Tool::Artillery, Tool::Sockscope]
+        };
+        for tool in order {
+            let l = load_run(tool, STARTUP, &secret, &token)?;
+            match tool {
+                Tool::Sockscope => s_up.push(l.cpu_s),
+                Tool::Artillery => a_up.push(l.cpu_s),
+            }
+        }
+    }
+    let (s_startup, a_startup) = (median(s_up.clone()), median(a_up.clone()));
+
+    let mut sections = String::new();
+    let mut headline = Vec::new();
+    for size in SIZES {
+        let (clients, ramp, hold) = size;
+        let mut ours = Series {
+            runs: Vec::new(),
+            loads: Vec::new(),
+        };
+        let mut theirs = Series {
+            runs: Vec::new(),
+            loads: Vec::new(),
+        };
+        for round in 1..=CMP_ROUNDS {
+            step(&format!(
+                "round {round}/{CMP_ROUNDS}: {clients} clients each"
+            ));
+            let order = if round % 2 == 1 {
+                [Tool::Sockscope, Tool::Artillery]
+            } else {
+                [Tool::Artillery, Tool::Sockscope]
+            };
+            for tool in order {
+                let series = match tool {
+                    Tool::Sockscope => &mut ours,
+                    Tool::Artillery => &mut theirs,
+                };
+                series.loads.push(load_average());
+                series.runs.push(load_run(tool, size, &secret, &token)?);
+            }
+        }
+        let sustained = |l: &Load| l.peak_subscribed as f64;
+        let rss = |l: &Load| l.max_rss_kib / 1024.0;
+        let (o_sus, t_sus) = (ours.med(sustained), theirs.med(sustained));
+        let o_cpc = ours.med(|l| net_ms_per_client(l, s_startup));
+        let t_cpc = theirs.med(|l| net_ms_per_client(l, a_startup));
+        let other = ours
+            .runs
+            .iter()
+            .chain(&theirs.runs)
+            .map(|l| l.peak_other)
+            .max()
+            .unwrap_or(0);
+        let sus_ratio = o_sus / t_sus.max(1.0);
+        let cpu_ratio = t_cpc / o_cpc.max(f64::MIN_POSITIVE);
+        headline.push(format!(
+            "at {clients} clients: sustained {sus_ratio:.2}x, net CPU per client {cpu_ratio:.1}x less"
+        ));
+        let row = |name: &str, s: &Series, startup: f64| {
+            format!(
+                "| {name} | {:.0} ({}) | {:.2} ({}) | {:.2} ({}) | {:.2} | {:.0} ({}) | {} |\n",
+                s.med(sustained),
+                s.all(sustained, 0),
+                s.med(|l| l.cpu_s),
+                s.all(|l| l.cpu_s, 2),
+                s.med(|l| net_cpu(l, startup)),
+                s.all(|l| net_cpu(l, startup), 2),
+                s.med(|l| net_ms_per_client(l, startup)),
+                s.med(rss),
+                s.all(rss, 0),
+                s.loads.join(", "),
+            )
+        };
+        sections.push_str(&format!(
+            "### {clients} clients (ramp {ramp} s, every client held until {hold} s)\n\n\
+             | load generator | sustained: median (rounds) | CPU s: median (rounds) | net CPU s: median (rounds) | \
+             net CPU ms per sustained client (median) | peak RSS MiB: median (rounds) | load average before each round |\n\
+             |---|---|---|---|---:|---|---|\n{}{}\n\
+             Sockets in any namespace other than `/dashboard` at any poll, either tool: {other}. \
+             Artillery's own counts, last round: {}. Sockscope's simulator, last round: `{}`.\n\n\
+             **Sockscope / Artillery at {clients} clients: clients sustained {sus_ratio:.2}x; net CPU per \
+             sustained client {cpu_ratio:.1}x less.**\n\n",
+            row("Sockscope simulator", &ours, s_startup),
+            row(&format!("Artillery {artillery_version}"), &theirs, a_startup),
+            theirs.runs.last().map_or("", |l| l.detail.as_str()),
+            ours.runs.last().map_or("", |l| l.detail.as_str()),
+        ));
+    }
     let table = format!(
         "## simulate: virtual clients vs Artillery\n\n\
-         Gateway: a separate `sockscope serve --profile analytics --jwt-secret ...` release process, fresh for \
-         every load run, on the same {cpus}-core machine as the load generator. Scenario: connect a websocket to \
-         `/dashboard` with an HS256 JWT in `auth`, emit `subscribe {{entityId, entityType: event}}`, stay connected \
-         receiving `metric:update` ticks (one per entity per second). Sockscope: the built-in \
-         `analytics-dashboard` scenario through `simulate::run` (`sockscope-bench simulate`; it also waits for \
-         the ack and `dashboard:initial`). Artillery {}: socketio engine (socket.io-client 4, websocket \
-         transport), one `emit` then `think`. Connects spread over {RAMP_S} s, load held until {HOLD_S} s. \
-         Sustained = most sockets the gateway held in an entity room at one `GET /inspect` poll (1 s); CPU = \
-         user+sys of the load-generator process (`/usr/bin/time`, whole run incl. start-up). {CMP_ROUNDS} \
-         alternating rounds, medians.\n\n\
-         | load generator | clients asked | sustained (median) | CPU s (median) | CPU ms per client | peak RSS MiB | sustained, all rounds |\n\
-         |---|---:|---:|---:|---:|---:|---|\n\
-         | Sockscope simulator | {CMP_CLIENTS} | {o_sus:.0} | {:.2} | {o_cpc:.2} | {:.0} | {} |\n\
-         | Artillery {} | {CMP_CLIENTS} | {t_sus:.0} | {:.2} | {t_cpc:.2} | {:.0} | {} |\n\n\
-         **Ratios (Sockscope / Artillery): clients sustained {:.2}x at {CMP_CLIENTS} asked; CPU per client \
-         {:.1}x less** (target >= 10x in either).\n\n\
-         Sockscope alone, {MAX_CLIENTS} clients (ramp {MAX_RAMP_S} s, held to {MAX_HOLD_S} s): \
-         {big_connected:.0} connected, {} subscribed at the gateway's peak poll, all connected {big_all_in:.1} s after \
-         the start, peak RSS {big_hwm:.0} MiB (VmHWM; target <= 1024 MiB), {:.1} CPU s ({:.2} ms per client).\n\n\
-         **Not yet like for like (issue 11, open):** Artillery's socketio engine also opens `/` for every \
-         virtual user while the simulator opens only `/dashboard`; Artillery's `think` holds each user for \
-         HOLD - RAMP seconds after its own arrival, not until the end of the run; CPU includes each tool's \
-         start-up (Node's is larger); the 10,000-client comparison with Artillery is not in this xtask.\n\n",
-        artillery_version.trim(),
-        med(&ours, cpu),
-        med(&ours, rss),
-        fmt_all(&ours.iter().map(sustained).collect::<Vec<_>>(), 0),
-        artillery_version.trim(),
-        med(&theirs, cpu),
-        med(&theirs, rss),
-        fmt_all(&theirs.iter().map(sustained).collect::<Vec<_>>(), 0),
-        o_sus / t_sus.max(1.0),
-        t_cpc / o_cpc.max(f64::MIN_POSITIVE),
-        big.peak_subscribed,
-        big.cpu_s,
-        big.cpu_ms_per_client(),
+         Machine: {machine}. The gateway is a separate `sockscope serve --profile analytics --jwt-secret ...` \
+         release process, fresh for every load run, on the same cores as the load generator.\n\n\
+         Both tools do the same per virtual client: one websocket (no polling) to `/dashboard` only, \
+         an HS256 JWT in the handshake's `auth`, emit `subscribe {{entityId, entityType: event}}`, then stay \
+         connected receiving `metric:update` ticks (one per entity per second) until the end of the run; \
+         client i connects at ramp x i / clients.\n\n\
+         - **Sockscope**: the built-in `analytics-dashboard` scenario through `simulate::run` \
+         (`sockscope-bench simulate`, the code `sockscope simulate` runs); every client leaves at `hold` after \
+         the run's start. It also waits for the subscribe ack and `dashboard:initial` (more work than Artillery).\n\
+         - **Artillery {artillery_version}** (`bench/node`, exact version in its lock file): socketio engine \
+         (socket.io-client 4, websocket transport), target `URL/dashboard` so its one socket per user is the \
+         `/dashboard` socket (its engine always opens the target's namespace first; with a bare URL it would \
+         open `/` as well), one `emit`, then `think` until `hold` after its first user's arrival \
+         (`bench/node/artillery-hold.cjs`).\n\n\
+         Sustained = most sockets the gateway held in an entity room at one `GET /inspect` poll (1 s). CPU = \
+         user+sys of the load-generator process over its whole life (`/usr/bin/time`). Start-up: each tool \
+         run with 1 client (ramp 1 s, hold 2 s), {CMP_ROUNDS} alternating rounds: Sockscope {} CPU s (median; \
+         rounds {}), Artillery {} CPU s (rounds {}). Net CPU = CPU - that tool's median start-up, so both \
+         count the same window (the load, not start-up and shut-down). {CMP_ROUNDS} rounds per client count, \
+         alternating which tool goes first; medians.\n\n{sections}\
+         **Ratios (Sockscope / Artillery): {}** (target >= 10x in either).\n\n\
+         Caveats: the load generator, the gateway and anything else on the machine share its cores, so at \
+         10,000 clients a slower generator also leaves the gateway less CPU; peak RSS is `/usr/bin/time`'s \
+         maximum resident set of the generator process.\n\n",
+        fmt_all(&[s_startup], 2),
+        fmt_all(&s_up, 2),
+        fmt_all(&[a_startup], 2),
+        fmt_all(&a_up, 2),
+        headline.join("; "),
     );
     write_section("## simulate: virtual clients vs Artillery", &table)
 }
@@ -371,5 +508,6 @@ mod tests {
     fn counts_sockets_and_subscriptions() {
         let body = r#"{"namespaces":[{"name":"/dashboard","rooms":[{"name":"x","sockets":["a"]}],"sockets":[{"id":"a","rooms":["tenant:acme:entity:acme-entity-1"]},{"id":"b","rooms":["tenant:acme:user:u"]}]},{"name":"/","rooms":[],"sockets":[{"id":"c","rooms":[]}]}]}"#;
         assert_eq!(count_sockets(body), (2, 1));
+        assert_eq!(other_sockets(body), 1);
     }
 }

@@ -523,31 +523,30 @@ impl Encoded {
             .ok_or_else(|| rusqlite::Error::InvalidColumnIndex(c))
     }
 
-    /// Binds `row` as row `i` of a statement from [`insert_sql`].
+    /// Binds `row` as row `i` of a statement from [`insert_sql`]. A text column
+    /// whose value is already bound in its place (the same column of the row bound
+    /// there by the statement's last execution: source, namespace, event, tenant
+    /// are usually the same from row to row) is not bound again; `args` always is.
     fn bind(
         &self,
         st: &mut Statement<'_>,
-        nulls: &mut Nulls,
+        bound: &mut Bound,
         i: usize,
         row: &Row,
     ) -> rusqlite::Result<()> {
         let first = 3 + i * ROW_PARAMS;
         st.raw_bind_parameter(first, row.ts)?;
-        st.raw_bind_parameter(first + 1, self.column(row, SOURCE)?)?;
-        st.raw_bind_parameter(first + 2, row.direction)?;
+        bound.text(st, first + 1, self.column(row, SOURCE)?)?;
+        bound.text(st, first + 2, Some(row.direction))?;
         for c in NAMESPACE..TEXT_COLUMNS {
             let param = first + 2 + c;
-            match self.column(row, c)? {
-                Some(text) => {
-                    st.raw_bind_parameter(param, text)?;
-                    nulls.unset(param);
-                }
-                // Already NULL from the statement's last execution.
-                None if nulls.is_set(param) => {}
-                None => {
-                    st.raw_bind_parameter(param, rusqlite::types::Null)?;
-                    nulls.set(param);
-                }
+            let value = self.column(row, c)?;
+            if c == ARGS {
+                // Different in every row: comparing would only cost a copy.
+                st.raw_bind_parameter(param, value)?;
+                bound.forget(param);
+            } else {
+                bound.text(st, param, value)?;
             }
         }
         let size = row.ends[ARGS] - row.ends[ARGS - 1];
@@ -555,29 +554,60 @@ impl Encoded {
     }
 }
 
-/// Which parameters of a statement hold NULL. Bindings outlive an execution, so a
-/// NULL already in place is not bound again; a statement fresh from the cache has
-/// every parameter NULL (the cache clears them).
-struct Nulls([u64; 4]);
+/// What each text parameter of a statement holds. Bindings outlive an execution,
+/// so a value (or NULL) already in place is not bound again; a statement fresh from
+/// the cache has every parameter NULL (the cache clears them).
+struct Bound(Vec<Slot>);
 
-// Every parameter of the multi-row statement has a bit.
-const _: () = assert!(2 + ROWS_PER_INSERT * ROW_PARAMS < 256);
+#[derive(Clone)]
+enum Slot {
+    Null,
+    Text(String),
+    /// Bound without being tracked (`args`).
+    Unknown,
+}
 
-impl Nulls {
-    fn all() -> Self {
-        Self([u64::MAX; 4])
+impl Bound {
+    fn all_null() -> Self {
+        Self(vec![Slot::Null; 3 + ROWS_PER_INSERT * ROW_PARAMS])
     }
 
-    fn is_set(&self, param: usize) -> bool {
-        self.0[param / 64] & (1 << (param % 64)) != 0
+    /// Binds `value` (`None`: NULL) at `param` unless it is there already.
+    fn text(
+        &mut self,
+        st: &mut Statement<'_>,
+        param: usize,
+        value: Option<&str>,
+    ) -> rusqlite::Result<()> {
+        let Some(slot) = self.0.get_mut(param) else {
+            return st.raw_bind_parameter(param, value);
+        };
+        match (slot, value) {
+            (Slot::Null, None) => Ok(()),
+            (Slot::Text(held), Some(v)) if held == v => Ok(()),
+            (Slot::Text(held), Some(v)) => {
+                st.raw_bind_parameter(param, v)?;
+                held.clear();
+                held.push_str(v);
+                Ok(())
+            }
+            (slot, Some(v)) => {
+                st.raw_bind_parameter(param, v)?;
+                *slot = Slot::Text(v.to_owned());
+                Ok(())
+            }
+            (slot, None) => {
+                st.raw_bind_parameter(param, rusqlite::types::Null)?;
+                *slot = Slot::Null;
+                Ok(())
+            }
+        }
     }
 
-    fn set(&mut self, param: usize) {
-        self.0[param / 64] |= 1 << (param % 64);
-    }
-
-    fn unset(&mut self, param: usize) {
-        self.0[param / 64] &= !(1 << (param % 64));
+    fn forget(&mut self, param: usize) {
+        if let Some(slot) = self.0.get_mut(param) {
+            *slot = Slot::Unknown;
+        }
     }
 }
 
@@ -1022,24 +1052,24 @@ fn insert_rows(
 ) -> rusqlite::Result<()> {
     let mut groups = batch.rows.chunks_exact(ROWS_PER_INSERT);
     let mut multi = conn.prepare_cached(&sql.multi)?;
-    let mut nulls = Nulls::all();
+    let mut bound = Bound::all_null();
     multi.raw_bind_parameter(1, session_id)?;
     for group in &mut groups {
         multi.raw_bind_parameter(2, *seq + 1)?;
         for (i, row) in group.iter().enumerate() {
-            batch.bind(&mut multi, &mut nulls, i, row)?;
+            batch.bind(&mut multi, &mut bound, i, row)?;
         }
         multi.raw_execute()?;
         *seq += group.len() as i64;
     }
     if !groups.remainder().is_empty() {
         let mut single = conn.prepare_cached(&sql.single)?;
-        let mut nulls = Nulls::all();
+        let mut bound = Bound::all_null();
         single.raw_bind_parameter(1, session_id)?;
         for row in groups.remainder() {
             *seq += 1;
             single.raw_bind_parameter(2, *seq)?;
-            batch.bind(&mut single, &mut nulls, 0, row)?;
+            batch.bind(&mut single, &mut bound, 0, row)?;
             single.raw_execute()?;
         }
     }
