@@ -5,10 +5,12 @@ mod admin;
 mod audit;
 mod capture;
 mod connect;
+mod contract;
 mod db;
 mod error;
 mod http;
 mod inspect;
+mod junit;
 mod numbers;
 mod output;
 mod redaction;
@@ -65,6 +67,10 @@ enum Command {
     /// Recorded sessions: list, show, export, import, rm.
     #[command(subcommand)]
     Sessions(sessions::SessionsCommand),
+    /// AsyncAPI contracts: infer one from recordings, check a recording against one,
+    /// diff two.
+    #[command(subcommand)]
+    Contract(contract::ContractCommand),
 }
 
 fn main() -> ExitCode {
@@ -93,10 +99,18 @@ fn main() -> ExitCode {
             Command::Sessions(cmd) => sessions::run(cmd),
             Command::Admin(args) => admin::run(args).await,
             Command::Audit(cmd) => audit::run(cmd).await,
+            Command::Contract(cmd) => contract::run(cmd).await,
         }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(CliError::Gate(why)) => {
+            eprintln!(
+                "sockscope: {}",
+                numbers::clip(&sockscope_engine::redact::text(&why))
+            );
+            ExitCode::from(1)
+        }
         Err(e) => fail(&e),
     }
 }

@@ -1,0 +1,178 @@
+// Contracts from recordings (issue 16): `contract infer` on a session recorded
+// against `serve --profile analytics` gives an AsyncAPI 3.0 document the official
+// @asyncapi/parser accepts; `contract check` and `contract diff` catch a staging
+// gateway that renames a field (exit 1, the field named) and pass the unchanged one
+// (exit 0: the positive control); the JUnit report parses.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { createServer } from "node:http";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Server } from "socket.io";
+import { io } from "socket.io-client";
+import { Parser } from "@asyncapi/parser";
+import { hs256, once, run, serve, withTimeout } from "./harness.mjs";
+
+const SECRET = "contract-secret";
+const dir = mkdtempSync(join(tmpdir(), "sockscope-contract-"));
+const db = join(dir, "contracts.db");
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function sessionId(name) {
+  const list = await run(["sessions", "list", "--db", db, "--json"]);
+  assert.equal(list.code, 0, list.stderr);
+  const s = JSON.parse(list.stdout).filter((x) => x.name === name).at(-1);
+  assert.ok(s, `session ${name} recorded`);
+  return s.id;
+}
+
+/** Records a socket.io-client session against the embedded analytics profile. */
+async function recordAnalytics(name) {
+  const srv = await serve(["--port", "0", "--profile", "analytics", "--jwt-secret", SECRET, "--tick-ms", "30", "--record", name, "--db", db]);
+  const socket = io(`${srv.url}/dashboard`, { auth: { token: hs256(SECRET, { sub: "ann", tenantId: "acme" }) }, transports: ["websocket"], reconnection: false });
+  try {
+    await once(socket, "connect");
+    const initial = once(socket, "dashboard:initial");
+    let ticks = 0;
+    const sixTicks = withTimeout(new Promise((resolve) => socket.on("metric:update", () => ++ticks === 6 && resolve())), "six metric:update ticks");
+    socket.emit("subscribe", { entityId: "event-uuid-123", entityType: "event" });
+    await initial;
+    await sixTicks;
+    socket.emit("unsubscribe", { entityId: "event-uuid-123" });
+    await sleep(150);
+  } finally {
+    socket.close();
+    srv.child.kill("SIGINT");
+    await withTimeout(srv.exited, "serve to stop");
+  }
+  return sessionId(name);
+}
+
+/** A staging gateway on Node socket.io: `subscribe` answers with metric:update
+ * events; `renamed` sends `entity_id` where the contract has `entityId`. */
+async function startStaging(renamed) {
+  const http = createServer();
+  const server = new Server(http);
+  server.of("/dashboard").on("connection", (socket) => {
+    socket.on("subscribe", ({ entityId, count = 4 } = {}) => {
+      for (let i = 1; i <= count; i++) {
+        const id = renamed ? { entity_id: entityId } : { entityId };
+        socket.emit("metric:update", { ...id, metricName: i % 2 ? "attendees" : "revenue", value: i * 1.5, at: new Date(1700000000000 + i).toISOString() });
+      }
+    });
+  });
+  await new Promise((r) => http.listen(0, "127.0.0.1", r));
+  return { url: `http://127.0.0.1:${http.address().port}`, close: () => new Promise((r) => { server.close(); r(); }) };
+}
+
+async function recordStaging(renamed, name) {
+  const staging = await startStaging(renamed);
+  try {
+    const rec = await run(["record", staging.url, "--namespace", "/dashboard", "--emit", `subscribe=${JSON.stringify({ entityId: "e1", count: 4 })}`, "--count", "6", "--duration", "20s", "--no-reconnect", "--db", db, "--name", name]);
+    assert.equal(rec.code, 0, rec.stderr);
+  } finally {
+    await staging.close();
+  }
+  return sessionId(name);
+}
+
+const contract = (...args) => run(["contract", ...args, ...(args[0] === "diff" ? [] : ["--db", db])]);
+
+test("infer: the analytics recording gives an AsyncAPI 3.0 document @asyncapi/parser accepts, and the session honours it", async () => {
+  const id = await recordAnalytics("analytics");
+  const yamlPath = join(dir, "analytics.yaml");
+  const out = await contract("infer", String(id), "-o", yamlPath);
+  assert.equal(out.code, 0, out.stderr);
+  const text = readFileSync(yamlPath, "utf8");
+
+  const { document, diagnostics } = await new Parser().parse(text);
+  const errors = diagnostics.filter((d) => d.severity === 0);
+  assert.deepEqual(errors.map((d) => `${d.code}: ${d.message} at ${d.path.join("/")}`), []);
+  assert.ok(document, "the parser built a document");
+  assert.equal(document.version(), "3.0.0");
+  const ops = Object.fromEntries(document.operations().all().map((o) => [o.id(), o.action()]));
+  assert.equal(ops.receive_subscribe, "receive", JSON.stringify(ops));
+  assert.equal(ops.send_dashboard_initial, "send", JSON.stringify(ops));
+  assert.equal(ops.send_metric_update, "send", JSON.stringify(ops));
+  assert.equal(ops.receive_connect, undefined, "lifecycle events are not in the contract");
+  const tick = document.channels().get("dashboard").messages().get("send_metric_update");
+  assert.equal(tick.name(), "metric:update");
+  assert.ok(tick.payload().required().includes("entityId"), JSON.stringify(tick.payload().json()));
+  assert.equal(tick.payload().properties().timestamp.format(), "date-time");
+  assert.deepEqual(tick.json()["x-sockscope-tenants"], ["acme"]);
+
+  // JSON by extension, the same document; and deterministic: inferring again gives the same bytes.
+  const jsonPath = join(dir, "analytics.json");
+  assert.equal((await contract("infer", String(id), "-o", jsonPath)).code, 0);
+  const fromJson = await new Parser().parse(readFileSync(jsonPath, "utf8"));
+  assert.deepEqual(fromJson.diagnostics.filter((d) => d.severity === 0), []);
+  const again = await contract("infer", String(id));
+  assert.equal(again.code, 0, again.stderr);
+  assert.equal(again.stdout, text);
+
+  // The recording honours its own contract (exit 0), and a JUnit report is written.
+  const junit = join(dir, "analytics-check.xml");
+  const check = await contract("check", String(id), "--against", yamlPath, "--junit", junit);
+  assert.equal(check.code, 0, check.stdout + check.stderr);
+  const xml = readFileSync(junit, "utf8");
+  assert.match(xml, /^<\?xml version="1.0" encoding="UTF-8"\?>\n<testsuites [^>]*failures="0"/);
+  assert.match(xml, /<testcase name="s2c metric:update \(\/dashboard\): \d+ events" classname="contract"\/>/);
+});
+
+test("check and diff: a staging server that renames a field is caught (exit 1, the field named); the unchanged one passes", async () => {
+  const good = await recordStaging(false, "staging-good");
+  const goodAgain = await recordStaging(false, "staging-good-2");
+  const renamed = await recordStaging(true, "staging-renamed");
+  const api = join(dir, "staging.yaml");
+  const inferred = await contract("infer", String(good), "-o", api);
+  assert.equal(inferred.code, 0, inferred.stderr);
+
+  // Positive control: another recording of the unchanged gateway passes.
+  const ok = await contract("check", String(goodAgain), "--against", api);
+  assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+  assert.match(ok.stderr, /0 violation\(s\)/);
+
+  const junit = join(dir, "renamed-check.xml");
+  const bad = await contract("check", String(renamed), "--against", api, "--junit", junit);
+  assert.equal(bad.code, 1, bad.stdout + bad.stderr);
+  const lines = bad.stdout.trim().split("\n");
+  assert.equal(lines.length, 4, bad.stdout);
+  for (const l of lines) assert.match(l, /^seq \d+ s2c \/dashboard metric:update missing_field \/entityId: required field "entityId" is missing$/);
+  assert.match(bad.stderr, /4 violation\(s\)/);
+  const xml = readFileSync(junit, "utf8");
+  assert.match(xml, /failures="1"/);
+  assert.match(xml, /<failure message="seq \d+ missing_field \/entityId: required field &quot;entityId&quot; is missing">/);
+
+  // The same as JSON, for scripts.
+  const asJson = await contract("check", String(renamed), "--against", api, "--json");
+  assert.equal(asJson.code, 1);
+  const report = JSON.parse(asJson.stdout);
+  assert.equal(report.violations.length, 4);
+  assert.equal(report.violations[0].pointer, "/entityId");
+  assert.equal(typeof report.violations[0].seq, "number");
+
+  // diff: the renamed gateway's contract breaks the old one; the unchanged one does not.
+  const renamedApi = join(dir, "renamed.yaml");
+  assert.equal((await contract("infer", String(renamed), "-o", renamedApi)).code, 0);
+  const sameApi = join(dir, "same.yaml");
+  assert.equal((await contract("infer", String(goodAgain), "-o", sameApi)).code, 0);
+  const broken = await contract("diff", api, renamedApi);
+  assert.equal(broken.code, 1, broken.stdout + broken.stderr);
+  assert.match(broken.stdout, /^BREAKING send metric:update \(\/dashboard\) \/entityId: field removed$/m);
+  assert.match(broken.stdout, /^BREAKING send metric:update \(\/dashboard\) \/entity_id: new required field$/m);
+  const same = await contract("diff", api, sameApi);
+  assert.equal(same.code, 0, same.stdout + same.stderr);
+  assert.match(same.stderr, /0 breaking/);
+});
+
+test("contract commands refuse bad input with one line and exit 2", async () => {
+  const missing = await contract("check", "1", "--against", join(dir, "nope.yaml"));
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /^sockscope: error: cannot read .*nope\.yaml/);
+  const notApi = join(dir, "not-asyncapi.json");
+  (await import("node:fs")).writeFileSync(notApi, JSON.stringify({ openapi: "3.1.0" }));
+  const wrong = await contract("diff", notApi, notApi);
+  assert.equal(wrong.code, 2);
+  assert.match(wrong.stderr, /not an AsyncAPI 3 contract/);
+});
