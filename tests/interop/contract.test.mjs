@@ -49,14 +49,15 @@ async function recordAnalytics(name) {
   return sessionId(name);
 }
 
-/** A staging gateway on Node socket.io: `subscribe` answers with metric:update
- * events; `renamed` sends `entity_id` where the contract has `entityId`. */
-async function startStaging(renamed) {
+/** A staging gateway on Node socket.io: `subscribe` answers with `count`
+ * metric:update events; `renamed` sends `entity_id` where the contract has
+ * `entityId`, `fewer` sends one event less. */
+async function startStaging(renamed, fewer = false) {
   const http = createServer();
   const server = new Server(http);
   server.of("/dashboard").on("connection", (socket) => {
     socket.on("subscribe", ({ entityId, count = 4 } = {}) => {
-      for (let i = 1; i <= count; i++) {
+      for (let i = 1; i <= count - (fewer ? 1 : 0); i++) {
         const id = renamed ? { entity_id: entityId } : { entityId };
         socket.emit("metric:update", { ...id, metricName: i % 2 ? "attendees" : "revenue", value: i * 1.5, at: new Date(1700000000000 + i).toISOString() });
       }
@@ -66,6 +67,7 @@ async function startStaging(renamed) {
   return { url: `http://127.0.0.1:${http.address().port}`, close: () => new Promise((r) => { server.close(); r(); }) };
 }
 
+let stagingSession;
 async function recordStaging(renamed, name) {
   const staging = await startStaging(renamed);
   try {
@@ -75,6 +77,34 @@ async function recordStaging(renamed, name) {
     await staging.close();
   }
   return sessionId(name);
+}
+
+/** JUnit files must parse: one root, every tag closed in order, attributes quoted,
+ * no raw `<` or `&` in text. Returns the element names in document order. */
+function parseXml(xml) {
+  const body = xml.replace(/^<\?xml [^>]*\?>\n/, "");
+  const stack = [];
+  const names = [];
+  const tag = /<(\/?)([A-Za-z_][\w.-]*)((?:\s+[\w:-]+="[^"<&]*(?:&(?:amp|lt|gt|quot|apos);[^"<&]*)*")*)\s*(\/?)>|([^<]+)/g;
+  let m;
+  let at = 0;
+  while ((m = tag.exec(body))) {
+    assert.equal(m.index, at, `unparseable XML at ${at}: ${body.slice(at, at + 40)}`);
+    at = tag.lastIndex;
+    if (m[5] !== undefined) {
+      assert.doesNotMatch(m[5], /&(?!(amp|lt|gt|quot|apos);)/, "raw & in text");
+      continue;
+    }
+    if (m[1]) assert.equal(stack.pop(), m[2], `</${m[2]}> closes the open element`);
+    else {
+      names.push(m[2]);
+      if (!m[4]) stack.push(m[2]);
+    }
+  }
+  assert.equal(at, body.length, "the whole file parsed");
+  assert.deepEqual(stack, [], "every element closed");
+  assert.equal(names[0], "testsuites");
+  return names;
 }
 
 const contract = (...args) => run(["contract", ...args, ...(args[0] === "diff" ? [] : ["--db", db])]);
@@ -116,12 +146,14 @@ test("infer: the analytics recording gives an AsyncAPI 3.0 document @asyncapi/pa
   const check = await contract("check", String(id), "--against", yamlPath, "--junit", junit);
   assert.equal(check.code, 0, check.stdout + check.stderr);
   const xml = readFileSync(junit, "utf8");
+  assert.ok(parseXml(xml).includes("testcase"));
   assert.match(xml, /^<\?xml version="1.0" encoding="UTF-8"\?>\n<testsuites [^>]*failures="0"/);
   assert.match(xml, /<testcase name="s2c metric:update \(\/dashboard\): \d+ events" classname="contract"\/>/);
 });
 
 test("check and diff: a staging server that renames a field is caught (exit 1, the field named); the unchanged one passes", async () => {
   const good = await recordStaging(false, "staging-good");
+  stagingSession = good;
   const goodAgain = await recordStaging(false, "staging-good-2");
   const renamed = await recordStaging(true, "staging-renamed");
   const api = join(dir, "staging.yaml");
@@ -141,6 +173,7 @@ test("check and diff: a staging server that renames a field is caught (exit 1, t
   for (const l of lines) assert.match(l, /^seq \d+ s2c \/dashboard metric:update missing_field \/entityId: required field "entityId" is missing$/);
   assert.match(bad.stderr, /4 violation\(s\)/);
   const xml = readFileSync(junit, "utf8");
+  assert.ok(parseXml(xml).includes("failure"));
   assert.match(xml, /failures="1"/);
   assert.match(xml, /<failure message="seq \d+ missing_field \/entityId: required field &quot;entityId&quot; is missing">/);
 
@@ -175,4 +208,55 @@ test("contract commands refuse bad input with one line and exit 2", async () => 
   const wrong = await contract("diff", notApi, notApi);
   assert.equal(wrong.code, 2);
   assert.match(wrong.stderr, /not an AsyncAPI 3 contract/);
+});
+
+test("gates: replay --fail-on-drift and simulate --ensure exit 1 when their condition fails, 0 when it holds; the JUnit files parse", async () => {
+  const session = stagingSession ?? (await recordStaging(false, "staging-for-replay"));
+  const replay = async (fewer, junit) => {
+    const staging = await startStaging(false, fewer);
+    try {
+      return await run(["replay", String(session), "--target", staging.url, "--namespace", "/dashboard", "--as-fast-as-possible", "--settle", "300ms", "--fail-on-drift", "--junit", junit, "--db", db]);
+    } finally {
+      await staging.close();
+    }
+  };
+  const cleanXml = join(dir, "replay-clean.xml");
+  const clean = await replay(false, cleanXml);
+  assert.equal(clean.code, 0, clean.stdout + clean.stderr);
+  assert.match(clean.stderr, /no drift/);
+  assert.match(readFileSync(cleanXml, "utf8"), /<testsuite name="replay of session \d+" tests="\d+" failures="0"/);
+  const driftXml = join(dir, "replay-drift.xml");
+  const drift = await replay(true, driftXml);
+  assert.equal(drift.code, 1, drift.stdout + drift.stderr);
+  assert.match(drift.stderr, /drift found replaying session \d+ .*\(--fail-on-drift\)/);
+  parseXml(readFileSync(cleanXml, "utf8"));
+  assert.ok(parseXml(readFileSync(driftXml, "utf8")).includes("failure"));
+  assert.match(readFileSync(driftXml, "utf8"), /<testcase name="count metric:update" classname="replay">\n\s*<failure message="expected 4 received 3">/);
+
+  // simulate --ensure against the embedded analytics profile: holds -> 0, fails -> 1 naming it.
+  const sim = (...ensure) => {
+    const junit = join(dir, `sim-${ensure.length}-${Date.now()}.xml`);
+    return run(["simulate", "analytics-dashboard", "--embedded", "--clients", "4", "--ramp", "200ms", "--duration", "2s", ...ensure.flatMap((e) => ["--ensure", e]), "--junit", junit]).then((r) => ({ ...r, xml: readFileSync(junit, "utf8") }));
+  };
+  const holds = await sim("p99(delivery)<5s", "errors==0", "connected>=0.99");
+  assert.equal(holds.code, 0, holds.stderr);
+  assert.match(holds.stderr, /ensure connected>=0.99: holds \(was 1\.0000 \(4 of 4\)\)/);
+  assert.match(holds.xml, /tests="4" failures="0"/);
+  parseXml(holds.xml);
+  const slow = await sim("errors==0", "p99(delivery)<0.001ms");
+  assert.equal(slow.code, 1, slow.stderr);
+  assert.match(slow.stderr, /^sockscope: ensure failed: p99\(delivery\)<0\.001ms \(was [\d.]+ms\)$/m);
+  assert.doesNotMatch(slow.stderr, /ensure failed: errors==0/);
+  assert.ok(parseXml(slow.xml).includes("failure"));
+  assert.match(slow.xml, /<testcase name="p99\(delivery\)&lt;0\.001ms" classname="simulate.ensure">\n\s*<failure /);
+
+  // errors / connected fail for real: clients whose tokens the gateway refuses.
+  const srv = await serve(["--port", "0", "--profile", "analytics", "--jwt-secret", SECRET]);
+  try {
+    const refused = await run(["simulate", "analytics-dashboard", "--target", srv.url, "--jwt-secret", "not-the-secret", "--clients", "2", "--ramp", "100ms", "--duration", "2s", "--connect-timeout", "1s", "--ensure", "errors==0", "--ensure", "connected>=0.99"]);
+    assert.equal(refused.code, 1, refused.stderr);
+    assert.match(refused.stderr, /ensure failed: errors==0 \(was [1-9]\d*\); connected>=0.99 \(was 0\.0000 \(0 of 2\)\)/);
+  } finally {
+    srv.child.kill("SIGKILL");
+  }
 });

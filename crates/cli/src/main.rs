@@ -7,6 +7,7 @@ mod capture;
 mod connect;
 mod contract;
 mod db;
+mod ensure;
 mod error;
 mod http;
 mod inspect;
@@ -56,7 +57,7 @@ enum Command {
     Record(connect::RecordArgs),
     /// Replay a recording: client events to a gateway with a drift report, or
     /// (--mode server) server events from the embedded gateway to connected clients.
-    Replay(replay::ReplayArgs),
+    Replay(Box<replay::ReplayArgs>),
     /// Run many virtual clients through a scenario and report latency and throughput.
     Simulate(simulate::SimulateArgs),
     /// Inspect and act on a gateway instrumented with the Socket.IO Admin UI.
@@ -94,7 +95,7 @@ fn main() -> ExitCode {
             Command::Inspect(args) => inspect::run(args).await,
             Command::Connect(args) => connect::connect(args).await,
             Command::Record(args) => connect::record(args).await,
-            Command::Replay(args) => replay::run(args).await,
+            Command::Replay(args) => replay::run(*args).await,
             Command::Simulate(args) => simulate::run(args).await,
             Command::Sessions(cmd) => sessions::run(cmd),
             Command::Admin(args) => admin::run(args).await,
