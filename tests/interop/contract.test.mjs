@@ -151,6 +151,57 @@ test("infer: the analytics recording gives an AsyncAPI 3.0 document @asyncapi/pa
   assert.match(xml, /<testcase name="s2c metric:update \(\/dashboard\): \d+ events" classname="contract"\/>/);
 });
 
+/** AsyncAPI parser errors (severity 0) of a document text, as readable lines. */
+async function parserErrors(text) {
+  const { document, diagnostics } = await new Parser().parse(text);
+  return { document, errors: diagnostics.filter((d) => d.severity === 0).map((d) => `${d.code}: ${d.message} at ${d.path.join("/")}`) };
+}
+
+test("infer: a jet-admin recording (optional fields, a closed status set) and the HAR fixture (ack replies) give valid documents their sessions honour", async () => {
+  const srv = await serve(["--port", "0", "--profile", "jet-admin", "--tick-ms", "20", "--record", "jet", "--db", db]);
+  const token = hs256("firebase-project-key", { sub: "firebase-user", tenantId: "tenant-uuid" });
+  const socket = io(srv.url, { auth: { token, firebase_id: "user-firebase-uid" }, transports: ["websocket"], reconnection: false });
+  try {
+    await once(socket, "connect");
+    // Two completed and two failed runs: each status seen twice, so a closed set.
+    for (const runId of ["run-uuid-123", "run-fail-7", "run-uuid-124", "run-fail-8"]) {
+      const done = once(socket, "workflow_status_update", `the status of ${runId}`);
+      socket.emit("workflow_run_join", { runId });
+      await done;
+    }
+  } finally {
+    socket.close();
+    srv.child.kill("SIGINT");
+    await withTimeout(srv.exited, "serve to stop");
+  }
+  const jet = await sessionId("jet");
+  const path = join(dir, "jet.yaml");
+  const out = await contract("infer", String(jet), "-o", path);
+  assert.equal(out.code, 0, out.stderr);
+  const { document, errors } = await parserErrors(readFileSync(path, "utf8"));
+  assert.deepEqual(errors, []);
+  const status = document.channels().get("root").messages().get("send_workflow_status_update").payload();
+  assert.deepEqual(status.properties().status.enum(), ["completed", "failed"]);
+  assert.ok(status.required().includes("runId") && !status.required().includes("error"), JSON.stringify(status.json()));
+  assert.equal(status.properties().error.type(), "string");
+  assert.equal((await contract("check", String(jet), "--against", path)).code, 0);
+
+  // The Chrome DevTools HAR fixture, imported.
+  const imported = await run(["sessions", "import", new URL("./fixtures/dashboard.har", import.meta.url).pathname, "--db", db]);
+  assert.equal(imported.code, 0, imported.stderr);
+  const har = Number(/as session (\d+)/.exec(imported.stdout + imported.stderr)?.[1]);
+  assert.ok(har > 0, imported.stdout + imported.stderr);
+  const harPath = join(dir, "har.json");
+  assert.equal((await contract("infer", String(har), "-o", harPath)).code, 0);
+  const fromHar = await parserErrors(readFileSync(harPath, "utf8"));
+  assert.deepEqual(fromHar.errors, []);
+  const withReply = fromHar.document.operations().all().filter((o) => o.reply());
+  assert.ok(withReply.length > 0, "ack payloads become replies");
+  assert.ok(withReply[0].reply().messages().all()[0].payload(), "the reply message has a payload schema");
+  const harCheck = await contract("check", String(har), "--against", harPath);
+  assert.equal(harCheck.code, 0, harCheck.stdout + harCheck.stderr);
+});
+
 test("check and diff: a staging server that renames a field is caught (exit 1, the field named); the unchanged one passes", async () => {
   const good = await recordStaging(false, "staging-good");
   stagingSession = good;
