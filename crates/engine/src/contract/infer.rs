@@ -25,6 +25,10 @@ pub const ENUM_MAX: usize = 8;
 pub const ENUM_MIN_REPEAT: u64 = 2;
 /// Longest string that may be an `enum` value.
 pub const ENUM_MAX_LEN: usize = 64;
+/// Most distinct field names kept per object: payloads keyed by ids (a map of
+/// entities) would otherwise grow the contract, and memory, without bound. Names
+/// past this are not described (the schema still allows them).
+pub const MAX_FIELDS: usize = 256;
 /// The formats detected, in the order they are tried.
 const FORMATS: [&str; 3] = ["date-time", "uuid", "email"];
 
@@ -112,7 +116,11 @@ impl Shape {
                 let o = self.object.get_or_insert_with(Objects::default);
                 o.count += 1;
                 for (k, v) in fields {
-                    o.fields.entry(k.clone()).or_default().add(v);
+                    if let Some(shape) = o.fields.get_mut(k) {
+                        shape.add(v);
+                    } else if o.fields.len() < MAX_FIELDS {
+                        o.fields.entry(k.clone()).or_default().add(v);
+                    }
                 }
             }
         }
@@ -259,28 +267,41 @@ impl Arguments {
     }
 }
 
-/// Every argument list of one message: the payload schema and one example.
+/// Every argument list of one message, folded as it comes (a long session is never
+/// held in memory): the payload schema and the first occurrence as the example.
 #[derive(Debug, Clone, Default)]
 pub struct Payloads {
-    lists: Vec<Value>,
+    count: usize,
+    /// Every occurrence had exactly one argument.
+    all_single: bool,
+    /// The lone argument of each occurrence (meaningful while `all_single`).
+    single: Shape,
+    /// The whole argument list of each occurrence.
+    list: Shape,
+    first: Option<Value>,
 }
 
 impl Payloads {
     pub fn add(&mut self, args: &Value) {
-        self.lists.push(args.clone());
+        if self.count == 0 {
+            self.all_single = true;
+            self.first = Some(args.clone());
+        }
+        self.count += 1;
+        match args.as_array() {
+            Some(a) if a.len() == 1 && self.all_single => self.single.add(&a[0]),
+            _ => self.all_single = false,
+        }
+        self.list.add(args);
     }
 
     pub fn count(&self) -> usize {
-        self.lists.len()
+        self.count
     }
 
     /// `Single` when every occurrence carried exactly one argument.
     pub fn arguments(&self) -> Arguments {
-        let single = self
-            .lists
-            .iter()
-            .all(|a| a.as_array().is_some_and(|a| a.len() == 1));
-        if single && !self.lists.is_empty() {
+        if self.count > 0 && self.all_single {
             Arguments::Single
         } else {
             Arguments::List
@@ -289,18 +310,16 @@ impl Payloads {
 
     /// The payload schema folded from every occurrence.
     pub fn schema(&self) -> Value {
-        let mode = self.arguments();
-        let mut shape = Shape::default();
-        for a in &self.lists {
-            shape.add(&mode.payload(a));
+        match self.arguments() {
+            Arguments::Single => self.single.schema(),
+            Arguments::List => self.list.schema(),
         }
-        shape.schema()
     }
 
     /// The first occurrence's payload (already redacted by the store).
     pub fn example(&self) -> Option<Value> {
         let mode = self.arguments();
-        self.lists.first().map(|a| mode.payload(a).into_owned())
+        self.first.as_ref().map(|a| mode.payload(a).into_owned())
     }
 }
 
@@ -371,6 +390,16 @@ mod tests {
         let s = infer(&[json!({"a": 1}), json!("x")]);
         assert_eq!(s["anyOf"][0]["type"], "string");
         assert_eq!(s["anyOf"][1]["type"], "object");
+    }
+
+    #[test]
+    fn objects_describe_at_most_max_fields_names() {
+        let wide: Map<String, Value> = (0..MAX_FIELDS + 50)
+            .map(|i| (format!("k{i:04}"), json!(i)))
+            .collect();
+        let s = infer(&[Value::Object(wide)]);
+        let props = s["properties"].as_object().expect("properties");
+        assert_eq!(props.len(), MAX_FIELDS);
     }
 
     #[test]
