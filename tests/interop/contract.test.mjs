@@ -2,7 +2,8 @@
 // against `serve --profile analytics` gives an AsyncAPI 3.0 document the official
 // @asyncapi/parser accepts; `contract check` and `contract diff` catch a staging
 // gateway that renames a field (exit 1, the field named) and pass the unchanged one
-// (exit 0: the positive control); the JUnit report parses.
+// (exit 0: the positive control), from a recording and live on a connection; the
+// JUnit report parses.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
@@ -248,6 +249,23 @@ test("check and diff: a staging server that renames a field is caught (exit 1, t
   const same = await contract("diff", api, sameApi);
   assert.equal(same.code, 0, same.stdout + same.stderr);
   assert.match(same.stderr, /0 breaking/);
+
+  // Live, on a connection: the unchanged gateway passes, the renamed one is caught as it happens.
+  const live = async (renamedGateway) => {
+    const staging = await startStaging(renamedGateway);
+    try {
+      return await run(["contract", "live", staging.url, "--namespace", "/dashboard", "--emit", `subscribe=${JSON.stringify({ entityId: "e1", count: 4 })}`, "--count", "6", "--duration", "20s", "--no-reconnect", "--against", api]);
+    } finally {
+      await staging.close();
+    }
+  };
+  const liveOk = await live(false);
+  assert.equal(liveOk.code, 0, liveOk.stdout + liveOk.stderr);
+  assert.match(liveOk.stderr, /6 live events checked against .*, 0 violation\(s\)/);
+  const liveBad = await live(true);
+  assert.equal(liveBad.code, 1, liveBad.stdout + liveBad.stderr);
+  assert.match(liveBad.stdout, /^seq \d+ s2c \/dashboard metric:update missing_field \/entityId: required field "entityId" is missing$/m);
+  assert.match(liveBad.stderr, /4 violation\(s\)/);
 });
 
 test("contract commands refuse bad input with one line and exit 2", async () => {

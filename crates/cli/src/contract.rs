@@ -25,6 +25,27 @@ pub enum ContractCommand {
     /// Breaking and non-breaking changes from contract A to contract B (exit 1 if
     /// any change is breaking).
     Diff(DiffArgs),
+    /// Connect to a gateway (the `connect` flags) and check every event live
+    /// against a contract until --duration, --count or Ctrl-C (exit 1 on violations).
+    Live(Box<LiveArgs>),
+}
+
+#[derive(Debug, Args)]
+pub struct LiveArgs {
+    #[command(flatten)]
+    connect: crate::connect::ConnectArgs,
+    /// The contract (YAML or JSON).
+    #[arg(long, value_name = "FILE")]
+    against: PathBuf,
+    /// Stop after this long: 10s, 500ms, 2m.
+    #[arg(long, value_parser = crate::connect::parse_duration, value_name = "D")]
+    duration: Option<std::time::Duration>,
+    /// Stop after this many events.
+    #[arg(long, value_name = "N")]
+    count: Option<u64>,
+    /// Also write the result as JUnit XML (one test case per event and direction).
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -72,6 +93,7 @@ pub async fn run(cmd: ContractCommand) -> Result<()> {
         ContractCommand::Infer(a) => infer(a),
         ContractCommand::Check(a) => check(a),
         ContractCommand::Diff(a) => diff(a),
+        ContractCommand::Live(a) => live(*a).await,
     }
 }
 
@@ -125,6 +147,115 @@ struct Tally {
 /// Violations kept per test case for the JUnit text (all are printed).
 const JUNIT_DETAIL: usize = 50;
 
+/// Checks one event: counts it under its event and direction, prints each violation
+/// (unless `quiet`), keeps the first few for JUnit. Returns the violations found.
+fn tally(
+    contract: &Contract,
+    tallies: &mut BTreeMap<String, Tally>,
+    r: &sockscope_protocol::EventRecord,
+    out: Option<&mut dyn Write>,
+) -> Vec<Violation> {
+    let found = contract.check(r);
+    let key = format!(
+        "{} {} ({})",
+        r.direction.as_str(),
+        r.event,
+        if r.namespace.is_empty() {
+            "/"
+        } else {
+            r.namespace.as_str()
+        }
+    );
+    let t = tallies.entry(key).or_default();
+    t.checked += 1;
+    if let Some(out) = out {
+        for v in &found {
+            // A closed stdout (`| head`) ends the printing, not the check.
+            let _ = writeln!(
+                out,
+                "seq {} {} {} {} {} {}: {}",
+                v.seq,
+                v.direction,
+                v.namespace,
+                v.event,
+                v.kind,
+                if v.pointer.is_empty() {
+                    "/"
+                } else {
+                    &v.pointer
+                },
+                v.message
+            );
+        }
+    }
+    for v in &found {
+        if t.violations.len() < JUNIT_DETAIL {
+            t.violations.push(v.clone());
+        }
+    }
+    found
+}
+
+fn junit_cases(tallies: &BTreeMap<String, Tally>) -> Vec<Case> {
+    tallies
+        .iter()
+        .map(|(name, t)| {
+            let name = format!("{name}: {} events", t.checked);
+            if t.violations.is_empty() {
+                Case::pass("contract", name)
+            } else {
+                let detail: Vec<String> = t
+                    .violations
+                    .iter()
+                    .map(|v| format!("seq {} {} {}: {}", v.seq, v.kind, v.pointer, v.message))
+                    .collect();
+                Case::fail("contract", name, detail.join("\n"))
+            }
+        })
+        .collect()
+}
+
+async fn live(args: LiveArgs) -> Result<()> {
+    let started = Instant::now();
+    let doc = contract::load(&args.against)?;
+    let contract = Contract::from_document(&doc)?;
+    let mut tallies: BTreeMap<String, Tally> = BTreeMap::new();
+    let mut total = 0u64;
+    let watched = crate::connect::watch(&args.connect, args.duration, args.count, |r| {
+        let mut out = std::io::stdout().lock();
+        total += tally(&contract, &mut tallies, r, Some(&mut out)).len() as u64;
+        let _ = out.flush();
+        Ok(())
+    })
+    .await?;
+    if let Some(path) = &args.junit {
+        crate::junit::write(
+            path,
+            "contract live check",
+            started.elapsed().as_secs_f64(),
+            &junit_cases(&tallies),
+        )?;
+    }
+    let skipped = if watched.skipped > 0 {
+        format!(
+            " ({} events went by unchecked: the check fell behind)",
+            watched.skipped
+        )
+    } else {
+        String::new()
+    };
+    let summary = format!(
+        "{} live events checked against {}, {total} violation(s){skipped}",
+        watched.events,
+        args.against.display()
+    );
+    if total > 0 || watched.skipped > 0 {
+        return Err(CliError::Gate(summary));
+    }
+    eprintln!("{summary}");
+    Ok(())
+}
+
 fn check(args: CheckArgs) -> Result<()> {
     let started = Instant::now();
     let doc = contract::load(&args.against)?;
@@ -135,44 +266,15 @@ fn check(args: CheckArgs) -> Result<()> {
     let mut total = 0u64;
     let mut out = std::io::stdout().lock();
     let checked = store.for_each_event(args.session, |r| {
-        let found = contract.check(&r);
-        let key = format!(
-            "{} {} ({})",
-            r.direction.as_str(),
-            r.event,
-            if r.namespace.is_empty() {
-                "/"
-            } else {
-                r.namespace.as_str()
-            }
+        let found = tally(
+            &contract,
+            &mut tallies,
+            &r,
+            (!args.json).then_some(&mut out as &mut dyn Write),
         );
-        let t = tallies.entry(key).or_default();
-        t.checked += 1;
-        for v in found {
-            total += 1;
-            if !args.json {
-                // A closed stdout (`| head`) ends the printing, not the check.
-                let _ = writeln!(
-                    out,
-                    "seq {} {} {} {} {} {}: {}",
-                    v.seq,
-                    v.direction,
-                    v.namespace,
-                    v.event,
-                    v.kind,
-                    if v.pointer.is_empty() {
-                        "/"
-                    } else {
-                        &v.pointer
-                    },
-                    v.message
-                );
-            } else {
-                all.push(v.clone());
-            }
-            if t.violations.len() < JUNIT_DETAIL {
-                t.violations.push(v);
-            }
+        total += found.len() as u64;
+        if args.json {
+            all.extend(found);
         }
         Ok(())
     })?;
@@ -190,30 +292,11 @@ fn check(args: CheckArgs) -> Result<()> {
     out.flush()?;
     drop(out);
     if let Some(path) = &args.junit {
-        let cases: Vec<Case> = tallies
-            .iter()
-            .map(|(name, t)| {
-                if t.violations.is_empty() {
-                    Case::pass("contract", format!("{name}: {} events", t.checked))
-                } else {
-                    let detail: Vec<String> = t
-                        .violations
-                        .iter()
-                        .map(|v| format!("seq {} {} {}: {}", v.seq, v.kind, v.pointer, v.message))
-                        .collect();
-                    Case::fail(
-                        "contract",
-                        format!("{name}: {} events", t.checked),
-                        detail.join("\n"),
-                    )
-                }
-            })
-            .collect();
         crate::junit::write(
             path,
             &format!("contract check of session {}", args.session),
             started.elapsed().as_secs_f64(),
-            &cases,
+            &junit_cases(&tallies),
         )?;
     }
     let summary = format!(
