@@ -478,6 +478,80 @@ pub async fn connect(args: ConnectArgs) -> Result<()> {
     }
 }
 
+/// What [`watch`] saw: events passed on, and events the bus dropped before they
+/// could be (the consumer fell behind).
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Watched {
+    pub events: u64,
+    pub skipped: u64,
+}
+
+/// Connects as `connect` does and passes every event both ways to `each` until
+/// `duration` is over, `count` events were seen, Ctrl-C, or the connection ends for
+/// good (an error naming why). For live checks (`contract live`).
+pub(crate) async fn watch(
+    args: &ConnectArgs,
+    duration: Option<Duration>,
+    count: Option<u64>,
+    mut each: impl FnMut(&sockscope_protocol::EventRecord) -> Result<()>,
+) -> Result<Watched> {
+    args.redact.apply();
+    args.tls.announce();
+    if args.ws {
+        args.ws_options()?;
+    } else {
+        args.options()?;
+    }
+    let bus = Bus::new();
+    let mut rx = bus.subscribe();
+    let (conn, target) = Client::open(args, &bus).await?;
+    let deadline = duration.map(|d| tokio::time::Instant::now() + d);
+    let until = async {
+        match deadline {
+            Some(d) => tokio::time::sleep_until(d).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(until);
+    let stop = shutdown_signal();
+    tokio::pin!(stop);
+    let mut seen = Watched::default();
+    let mut lost = None;
+    {
+        let ended = conn.ended();
+        tokio::pin!(ended);
+        loop {
+            if count.is_some_and(|c| seen.events >= c) {
+                break;
+            }
+            tokio::select! {
+                _ = &mut stop => break,
+                _ = &mut until => break,
+                why = &mut ended => {
+                    lost = Some(why);
+                    break;
+                }
+                next = rx.recv() => match next {
+                    Ok(rec) => {
+                        seen.events += 1;
+                        each(&rec)?;
+                    }
+                    Err(RecvError::Lagged(n)) => seen.skipped += n,
+                    Err(RecvError::Closed) => break,
+                }
+            }
+        }
+    }
+    conn.close().await;
+    match lost {
+        Some(reason) => Err(CliError::Ended {
+            url: target.url,
+            reason,
+        }),
+        None => Ok(seen),
+    }
+}
+
 pub async fn record(args: RecordArgs) -> Result<()> {
     args.connect.redact.apply();
     args.connect.tls.announce();

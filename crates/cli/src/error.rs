@@ -21,6 +21,12 @@ pub enum CliError {
     /// The command ran but its outcome is a failure (its report was printed).
     #[error("{0}")]
     Failed(String),
+    /// A CI gate did not hold (contract violations, breaking changes, drift, a failed
+    /// `--ensure`): the report was printed; exit code 1, not 2.
+    #[error("{0}")]
+    Gate(String),
+    #[error(transparent)]
+    Contract(#[from] sockscope_engine::contract::ContractError),
     #[error("cannot reach {url}: {reason}")]
     Unreachable { url: String, reason: String },
     #[error("connection to {url} ended: {reason}")]

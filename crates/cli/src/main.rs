@@ -5,10 +5,13 @@ mod admin;
 mod audit;
 mod capture;
 mod connect;
+mod contract;
 mod db;
+mod ensure;
 mod error;
 mod http;
 mod inspect;
+mod junit;
 mod numbers;
 mod output;
 mod redaction;
@@ -54,7 +57,7 @@ enum Command {
     Record(connect::RecordArgs),
     /// Replay a recording: client events to a gateway with a drift report, or
     /// (--mode server) server events from the embedded gateway to connected clients.
-    Replay(replay::ReplayArgs),
+    Replay(Box<replay::ReplayArgs>),
     /// Run many virtual clients through a scenario and report latency and throughput.
     Simulate(simulate::SimulateArgs),
     /// Inspect and act on a gateway instrumented with the Socket.IO Admin UI.
@@ -65,6 +68,10 @@ enum Command {
     /// Recorded sessions: list, show, export, import, rm.
     #[command(subcommand)]
     Sessions(sessions::SessionsCommand),
+    /// AsyncAPI contracts: infer one from recordings, check a recording against one,
+    /// diff two.
+    #[command(subcommand)]
+    Contract(contract::ContractCommand),
 }
 
 fn main() -> ExitCode {
@@ -88,15 +95,23 @@ fn main() -> ExitCode {
             Command::Inspect(args) => inspect::run(args).await,
             Command::Connect(args) => connect::connect(args).await,
             Command::Record(args) => connect::record(args).await,
-            Command::Replay(args) => replay::run(args).await,
+            Command::Replay(args) => replay::run(*args).await,
             Command::Simulate(args) => simulate::run(args).await,
             Command::Sessions(cmd) => sessions::run(cmd),
             Command::Admin(args) => admin::run(args).await,
             Command::Audit(cmd) => audit::run(cmd).await,
+            Command::Contract(cmd) => contract::run(cmd).await,
         }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(CliError::Gate(why)) => {
+            eprintln!(
+                "sockscope: {}",
+                numbers::clip(&sockscope_engine::redact::text(&why))
+            );
+            ExitCode::from(1)
+        }
         Err(e) => fail(&e),
     }
 }

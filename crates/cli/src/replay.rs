@@ -2,7 +2,9 @@
 //! events to a gateway (original timing, faster, or as fast as possible; filtered
 //! and rewritten), record what it answers as a new `replay` session and print the
 //! drift report. The connection flags are `connect`'s; the behaviour is the engine's
-//! `replay` module. Exit code 0 whenever the replay ran, drift or not.
+//! `replay` module. Exit code 0 whenever the replay ran, drift or not, unless
+//! `--fail-on-drift` makes drift a CI failure (exit 1); `--junit FILE` writes the
+//! report as JUnit XML.
 //!
 //! `--mode server` is the other direction (see `replay_server.rs`): the embedded
 //! gateway re-emits the session's server events to the clients connected to it.
@@ -111,6 +113,13 @@ pub struct ReplayArgs {
     /// Print the drift report (server mode: the final status) as one JSON document.
     #[arg(long)]
     pub(crate) json: bool,
+    /// Client mode: exit 1 when the drift report is not clean (a CI gate).
+    #[arg(long)]
+    fail_on_drift: bool,
+    /// Client mode: also write the drift report as JUnit XML (one test case per
+    /// event count, plus missing/unexpected events and acks).
+    #[arg(long, value_name = "FILE")]
+    junit: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub(crate) server: crate::replay_server::ServerModeArgs,
     #[command(flatten)]
@@ -149,6 +158,12 @@ impl ReplayArgs {
         }
         if !self.ack_replies.is_empty() {
             given.push("--ack-reply");
+        }
+        if self.fail_on_drift {
+            given.push("--fail-on-drift");
+        }
+        if self.junit.is_some() {
+            given.push("--junit");
         }
         given
     }
@@ -230,6 +245,7 @@ pub async fn run(args: ReplayArgs) -> Result<()> {
     args.server.reject_in_client_mode()?;
     // Bad rules and flags fail before the database or the network is touched.
     let opts = args.options()?;
+    let started = std::time::Instant::now();
     let store = args.db.open()?;
     let bar = indicatif::ProgressBar::new(0);
     bar.set_draw_target(indicatif::ProgressDrawTarget::stderr_with_hz(4));
@@ -258,7 +274,65 @@ pub async fn run(args: ReplayArgs) -> Result<()> {
             "drift found"
         }
     );
+    if let Some(path) = &args.junit {
+        crate::junit::write(
+            path,
+            &format!("replay of session {}", report.source_session),
+            started.elapsed().as_secs_f64(),
+            &junit_cases(&report),
+        )?;
+    }
+    if args.fail_on_drift && !report.is_clean() {
+        return Err(CliError::Gate(format!(
+            "drift found replaying session {} against {} (--fail-on-drift)",
+            report.source_session, report.target
+        )));
+    }
     Ok(())
+}
+
+/// The drift report as JUnit test cases: one per server event count, then the
+/// missing and unexpected names and the ack payloads.
+fn junit_cases(r: &DriftReport) -> Vec<crate::junit::Case> {
+    use crate::junit::Case;
+    const CLASS: &str = "replay";
+    let mut cases: Vec<Case> = r
+        .events
+        .iter()
+        .map(|e| {
+            let name = format!("count {}", e.event);
+            if e.expected == e.received {
+                Case::pass(CLASS, name)
+            } else {
+                Case::fail(
+                    CLASS,
+                    name,
+                    format!("expected {} received {}", e.expected, e.received),
+                )
+            }
+        })
+        .collect();
+    let listed = |name: &str, names: &[String]| {
+        if names.is_empty() {
+            Case::pass(CLASS, name)
+        } else {
+            Case::fail(CLASS, name, names.join(", "))
+        }
+    };
+    cases.push(listed("missing events", &r.missing));
+    cases.push(listed("unexpected events", &r.unexpected));
+    let acks: Vec<String> = r
+        .ack_mismatches
+        .iter()
+        .map(|m| {
+            format!(
+                "#{} {}: expected {} received {}",
+                m.index, m.event, m.expected, m.received
+            )
+        })
+        .collect();
+    cases.push(listed("ack payloads", &acks));
+    cases
 }
 
 /// The report as tables a person reads top to bottom.
@@ -384,5 +458,12 @@ mod tests {
             "{text}"
         );
         assert!(text.ends_with("drift found\n"), "{text}");
+        let cases = junit_cases(&r);
+        let failed: Vec<&str> = cases
+            .iter()
+            .filter(|c| c.failure.is_some())
+            .map(|c| c.name.as_str())
+            .collect();
+        assert_eq!(failed, ["count order", "ack payloads"]);
     }
 }

@@ -15,6 +15,7 @@ use tokio::sync::watch;
 
 use crate::connect::parse_duration;
 use crate::error::{CliError, Result};
+use crate::junit::Case;
 
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("where").required(true).args(["target", "embedded"])))]
@@ -83,6 +84,16 @@ pub struct SimulateArgs {
         hide_env_values = true
     )]
     api_token: Option<String>,
+    /// Fail the run (exit 1) unless this holds, e.g. 'p99(delivery)<50ms',
+    /// 'errors==0', 'connected>=0.99' (repeatable). Metrics:
+    /// p50|p95|p99|max|mean(connect|ack|delivery) in ms/s/us, connected (fraction or %),
+    /// errors, errors(KIND), failed, acks_ok, acks_timed_out, sent, received,
+    /// sent_per_sec, received_per_sec.
+    #[arg(long = "ensure", value_name = "COND", value_parser = crate::ensure::parse)]
+    ensure: Vec<crate::ensure::Ensure>,
+    /// Write the outcome as JUnit XML (one test case per --ensure, plus the run).
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
     #[command(flatten)]
     tls: crate::tls_args::TlsArgs,
 }
@@ -163,10 +174,51 @@ pub async fn run(args: SimulateArgs) -> Result<()> {
     bar.finish_and_clear();
     let report = outcome?;
     crate::output::report(&report, args.json, human)?;
+    let broken = simulate::broken(&report);
+    let failed: Vec<String> = args
+        .ensure
+        .iter()
+        .filter(|e| !e.holds(&report))
+        .map(|e| format!("{} (was {})", e.text, e.describe_actual(&report)))
+        .collect();
+    if let Some(path) = &args.junit {
+        let suite = format!("simulate {}", report.scenario);
+        let mut cases = vec![match &broken {
+            None => Case::pass("simulate", "simulation ran"),
+            Some(what) => Case::fail("simulate", "simulation ran", what.to_string()),
+        }];
+        for e in &args.ensure {
+            cases.push(if e.holds(&report) {
+                Case::pass("simulate.ensure", e.text.clone())
+            } else {
+                Case::fail(
+                    "simulate.ensure",
+                    e.text.clone(),
+                    format!("{} was {}", e.text, e.describe_actual(&report)),
+                )
+            });
+        }
+        crate::junit::write(path, &suite, report.elapsed_ms as f64 / 1000.0, &cases)?;
+    }
     // Panicked clients or frames no client could decode: the run is not a result.
-    if let Some(what) = simulate::broken(&report) {
+    if let Some(what) = broken {
         return Err(CliError::Failed(format!(
             "simulation failed: {what} (clients counted as failed above)"
+        )));
+    }
+    for e in &args.ensure {
+        if e.holds(&report) {
+            eprintln!(
+                "ensure {}: holds (was {})",
+                e.text,
+                e.describe_actual(&report)
+            );
+        }
+    }
+    if !failed.is_empty() {
+        return Err(CliError::Gate(format!(
+            "ensure failed: {}",
+            failed.join("; ")
         )));
     }
     Ok(())

@@ -185,7 +185,79 @@ fn every_bad_input_is_one_line_and_no_panic() {
 
     let sim = ["simulate", "analytics-dashboard", "--embedded"];
     let target = ["--target", "http://127.0.0.1:1"];
+    // Contracts: text that is neither YAML nor JSON, a YAML alias bomb (a billion
+    // "x" if expanded), a document that is not AsyncAPI 3, a payload schema that is
+    // not a schema.
+    let not_yaml = write(&dir, "not.yaml", "asyncapi: [unclosed\n");
+    let mut bomb = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+    for (prev, name) in ["a", "b", "c", "d", "e", "f", "g", "h"]
+        .iter()
+        .zip(["b", "c", "d", "e", "f", "g", "h", "i"])
+    {
+        let refs = vec![format!("*{prev}"); 10].join(", ");
+        bomb.push_str(&format!("{name}: &{name} [{refs}]\n"));
+    }
+    let bomb = write(&dir, "bomb.yaml", &bomb);
+    let openapi = write(&dir, "openapi.json", r#"{"openapi": "3.1.0"}"#);
+    let bad_schema = write(
+        &dir,
+        "bad-schema.yaml",
+        "asyncapi: 3.0.0\nchannels:\n  root:\n    address: /\n    messages:\n      m:\n        name: tick\n        payload: {type: 5}\noperations:\n  send_tick:\n    action: send\n    channel: {$ref: '#/channels/root'}\n    messages: [{$ref: '#/channels/root/messages/m'}]\n",
+    );
+    let contract_db = format!("{}/contracts.db", dir.display());
     let cases: Vec<(&str, Vec<&str>, &str)> = vec![
+        (
+            "contract diff: not YAML",
+            vec!["contract", "diff", &not_yaml, &not_yaml],
+            "is not a YAML or JSON document",
+        ),
+        (
+            "contract diff: alias bomb",
+            vec!["contract", "diff", &bomb, &bomb],
+            "is not a YAML or JSON document",
+        ),
+        (
+            "contract check: not AsyncAPI 3",
+            vec![
+                "contract",
+                "check",
+                "1",
+                "--against",
+                &openapi,
+                "--db",
+                &contract_db,
+            ],
+            "not an AsyncAPI 3 contract",
+        ),
+        (
+            "contract check: bad payload schema",
+            vec![
+                "contract",
+                "check",
+                "1",
+                "--against",
+                &bad_schema,
+                "--db",
+                &contract_db,
+            ],
+            "invalid payload schema for send_tick",
+        ),
+        (
+            "contract infer: no such session",
+            vec!["contract", "infer", "42", "--db", &contract_db],
+            "42",
+        ),
+        (
+            "clap: bad --ensure",
+            vec![
+                "simulate",
+                "analytics-dashboard",
+                "--embedded",
+                "--ensure",
+                "p99(delivery)",
+            ],
+            "no comparison",
+        ),
         (
             "record --duration",
             vec!["record", "http://127.0.0.1:1", "--duration", HUGE],

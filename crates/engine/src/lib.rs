@@ -10,6 +10,7 @@ pub mod admin;
 pub mod bus;
 pub mod codec;
 pub mod connection;
+pub mod contract;
 pub mod error;
 pub mod gateway;
 pub mod inspect;
