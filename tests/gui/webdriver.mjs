@@ -116,6 +116,13 @@ export class Session {
 
   async type(css, text, { clear = true } = {}) {
     const el = await this.find(css);
+    // WebKitWebDriver does not scroll an element inside a scrolled panel into view
+    // before Element Clear ("element not interactable" for a field above the panel's
+    // visible part, as the Connections form is once it is scrolled to its buttons).
+    await call("POST", `${this.url}/execute/sync`, {
+      script: "arguments[0].scrollIntoView({ block: 'center' });",
+      args: [{ [ELEMENT]: el }],
+    });
     if (clear) await call("POST", `${this.url}/element/${el}/clear`, {});
     if (text !== "") await call("POST", `${this.url}/element/${el}/value`, { text });
   }
