@@ -73,6 +73,16 @@ fn from(args: FromArgs) -> Result<()> {
         socket: args.socket.clone(),
         vary: args.vary.clone(),
         clients: args.clients_per_socket,
+        auth_keys: info
+            .meta
+            .get("auth_keys")
+            .and_then(|k| k.as_array())
+            .map(|k| {
+                k.iter()
+                    .filter_map(|k| k.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default(),
     };
     let scenario = from_recording::generate(&records, &opts).map_err(CliError::Usage)?;
     // Checked with the simulator's own parser: what we write, `simulate --file` runs.

@@ -73,6 +73,9 @@ pub struct FromOptions {
     pub socket: Option<String>,
     /// Virtual clients per recorded socket (the scenario's default client count).
     pub clients: Option<usize>,
+    /// The handshake auth object's keys, when the session kept them (a `record`
+    /// session's `auth_keys`; the values are secrets and never recorded).
+    pub auth_keys: Vec<String>,
     pub vary: Vec<Vary>,
 }
 
@@ -90,7 +93,9 @@ struct SocketLog {
 pub fn generate(records: &[EventRecord], opts: &FromOptions) -> Result<Value, String> {
     let mut sockets: BTreeMap<String, SocketLog> = BTreeMap::new();
     for r in records {
-        let Some(id) = &r.socket_id else { continue };
+        // The embedded gateway names the socket; a client connection's records carry
+        // none, and its source (`connection:<id>`) is the one socket.
+        let id = r.socket_id.as_ref().unwrap_or(&r.source);
         let log = sockets.entry(id.clone()).or_default();
         if log.records.is_empty() {
             log.namespace = r.namespace.clone();
@@ -118,8 +123,8 @@ pub fn generate(records: &[EventRecord], opts: &FromOptions) -> Result<Value, St
         .map(|(_, log)| {
             let mut script = Map::new();
             script.insert("namespace".into(), json!(log.namespace));
-            if log.authenticated {
-                script.insert("auth".into(), json!({ "token": "{{token}}" }));
+            if log.authenticated || !opts.auth_keys.is_empty() {
+                script.insert("auth".into(), auth_shape(&opts.auth_keys));
             }
             script.insert(
                 "setup".into(),
@@ -159,9 +164,33 @@ pub fn generate(records: &[EventRecord], opts: &FromOptions) -> Result<Value, St
     Ok(Value::Object(scenario))
 }
 
-/// Other sockets of the recording a user may pick with `--socket`.
+/// The auth object with each recorded key given the simulator's matching per-client
+/// variable (a minted token by default); `{"token": "{{token}}"}` without keys.
+fn auth_shape(keys: &[String]) -> Value {
+    if keys.is_empty() {
+        return json!({ "token": "{{token}}" });
+    }
+    let pick = |k: &str| {
+        let k = k.to_ascii_lowercase();
+        if k.contains("tenant") || k.contains("org") {
+            "{{tenant}}"
+        } else if k.contains("user") || k == "sub" {
+            "{{user}}"
+        } else if k.contains("entity") {
+            "{{entity}}"
+        } else {
+            "{{token}}"
+        }
+    };
+    Value::Object(keys.iter().map(|k| (k.clone(), json!(pick(k)))).collect())
+}
+
+/// The sockets of the recording (a user may pick one with `--socket`).
 pub fn socket_ids(records: &[EventRecord]) -> Vec<String> {
-    let mut ids: Vec<String> = records.iter().filter_map(|r| r.socket_id.clone()).collect();
+    let mut ids: Vec<String> = records
+        .iter()
+        .map(|r| r.socket_id.clone().unwrap_or_else(|| r.source.clone()))
+        .collect();
     ids.sort();
     ids.dedup();
     ids
@@ -461,6 +490,31 @@ mod tests {
         .expect("one");
         assert!(one.get("sockets").is_none());
         assert_eq!(one["namespace"], "/");
+    }
+
+    #[test]
+    fn a_client_connection_recording_uses_its_source_and_auth_keys() {
+        let records: Vec<EventRecord> = recording()
+            .into_iter()
+            .map(|mut r| {
+                r.socket_id = None;
+                r.tenant = None;
+                r.user = None;
+                r.source = "connection:3".into();
+                r
+            })
+            .collect();
+        let opts = FromOptions {
+            auth_keys: vec!["token".into(), "tenantId".into()],
+            ..FromOptions::default()
+        };
+        let s = generate(&records, &opts).expect("generate");
+        assert_eq!(
+            s["auth"],
+            json!({"token": "{{token}}", "tenantId": "{{tenant}}"})
+        );
+        assert_eq!(s["setup"].as_array().map(Vec::len), Some(10));
+        assert_eq!(socket_ids(&records), ["connection:3"]);
     }
 
     #[test]
