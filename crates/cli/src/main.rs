@@ -17,6 +17,7 @@ mod output;
 mod redaction;
 mod replay;
 mod replay_server;
+mod scenario;
 mod serve;
 mod sessions;
 mod simulate;
@@ -72,6 +73,9 @@ enum Command {
     /// diff two.
     #[command(subcommand)]
     Contract(contract::ContractCommand),
+    /// Load-test scenarios: `scenario from SESSION` generates one from a recording.
+    #[command(subcommand)]
+    Scenario(scenario::ScenarioCommand),
 }
 
 fn main() -> ExitCode {
@@ -101,6 +105,7 @@ fn main() -> ExitCode {
             Command::Admin(args) => admin::run(args).await,
             Command::Audit(cmd) => audit::run(cmd).await,
             Command::Contract(cmd) => contract::run(cmd).await,
+            Command::Scenario(cmd) => scenario::run(cmd),
         }
     });
     match result {

@@ -34,9 +34,9 @@ pub struct SimulateArgs {
     /// Start the scenario's gateway profile in-process and load that.
     #[arg(long)]
     embedded: bool,
-    /// Virtual clients.
-    #[arg(long, default_value_t = 10, value_name = "N", value_parser = crate::numbers::clients)]
-    clients: usize,
+    /// Virtual clients (default: the scenario's `clients`, else 10).
+    #[arg(long, value_name = "N", value_parser = crate::numbers::clients)]
+    clients: Option<usize>,
     /// Spread the clients' connects over this: 1s, 500ms.
     #[arg(long, value_parser = parse_duration, default_value = "1s", value_name = "D")]
     ramp: Duration,
@@ -110,13 +110,13 @@ impl SimulateArgs {
         }
     }
 
-    fn options(&self) -> Result<SimulateOptions> {
+    fn options(&self, scenario: &simulate::Scenario) -> Result<SimulateOptions> {
         Ok(SimulateOptions {
             target: match &self.target {
                 Some(url) => Target::Url(url.clone()),
                 None => Target::Embedded,
             },
-            clients: self.clients,
+            clients: self.clients.or(scenario.clients).unwrap_or(10),
             ramp: self.ramp,
             duration: self.duration,
             rate: self.rate,
@@ -134,7 +134,7 @@ impl SimulateArgs {
 pub async fn run(args: SimulateArgs) -> Result<()> {
     let scenario = args.scenario()?;
     args.tls.announce();
-    let opts = args.options()?;
+    let opts = args.options(&scenario)?;
     let (tx, mut rx) = watch::channel(SimulationProgress::default());
     let total_ms = u64::try_from(opts.duration.as_millis()).unwrap_or(u64::MAX);
     let bar = indicatif::ProgressBar::new(total_ms);

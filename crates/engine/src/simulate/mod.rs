@@ -29,6 +29,7 @@
 //!   run needs nothing else. It has its own event bus, apart from any [`crate::Engine`].
 
 pub mod client;
+pub mod from_recording;
 pub mod job;
 pub mod report;
 pub mod scenario;
@@ -314,7 +315,7 @@ async fn drive(
     let stats = Arc::new(Stats::new(opts.clients as u64));
     let start = Instant::now();
     let deadline = start + opts.duration;
-    let scenario = Arc::new(scenario.clone());
+    let variants: Vec<Arc<Scenario>> = scenario.variants().into_iter().map(Arc::new).collect();
     let rate = opts.rate.or(scenario.rate).unwrap_or(1.0);
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..opts.clients {
@@ -322,7 +323,7 @@ async fn drive(
         let job = ClientJob {
             index: i,
             vars: variables(i, opts, secret),
-            scenario: scenario.clone(),
+            scenario: variants[i % variants.len()].clone(),
             stats: stats.clone(),
             // Round-robin over the targets (the nodes of a cluster).
             ws_url: ws_urls[i % ws_urls.len()].clone(),

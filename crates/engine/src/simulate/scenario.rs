@@ -2,7 +2,8 @@
 //! and handshake auth, `setup` steps run once after connecting, and `steps` repeated
 //! until the run ends. Strings anywhere in the auth object and event data may use
 //! per-client variables (`{{client}}`, `{{tenant}}`, `{{entity}}`, `{{user}}`,
-//! `{{token}}`, `{{iteration}}`), so one file describes thousands of distinct clients.
+//! `{{token}}`, `{{iteration}}`, and `{{uuid}}` / `{{uuid:K}}` / `{{pick:a,b}}` for ids
+//! that must differ per client), so one file describes thousands of distinct clients.
 //!
 //! Scenarios live in JSON files (`socket-events/scenarios/*.json`, format in that
 //! folder's README); the shipped ones are compiled in so the binary needs no files.
@@ -51,6 +52,49 @@ pub struct Scenario {
     /// HTTP API requests the run sends while the clients run (e.g. templates).
     #[serde(default)]
     pub api: Option<ApiDriver>,
+    /// Virtual clients when `simulate --clients` is not given (default 10).
+    #[serde(default)]
+    pub clients: Option<usize>,
+    /// Several client behaviours in one run (e.g. each socket of a recording): client
+    /// `i` runs `sockets[i % len]`, whose namespace, auth, setup and steps replace the
+    /// top-level ones.
+    #[serde(default)]
+    pub sockets: Vec<SocketScript>,
+}
+
+/// One client behaviour of a scenario with several (`sockets`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SocketScript {
+    #[serde(default = "default_namespace")]
+    pub namespace: String,
+    #[serde(default)]
+    pub auth: Option<Value>,
+    #[serde(default)]
+    pub setup: Vec<Step>,
+    #[serde(default)]
+    pub steps: Vec<Step>,
+}
+
+impl Scenario {
+    /// The behaviours the clients cycle through: the scenario itself, or one
+    /// scenario per entry of `sockets`.
+    pub fn variants(&self) -> Vec<Scenario> {
+        if self.sockets.is_empty() {
+            return vec![self.clone()];
+        }
+        self.sockets
+            .iter()
+            .map(|s| Scenario {
+                namespace: s.namespace.clone(),
+                auth: s.auth.clone(),
+                setup: s.setup.clone(),
+                steps: s.steps.clone(),
+                sockets: Vec::new(),
+                ..self.clone()
+            })
+            .collect()
+    }
 }
 
 /// How the virtual clients talk to the gateway.
@@ -217,11 +261,15 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario> {
         line: 1,
         message,
     };
-    if !scenario.namespace.starts_with('/') {
-        return Err(bad(format!(
-            "namespace {:?} must start with '/'",
-            scenario.namespace
-        )));
+    for ns in
+        std::iter::once(&scenario.namespace).chain(scenario.sockets.iter().map(|s| &s.namespace))
+    {
+        if !ns.starts_with('/') {
+            return Err(bad(format!("namespace {ns:?} must start with '/'")));
+        }
+    }
+    if let Some(n) = scenario.clients {
+        limits::check_range("clients", n as u64, 1, limits::MAX_CLIENTS as u64).map_err(bad)?;
     }
     if let Some(r) = scenario.rate {
         limits::check_f64("rate", r, limits::MIN_RATE, limits::MAX_RATE).map_err(bad)?;
@@ -243,7 +291,15 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario> {
             )));
         }
     }
-    for (part, steps) in [("setup", &scenario.setup), ("steps", &scenario.steps)] {
+    let parts = [("setup", &scenario.setup), ("steps", &scenario.steps)]
+        .into_iter()
+        .chain(
+            scenario
+                .sockets
+                .iter()
+                .flat_map(|s| [("setup", &s.setup), ("steps", &s.steps)]),
+        );
+    for (part, steps) in parts {
         check_steps(steps).map_err(bad)?;
         let n = step_count(steps);
         if n > limits::MAX_SCENARIO_STEPS {
@@ -303,6 +359,29 @@ fn check_steps(steps: &[Step]) -> std::result::Result<(), String> {
     Ok(())
 }
 
+/// A random UUID (v4 layout) that is the same for one client, one `slot` and one
+/// process run, and differs between clients and slots: `{{uuid}}` (slot 0) and
+/// `{{uuid:K}}` keep an id stable across a client's emits without two clients of
+/// the run sharing it.
+pub fn client_uuid(client: usize, slot: u64) -> String {
+    static SEED: std::sync::OnceLock<u128> = std::sync::OnceLock::new();
+    let seed = *SEED.get_or_init(|| uuid::Uuid::new_v4().as_u128());
+    // splitmix-style mixing of (seed, client, slot) into 128 bits.
+    let mix = |mut z: u64| {
+        z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    };
+    let c = client as u64;
+    let hi = mix((seed >> 64) as u64 ^ mix(c) ^ slot.rotate_left(32));
+    let lo = mix(seed as u64 ^ mix(c.wrapping_add(1)) ^ mix(slot.wrapping_add(7)));
+    let bytes = ((u128::from(hi) << 64) | u128::from(lo)).to_be_bytes();
+    uuid::Builder::from_random_bytes(bytes)
+        .into_uuid()
+        .to_string()
+}
+
 /// The values one client substitutes into its scenario.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Variables {
@@ -348,7 +427,17 @@ impl Variables {
             "token" => self.token.clone(),
             "iteration" => self.iteration.to_string(),
             "now_ms" => (crate::bus::now_micros() / 1000).to_string(),
-            _ => return None,
+            "uuid" => client_uuid(self.client, 0),
+            _ => {
+                if let Some(k) = name.strip_prefix("uuid:") {
+                    client_uuid(self.client, k.trim().parse().ok()?)
+                } else if let Some(list) = name.strip_prefix("pick:") {
+                    let items: Vec<&str> = list.split(',').map(str::trim).collect();
+                    items[self.client % items.len()].to_owned()
+                } else {
+                    return None;
+                }
+            }
         })
     }
 
