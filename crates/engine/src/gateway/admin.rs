@@ -549,6 +549,7 @@ impl GatewayHandle {
                 })
         };
         let shared = &*self.shared;
+        served(shared, ns, "inspector")?;
         let (what, event, args, socket) = match req.action {
             AdminActionKind::Disconnect => {
                 let socket = need(&req.socket, "the socket")?;
