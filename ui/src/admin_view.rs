@@ -1,6 +1,7 @@
 //! An admin source in the Inspector: the servers strip with health, namespaces,
 //! rooms, the tenant view with leak badges, and actions on a socket or a room
-//! (disconnect, join, leave, emit), each behind a confirmation. Also the form that
+//! (disconnect, join, leave, emit), each behind a confirmation (shared with the
+//! embedded gateway's view). Also the form that
 //! saves an admin target (its password goes to the keychain, never back to the page).
 
 use leptos::prelude::*;
@@ -120,12 +121,12 @@ pub fn AdminTargetForm(on_saved: Callback<String>) -> impl IntoView {
 
 /// What the confirmation dialog is about to send.
 #[derive(Clone, PartialEq)]
-struct Pending {
-    action: AdminActionKind,
-    namespace: String,
+pub(crate) struct Pending {
+    pub(crate) action: AdminActionKind,
+    pub(crate) namespace: String,
     /// Fixed by where the action started (a socket row or a room chip).
-    socket: Option<String>,
-    room: Option<String>,
+    pub(crate) socket: Option<String>,
+    pub(crate) room: Option<String>,
 }
 
 #[component]
@@ -320,10 +321,12 @@ pub fn AdminSourceView(view: Signal<InspectorView>) -> impl IntoView {
 
 /// The confirmation step every action goes through: says exactly what will be
 /// sent, asks for what is missing (a room, a socket, an event), then sends it.
+/// `embedded` sends it to the embedded gateway instead of the connected admin source.
 #[component]
-fn ConfirmAction(
+pub(crate) fn ConfirmAction(
     pending: RwSignal<Option<Pending>>,
     result: RwSignal<Option<(bool, String)>>,
+    #[prop(optional)] embedded: bool,
 ) -> impl IntoView {
     let room = RwSignal::new(String::new());
     let socket = RwSignal::new(String::new());
@@ -402,7 +405,12 @@ fn ConfirmAction(
         };
         busy.set(true);
         spawn_local(async move {
-            match api::admin_action(&req).await {
+            let sent = if embedded {
+                api::embedded_action(&req).await
+            } else {
+                api::admin_action(&req).await
+            };
+            match sent {
                 Ok(reply) => {
                     result.set(Some((true, reply.message)));
                     pending.set(None);

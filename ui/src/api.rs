@@ -111,6 +111,15 @@ pub async fn admin_action(request: &AdminActionRequest) -> Result<AdminActionRep
     invoke("cmd_admin_action", &json!({ "request": request })).await
 }
 
+/// The same actions on the embedded gateway.
+pub async fn embedded_action(request: &AdminActionRequest) -> Result<AdminActionReply, ApiError> {
+    invoke(
+        "cmd_admin_action",
+        &json!({ "request": request, "source": "embedded" }),
+    )
+    .await
+}
+
 pub async fn templates_list() -> Result<TemplateSet, ApiError> {
     invoke("cmd_templates_list", &json!({})).await
 }

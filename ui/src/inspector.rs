@@ -8,9 +8,11 @@ use std::time::Duration;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use sockscope_protocol::{AdminTarget, InspectSnapshot, InspectorView, NamespaceInfo, SocketInfo};
+use sockscope_protocol::{
+    AdminActionKind, AdminTarget, InspectSnapshot, InspectorView, NamespaceInfo, SocketInfo,
+};
 
-use crate::admin_view::{leak_list, AdminSourceView, AdminTargetForm};
+use crate::admin_view::{leak_list, AdminSourceView, AdminTargetForm, ConfirmAction, Pending};
 use crate::api;
 use crate::event_table::clock;
 
@@ -189,9 +191,21 @@ fn connected_name_untracked(admin_view: RwSignal<Option<InspectorView>>) -> Stri
         .unwrap_or_default()
 }
 
-/// Today's view of the embedded gateway, with the tenant audit's badges.
+/// Today's view of the embedded gateway, with the tenant audit's badges and the
+/// same confirmed actions as an admin source.
 #[component]
 fn EmbeddedView() -> impl IntoView {
+    let pending = RwSignal::new(None::<Pending>);
+    let result = RwSignal::new(None::<(bool, String)>);
+    let ask = move |action, namespace: String, socket: Option<String>, room: Option<String>| {
+        result.set(None);
+        pending.set(Some(Pending {
+            action,
+            namespace,
+            socket,
+            room,
+        }));
+    };
     let snapshot = RwSignal::new(None::<InspectSnapshot>);
     let tenants = RwSignal::new(None::<InspectorView>);
     let problem = RwSignal::new(None::<String>);
@@ -230,8 +244,14 @@ fn EmbeddedView() -> impl IntoView {
 
     view! {
         <div id="embedded-view">
-            <p class="hint">"Embedded gateway: read-only here (actions need an admin source)."</p>
+            <p class="hint">"Embedded gateway: every action asks for confirmation first."</p>
             {leak_list(findings)}
+            <ConfirmAction pending=pending result=result embedded=true />
+            <Show when=move || result.get().is_some()>
+                <p id="admin-action-result" class="result" class:bad=move || result.get().is_some_and(|(ok, _)| !ok)>
+                    {move || result.get().map(|(_, t)| t).unwrap_or_default()}
+                </p>
+            </Show>
             <Show when=move || problem.get().is_some()>
                 <p class="empty" id="inspector-empty">{move || problem.get().unwrap_or_default()}</p>
             </Show>
@@ -243,11 +263,15 @@ fn EmbeddedView() -> impl IntoView {
                 <div class="ns" data-testid="inspect-namespace" data-namespace=ns.name.clone()>
                     <h3>{ns.name.clone()} <span class="dim">{format!(" · {} sockets · {} rooms", ns.sockets.len(), ns.rooms.len())}</span></h3>
                     <div class="rooms">
-                        {ns.rooms.iter().map(|r| view! {
+                        {ns.rooms.iter().map(|r| {
+                            let (nsn, room) = (ns.name.clone(), r.name.clone());
+                            view! {
                             <span class="room" data-testid="inspect-room" data-room=r.name.clone()>
                                 {r.name.clone()} <b>{r.sockets.len()}</b>
+                                <button class="mini" data-testid="room-emit"
+                                    on:click=move |_| ask(AdminActionKind::Emit, nsn.clone(), None, Some(room.clone()))>"emit…"</button>
                             </span>
-                        }).collect_view()}
+                        }}).collect_view()}
                     </div>
                     {by_tenant(&ns).into_iter().map(|(tenant, sockets)| view! {
                         <div class="tenant">
@@ -255,11 +279,13 @@ fn EmbeddedView() -> impl IntoView {
                             <table>
                                 <thead><tr>
                                     <th>"socket"</th><th>"user"</th><th>"transport"</th><th>"since"</th>
-                                    <th>"in"</th><th>"out"</th><th>"rooms"</th><th></th>
+                                    <th>"in"</th><th>"out"</th><th>"rooms"</th><th></th><th class="row-actions">"actions"</th>
                                 </tr></thead>
                                 <tbody>
                                     {sockets.into_iter().map(|s| {
                                         let id = s.id.clone();
+                                        let target = (ns.name.clone(), s.id.clone());
+                                        let (a, b, c, d) = (target.clone(), target.clone(), target.clone(), target);
                                         view! {
                                         <tr data-testid="inspect-socket" data-socket=s.id.clone()>
                                             <td class="mono">{s.id.clone()}</td>
@@ -275,6 +301,16 @@ fn EmbeddedView() -> impl IntoView {
                                                     <span class="pill bad" data-testid="socket-leak">{format!("leak ×{n}")}</span>
                                                 })
                                             }}</td>
+                                            <td class="row-actions">
+                                                <button class="mini danger" data-testid="socket-disconnect"
+                                                    on:click=move |_| ask(AdminActionKind::Disconnect, a.0.clone(), Some(a.1.clone()), None)>"disconnect"</button>
+                                                <button class="mini" data-testid="socket-join"
+                                                    on:click=move |_| ask(AdminActionKind::Join, b.0.clone(), Some(b.1.clone()), None)>"join…"</button>
+                                                <button class="mini" data-testid="socket-leave"
+                                                    on:click=move |_| ask(AdminActionKind::Leave, c.0.clone(), Some(c.1.clone()), None)>"leave…"</button>
+                                                <button class="mini" data-testid="socket-emit"
+                                                    on:click=move |_| ask(AdminActionKind::Emit, d.0.clone(), Some(d.1.clone()), None)>"emit…"</button>
+                                            </td>
                                         </tr>
                                     }}).collect_view()}
                                 </tbody>

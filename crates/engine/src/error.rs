@@ -125,6 +125,8 @@ pub enum Error {
     },
     #[error("admin namespace: {0}")]
     AdminSetup(String),
+    #[error("admin action: {0}")]
+    AdminAction(String),
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -136,6 +138,7 @@ impl Error {
             Error::Bind { .. } => "bind",
             Error::BadHost(_) => "bad_host",
             Error::AdminSetup(_) => "admin_setup",
+            Error::AdminAction(_) => "admin_action",
             Error::BadNamespace(_) => "bad_namespace",
             Error::AlreadyRunning(_) => "already_running",
             Error::NotRunning => "not_running",

@@ -144,6 +144,14 @@ impl Engine {
         self.gateway().await?.emit(req).await
     }
 
+    /// The Inspector's action on a socket or a room of the embedded gateway.
+    pub async fn admin_action(
+        &self,
+        req: &sockscope_protocol::AdminActionRequest,
+    ) -> Result<sockscope_protocol::AdminActionReply> {
+        self.gateway().await?.admin_action(req).await
+    }
+
     /// The running gateway's templates, or the shipped ones when it is stopped.
     pub async fn templates(&self) -> Result<TemplateSet> {
         match self.gateway().await {

@@ -1,5 +1,6 @@
 //! Inspector source commands: saved admin targets (passwords in the keychain), one
-//! connected admin source with its actions, and the embedded gateway's tenant view.
+//! connected admin source with its actions, and the embedded gateway's tenant view
+//! and actions.
 //! The connected source's picture reaches the UI through `relay::spawn_admin`.
 
 use sockscope_engine::admin::inspector::{self as source, AdminSources, SourceError};
@@ -60,11 +61,18 @@ pub async fn cmd_admin_disconnect(admin: State<'_, AdminState>) -> Result<(), Ap
     Ok(())
 }
 
+/// `source` is `"embedded"` for the embedded gateway; otherwise (or absent) the
+/// connected admin source.
 #[tauri::command]
 pub async fn cmd_admin_action(
+    engine: State<'_, EngineState>,
     admin: State<'_, AdminState>,
     request: AdminActionRequest,
+    source: Option<String>,
 ) -> Result<AdminActionReply, ApiError> {
+    if source.as_deref() == Some("embedded") {
+        return engine.admin_action(&request).await.map_err(api_error);
+    }
     admin.act(&request).await.map_err(source_error)
 }
 

@@ -31,14 +31,16 @@ use serde_json::{json, Map, Value};
 use socketioxide::extract::{State, TryData};
 use socketioxide::handler::ConnectHandler;
 use socketioxide::socket::Sid;
-use sockscope_protocol::{Direction, EventRecord};
+use sockscope_protocol::{
+    AdminActionKind, AdminActionReply, AdminActionRequest, Direction, EventRecord,
+};
 use tokio::sync::{broadcast, Notify};
 use tokio::task::JoinHandle;
 
 use super::args::Args;
 use super::auth::Principal;
 use super::socket::{count_out, publish_now, stats_of};
-use super::{ArgList, Shared, SocketIo, SocketRef, SOURCE};
+use super::{ArgList, GatewayHandle, Shared, SocketIo, SocketRef, SOURCE};
 use crate::bus;
 
 /// How often `server_stats` goes out, as the Node admin server does.
@@ -351,19 +353,18 @@ fn target(io: &SocketIo, nsp: &str, filter: Option<&str>) -> Target {
     }
 }
 
-/// The namespace an action names, if the gateway serves it (the admin namespace
-/// itself is not a target).
-fn served<'a>(shared: &'a Shared, args: &'a Value, action: &str) -> Option<(&'a str, SocketIo)> {
-    let nsp = args.get(0).and_then(Value::as_str)?;
+/// The gateway's socket.io instance, if it serves the namespace an action names
+/// (the admin namespace itself is not a target).
+fn served(shared: &Shared, nsp: &str, action: &str) -> crate::Result<SocketIo> {
     if !shared.namespaces.iter().any(|n| n == nsp) {
         tracing::warn!(
             action,
             namespace = nsp,
             "admin action on a namespace the gateway does not serve"
         );
-        return None;
+        return Err(crate::Error::UnknownNamespace(nsp.to_owned()));
     }
-    Some((nsp, shared.io()?))
+    shared.io().ok_or(crate::Error::NotRunning)
 }
 
 fn wake(shared: &Shared) {
@@ -372,10 +373,50 @@ fn wake(shared: &Shared) {
     }
 }
 
+/// Emits `event` with the argument list `rest` to the sockets `filter` names (a
+/// socket id, a room, or none for the whole namespace) and publishes it on the bus.
+/// Shared by the admin namespace's `emit` and the Inspector's action on the
+/// embedded gateway. Returns how many sockets it was addressed to.
+pub(crate) async fn act_emit(
+    shared: &Shared,
+    nsp: &str,
+    filter: Option<&str>,
+    event: &str,
+    rest: Vec<Value>,
+) -> crate::Result<usize> {
+    let io = served(shared, nsp, "emit")?;
+    let op = io.of(nsp).ok_or(crate::Error::NotRunning)?;
+    let _turn = shared.state.broadcasts.lock().await;
+    match target(&io, nsp, filter) {
+        Target::One(sock) => {
+            sock.emit(event, &ArgList(&rest))
+                .map_err(|e| crate::Error::Emit(e.to_string()))?;
+            count_out(std::slice::from_ref(&sock));
+            publish_now(&sock, shared, Direction::S2c, event, Value::Array(rest));
+            Ok(1)
+        }
+        t => {
+            let (op, rooms) = match t {
+                Target::Room(r) => (op.to(r.clone()), vec![r]),
+                _ => (op, Vec::new()),
+            };
+            let sockets = op.clone().sockets();
+            op.emit(event, &ArgList(&rest))
+                .await
+                .map_err(|e| crate::Error::Emit(e.to_string()))?;
+            count_out(&sockets);
+            let mut rec = bus::record(SOURCE, Direction::S2c, nsp, event, Value::Array(rest));
+            rec.rooms = rooms;
+            shared.bus.publish(rec);
+            Ok(sockets.len())
+        }
+    }
+}
+
 /// `emit(nsp, filter, event, ...args)`.
 async fn on_emit(s: SocketRef, args: Args, State(shared): State<Arc<Shared>>) {
     let v = &args.values;
-    let Some((nsp, io)) = served(&shared, v, "emit") else {
+    let Some(nsp) = v.get(0).and_then(Value::as_str) else {
         return;
     };
     let Some(event) = v.get(2).and_then(Value::as_str) else {
@@ -387,32 +428,8 @@ async fn on_emit(s: SocketRef, args: Args, State(shared): State<Arc<Shared>>) {
         .unwrap_or_default();
     let filter = v.get(1).and_then(Value::as_str);
     tracing::info!(admin = %s.id, namespace = nsp, event, to = ?filter, "admin emit");
-    let Some(op) = io.of(nsp) else { return };
-    let _turn = shared.state.broadcasts.lock().await;
-    match target(&io, nsp, filter) {
-        Target::One(sock) => {
-            if let Err(error) = sock.emit(event, &ArgList(&rest)) {
-                tracing::warn!(%error, "admin emit failed");
-                return;
-            }
-            count_out(std::slice::from_ref(&sock));
-            publish_now(&sock, &shared, Direction::S2c, event, Value::Array(rest));
-        }
-        t => {
-            let (op, rooms) = match t {
-                Target::Room(r) => (op.to(r.clone()), vec![r]),
-                _ => (op, Vec::new()),
-            };
-            let sockets = op.clone().sockets();
-            if let Err(error) = op.emit(event, &ArgList(&rest)).await {
-                tracing::warn!(%error, "admin emit failed");
-                return;
-            }
-            count_out(&sockets);
-            let mut rec = bus::record(SOURCE, Direction::S2c, nsp, event, Value::Array(rest));
-            rec.rooms = rooms;
-            shared.bus.publish(rec);
-        }
+    if let Err(error) = act_emit(&shared, nsp, filter, event, rest).await {
+        tracing::warn!(%error, "admin emit failed");
     }
 }
 
@@ -427,7 +444,7 @@ async fn on_leave(s: SocketRef, args: Args, State(shared): State<Arc<Shared>>) {
 /// `join(nsp, room, filter?)` / `leave(nsp, room, filter?)`.
 async fn membership(s: &SocketRef, v: &Value, shared: &Shared, join: bool) {
     let action = if join { "join" } else { "leave" };
-    let Some((nsp, io)) = served(shared, v, action) else {
+    let Some(nsp) = v.get(0).and_then(Value::as_str) else {
         return;
     };
     let Some(room) = v.get(1).and_then(Value::as_str).map(str::to_owned) else {
@@ -435,7 +452,22 @@ async fn membership(s: &SocketRef, v: &Value, shared: &Shared, join: bool) {
     };
     let filter = v.get(2).and_then(Value::as_str);
     tracing::info!(admin = %s.id, namespace = nsp, room, to = ?filter, action, "admin action");
-    let Some(op) = io.of(nsp) else { return };
+    if let Err(error) = act_membership(shared, nsp, room, filter, join).await {
+        tracing::warn!(%error, action, "admin action failed");
+    }
+}
+
+/// Makes the sockets `filter` names join (or leave) `room`. Shared by the admin
+/// namespace's `join`/`leave` and the Inspector's actions on the embedded gateway.
+pub(crate) async fn act_membership(
+    shared: &Shared,
+    nsp: &str,
+    room: String,
+    filter: Option<&str>,
+    join: bool,
+) -> crate::Result<()> {
+    let io = served(shared, nsp, if join { "join" } else { "leave" })?;
+    let op = io.of(nsp).ok_or(crate::Error::NotRunning)?;
     let result = match (target(&io, nsp, filter), join) {
         (Target::One(sock), true) => {
             sock.join(room);
@@ -450,31 +482,132 @@ async fn membership(s: &SocketRef, v: &Value, shared: &Shared, join: bool) {
         (Target::All, true) => op.join(room).await,
         (Target::All, false) => op.leave(room).await,
     };
-    if let Err(error) = result {
-        tracing::warn!(%error, action, "admin action failed");
-    }
     wake(shared);
+    result.map_err(|e| crate::Error::AdminAction(e.to_string()))
 }
 
 /// `_disconnect(nsp, close, filter?)`. socketioxide closes a socket, not its whole
 /// connection, so `close` disconnects the same sockets.
 async fn on_disconnect(s: SocketRef, args: Args, State(shared): State<Arc<Shared>>) {
     let v = &args.values;
-    let Some((nsp, io)) = served(&shared, v, "_disconnect") else {
+    let Some(nsp) = v.get(0).and_then(Value::as_str) else {
         return;
     };
     let filter = v.get(2).and_then(Value::as_str);
     tracing::info!(admin = %s.id, namespace = nsp, to = ?filter, "admin disconnect");
-    let Some(op) = io.of(nsp) else { return };
+    if let Err(error) = act_disconnect(&shared, nsp, filter).await {
+        tracing::warn!(%error, "admin disconnect failed");
+    }
+}
+
+/// Disconnects the sockets `filter` names. Shared by the admin namespace's
+/// `_disconnect` and the Inspector's action on the embedded gateway.
+pub(crate) async fn act_disconnect(
+    shared: &Shared,
+    nsp: &str,
+    filter: Option<&str>,
+) -> crate::Result<()> {
+    let io = served(shared, nsp, "_disconnect")?;
+    let op = io.of(nsp).ok_or(crate::Error::NotRunning)?;
     let result = match target(&io, nsp, filter) {
         Target::One(sock) => sock.disconnect().map_err(|e| e.to_string()),
         Target::Room(r) => op.within(r).disconnect().await.map_err(|e| e.to_string()),
         Target::All => op.disconnect().await.map_err(|e| e.to_string()),
     };
-    if let Err(error) = result {
-        tracing::warn!(%error, "admin disconnect failed");
+    wake(shared);
+    result.map_err(crate::Error::AdminAction)
+}
+
+/// Where the Inspector's actions on the embedded gateway appear on the bus.
+pub const INSPECTOR_SOURCE: &str = "inspector";
+
+impl GatewayHandle {
+    /// The Inspector's action on the embedded gateway (disconnect, join, leave, emit
+    /// on a socket or a room), by the same code as the admin namespace's. The action
+    /// goes on the bus as an operator record (an emit as the event it sent). Refuses
+    /// a socket that is not connected rather than treating its id as a room name.
+    pub async fn admin_action(&self, req: &AdminActionRequest) -> crate::Result<AdminActionReply> {
+        let ns = Some(req.namespace.as_str())
+            .filter(|n| !n.is_empty())
+            .unwrap_or("/");
+        let given = |v: &Option<String>| {
+            v.as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+        };
+        let need = |v: &Option<String>, what: &str| {
+            given(v).ok_or_else(|| crate::Error::AdminAction(format!("{what} is missing")))
+        };
+        let live = |id: &str| {
+            Sid::from_str(id)
+                .ok()
+                .and_then(|sid| self.io.of(ns)?.get_socket(sid))
+                .map(|_| ())
+                .ok_or_else(|| {
+                    crate::Error::AdminAction(format!("no socket {id} is connected to {ns}"))
+                })
+        };
+        let shared = &*self.shared;
+        served(shared, ns, "inspector")?;
+        let (what, event, args, socket) = match req.action {
+            AdminActionKind::Disconnect => {
+                let socket = need(&req.socket, "the socket")?;
+                live(&socket)?;
+                act_disconnect(shared, ns, Some(&socket)).await?;
+                (
+                    format!("disconnect {socket}"),
+                    "_disconnect",
+                    json!([]),
+                    Some(socket),
+                )
+            }
+            AdminActionKind::Join | AdminActionKind::Leave => {
+                let join = req.action == AdminActionKind::Join;
+                let room = need(&req.room, "the room")?;
+                let socket = need(&req.socket, "the socket")?;
+                live(&socket)?;
+                act_membership(shared, ns, room.clone(), Some(&socket), join).await?;
+                let verb = if join { "join" } else { "leave" };
+                (
+                    format!("{verb} {room} {socket}"),
+                    verb,
+                    json!([room]),
+                    Some(socket),
+                )
+            }
+            AdminActionKind::Emit => {
+                let event = need(&req.event, "the event name")?;
+                let socket = given(&req.socket);
+                if let Some(id) = &socket {
+                    live(id)?;
+                }
+                let to = socket.clone().or_else(|| given(&req.room));
+                let rest = match &req.args {
+                    Value::Array(a) => a.clone(),
+                    Value::Null => Vec::new(),
+                    other => vec![other.clone()],
+                };
+                let n = act_emit(shared, ns, to.as_deref(), &event, rest).await?;
+                let to = to.as_deref().unwrap_or("every socket");
+                let message = format!("emit {event} to {to}: addressed to {n} socket(s)");
+                tracing::info!(namespace = ns, action = %message, "inspector action");
+                // act_emit published the event itself, as POST /emit does.
+                return Ok(AdminActionReply {
+                    confirmed: true,
+                    message,
+                });
+            }
+        };
+        let mut rec = bus::record(INSPECTOR_SOURCE, Direction::S2c, ns, event, args);
+        rec.socket_id = socket;
+        shared.bus.publish(rec);
+        tracing::info!(namespace = ns, action = %what, "inspector action");
+        Ok(AdminActionReply {
+            confirmed: true,
+            message: format!("{what}: done on the embedded gateway"),
+        })
     }
-    wake(&shared);
 }
 
 fn now_iso() -> String {
