@@ -38,6 +38,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use super::client::{Arrivals, ConnectFailure, Outcome, Waits};
 use super::report::{Latency, Stats};
+use crate::connection::wire::{ws_origin, WsOrigin};
 use crate::{Error, Result};
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -49,19 +50,7 @@ pub const DEFAULT_PATH: &str = "/websocket";
 /// The WebSocket URL of `path` on a gateway given as `http(s)://host[:port]` or
 /// `ws(s)://...`.
 pub fn websocket_url(target: &str, path: &str) -> Result<String> {
-    let bad = |why: &str| Error::BadTarget(format!("{target}: {why}"));
-    let (scheme, rest) = target
-        .split_once("://")
-        .ok_or_else(|| bad("expected http://host:port"))?;
-    let ws = match scheme.to_ascii_lowercase().as_str() {
-        "http" | "ws" => "ws",
-        "https" | "wss" => "wss",
-        _ => return Err(bad("the scheme must be http, https, ws or wss")),
-    };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    if authority.is_empty() {
-        return Err(bad("no host"));
-    }
+    let WsOrigin { ws, authority, .. } = ws_origin(target)?;
     let path = if path.starts_with('/') {
         path.to_owned()
     } else {
