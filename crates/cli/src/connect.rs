@@ -343,6 +343,20 @@ impl Client {
 }
 
 impl ConnectArgs {
+    /// What every command that connects does first: applies the redaction and TLS
+    /// flags and checks the connection flags, so bad flags fail before anything
+    /// connects.
+    fn prepare(&self) -> Result<()> {
+        self.redact.apply();
+        self.tls.announce();
+        if self.ws {
+            self.ws_options()?;
+        } else {
+            self.options()?;
+        }
+        Ok(())
+    }
+
     fn ws_options(&self) -> Result<WsOptions> {
         let mut on_connect = Vec::new();
         for m in &self.sends {
@@ -424,13 +438,7 @@ impl ConnectArgs {
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub async fn connect(args: ConnectArgs) -> Result<()> {
-    args.redact.apply();
-    args.tls.announce();
-    if args.ws {
-        args.ws_options()?;
-    } else {
-        args.options()?;
-    }
+    args.prepare()?;
     let bus = Bus::new();
     let mut rx = bus.subscribe();
     let (conn, target) = Client::open(&args, &bus).await?;
@@ -495,13 +503,7 @@ pub(crate) async fn watch(
     count: Option<u64>,
     mut each: impl FnMut(&sockscope_protocol::EventRecord) -> Result<()>,
 ) -> Result<Watched> {
-    args.redact.apply();
-    args.tls.announce();
-    if args.ws {
-        args.ws_options()?;
-    } else {
-        args.options()?;
-    }
+    args.prepare()?;
     let bus = Bus::new();
     let mut rx = bus.subscribe();
     let (conn, target) = Client::open(args, &bus).await?;
@@ -553,14 +555,7 @@ pub(crate) async fn watch(
 }
 
 pub async fn record(args: RecordArgs) -> Result<()> {
-    args.connect.redact.apply();
-    args.connect.tls.announce();
-    // Bad flags fail before anything connects.
-    if args.connect.ws {
-        args.connect.ws_options()?;
-    } else {
-        args.connect.options()?;
-    }
+    args.connect.prepare()?;
     let store = args.db.open()?;
     let bus = Bus::new();
     // The recording and the printer each have their own subscription, both taken
