@@ -486,6 +486,18 @@ pub async fn connect(args: ConnectArgs) -> Result<()> {
     }
 }
 
+/// Resolves once `duration` (counted from this call) is over; never without one.
+/// The `--duration` of `watch` and `record`.
+fn time_up(duration: Option<Duration>) -> impl std::future::Future<Output = ()> {
+    let deadline = duration.map(|d| tokio::time::Instant::now() + d);
+    async move {
+        match deadline {
+            Some(d) => tokio::time::sleep_until(d).await,
+            None => std::future::pending().await,
+        }
+    }
+}
+
 /// What [`watch`] saw: events passed on, and events the bus dropped before they
 /// could be (the consumer fell behind).
 #[derive(Debug, Default, Clone, Copy)]
@@ -507,13 +519,7 @@ pub(crate) async fn watch(
     let bus = Bus::new();
     let mut rx = bus.subscribe();
     let (conn, target) = Client::open(args, &bus).await?;
-    let deadline = duration.map(|d| tokio::time::Instant::now() + d);
-    let until = async {
-        match deadline {
-            Some(d) => tokio::time::sleep_until(d).await,
-            None => std::future::pending().await,
-        }
-    };
+    let until = time_up(duration);
     tokio::pin!(until);
     let stop = shutdown_signal();
     tokio::pin!(stop);
@@ -571,13 +577,7 @@ pub async fn record(args: RecordArgs) -> Result<()> {
     let bar = indicatif::ProgressBar::new_spinner();
     bar.set_draw_target(indicatif::ProgressDrawTarget::stderr_with_hz(4));
     let started = Instant::now();
-    let deadline = args.duration.map(|d| tokio::time::Instant::now() + d);
-    let until = async {
-        match deadline {
-            Some(d) => tokio::time::sleep_until(d).await,
-            None => std::future::pending().await,
-        }
-    };
+    let until = time_up(args.duration);
     tokio::pin!(until);
     let stop = shutdown_signal();
     tokio::pin!(stop);
