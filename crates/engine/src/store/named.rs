@@ -72,3 +72,54 @@ impl NamedRows {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use sockscope_protocol::{AdminTarget, TargetProfile};
+
+    use super::*;
+
+    #[test]
+    fn both_lists_upsert_by_name_list_in_order_and_skip_an_unreadable_row() {
+        let dir = std::env::temp_dir().join(format!("sockscope-named-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = Store::open(dir.join("n.db")).unwrap();
+        let target = |name: &str, namespace: &str| TargetProfile {
+            name: name.into(),
+            url: "http://127.0.0.1:3069".into(),
+            namespace: namespace.into(),
+            ..TargetProfile::default()
+        };
+        store.save_target(&target("b", "/one")).unwrap();
+        store.save_target(&target("a", "/x")).unwrap();
+        store.save_target(&target("b", "/two")).unwrap();
+        store
+            .connect()
+            .unwrap()
+            .execute(
+                "INSERT INTO targets (name, profile, updated_at) VALUES ('c', 'not json', 0)",
+                [],
+            )
+            .unwrap();
+        let all = store.targets().unwrap();
+        let seen: Vec<_> = all
+            .iter()
+            .map(|t| (t.name.as_str(), t.namespace.as_str()))
+            .collect();
+        assert_eq!(seen, [("a", "/x"), ("b", "/two")]);
+        store.delete_target("b").unwrap();
+        store.delete_target("absent").unwrap();
+        assert_eq!(store.targets().unwrap().len(), 1);
+        // The other table is its own list.
+        let admin = AdminTarget {
+            name: "a".into(),
+            ..AdminTarget::default()
+        };
+        store.save_admin_target(&admin).unwrap();
+        assert_eq!(store.admin_targets().unwrap().len(), 1);
+        store.delete_admin_target("a").unwrap();
+        assert!(store.admin_targets().unwrap().is_empty());
+        assert_eq!(store.targets().unwrap().len(), 1);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
