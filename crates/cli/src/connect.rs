@@ -343,6 +343,20 @@ impl Client {
 }
 
 impl ConnectArgs {
+    /// What every command that connects does first: applies the redaction and TLS
+    /// flags and checks the connection flags, so bad flags fail before anything
+    /// connects.
+    fn prepare(&self) -> Result<()> {
+        self.redact.apply();
+        self.tls.announce();
+        if self.ws {
+            self.ws_options()?;
+        } else {
+            self.options()?;
+        }
+        Ok(())
+    }
+
     fn ws_options(&self) -> Result<WsOptions> {
         let mut on_connect = Vec::new();
         for m in &self.sends {
@@ -424,13 +438,7 @@ impl ConnectArgs {
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub async fn connect(args: ConnectArgs) -> Result<()> {
-    args.redact.apply();
-    args.tls.announce();
-    if args.ws {
-        args.ws_options()?;
-    } else {
-        args.options()?;
-    }
+    args.prepare()?;
     let bus = Bus::new();
     let mut rx = bus.subscribe();
     let (conn, target) = Client::open(&args, &bus).await?;
@@ -478,6 +486,18 @@ pub async fn connect(args: ConnectArgs) -> Result<()> {
     }
 }
 
+/// Resolves once `duration` (counted from this call) is over; never without one.
+/// The `--duration` of `watch` and `record`.
+fn time_up(duration: Option<Duration>) -> impl std::future::Future<Output = ()> {
+    let deadline = duration.map(|d| tokio::time::Instant::now() + d);
+    async move {
+        match deadline {
+            Some(d) => tokio::time::sleep_until(d).await,
+            None => std::future::pending().await,
+        }
+    }
+}
+
 /// What [`watch`] saw: events passed on, and events the bus dropped before they
 /// could be (the consumer fell behind).
 #[derive(Debug, Default, Clone, Copy)]
@@ -495,23 +515,11 @@ pub(crate) async fn watch(
     count: Option<u64>,
     mut each: impl FnMut(&sockscope_protocol::EventRecord) -> Result<()>,
 ) -> Result<Watched> {
-    args.redact.apply();
-    args.tls.announce();
-    if args.ws {
-        args.ws_options()?;
-    } else {
-        args.options()?;
-    }
+    args.prepare()?;
     let bus = Bus::new();
     let mut rx = bus.subscribe();
     let (conn, target) = Client::open(args, &bus).await?;
-    let deadline = duration.map(|d| tokio::time::Instant::now() + d);
-    let until = async {
-        match deadline {
-            Some(d) => tokio::time::sleep_until(d).await,
-            None => std::future::pending().await,
-        }
-    };
+    let until = time_up(duration);
     tokio::pin!(until);
     let stop = shutdown_signal();
     tokio::pin!(stop);
@@ -553,14 +561,7 @@ pub(crate) async fn watch(
 }
 
 pub async fn record(args: RecordArgs) -> Result<()> {
-    args.connect.redact.apply();
-    args.connect.tls.announce();
-    // Bad flags fail before anything connects.
-    if args.connect.ws {
-        args.connect.ws_options()?;
-    } else {
-        args.connect.options()?;
-    }
+    args.connect.prepare()?;
     let store = args.db.open()?;
     let bus = Bus::new();
     // The recording and the printer each have their own subscription, both taken
@@ -576,13 +577,7 @@ pub async fn record(args: RecordArgs) -> Result<()> {
     let bar = indicatif::ProgressBar::new_spinner();
     bar.set_draw_target(indicatif::ProgressDrawTarget::stderr_with_hz(4));
     let started = Instant::now();
-    let deadline = args.duration.map(|d| tokio::time::Instant::now() + d);
-    let until = async {
-        match deadline {
-            Some(d) => tokio::time::sleep_until(d).await,
-            None => std::future::pending().await,
-        }
-    };
+    let until = time_up(args.duration);
     tokio::pin!(until);
     let stop = shutdown_signal();
     tokio::pin!(stop);

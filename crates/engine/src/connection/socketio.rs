@@ -181,6 +181,19 @@ fn base64_of(b: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(b)
 }
 
+/// A new connection's id, its bus source name (`connection:<id>`) and its
+/// namespace (`/` when none is given): the same for both clients.
+fn identity(opts: &ConnectOptions) -> (u64, String, String) {
+    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    let source = format!("connection:{id}");
+    let ns = if opts.namespace.is_empty() {
+        "/".to_owned()
+    } else {
+        opts.namespace.clone()
+    };
+    (id, source, ns)
+}
+
 impl Connection {
     /// Connects and waits (up to `timeout`) for the namespace to be joined; a refusal
     /// (`connect_error`) or an unreachable target is an error with the server's words.
@@ -205,13 +218,7 @@ impl Connection {
                 "polling needs the rust_socketio client (Engine.IO v4, JSON parser, no ack replies); Sockscope's own client speaks websocket only".into(),
             ));
         }
-        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-        let source = format!("connection:{id}");
-        let ns = if opts.namespace.is_empty() {
-            "/".to_owned()
-        } else {
-            opts.namespace.clone()
-        };
+        let (id, source, ns) = identity(&opts);
         let opened = match native::open_joined(&opts, &ns, eio, timeout).await {
             Ok(o) => o,
             Err(e) => {
@@ -252,13 +259,7 @@ impl Connection {
     }
 
     async fn open_library(opts: ConnectOptions, bus: Bus, timeout: Duration) -> Result<Self> {
-        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-        let source = format!("connection:{id}");
-        let ns = if opts.namespace.is_empty() {
-            "/".to_owned()
-        } else {
-            opts.namespace.clone()
-        };
+        let (id, source, ns) = identity(&opts);
         let (ready_tx, ready_rx) = oneshot::channel::<std::result::Result<(), String>>();
         let ready = Arc::new(Mutex::new(Some(ready_tx)));
         let health = Arc::new(Health::new(bus.clone(), &source, &ns));

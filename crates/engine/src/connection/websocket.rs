@@ -113,8 +113,9 @@ impl WsOptions {
     }
 }
 
-/// Percent-encodes everything but RFC 3986's unreserved characters.
-fn percent(s: &str) -> String {
+/// Percent-encodes everything but RFC 3986's unreserved characters (a query
+/// component): also what the simulator's scenario queries use.
+pub(crate) fn percent(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {

@@ -285,13 +285,18 @@ pub fn pong() -> Message {
     Message::text("3")
 }
 
-/// The WebSocket URL of a gateway given as `http(s)://host[:port][/path]` or
-/// `ws(s)://...`, on Socket.IO's default `/socket.io/` path, with `query`.
-pub fn websocket_url(
-    target: &str,
-    eio: Eio,
-    query: &[(String, String)],
-) -> Result<String, crate::Error> {
+/// A gateway address split for a WebSocket URL: the `ws`/`wss` scheme it maps to,
+/// its authority (`host[:port]`), and everything after `scheme://`.
+pub(crate) struct WsOrigin<'a> {
+    pub ws: &'static str,
+    pub authority: &'a str,
+    pub rest: &'a str,
+}
+
+/// Reads a gateway given as `http(s)://host[:port]...` or `ws(s)://...`: what every
+/// WebSocket URL the engine builds (Socket.IO's, the plain WebSocket simulator's)
+/// starts from. A missing or unknown scheme or an empty host is a `BadTarget`.
+pub(crate) fn ws_origin(target: &str) -> Result<WsOrigin<'_>, crate::Error> {
     let bad = |why: &str| crate::Error::BadTarget(format!("{target}: {why}"));
     let (scheme, rest) = target
         .split_once("://")
@@ -305,6 +310,25 @@ pub fn websocket_url(
     if authority.is_empty() {
         return Err(bad("no host"));
     }
+    Ok(WsOrigin {
+        ws,
+        authority,
+        rest,
+    })
+}
+
+/// The WebSocket URL of a gateway given as `http(s)://host[:port][/path]` or
+/// `ws(s)://...`, on Socket.IO's default `/socket.io/` path, with `query`.
+pub fn websocket_url(
+    target: &str,
+    eio: Eio,
+    query: &[(String, String)],
+) -> Result<String, crate::Error> {
+    let WsOrigin {
+        ws,
+        authority,
+        rest,
+    } = ws_origin(target)?;
     let mut url = format!(
         "{ws}://{authority}/socket.io/?EIO={}&transport=websocket",
         eio.number()

@@ -118,24 +118,153 @@ pub fn event_frame(ns: &str, event: &str, data: &Value, ack: Option<u64>) -> Str
     codec::Packet::new(Kind::Event, ns, ack, Some(body)).frame()
 }
 
-/// The last arrivals of one event name (for `wait_for`).
+/// The last arrivals of one event name or message type (for `wait_for`).
 #[derive(Debug, Clone, Copy)]
-struct Seen {
-    count: u64,
-    last_at: Instant,
+pub(super) struct Seen {
+    pub count: u64,
+    pub last_at: Instant,
     /// Whether the last one carried a payload timestamp (latency already measured).
-    timed: bool,
+    pub timed: bool,
+}
+
+/// What the reader task and the scenario task of one virtual client share, whatever
+/// its protocol (this Socket.IO client and [`super::ws_client`]): the counts of what
+/// arrived, a wake-up for waiters, and whether the connection is closing or gone.
+pub(super) struct Arrivals {
+    pub stats: Arc<Stats>,
+    seen: Mutex<HashMap<String, Seen>>,
+    pub wake: Notify,
+    pub closing: AtomicBool,
+    pub gone: AtomicBool,
+}
+
+impl Arrivals {
+    pub fn new(stats: Arc<Stats>) -> Self {
+        Self {
+            stats,
+            seen: Mutex::new(HashMap::new()),
+            wake: Notify::new(),
+            closing: AtomicBool::new(false),
+            gone: AtomicBool::new(false),
+        }
+    }
+
+    /// Counts one arrival of `name` (an event name or message type) carrying
+    /// `payload`: a payload timestamp is a delivery latency sample. Wakes the waiters.
+    pub fn arrived(&self, name: String, payload: &Value) {
+        let now = Instant::now();
+        self.stats.received(&name);
+        let timed = match payload_timestamp(payload) {
+            Some(ts) => {
+                let micros = now_micros().saturating_sub(ts).max(0);
+                self.stats
+                    .latency_micros(Latency::Delivery, u64::try_from(micros).unwrap_or(0));
+                true
+            }
+            None => false,
+        };
+        if let Ok(mut seen) = self.seen.lock() {
+            let s = seen.entry(name).or_insert(Seen {
+                count: 0,
+                last_at: now,
+                timed,
+            });
+            s.count += 1;
+            s.last_at = now;
+            s.timed = timed;
+        }
+        self.wake.notify_waiters();
+    }
+
+    pub fn seen(&self, name: &str) -> Option<Seen> {
+        self.seen.lock().ok().and_then(|s| s.get(name).copied())
+    }
+
+    pub fn is_gone(&self) -> bool {
+        self.gone.load(Ordering::SeqCst)
+    }
+
+    /// Waits until `check` finds what it looks for (`Ok`), the connection ends
+    /// (`Err(Outcome::Gone)`) or `timeout` passes (`Err(Outcome::TimedOut)`).
+    pub async fn wait_until<R>(
+        &self,
+        timeout: Duration,
+        mut check: impl FnMut(&Self) -> Option<R>,
+    ) -> std::result::Result<R, Outcome> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let woken = self.wake.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
+            if let Some(r) = check(self) {
+                return Ok(r);
+            }
+            if self.is_gone() {
+                return Err(Outcome::Gone);
+            }
+            if tokio::time::timeout_at(deadline, woken).await.is_err() {
+                return Err(Outcome::TimedOut);
+            }
+        }
+    }
+}
+
+/// The scenario task's side of `wait_for`, whatever the protocol: how many of each
+/// name it has consumed, and when it last emitted (for delivery latency).
+#[derive(Default)]
+pub(super) struct Waits {
+    consumed: HashMap<String, u64>,
+    last_emit: Option<Instant>,
+}
+
+impl Waits {
+    pub fn emitted(&mut self, at: Instant) {
+        self.last_emit = Some(at);
+    }
+
+    /// Marks the first `count` arrivals of `name` consumed (`wait_for` skips them).
+    pub fn consume(&mut self, name: &str, count: u64) {
+        self.consumed.insert(name.to_owned(), count);
+    }
+
+    /// Waits for the next unconsumed `name`. Without a payload timestamp, its
+    /// delivery latency is measured from the last emit.
+    pub async fn wait_for(
+        &mut self,
+        arrivals: &Arrivals,
+        name: &str,
+        timeout: Duration,
+    ) -> Outcome {
+        let consumed = self.consumed.get(name).copied().unwrap_or(0);
+        let found = arrivals
+            .wait_until(timeout, |a| a.seen(name).filter(|s| s.count > consumed))
+            .await;
+        match found {
+            Ok(seen) => {
+                self.consume(name, consumed + 1);
+                if let (false, Some(emitted)) = (seen.timed, self.last_emit) {
+                    if seen.last_at >= emitted {
+                        arrivals
+                            .stats
+                            .latency(Latency::Delivery, seen.last_at - emitted);
+                    }
+                }
+                Outcome::Ok
+            }
+            Err(Outcome::TimedOut) => {
+                arrivals.stats.error("wait_timeout");
+                Outcome::TimedOut
+            }
+            Err(other) => other,
+        }
+    }
 }
 
 /// What the reader task and the scenario task of one client share.
 struct Inbox {
     ns: String,
-    stats: Arc<Stats>,
-    seen: Mutex<HashMap<String, Seen>>,
+    arrivals: Arrivals,
     pending_acks: Mutex<HashMap<u64, oneshot::Sender<Instant>>>,
-    wake: Notify,
-    closing: AtomicBool,
-    gone: AtomicBool,
 }
 
 /// A connected virtual client.
@@ -145,9 +274,7 @@ pub struct Client {
     sink: Arc<tokio::sync::Mutex<Sink>>,
     reader: JoinHandle<()>,
     next_ack: u64,
-    /// Occurrences of each event name already consumed by `wait_for`.
-    consumed: HashMap<String, u64>,
-    last_emit: Option<Instant>,
+    waits: Waits,
 }
 
 /// What a wait or an ack came to.
@@ -213,12 +340,8 @@ impl Client {
         let sink = Arc::new(tokio::sync::Mutex::new(sink));
         let inbox = Arc::new(Inbox {
             ns: ns.to_owned(),
-            stats,
-            seen: Mutex::new(HashMap::new()),
+            arrivals: Arrivals::new(stats),
             pending_acks: Mutex::new(HashMap::new()),
-            wake: Notify::new(),
-            closing: AtomicBool::new(false),
-            gone: AtomicBool::new(false),
         });
         let reader = tokio::spawn(read_loop(stream, wire, sink.clone(), inbox.clone(), index));
         Ok(Self {
@@ -227,8 +350,7 @@ impl Client {
             sink,
             reader,
             next_ack: 0,
-            consumed: HashMap::new(),
-            last_emit: None,
+            waits: Waits::default(),
         })
     }
 
@@ -239,7 +361,7 @@ impl Client {
         data: &Value,
         ack_timeout: Option<Duration>,
     ) -> Result<Outcome> {
-        let stats = self.inbox.stats.clone();
+        let stats = self.inbox.arrivals.stats.clone();
         let ack = match ack_timeout {
             Some(_) => {
                 let id = self.next_ack;
@@ -261,7 +383,7 @@ impl Client {
             return Err(Error::Emit(e.to_string()));
         }
         stats.sent(event);
-        self.last_emit = Some(sent_at);
+        self.waits.emitted(sent_at);
         let (Some((id, rx)), Some(timeout)) = (ack, ack_timeout) else {
             return Ok(Outcome::Ok);
         };
@@ -286,47 +408,23 @@ impl Client {
     /// Waits for the next unconsumed `event`. Without a payload timestamp, its
     /// delivery latency is measured from this client's last emit.
     pub async fn wait_for(&mut self, event: &str, timeout: Duration) -> Outcome {
-        let deadline = tokio::time::Instant::now() + timeout;
-        let consumed = self.consumed.get(event).copied().unwrap_or(0);
-        loop {
-            let woken = self.inbox.wake.notified();
-            tokio::pin!(woken);
-            woken.as_mut().enable();
-            let seen = self
-                .inbox
-                .seen
-                .lock()
-                .ok()
-                .and_then(|s| s.get(event).copied());
-            if let Some(seen) = seen.filter(|s| s.count > consumed) {
-                self.consumed.insert(event.to_owned(), consumed + 1);
-                if let (false, Some(emitted)) = (seen.timed, self.last_emit) {
-                    if seen.last_at >= emitted {
-                        self.inbox
-                            .stats
-                            .latency(Latency::Delivery, seen.last_at - emitted);
-                    }
-                }
-                return Outcome::Ok;
-            }
-            if self.inbox.gone.load(Ordering::SeqCst) {
-                return Outcome::Gone;
-            }
-            if tokio::time::timeout_at(deadline, woken).await.is_err() {
-                self.inbox.stats.error("wait_timeout");
-                tracing::debug!(client = self.index, event, "simulated wait timed out");
-                return Outcome::TimedOut;
-            }
+        let outcome = self
+            .waits
+            .wait_for(&self.inbox.arrivals, event, timeout)
+            .await;
+        if outcome == Outcome::TimedOut {
+            tracing::debug!(client = self.index, event, "simulated wait timed out");
         }
+        outcome
     }
 
     pub fn is_gone(&self) -> bool {
-        self.inbox.gone.load(Ordering::SeqCst)
+        self.inbox.arrivals.is_gone()
     }
 
     /// Leaves cleanly: Socket.IO DISCONNECT, Engine.IO close, WebSocket close.
     pub async fn close(self) {
-        self.inbox.closing.store(true, Ordering::SeqCst);
+        self.inbox.arrivals.closing.store(true, Ordering::SeqCst);
         {
             let mut sink = self.sink.lock().await;
             let ns = &self.inbox.ns;
@@ -344,8 +442,8 @@ impl Client {
             Err(_) => reader.abort(),
             Ok(Err(e)) if e.is_panic() => {
                 tracing::warn!(client = self.index, error = %e, "simulated client's reader panicked");
-                self.inbox.stats.client_failed_after_connect();
-                self.inbox.stats.error(super::CLIENT_PANIC);
+                self.inbox.arrivals.stats.client_failed_after_connect();
+                self.inbox.arrivals.stats.error(super::CLIENT_PANIC);
             }
             Ok(_) => {}
         }
@@ -388,29 +486,7 @@ async fn read_loop(
         };
         match packet {
             Packet::Event { ns, name, data } if ns == inbox.ns => {
-                let now = Instant::now();
-                inbox.stats.received(&name);
-                let timed = match payload_timestamp(&data) {
-                    Some(ts) => {
-                        let micros = now_micros().saturating_sub(ts).max(0);
-                        inbox
-                            .stats
-                            .latency_micros(Latency::Delivery, u64::try_from(micros).unwrap_or(0));
-                        true
-                    }
-                    None => false,
-                };
-                if let Ok(mut seen) = inbox.seen.lock() {
-                    let s = seen.entry(name).or_insert(Seen {
-                        count: 0,
-                        last_at: now,
-                        timed,
-                    });
-                    s.count += 1;
-                    s.last_at = now;
-                    s.timed = timed;
-                }
-                inbox.wake.notify_waiters();
+                inbox.arrivals.arrived(name, &data);
             }
             Packet::Ack { ns, id } if ns == inbox.ns => {
                 let waiter = inbox
@@ -426,18 +502,19 @@ async fn read_loop(
             _ => {}
         }
     };
-    inbox.gone.store(true, Ordering::SeqCst);
+    let arrivals = &inbox.arrivals;
+    arrivals.gone.store(true, Ordering::SeqCst);
     if ended == BAD_FRAME {
         // The server broke the protocol: this client failed, it is not connected.
-        inbox.stats.client_failed_after_connect();
-        inbox.stats.error(BAD_FRAME);
-    } else if !inbox.closing.load(Ordering::SeqCst) {
+        arrivals.stats.client_failed_after_connect();
+        arrivals.stats.error(BAD_FRAME);
+    } else if !arrivals.closing.load(Ordering::SeqCst) {
         let kind = if ended == "server_disconnect" {
             "server_disconnect"
         } else {
             "disconnected"
         };
-        inbox.stats.error(kind);
+        arrivals.stats.error(kind);
         tracing::debug!(
             client = index,
             how = ended,
@@ -447,7 +524,7 @@ async fn read_loop(
     if let Ok(mut p) = inbox.pending_acks.lock() {
         p.clear(); // dropping the senders ends the ack waits
     }
-    inbox.wake.notify_waiters();
+    arrivals.wake.notify_waiters();
 }
 
 #[cfg(test)]

@@ -741,18 +741,9 @@ impl ClientJob {
     }
 }
 
-/// Percent-encodes all but RFC 3986's unreserved characters.
-fn url_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+// Percent-encodes all but RFC 3986's unreserved characters: the same encoder as the
+// plain WebSocket connection's query.
+use crate::connection::websocket::percent as url_escape;
 
 #[cfg(test)]
 mod tests {

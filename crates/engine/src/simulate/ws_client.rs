@@ -4,7 +4,8 @@
 //!
 //! Why a second client and not a mode of [`super::client`]: there is no Engine.IO
 //! or Socket.IO framing at all, no namespace join and no ack ids, so the two share
-//! only the counters. What the steps mean here:
+//! only the receive/wait bookkeeping ([`super::client::Arrivals`] and
+//! [`super::client::Waits`]). What the steps mean here:
 //!
 //! - connect: the WebSocket upgrade to `ws(s)://host/PATH` (the scenario's `path`,
 //!   default `/websocket`) with the scenario's `query` (variables substituted); the
@@ -20,8 +21,7 @@
 //!   has none); a `timestamp` in it (epoch milliseconds or ISO 8601) is a delivery
 //!   latency sample, as with Socket.IO events.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -29,7 +29,6 @@ use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use tokio::net::TcpStream;
-use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
@@ -37,9 +36,9 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use super::client::{ConnectFailure, Outcome};
-use super::report::{payload_timestamp, Latency, Stats};
-use crate::bus::now_micros;
+use super::client::{Arrivals, ConnectFailure, Outcome, Waits};
+use super::report::{Latency, Stats};
+use crate::connection::wire::{ws_origin, WsOrigin};
 use crate::{Error, Result};
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -51,19 +50,7 @@ pub const DEFAULT_PATH: &str = "/websocket";
 /// The WebSocket URL of `path` on a gateway given as `http(s)://host[:port]` or
 /// `ws(s)://...`.
 pub fn websocket_url(target: &str, path: &str) -> Result<String> {
-    let bad = |why: &str| Error::BadTarget(format!("{target}: {why}"));
-    let (scheme, rest) = target
-        .split_once("://")
-        .ok_or_else(|| bad("expected http://host:port"))?;
-    let ws = match scheme.to_ascii_lowercase().as_str() {
-        "http" | "ws" => "ws",
-        "https" | "wss" => "wss",
-        _ => return Err(bad("the scheme must be http, https, ws or wss")),
-    };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    if authority.is_empty() {
-        return Err(bad("no host"));
-    }
+    let WsOrigin { ws, authority, .. } = ws_origin(target)?;
     let path = if path.starts_with('/') {
         path.to_owned()
     } else {
@@ -90,22 +77,11 @@ pub fn message(event: &str, data: &Value) -> Value {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Seen {
-    count: u64,
-    last_at: Instant,
-    timed: bool,
-}
-
 struct Inbox {
-    stats: Arc<Stats>,
+    arrivals: Arrivals,
     /// The `client_id` of the server's `connection` message (Jac), for
     /// `{{client_id}}` in what this client sends.
     client_id: Mutex<Option<String>>,
-    seen: Mutex<HashMap<String, Seen>>,
-    wake: Notify,
-    closing: AtomicBool,
-    gone: AtomicBool,
 }
 
 /// A connected plain WebSocket virtual client.
@@ -114,8 +90,7 @@ pub struct WsClient {
     inbox: Arc<Inbox>,
     sink: Arc<tokio::sync::Mutex<Sink>>,
     reader: JoinHandle<()>,
-    consumed: HashMap<String, u64>,
-    last_emit: Option<Instant>,
+    waits: Waits,
 }
 
 impl WsClient {
@@ -162,12 +137,8 @@ impl WsClient {
         };
         let (sink, stream) = socket.split();
         let inbox = Arc::new(Inbox {
-            stats,
+            arrivals: Arrivals::new(stats),
             client_id: Mutex::new(None),
-            seen: Mutex::new(HashMap::new()),
-            wake: Notify::new(),
-            closing: AtomicBool::new(false),
-            gone: AtomicBool::new(false),
         });
         let reader = tokio::spawn(read_loop(stream, inbox.clone(), index));
         Ok(Self {
@@ -175,8 +146,7 @@ impl WsClient {
             inbox,
             sink: Arc::new(tokio::sync::Mutex::new(sink)),
             reader,
-            consumed: HashMap::new(),
-            last_emit: None,
+            waits: Waits::default(),
         })
     }
 
@@ -198,96 +168,60 @@ impl WsClient {
                 text = text.replace("{{client_id}}", &id);
             }
         }
-        let before = self.seen_count(&kind);
+        let arrivals = &self.inbox.arrivals;
+        let before = arrivals.seen(&kind).map_or(0, |s| s.count);
         let sent_at = Instant::now();
         let sent = self.sink.lock().await.send(Message::text(text)).await;
         if let Err(e) = sent {
-            self.inbox.stats.error("send_failed");
+            arrivals.stats.error("send_failed");
             tracing::debug!(client = self.index, event, error = %e, "simulated ws send failed");
             return Err(Error::Emit(e.to_string()));
         }
-        self.inbox.stats.sent(&kind);
-        self.last_emit = Some(sent_at);
+        arrivals.stats.sent(&kind);
+        self.waits.emitted(sent_at);
         let Some(timeout) = reply_timeout else {
             return Ok(Outcome::Ok);
         };
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            let woken = self.inbox.wake.notified();
-            tokio::pin!(woken);
-            woken.as_mut().enable();
-            if let Some(seen) = self.seen(&kind).filter(|s| s.count > before) {
+        let reply = arrivals
+            .wait_until(timeout, |a| a.seen(&kind).filter(|s| s.count > before))
+            .await;
+        match reply {
+            Ok(seen) => {
                 // The reply is consumed: a later wait_for of this type skips it.
-                self.consumed.insert(kind.clone(), seen.count);
-                self.inbox.stats.acks_ok.fetch_add(1, Ordering::Relaxed);
-                self.inbox.stats.latency(
+                self.waits.consume(&kind, seen.count);
+                arrivals.stats.acks_ok.fetch_add(1, Ordering::Relaxed);
+                arrivals.stats.latency(
                     Latency::Ack,
                     seen.last_at.saturating_duration_since(sent_at),
                 );
-                return Ok(Outcome::Ok);
+                Ok(Outcome::Ok)
             }
-            if self.inbox.gone.load(Ordering::SeqCst) {
-                return Ok(Outcome::Gone);
-            }
-            if tokio::time::timeout_at(deadline, woken).await.is_err() {
-                self.inbox
+            Err(Outcome::TimedOut) => {
+                arrivals
                     .stats
                     .acks_timed_out
                     .fetch_add(1, Ordering::Relaxed);
-                self.inbox.stats.error("ack_timeout");
-                return Ok(Outcome::TimedOut);
+                arrivals.stats.error("ack_timeout");
+                Ok(Outcome::TimedOut)
             }
+            Err(other) => Ok(other),
         }
-    }
-
-    fn seen(&self, kind: &str) -> Option<Seen> {
-        self.inbox
-            .seen
-            .lock()
-            .ok()
-            .and_then(|s| s.get(kind).copied())
-    }
-
-    fn seen_count(&self, kind: &str) -> u64 {
-        self.seen(kind).map_or(0, |s| s.count)
     }
 
     /// Waits for the next unconsumed message of type `event`.
     pub async fn wait_for(&mut self, event: &str, timeout: Duration) -> Outcome {
-        let deadline = tokio::time::Instant::now() + timeout;
-        let consumed = self.consumed.get(event).copied().unwrap_or(0);
-        loop {
-            let woken = self.inbox.wake.notified();
-            tokio::pin!(woken);
-            woken.as_mut().enable();
-            if let Some(seen) = self.seen(event).filter(|s| s.count > consumed) {
-                self.consumed.insert(event.to_owned(), consumed + 1);
-                if let (false, Some(emitted)) = (seen.timed, self.last_emit) {
-                    if seen.last_at >= emitted {
-                        self.inbox
-                            .stats
-                            .latency(Latency::Delivery, seen.last_at - emitted);
-                    }
-                }
-                return Outcome::Ok;
-            }
-            if self.inbox.gone.load(Ordering::SeqCst) {
-                return Outcome::Gone;
-            }
-            if tokio::time::timeout_at(deadline, woken).await.is_err() {
-                self.inbox.stats.error("wait_timeout");
-                return Outcome::TimedOut;
-            }
-        }
+        self.waits
+            .wait_for(&self.inbox.arrivals, event, timeout)
+            .await
     }
 
     pub fn is_gone(&self) -> bool {
-        self.inbox.gone.load(Ordering::SeqCst)
+        self.inbox.arrivals.is_gone()
     }
 
     /// Leaves with a WebSocket close.
     pub async fn close(self) {
-        self.inbox.closing.store(true, Ordering::SeqCst);
+        self.inbox.arrivals.closing.store(true, Ordering::SeqCst);
         let _ = self.sink.lock().await.send(Message::Close(None)).await;
         let mut reader = self.reader;
         if tokio::time::timeout(Duration::from_secs(1), &mut reader)
@@ -311,7 +245,6 @@ async fn read_loop(mut stream: SplitStream<Socket>, inbox: Arc<Inbox>, index: us
             Some(Err(_)) => break "disconnected",
             Some(Ok(_)) => continue,
         };
-        let now = Instant::now();
         let kind = kind_of(&msg).to_owned();
         if kind == "connection" {
             if let Some(id) = msg.pointer("/data/client_id").and_then(Value::as_str) {
@@ -320,39 +253,19 @@ async fn read_loop(mut stream: SplitStream<Socket>, inbox: Arc<Inbox>, index: us
                 }
             }
         }
-        inbox.stats.received(&kind);
-        let timed = match payload_timestamp(&msg) {
-            Some(ts) => {
-                let micros = now_micros().saturating_sub(ts).max(0);
-                inbox
-                    .stats
-                    .latency_micros(Latency::Delivery, u64::try_from(micros).unwrap_or(0));
-                true
-            }
-            None => false,
-        };
-        if let Ok(mut seen) = inbox.seen.lock() {
-            let s = seen.entry(kind).or_insert(Seen {
-                count: 0,
-                last_at: now,
-                timed,
-            });
-            s.count += 1;
-            s.last_at = now;
-            s.timed = timed;
-        }
-        inbox.wake.notify_waiters();
+        inbox.arrivals.arrived(kind, &msg);
     };
-    inbox.gone.store(true, Ordering::SeqCst);
-    if !inbox.closing.load(Ordering::SeqCst) {
-        inbox.stats.error(ended);
+    let arrivals = &inbox.arrivals;
+    arrivals.gone.store(true, Ordering::SeqCst);
+    if !arrivals.closing.load(Ordering::SeqCst) {
+        arrivals.stats.error(ended);
         tracing::debug!(
             client = index,
             how = ended,
             "simulated ws client lost its connection"
         );
     }
-    inbox.wake.notify_waiters();
+    arrivals.wake.notify_waiters();
 }
 
 #[cfg(test)]

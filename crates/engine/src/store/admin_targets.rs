@@ -3,11 +3,10 @@
 //! (`crate::admin::inspector`), and `has_password` is computed on read. The URL is kept
 //! without userinfo, query or fragment, so a credential typed into it is not stored.
 
-use rusqlite::params;
 use sockscope_protocol::AdminTarget;
 
+use super::named::NamedRows;
 use super::Store;
-use crate::bus::now_micros;
 use crate::redact;
 use crate::{Error, Result};
 
@@ -21,6 +20,13 @@ pub fn storable(t: &AdminTarget) -> AdminTarget {
     }
 }
 
+/// The admin-target list in the store.
+const ADMIN_TARGETS: NamedRows = NamedRows {
+    table: "admin_targets",
+    column: "target",
+    what: "admin target",
+};
+
 impl Store {
     /// Saves (or replaces) an admin target by name, minus any secret.
     pub fn save_admin_target(&self, target: &AdminTarget) -> Result<()> {
@@ -28,45 +34,16 @@ impl Store {
             return Err(Error::BadTarget("a saved admin target needs a name".into()));
         }
         let clean = storable(target);
-        let json = serde_json::to_string(&clean).map_err(|e| Error::Io(e.into()))?;
-        self.connect()?
-            .execute(
-                "INSERT INTO admin_targets (name, target, updated_at) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(name) DO UPDATE SET target = excluded.target, updated_at = excluded.updated_at",
-                params![clean.name, json, now_micros()],
-            )
-            .map_err(|e| self.err(e))?;
-        Ok(())
+        ADMIN_TARGETS.save(self, &clean.name, &clean)
     }
 
     /// Every saved admin target, by name.
     pub fn admin_targets(&self) -> Result<Vec<AdminTarget>> {
-        let conn = self.connect()?;
-        let mut st = conn
-            .prepare("SELECT name, target FROM admin_targets ORDER BY name")
-            .map_err(|e| self.err(e))?;
-        let rows = st
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
-            .map_err(|e| self.err(e))?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(|e| self.err(e))?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|(name, json)| match serde_json::from_str(&json) {
-                Ok(t) => Some(t),
-                Err(error) => {
-                    tracing::warn!(target_name = %name, %error, "unreadable admin target skipped");
-                    None
-                }
-            })
-            .collect())
+        ADMIN_TARGETS.list(self)
     }
 
     pub fn delete_admin_target(&self, name: &str) -> Result<()> {
-        self.connect()?
-            .execute("DELETE FROM admin_targets WHERE name = ?1", [name])
-            .map_err(|e| self.err(e))?;
-        Ok(())
+        ADMIN_TARGETS.delete(self, name)
     }
 }
 

@@ -14,6 +14,7 @@ mod admin_targets;
 mod files;
 mod har;
 mod live;
+mod named;
 mod recorder;
 mod targets;
 

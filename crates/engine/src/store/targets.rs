@@ -3,11 +3,10 @@
 //! here: they go to the keychain (`crate::keychain`), and `has_token` is computed on
 //! read. What is stored has been through the redaction policy (`crate::redact`).
 
-use rusqlite::params;
 use sockscope_protocol::TargetProfile;
 
+use super::named::NamedRows;
 use super::Store;
-use crate::bus::now_micros;
 use crate::redact;
 use crate::{Error, Result};
 
@@ -21,6 +20,13 @@ pub fn without_secrets(p: &TargetProfile) -> TargetProfile {
     redact::target(p)
 }
 
+/// The gateway-target list in the store.
+const TARGETS: NamedRows = NamedRows {
+    table: "targets",
+    column: "profile",
+    what: "saved target",
+};
+
 impl Store {
     /// Saves (or replaces) a target by name, minus its secrets.
     pub fn save_target(&self, profile: &TargetProfile) -> Result<()> {
@@ -28,45 +34,16 @@ impl Store {
             return Err(Error::BadTarget("a saved target needs a name".into()));
         }
         let clean = without_secrets(profile);
-        let json = serde_json::to_string(&clean).map_err(|e| Error::Io(e.into()))?;
-        self.connect()?
-            .execute(
-                "INSERT INTO targets (name, profile, updated_at) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(name) DO UPDATE SET profile = excluded.profile, updated_at = excluded.updated_at",
-                params![clean.name, json, now_micros()],
-            )
-            .map_err(|e| self.err(e))?;
-        Ok(())
+        TARGETS.save(self, &clean.name, &clean)
     }
 
     /// Every saved target, by name.
     pub fn targets(&self) -> Result<Vec<TargetProfile>> {
-        let conn = self.connect()?;
-        let mut st = conn
-            .prepare("SELECT name, profile FROM targets ORDER BY name")
-            .map_err(|e| self.err(e))?;
-        let rows = st
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
-            .map_err(|e| self.err(e))?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(|e| self.err(e))?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|(name, json)| match serde_json::from_str(&json) {
-                Ok(p) => Some(p),
-                Err(error) => {
-                    tracing::warn!(target_name = %name, %error, "unreadable saved target skipped");
-                    None
-                }
-            })
-            .collect())
+        TARGETS.list(self)
     }
 
     pub fn delete_target(&self, name: &str) -> Result<()> {
-        self.connect()?
-            .execute("DELETE FROM targets WHERE name = ?1", [name])
-            .map_err(|e| self.err(e))?;
-        Ok(())
+        TARGETS.delete(self, name)
     }
 }
 
