@@ -124,3 +124,27 @@ test("Recordings panel: contract inferred, checked with violations highlighted, 
   const scenario = JSON.parse(readFileSync(written, "utf8"));
   assert.ok(JSON.stringify(scenario).includes("subscribe"), "the scenario emits subscribe");
 });
+
+test("Simulator panel: Ensure conditions judged on the finished run's report", async (t) => {
+  assert.ok(app, "SOCKSCOPE_APP_BIN is not set: run through `cargo xtask test`");
+  const s = await openApp(t, { SOCKSCOPE_DB: join(mkdtempSync(join(tmpdir(), "sockscope-gui-ensure-")), "sim.db") });
+  await s.waitFor("#tab-simulator", "the Simulator tab");
+  await s.click("#tab-simulator");
+  await s.waitFor('#sim-scenario option[value="analytics-dashboard"]', "the built-in scenarios");
+  await s.type("#sim-clients", "1");
+  await s.type("#sim-ramp", "0");
+  await s.type("#sim-duration", "2");
+  // One condition a line (U+E007 is WebDriver's Enter key).
+  await s.type("#sim-ensure", "errors==0\uE007connected>=2");
+  await s.click("#sim-start");
+  await s.waitFor("#sim-report", "the report", 30_000);
+  const verdict = (c) => `[data-testid="ensure-result"][data-condition="${c}"]`;
+  await s.waitFor(verdict("errors==0"), "errors==0 judged");
+  // Positive control: no error in the run, so errors==0 passes; one client of one
+  // connected is a fraction of 1, so connected>=2 fails.
+  assert.equal(await s.attr(verdict("errors==0"), "data-holds"), "true");
+  await s.waitFor(verdict("connected>=2"), "connected>=2 judged");
+  assert.equal(await s.attr(verdict("connected>=2"), "data-holds"), "false");
+  assert.match(await s.innerText(verdict("connected>=2")), /failed\s+connected>=2\s+\(was 1\.0000 \(1 of 1\)\)/);
+  writeFileSync(join(artifacts, "simulator-ensure.png"), await s.screenshot());
+});
