@@ -248,15 +248,18 @@ pub fn RecordingsPanel(
                 Ok(r) => {
                     let found = violation_map(&r);
                     let checked = r.get("checked").and_then(|c| c.as_u64()).unwrap_or(0);
-                    let n = r
+                    let n = r.get("total").and_then(|t| t.as_u64()).unwrap_or(0);
+                    // Only the first violations come back: more events may break it.
+                    let listed = r
                         .get("violations")
                         .and_then(|v| v.as_array())
-                        .map_or(0, Vec::len);
+                        .map_or(0, |v| v.len() as u64);
+                    let more = if listed < n { "+" } else { "" };
                     note.set(Some(if n == 0 {
                         Ok(format!("{checked} events honour {file}: no violation"))
                     } else {
                         Err(format!(
-                            "{n} violation(s) of {file} in {} of {checked} events (highlighted)",
+                            "{n} violation(s) of {file} in {}{more} of {checked} events (highlighted)",
                             found.len()
                         ))
                     }));

@@ -19,6 +19,9 @@ use crate::EngineState;
 /// from the CLI, which streams).
 const MAX_EVENTS: usize = 200_000;
 
+/// Most violations one check returns to the window (all are counted).
+const MAX_VIOLATIONS: usize = 10_000;
+
 /// An error of the contract layer as the UI receives it.
 fn contract_error(code: &str, message: impl std::fmt::Display) -> ApiError {
     ApiError {
@@ -85,6 +88,8 @@ pub async fn cmd_contract_infer(
 #[derive(Serialize)]
 pub struct CheckOutcome {
     pub checked: usize,
+    /// Every violation found; `violations` holds the first [`MAX_VIOLATIONS`].
+    pub total: u64,
     pub violations: Vec<Violation>,
 }
 
@@ -103,13 +108,19 @@ pub async fn cmd_contract_check(
     .map_err(super::api_error)?;
     let doc = loaded.map_err(|e| contract_error("contract", e))?;
     let contract = Contract::from_document(&doc).map_err(|e| contract_error("contract", e))?;
-    let (checked, violations) = blocking(&engine, move |e| {
+    let (checked, total, violations) = blocking(&engine, move |e| {
         let mut violations = Vec::new();
+        let mut total = 0u64;
         let checked = e.store()?.for_each_event(id, |r| {
-            violations.extend(contract.check(&r));
+            for v in contract.check(&r) {
+                total += 1;
+                if violations.len() < MAX_VIOLATIONS {
+                    violations.push(v);
+                }
+            }
             Ok(())
         })?;
-        Ok((checked, violations))
+        Ok((checked, total, violations))
     })
     .await?;
     tracing::info!(
@@ -120,6 +131,7 @@ pub async fn cmd_contract_check(
     );
     Ok(CheckOutcome {
         checked,
+        total,
         violations,
     })
 }
