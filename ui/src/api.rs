@@ -284,3 +284,37 @@ pub async fn on_admin_view(
     handler.forget();
     Ok(())
 }
+
+/// The contract inferred from session `id`: `{events, messages: [{namespace, event,
+/// action, payload, reply}], document}`.
+pub async fn contract_infer(id: i64) -> Result<serde_json::Value, ApiError> {
+    invoke("cmd_contract_infer", &json!({ "id": id })).await
+}
+
+/// Session `id` checked against the contract file at `path`: `{checked, violations:
+/// [{seq, namespace, event, direction, kind, pointer, message}]}`.
+pub async fn contract_check(id: i64, path: &str) -> Result<serde_json::Value, ApiError> {
+    invoke("cmd_contract_check", &json!({ "id": id, "path": path })).await
+}
+
+/// Writes a scenario generated from session `id` to `path`; returns the path written.
+pub async fn scenario_from_session(id: i64, path: &str) -> Result<String, ApiError> {
+    invoke(
+        "cmd_scenario_from_session",
+        &json!({ "id": id, "path": path }),
+    )
+    .await
+}
+
+/// The Ensure box's conditions (one a line) evaluated on `report`:
+/// `[{text, holds, actual}]`.
+pub async fn ensure_check(
+    conditions: &str,
+    report: &sockscope_protocol::SimulationReport,
+) -> Result<Vec<serde_json::Value>, ApiError> {
+    invoke(
+        "cmd_ensure_check",
+        &json!({ "conditions": conditions, "report": report }),
+    )
+    .await
+}

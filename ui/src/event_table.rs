@@ -85,7 +85,11 @@ pub fn EventTable(
     model: RwSignal<LogModel>,
     /// Prefix for element ids, so two tables can share a page (`log`, `session`).
     prefix: &'static str,
+    /// Contract violations by event seq ("kind at /pointer"): those rows are highlighted.
+    #[prop(optional)]
+    violations: Option<RwSignal<std::collections::BTreeMap<u64, String>>>,
 ) -> impl IntoView {
+    let violation_of = move |seq: u64| violations.and_then(|v| v.with(|m| m.get(&seq).cloned()));
     let direction = RwSignal::new(String::new());
     let source = RwSignal::new(String::new());
     let namespace = RwSignal::new(String::new());
@@ -174,13 +178,18 @@ pub fn EventTable(
                                     data-seq=rec.seq
                                     class=format!("vrow dir-{}", rec.direction.as_str())
                                     class:selected={let s = rec.seq; move || selected.get() == Some(s)}
+                                    class:violation={let s = rec.seq; move || violation_of(s).is_some()}
+                                    data-violation={let s = rec.seq; move || violation_of(s)}
+                                    title={let s = rec.seq; move || violation_of(s)}
                                     on:click={let s = rec.seq; move |_| selected.set(Some(s))}>
                                     <span class="c-num num">{rec.seq}</span>
                                     <span class="c-time mono">{clock(rec.ts)}</span>
                                     <span class="c-dir dir">{if rec.direction == Direction::C2s { "↑ c2s" } else { "↓ s2c" }}</span>
                                     <span class="c-src dim">{rec.source.clone()}</span>
                                     <span class="c-ns mono">{rec.namespace.clone()}</span>
-                                    <span class="c-ev event">{rec.event.clone()}{ack_note(&rec)}</span>
+                                    <span class="c-ev event">{rec.event.clone()}{ack_note(&rec)}
+                                        {let s = rec.seq; move || violation_of(s).map(|v| view! { <span class="violation-note" data-testid="violation-note">{format!(" ✗ {v}")}</span> })}
+                                    </span>
                                     <span class="c-payload mono payload">{preview(&rec.args)}</span>
                                     <span class="c-tenant">{rec.tenant.clone().unwrap_or_default()}</span>
                                 </div>

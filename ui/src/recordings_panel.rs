@@ -76,6 +76,12 @@ pub fn RecordingsPanel(
     let model = RwSignal::new(LogModel::new());
     // Position of the first event shown and how many the page holds.
     let page = RwSignal::new((0u64, 0usize));
+    // Contracts view of the opened session: the inferred messages, the contract file
+    // checked against, and the violations found (seq -> "kind at /pointer").
+    let contract = RwSignal::new(None::<serde_json::Value>);
+    let contract_path = RwSignal::new(String::new());
+    let violations = RwSignal::new(std::collections::BTreeMap::<u64, String>::new());
+    let scenario_path = RwSignal::new(String::new());
 
     let refresh = move || {
         spawn_local(async move {
@@ -132,6 +138,11 @@ pub fn RecordingsPanel(
                 Ok(events) => {
                     page.set((offset, events.len()));
                     model.update(|m| m.replace(events));
+                    if opened.get_untracked().is_none_or(|o| o.id != s.id) {
+                        contract.set(None);
+                        violations.set(Default::default());
+                        scenario_path.set(format!("from-session-{}.json", s.id));
+                    }
                     opened.set(Some(s));
                 }
                 Err(e) => note.set(Some(Err(e.message))),
@@ -208,6 +219,69 @@ pub fn RecordingsPanel(
                 Err(e) => error.set(Some(e.message)),
             }
             refresh();
+        });
+    };
+    let infer = move |_| {
+        let Some(s) = opened.get_untracked() else {
+            return;
+        };
+        spawn_local(async move {
+            match api::contract_infer(s.id).await {
+                Ok(c) => contract.set(Some(c)),
+                Err(e) => note.set(Some(Err(e.message))),
+            }
+        });
+    };
+    let check = move |_| {
+        let Some(s) = opened.get_untracked() else {
+            return;
+        };
+        let file = contract_path.get_untracked().trim().to_owned();
+        if file.is_empty() {
+            note.set(Some(Err(
+                "type the path of a contract (.yaml or .json) to check against".into(),
+            )));
+            return;
+        }
+        spawn_local(async move {
+            match api::contract_check(s.id, &file).await {
+                Ok(r) => {
+                    let found = violation_map(&r);
+                    let checked = r.get("checked").and_then(|c| c.as_u64()).unwrap_or(0);
+                    let n = r.get("total").and_then(|t| t.as_u64()).unwrap_or(0);
+                    // Only the first violations come back: more events may break it.
+                    let listed = r
+                        .get("violations")
+                        .and_then(|v| v.as_array())
+                        .map_or(0, |v| v.len() as u64);
+                    let more = if listed < n { "+" } else { "" };
+                    note.set(Some(if n == 0 {
+                        Ok(format!("{checked} events honour {file}: no violation"))
+                    } else {
+                        Err(format!(
+                            "{n} violation(s) of {file} in {}{more} of {checked} events (highlighted)",
+                            found.len()
+                        ))
+                    }));
+                    violations.set(found);
+                }
+                Err(e) => note.set(Some(Err(e.message))),
+            }
+        });
+    };
+    let to_scenario = move |_| {
+        let Some(s) = opened.get_untracked() else {
+            return;
+        };
+        let file = scenario_path.get_untracked().trim().to_owned();
+        spawn_local(async move {
+            match api::scenario_from_session(s.id, &file).await {
+                Ok(p) => note.set(Some(Ok(format!(
+                    "scenario from session {} written to {p} (run it with simulate --file)",
+                    s.id
+                )))),
+                Err(e) => note.set(Some(Err(e.message))),
+            }
         });
     };
     let shown = move || {
@@ -313,11 +387,120 @@ pub fn RecordingsPanel(
                             on:click=move |_| turn(true)>"next ▶"</button>
                         <span class="dim">"filters apply to the page shown"</span>
                     </div>
-                    <EventTable model=model prefix="session" />
+                    <div class="record-bar">
+                        <button id="contract-infer" on:click=infer>"Contract"</button>
+                        <input id="contract-path" type="text" class="wide" placeholder="/path/to/api.yaml (contract to check against)"
+                            prop:value=move || contract_path.get() on:input=move |ev| contract_path.set(event_target_value(&ev)) />
+                        <button id="contract-check" on:click=check>"Check against…"</button>
+                    </div>
+                    <div class="record-bar">
+                        <input id="scenario-path" type="text" class="wide" placeholder="scenario file (relative: next to the data dir)"
+                            prop:value=move || scenario_path.get() on:input=move |ev| scenario_path.set(event_target_value(&ev)) />
+                        <button id="scenario-from" on:click=to_scenario>"Scenario from this recording"</button>
+                    </div>
+                    <Show when=move || contract.get().is_some()>
+                        <div class="contract-view" id="contract-view">
+                            <h3>{move || contract.get().map(|c| format!(
+                                "Contract inferred from {} events",
+                                c.get("events").and_then(|e| e.as_u64()).unwrap_or(0)
+                            )).unwrap_or_default()}</h3>
+                            <For each=move || contract_messages(contract.get().as_ref())
+                                key=|m| (m.namespace.clone(), m.event.clone(), m.direction)
+                                let:m>
+                                <div class="contract-message" data-testid="contract-message"
+                                    data-event=m.event.clone() data-namespace=m.namespace.clone()
+                                    data-direction=m.direction>
+                                    <h4><span class="event">{m.event.clone()}</span>" "
+                                        <span class="dir">{m.direction}</span>" "
+                                        <span class="mono dim">{m.namespace.clone()}</span></h4>
+                                    <pre data-testid="contract-schema">{m.schema.clone()}</pre>
+                                </div>
+                            </For>
+                        </div>
+                    </Show>
+                    <EventTable model=model prefix="session" violations=violations />
                 </div>
             </Show>
         </section>
     }
+}
+
+/// One message of an inferred contract, ready to show.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessageRow {
+    pub namespace: String,
+    pub event: String,
+    /// `↓ s2c` or `↑ c2s` (the contract says `send`/`receive` from the gateway's side).
+    pub direction: &'static str,
+    /// The payload schema (and the ack reply's), pretty JSON.
+    pub schema: String,
+}
+
+/// The messages of `cmd_contract_infer`'s answer.
+pub fn contract_messages(c: Option<&serde_json::Value>) -> Vec<MessageRow> {
+    let Some(list) = c.and_then(|c| c.get("messages")).and_then(|m| m.as_array()) else {
+        return Vec::new();
+    };
+    let text = |k: &str, m: &serde_json::Value| {
+        m.get(k)
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    list.iter()
+        .map(|m| {
+            let pretty =
+                |v: &serde_json::Value| serde_json::to_string_pretty(v).unwrap_or_default();
+            let mut schema = m.get("payload").map(pretty).unwrap_or_default();
+            if let Some(r) = m.get("reply").filter(|r| !r.is_null()) {
+                schema.push_str("\nack reply: ");
+                schema.push_str(&pretty(r));
+            }
+            MessageRow {
+                namespace: text("namespace", m),
+                event: text("event", m),
+                direction: if text("action", m) == "receive" {
+                    "↑ c2s"
+                } else {
+                    "↓ s2c"
+                },
+                schema,
+            }
+        })
+        .collect()
+}
+
+/// seq -> "kind at /pointer" for every violation of `cmd_contract_check`'s answer
+/// (an event with several keeps them all, joined).
+pub fn violation_map(r: &serde_json::Value) -> std::collections::BTreeMap<u64, String> {
+    let mut out = std::collections::BTreeMap::<u64, String>::new();
+    for v in r
+        .get("violations")
+        .and_then(|v| v.as_array())
+        .into_iter()
+        .flatten()
+    {
+        let Some(seq) = v.get("seq").and_then(|s| s.as_u64()) else {
+            continue;
+        };
+        let kind = v
+            .get("kind")
+            .and_then(|k| k.as_str())
+            .unwrap_or("violation");
+        let pointer = v.get("pointer").and_then(|p| p.as_str()).unwrap_or("");
+        let line = if pointer.is_empty() {
+            kind.to_owned()
+        } else {
+            format!("{kind} at {pointer}")
+        };
+        out.entry(seq)
+            .and_modify(|s| {
+                s.push_str("; ");
+                s.push_str(&line);
+            })
+            .or_insert(line);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -343,6 +526,19 @@ mod tests {
         assert!(session_matches(&s, "12"));
         assert!(!session_matches(&s, "1"));
         assert!(!session_matches(&s, "import"));
+    }
+
+    #[test]
+    fn violations_are_keyed_by_seq_with_kind_and_pointer() {
+        let r = serde_json::json!({"checked": 3, "violations": [
+            {"seq": 2, "kind": "missing_field", "pointer": "/orderId"},
+            {"seq": 2, "kind": "wrong_type", "pointer": "/total"},
+            {"seq": 5, "kind": "unknown_event", "pointer": ""}
+        ]});
+        let m = violation_map(&r);
+        assert_eq!(m[&2], "missing_field at /orderId; wrong_type at /total");
+        assert_eq!(m[&5], "unknown_event");
+        assert!(violation_map(&serde_json::json!({"violations": []})).is_empty());
     }
 
     #[test]

@@ -125,6 +125,39 @@ pub fn SimulatorPanel() -> impl IntoView {
     let state = RwSignal::new(SimulateState::default());
     let samples = RwSignal::new(Vec::<Sample>::new());
     let note = RwSignal::new(None::<String>);
+    // The Ensure box (one condition a line, the CLI's --ensure grammar) and what each
+    // condition came to on the finished run's report.
+    let ensure = RwSignal::new(String::new());
+    let verdicts = RwSignal::new(Vec::<serde_json::Value>::new());
+    let evaluate = move |report: sockscope_protocol::SimulationReport| {
+        let conditions = ensure.get_untracked();
+        if conditions.trim().is_empty() {
+            verdicts.set(Vec::new());
+            return;
+        }
+        spawn_local(async move {
+            match api::ensure_check(&conditions, &report).await {
+                Ok(v) => verdicts.set(v),
+                Err(e) => {
+                    verdicts.set(Vec::new());
+                    note.set(Some(e.message));
+                }
+            }
+        });
+    };
+    // A run that finishes is judged once; a new report is judged again.
+    Effect::new(move |prev: Option<Option<u64>>| {
+        let report = state.with(|s| s.report.clone());
+        let key = report.as_ref().map(|r| r.elapsed_ms ^ r.events_sent);
+        if let Some(r) = report {
+            if prev.flatten() != key {
+                evaluate(r);
+            }
+        } else {
+            verdicts.set(Vec::new());
+        }
+        key
+    });
 
     spawn_local(async move {
         match api::scenarios().await {
@@ -238,6 +271,10 @@ pub fn SimulatorPanel() -> impl IntoView {
                         <input id="sim-secret" type="password" placeholder="random when embedded" autocomplete="off"
                             prop:value=move || secret.get() on:input=move |ev| secret.set(event_target_value(&ev)) />
                     </label>
+                    <label>"Ensure (one condition a line, e.g. errors==0, p99(delivery)<50ms, connected>=0.99)"
+                        <textarea id="sim-ensure" rows="3" placeholder="errors==0"
+                            prop:value=move || ensure.get() on:input=move |ev| ensure.set(event_target_value(&ev))></textarea>
+                    </label>
                     <div class="actions">
                         <button id="sim-start" class="primary" prop:disabled=move || state.get().running on:click=start>"Start"</button>
                         <button id="sim-stop" prop:disabled=move || !state.get().running on:click=stop>"Stop"</button>
@@ -255,6 +292,24 @@ pub fn SimulatorPanel() -> impl IntoView {
                 <div>
                     <Chart id="sim-throughput" title="Received events/s" unit="/s" series=throughput />
                     <Chart id="sim-latency" title="Delivery latency p99" unit="ms" series=latency />
+                    <ul id="sim-ensure-results" class="ensure-results">
+                        <For each=move || verdicts.get() key=|v| v.to_string() let:v>
+                            {
+                                let text = v.get("text").and_then(|t| t.as_str()).unwrap_or_default().to_owned();
+                                let holds = v.get("holds").and_then(|h| h.as_bool()).unwrap_or(false);
+                                let actual = v.get("actual").and_then(|a| a.as_str()).unwrap_or_default().to_owned();
+                                let condition = text.clone();
+                                view! {
+                                    <li data-testid="ensure-result" data-condition=condition
+                                        data-holds=if holds { "true" } else { "false" }>
+                                        <span class=if holds { "pill on" } else { "pill bad" }>{if holds { "passed" } else { "failed" }}</span>
+                                        " " <span class="mono">{text}</span>
+                                        <span class="dim">{format!(" (was {actual})")}</span>
+                                    </li>
+                                }
+                            }
+                        </For>
+                    </ul>
                     {move || state.get().report.map(|r| view! { <ReportView report=r /> })}
                 </div>
             </div>

@@ -5,6 +5,7 @@
 pub mod about;
 pub mod admin;
 pub mod connections;
+pub mod contracts;
 pub mod gateway;
 pub mod inspect;
 pub mod recordings;

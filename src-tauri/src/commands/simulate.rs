@@ -29,3 +29,38 @@ pub async fn cmd_simulate_stop(engine: State<'_, EngineState>) -> Result<Simulat
 pub async fn cmd_simulate_state(engine: State<'_, EngineState>) -> Result<SimulateState, ApiError> {
     Ok(engine.simulate_state().await)
 }
+
+/// One `--ensure` condition evaluated on a finished run's report.
+#[derive(serde::Serialize)]
+pub struct EnsureOutcome {
+    pub text: String,
+    pub holds: bool,
+    /// The metric's value in the report, with its unit.
+    pub actual: String,
+}
+
+/// Evaluates the Ensure box (one condition a line, the CLI's `--ensure` grammar) on
+/// `report`. A condition that does not parse is a one-line error naming it.
+#[tauri::command]
+pub async fn cmd_ensure_check(
+    conditions: String,
+    report: sockscope_protocol::SimulationReport,
+) -> Result<Vec<EnsureOutcome>, ApiError> {
+    use sockscope_engine::simulate::ensure;
+    conditions
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|line| {
+            let e = ensure::parse(line).map_err(|message| ApiError {
+                code: "bad_ensure".to_owned(),
+                message,
+            })?;
+            Ok(EnsureOutcome {
+                text: e.text.clone(),
+                holds: e.holds(&report),
+                actual: e.describe_actual(&report),
+            })
+        })
+        .collect()
+}

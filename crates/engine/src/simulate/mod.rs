@@ -29,6 +29,7 @@
 //!   run needs nothing else. It has its own event bus, apart from any [`crate::Engine`].
 
 pub mod client;
+pub mod ensure;
 pub mod from_recording;
 pub mod job;
 pub mod report;
