@@ -329,3 +329,33 @@ test("gates: replay --fail-on-drift and simulate --ensure exit 1 when their cond
     srv.child.kill("SIGKILL");
   }
 });
+
+test("serve --contract: the embedded gateway checks every client's events as they happen (exit 1 on a violation, 0 without)", async () => {
+  const id = await recordAnalytics("analytics-for-serve");
+  const api = join(dir, "serve-contract.yaml");
+  assert.equal((await contract("infer", String(id), "-o", api)).code, 0);
+  const gateway = async (subscribe) => {
+    const srv = await serve(["--port", "0", "--profile", "analytics", "--jwt-secret", SECRET, "--tick-ms", "30", "--contract", api]);
+    const socket = io(`${srv.url}/dashboard`, { auth: { token: hs256(SECRET, { sub: "bob", tenantId: "acme" }) }, transports: ["websocket"], reconnection: false });
+    try {
+      await once(socket, "connect");
+      socket.emit("subscribe", subscribe);
+      await sleep(400);
+    } finally {
+      socket.close();
+      await sleep(100);
+      srv.child.kill("SIGINT");
+    }
+    const { code } = await withTimeout(srv.exited, "serve to stop");
+    return { code, stderr: srv.stderr() };
+  };
+  // Positive control: the gateway's own traffic, shaped as recorded, passes.
+  const ok = await gateway({ entityId: "event-uuid-9", entityType: "event" });
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.match(ok.stderr, /\d+ gateway events checked against .*, 0 violation\(s\)/);
+  // A client that renames the field is caught on the gateway, as it happens.
+  const bad = await gateway({ entity_id: "event-uuid-9", entityType: "event" });
+  assert.equal(bad.code, 1, bad.stderr);
+  assert.match(bad.stderr, /^seq \d+ c2s \/dashboard subscribe missing_field \/entityId: required field "entityId" is missing$/m);
+  assert.match(bad.stderr, /gateway events checked against .*, [1-9]\d* violation\(s\)/);
+});

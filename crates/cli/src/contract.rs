@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use clap::{Args, Subcommand};
@@ -138,7 +138,7 @@ fn infer(args: InferArgs) -> Result<()> {
 }
 
 /// Per event and direction: how many were checked and the violations found.
-#[derive(Default)]
+#[derive(Debug, Default)]
 struct Tally {
     checked: u64,
     violations: Vec<Violation>,
@@ -213,6 +213,60 @@ fn junit_cases(tallies: &BTreeMap<String, Tally>) -> Vec<Case> {
             }
         })
         .collect()
+}
+
+/// `serve --contract`: every event the embedded gateway sees (every client's, both
+/// ways) checked against a contract as it happens; violations go to stderr, since
+/// stdout carries the events.
+#[derive(Debug)]
+pub struct GatewayCheck {
+    contract: Contract,
+    path: PathBuf,
+    tallies: BTreeMap<String, Tally>,
+    events: u64,
+    total: u64,
+}
+
+impl GatewayCheck {
+    /// Reads the contract before the gateway starts: a bad file is one line, not a
+    /// gateway that checks nothing.
+    pub fn load(path: &Path) -> Result<Self> {
+        let doc = contract::load(path)?;
+        Ok(Self {
+            contract: Contract::from_document(&doc)?,
+            path: path.to_owned(),
+            tallies: BTreeMap::new(),
+            events: 0,
+            total: 0,
+        })
+    }
+
+    pub fn check(&mut self, r: &sockscope_protocol::EventRecord) {
+        self.events += 1;
+        let mut err = std::io::stderr().lock();
+        self.total += tally(&self.contract, &mut self.tallies, r, Some(&mut err)).len() as u64;
+    }
+
+    /// The summary line; a gate failure (exit 1) when anything violated the contract
+    /// or went by unchecked.
+    pub fn finish(self, unchecked: u64) -> Result<()> {
+        let skipped = if unchecked > 0 {
+            format!(" ({unchecked} events went by unchecked: the terminal fell behind)")
+        } else {
+            String::new()
+        };
+        let summary = format!(
+            "{} gateway events checked against {}, {} violation(s){skipped}",
+            self.events,
+            self.path.display(),
+            self.total
+        );
+        if self.total > 0 || unchecked > 0 {
+            return Err(CliError::Gate(summary));
+        }
+        eprintln!("{summary}");
+        Ok(())
+    }
 }
 
 async fn live(args: LiveArgs) -> Result<()> {

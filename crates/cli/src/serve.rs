@@ -94,6 +94,10 @@ pub struct ServeArgs {
     /// Record every event into a session with this name.
     #[arg(long, value_name = "NAME")]
     record: Option<String>,
+    /// Check every event of every client, both ways, against this AsyncAPI contract
+    /// (`contract infer`) as it happens: violations on stderr, exit 1 at the end if any.
+    #[arg(long, value_name = "FILE")]
+    contract: Option<std::path::PathBuf>,
     #[command(flatten)]
     db: DbArgs,
     #[command(flatten)]
@@ -254,6 +258,11 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     // The database is opened before the port is taken: a locked or unwritable file is
     // reported before anything happens.
     let store = args.record.as_ref().map(|_| args.db.open()).transpose()?;
+    let mut contract = args
+        .contract
+        .as_deref()
+        .map(crate::contract::GatewayCheck::load)
+        .transpose()?;
     let admin = args.admin.config(&settings.host)?;
     let status = engine
         .start_gateway_with_admin(&settings, admin.clone())
@@ -283,15 +292,22 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         ""
     };
     let mut printer = Printer::start(args.json, None, note)?;
+    let mut unchecked = 0_u64;
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
             next = events.recv() => match next {
                 Ok(rec) => {
                     say_if_cluster_lost(&rec);
+                    if let Some(c) = contract.as_mut() {
+                        c.check(&rec);
+                    }
                     printer.print(&rec)?
                 }
-                Err(RecvError::Lagged(n)) => printer.skip(n),
+                Err(RecvError::Lagged(n)) => {
+                    unchecked += n;
+                    printer.skip(n)
+                }
                 Err(RecvError::Closed) => break,
             },
         }
@@ -309,7 +325,10 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     if skipped > 0 {
         eprintln!("printer skipped {skipped} lines");
     }
-    Ok(())
+    match contract {
+        Some(c) => c.finish(unchecked),
+        None => Ok(()),
+    }
 }
 
 /// A clustered node that lost Redis says so on stderr too (stdout has the event).
