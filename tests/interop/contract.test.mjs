@@ -13,20 +13,14 @@ import { join } from "node:path";
 import { Server } from "socket.io";
 import { io } from "socket.io-client";
 import { Parser } from "@asyncapi/parser";
-import { hs256, once, run, serve, withTimeout } from "./harness.mjs";
+import { hs256, lastSessionId, once, run, serve, withTimeout } from "./harness.mjs";
 
 const SECRET = "contract-secret";
 const dir = mkdtempSync(join(tmpdir(), "sockscope-contract-"));
 const db = join(dir, "contracts.db");
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-async function sessionId(name) {
-  const list = await run(["sessions", "list", "--db", db, "--json"]);
-  assert.equal(list.code, 0, list.stderr);
-  const s = JSON.parse(list.stdout).filter((x) => x.name === name).at(-1);
-  assert.ok(s, `session ${name} recorded`);
-  return s.id;
-}
+const sessionId = (name) => lastSessionId(db, name);
 
 /** Records a socket.io-client session against the embedded analytics profile. */
 async function recordAnalytics(name) {

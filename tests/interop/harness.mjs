@@ -75,6 +75,15 @@ export async function apiPost(srv, path, body, token = srv.apiToken) {
   return fetch(`${srv.url}${path}`, { method: "POST", headers, body: typeof body === "string" ? body : JSON.stringify(body) });
 }
 
+/** The id of the newest session called `name` in the database `db`. */
+export async function lastSessionId(db, name) {
+  const list = await run(["sessions", "list", "--db", db, "--json"]);
+  if (list.code !== 0) throw new Error(`sessions list failed: ${list.stderr}`);
+  const s = JSON.parse(list.stdout).filter((x) => x.name === name).at(-1);
+  if (!s) throw new Error(`no session ${name} was recorded`);
+  return s.id;
+}
+
 /** Runs `sockscope ARGS` to completion. */
 export function run(args) {
   return withTimeout(

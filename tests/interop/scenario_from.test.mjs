@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { io } from "socket.io-client";
-import { hs256, once, run, serve, withTimeout } from "./harness.mjs";
+import { hs256, lastSessionId, once, run, serve, withTimeout } from "./harness.mjs";
 
 const SECRET = "scenario-from-secret";
 const TICK_MS = "100";
@@ -18,13 +18,7 @@ const dir = mkdtempSync(join(tmpdir(), "sockscope-scenario-from-"));
 const db = join(dir, "rec.db");
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-async function sessionId(name) {
-  const list = await run(["sessions", "list", "--db", db, "--json"]);
-  assert.equal(list.code, 0, list.stderr);
-  const s = JSON.parse(list.stdout).filter((x) => x.name === name).at(-1);
-  assert.ok(s, `session ${name} recorded`);
-  return s.id;
-}
+const sessionId = (name) => lastSessionId(db, name);
 
 async function sessionEvents(id) {
   const shown = await run(["sessions", "show", String(id), "--db", db, "--json"]);

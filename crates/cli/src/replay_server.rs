@@ -164,18 +164,7 @@ pub async fn run(args: ReplayArgs) -> Result<()> {
         None => sockscope_engine::replay::source_parser(&source.meta),
     };
     let status = engine.start_gateway(&settings).await?;
-    {
-        let mut out = std::io::stdout().lock();
-        writeln!(
-            out,
-            "listening on {}",
-            status.url.as_deref().unwrap_or_default()
-        )?;
-        out.flush()?;
-    }
-    if let (Some(node), Some(cluster)) = (&status.node_id, &status.cluster) {
-        eprintln!("cluster: node {node}, {cluster}");
-    }
+    crate::serve::print_listening(&status)?;
     let outcome = replay(&engine, &req, &args).await;
     engine.stop_gateway().await;
     outcome

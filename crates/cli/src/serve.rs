@@ -359,6 +359,14 @@ pub(crate) async fn announce(
     status: &GatewayStatus,
     token_given: bool,
 ) -> Result<()> {
+    print_listening(status)?;
+    print_trust(engine, token_given).await;
+    Ok(())
+}
+
+/// `listening on URL` on stdout (flushed: scripts wait for it), and the node's
+/// cluster line on stderr when it is one.
+pub(crate) fn print_listening(status: &GatewayStatus) -> Result<()> {
     {
         let mut out = std::io::stdout().lock();
         writeln!(
@@ -371,7 +379,6 @@ pub(crate) async fn announce(
     if let (Some(node), Some(cluster)) = (&status.node_id, &status.cluster) {
         eprintln!("cluster: node {node}, {cluster}");
     }
-    print_trust(engine, token_given).await;
     Ok(())
 }
 
