@@ -761,6 +761,15 @@ impl Watcher {
         match self.known.get_mut(&key) {
             None => {
                 self.send("socket_connected", vec![serialize(s, ns), json!(now_iso())]);
+                // A socket first seen after it joined rooms (its connect and its
+                // subscribe fell in one sweep) still gets its joins on the stream, as
+                // it would have had it been seen a moment earlier.
+                for r in rooms.iter().filter(|r| **r != key.1) {
+                    self.send(
+                        "room_joined",
+                        vec![json!(ns), json!(r), json!(key.1), json!(now_iso())],
+                    );
+                }
                 self.known.insert(key, Known { rooms, transport });
             }
             Some(k) => {
