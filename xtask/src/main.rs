@@ -137,15 +137,11 @@ fn test() -> Result<(), String> {
     // The cluster tests start their own redis-server (tests/interop/redis.mjs) on a
     // free port with a data dir of its own; none is assumed to be running.
     let redis = setup::redis_server_path()?;
-    let mut interop = Cmd::new("node")
+    run(Cmd::new("node")
         .args(NODE_TEST)
         .dir(root.join("tests/interop"))
         .env("SOCKSCOPE_BIN", bin.join("sockscope"))
-        .env("REDIS_SERVER", &redis);
-    if let Some(why) = setup::chromium_missing() {
-        interop = interop.env("SOCKSCOPE_CHROMIUM_MISSING", why);
-    }
-    run(interop)?;
+        .env("REDIS_SERVER", &redis))?;
 
     step("GUI end-to-end tests (tauri-driver + WebKitWebDriver under Xvfb)");
     let display = display::Xvfb::start()?;
