@@ -14,12 +14,13 @@
 //   `sockscope serve` or `sockscope replay --mode server`, it is started on a free
 //   port instead of the one written (`--port N`, else 3069) and waited for until it
 //   prints `listening on URL`; `127.0.0.1:N` / `localhost:N` in the block's later
-//   commands and output then mean that free port. At the end of the block it gets
-//   SIGTERM and must exit 0.
+//   commands and output then mean that free port. Any other background command is
+//   waited for until the lines under it have appeared (it is connected, subscribed).
+//   At the end of the block each gets SIGTERM and must exit 0.
 // - Output lines under a command must appear in its stdout in that order, or else in
 //   its stderr in that order (other lines may come between). Runs of spaces compare
 //   as one; `<anything>` in angle brackets matches any text; a line `...` is a reminder
-//   that lines are left out. A background command's lines are checked when it ends.
+//   that lines are left out. A gateway's lines are checked when it ends.
 // - A command must exit 0, or with N when it ends in a comment `# exit N`.
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -251,6 +252,26 @@ async function runBlock(block) {
         );
         // The expected `listening on` line names the written port: map it too.
         background.at(-1).expected = step.expected.map(withPorts);
+      } else if (expected.length) {
+        // A background client: its lines say it is ready (connected, subscribed).
+        await deadline(
+          new Promise((resolve, reject) => {
+            const poll = setInterval(() => {
+              if (!unmatched(expected, bg.result.stdout, bg.result.stderr).length) {
+                clearInterval(poll);
+                resolve();
+              }
+            }, 20);
+            bg.result.closed.then((s) => {
+              clearInterval(poll);
+              if (unmatched(expected, bg.result.stdout, bg.result.stderr).length)
+                reject(new Error(`ended before printing its lines${report(step, { ...bg.result, ...s })}`));
+              else resolve();
+            });
+          }),
+          LISTEN_MS,
+          `${step.command} to print its lines${report(step, bg.result)}`,
+        );
       }
     }
   } finally {
