@@ -320,3 +320,18 @@ test("every shell block in the README and the book is marked run or norun=REASON
 for (const block of all.filter((b) => mark(b)?.run)) {
   test(`example ${block.where}`, () => runBlock(block));
 }
+
+test("every relative link and image in the README and the book names a file that exists", () => {
+  const broken = [];
+  for (const file of sources()) {
+    const text = fs.readFileSync(file, "utf8");
+    // Code blocks and inline code hold no links.
+    const prose = text.replace(/^(\s*)(`{3,}|~{3,})[\s\S]*?^\1\2\s*$/gm, "").replace(/`[^`\n]*`/g, "");
+    for (const [, target] of prose.matchAll(/\]\(([^)\s]+)\)/g)) {
+      if (/^[a-z]+:/.test(target) || target.startsWith("#")) continue;
+      const local = path.resolve(path.dirname(file), decodeURI(target.split("#")[0]));
+      if (!fs.existsSync(local)) broken.push(`${path.relative(ROOT, file)}: ${target}`);
+    }
+  }
+  assert.deepEqual(broken, [], "links to files that do not exist");
+});
