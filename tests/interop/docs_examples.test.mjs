@@ -170,8 +170,10 @@ function sandbox() {
   return { dir, env };
 }
 
-function spawnShell(command, box) {
-  const child = spawn("bash", ["-c", `exec ${command}`], {
+/** `command` through bash in the block's folder; `exec` for a background one, so its
+ * SIGTERM reaches the program itself. */
+function spawnShell(command, box, background = false) {
+  const child = spawn("bash", ["-c", background ? `exec ${command}` : command], {
     cwd: box.dir,
     env: box.env,
     stdio: ["ignore", "pipe", "pipe"],
@@ -226,7 +228,7 @@ async function runBlock(block) {
         docPort = m ? m[1] : DEFAULT_PORT;
         command = m ? command.replace(m[0], "--port 0") : `${command} --port 0`;
       }
-      const bg = spawnShell(command, box);
+      const bg = spawnShell(command, box, true);
       background.push({ step, expected, ...bg });
       if (listens) {
         const url = await deadline(
@@ -275,7 +277,8 @@ async function runBlock(block) {
       }
     }
   } finally {
-    for (const bg of background) {
+    // Clients first, then the gateways they talk to.
+    for (const bg of [...background].reverse()) {
       bg.child.kill("SIGTERM");
       const status = await deadline(bg.result.closed, 15_000, `${bg.step.command} to stop on SIGTERM`).catch((e) => {
         bg.child.kill("SIGKILL");
