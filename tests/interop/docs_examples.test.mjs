@@ -105,11 +105,12 @@ export function steps(lines) {
     }
   }
   return out.map((s) => {
-    // A trailing comment (a `#` after a space, with no quote after it) is for the reader,
-    // except `# exit N`, the exit code the command must end with.
-    const comment = /\s#\s[^'"]*$/.exec(s.command);
-    const code = comment && /#\s*exit (\d+)\s*$/.exec(comment[0]);
-    const bare = comment ? s.command.slice(0, comment.index).trimEnd() : s.command.trimEnd();
+    // A trailing comment is for the reader, except `# exit N`, the exit code the
+    // command must end with.
+    const at = commentAt(s.command);
+    const comment = at < 0 ? "" : s.command.slice(at);
+    const code = /#\s*exit (\d+)\s*$/.exec(comment);
+    const bare = (at < 0 ? s.command : s.command.slice(0, at)).trimEnd();
     const background = bare.endsWith("&") && !bare.endsWith("&&");
     return {
       ...s,
@@ -118,6 +119,21 @@ export function steps(lines) {
       background,
     };
   });
+}
+
+/** Where a shell comment starts in `command` (a `#` after a space, outside quotes), or -1. */
+function commentAt(command) {
+  let quote = null;
+  for (let i = 0; i < command.length; i++) {
+    const c = command[i];
+    if (quote) {
+      if (c === quote) quote = null;
+      else if (c === "\\" && quote === '"') i++;
+    } else if (c === "'" || c === '"') quote = c;
+    else if (c === "\\") i++;
+    else if (c === "#" && i > 0 && /\s/.test(command[i - 1])) return i;
+  }
+  return -1;
 }
 
 const normalise = (s) => s.replace(/\s+/g, " ").trim();
