@@ -202,11 +202,13 @@ function spawnShell(command, box, background = false) {
   return { child, result };
 }
 
+/** `promise`, or an error naming `what` (a string, or a function called at the time). */
 function deadline(promise, ms, what) {
   let timer;
+  const say = () => (typeof what === "function" ? what() : what);
   return Promise.race([
     promise,
-    new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms))),
+    new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${say()}`)), ms))),
   ]).finally(() => clearTimeout(timer));
 }
 
@@ -288,7 +290,7 @@ async function runBlock(block) {
             });
           }),
           LISTEN_MS,
-          `${step.command} to print its lines${report(step, bg.result)}`,
+          () => `${step.command} to print its lines${report(step, bg.result)}`,
         );
       }
     }
