@@ -135,20 +135,28 @@ test("login: wrong password, no password, a forged session are refused; the real
     assert.deepEqual(a.got, [], what);
     // The attack itself, on a raw Engine.IO connection (socket.io-client would buffer
     // a refused namespace's emit and never send it): the refused login, then the
-    // _disconnect frame on the wire, then a connect to /chat on the same connection.
-    // Frames are read in order, so the /chat answer proves the server read the
-    // _disconnect before it.
+    // _disconnect frame on the wire. The server reads it and, as the connection never
+    // joined /admin, ends the whole Engine.IO session: that reaction is the proof the
+    // frame arrived. Control: without the frame, a refused connection stays open and
+    // its next packet (a /chat connect) is answered.
     const raw = await rawEngineIo(srv.url);
     t.after(() => raw.close());
     await raw.send(`40/admin,${JSON.stringify(auth)}`);
     const refused = await raw.frame((f) => f.startsWith("44/admin,"), `${what}: the raw login to be refused`);
     assert.equal(JSON.parse(refused.slice("44/admin,".length)).message, "invalid credentials", what);
     await raw.send(`42/admin,${JSON.stringify(["_disconnect", "/chat", false, victim.id])}`);
-    await raw.send(`40/chat,${JSON.stringify({ token: hs256(SECRET, { sub: "probe", tenantId: "acme" }) })}`);
-    await raw.frame((f) => f.startsWith("40/chat,"), `${what}: the server to answer the frame after the _disconnect`);
-    assert.equal(raw.frames.some((f) => f.startsWith("4") && f.includes("/admin") && !f.startsWith("44/admin,")), false, `${what}: the refused admin got an answer`);
+    await withTimeout(raw.closed, `${what}: the server to react to the _disconnect frame`);
+    assert.equal(raw.frames.some((f) => /^4[0-6]\/admin,/.test(f) && !f.startsWith("44/admin,")), false, `${what}: the refused admin got an answer`);
+    const control = await rawEngineIo(srv.url);
+    t.after(() => control.close());
+    await control.send(`40/admin,${JSON.stringify(auth)}`);
+    await control.frame((f) => f.startsWith("44/admin,"), `${what}: the control's login to be refused`);
+    await control.send(`40/chat,${JSON.stringify({ token: hs256(SECRET, { sub: "probe", tenantId: "acme" }) })}`);
+    await control.frame((f) => f.startsWith("40/chat,"), `${what}: the control connection to stay open without the frame`);
+    assert.equal(control.frames.includes("1"), false, `${what}: the server closed a refused connection that sent nothing more`);
+    control.close();
+    await new Promise((r) => setTimeout(r, 100));
     assert.equal(victim.connected, true, `${what}: a refused admin disconnected a socket`);
-    raw.close();
   }
   assert.equal(victim.connected, true, "a refused admin disconnected a socket");
   // Positive control for the raw attack: the same frames after a real login do

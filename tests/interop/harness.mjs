@@ -125,6 +125,7 @@ export async function rawEngineIo(url) {
   const { default: WebSocket } = await import("ws");
   const ws = new WebSocket(`${url.replace(/^http/, "ws")}/socket.io/?EIO=4&transport=websocket`);
   const frames = [];
+  const closed = new Promise((resolve) => ws.on("close", (code) => resolve(code)));
   ws.on("message", (data) => {
     const f = data.toString();
     if (f === "2") ws.send("3");
@@ -140,5 +141,5 @@ export async function rawEngineIo(url) {
   const send = (f) => new Promise((resolve, reject) => ws.send(f, (e) => (e ? reject(e) : resolve())));
   const frame = (pred, what) => eventually(() => frames.find(pred), `${what} (frames so far: ${JSON.stringify(frames)})`);
   await frame((f) => f.startsWith("0{"), "the Engine.IO open packet");
-  return { ws, frames, send, frame, close: () => ws.close() };
+  return { ws, frames, send, frame, closed, close: () => ws.close() };
 }
