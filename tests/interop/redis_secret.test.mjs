@@ -77,10 +77,10 @@ test("the Redis password is in no log line at RUST_LOG=debug, through start, tra
 
   for (const [name, n] of [["node A", a], ["node B", b]]) {
     const text = everything(n);
+    assertNoPassword(text, `${name}'s output`);
     // Positive control: debug output from the gateway and the Redis client is there.
     assert.match(n.stderr(), /DEBUG/, `${name} logged nothing at debug level`);
     // ...and the line that names the Redis URL is there, with the password masked.
     assert.ok(text.includes(`redis://:***@127.0.0.1:${redis.port}`), `${name} never named the Redis server it uses (masked)`);
-    assertNoPassword(text, `${name}'s output`);
   }
 });
