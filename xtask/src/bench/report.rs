@@ -131,7 +131,10 @@ pub fn document(parts: &[PartRun], not_run: &[(&str, &str)]) -> String {
     for p in parts {
         let (pinning, result) = match &p.result {
             Ok(s) => (s.pinning.as_str(), "ran".to_owned()),
-            Err(e) => ("-", format!("**failed**: {}", e.replace('|', "/"))),
+            Err(e) => (
+                "-",
+                format!("**failed**: {}", e.replace('|', "/").replace('\n', " ")),
+            ),
         };
         let _ = writeln!(
             doc,
