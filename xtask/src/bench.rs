@@ -416,8 +416,54 @@ pub(crate) fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// Set to use the release binaries already in TARGET/release as they are (no
+/// `cargo build`): for a machine where the build cannot finish before the run
+/// must start. The results' header then says so, with the binaries' build times.
+pub(crate) const PREBUILT_ENV: &str = "SOCKSCOPE_BENCH_PREBUILT";
+
+/// How the release binaries of this run came to be, for the results' header.
+pub(crate) fn binaries_note() -> String {
+    if std::env::var_os(PREBUILT_ENV).is_none() {
+        return "built by this run (`cargo build --release -p sockscope-cli -p sockscope-bench`)"
+            .into();
+    }
+    let when = |name: &str| -> String {
+        workspace::target_dir()
+            .ok()
+            .map(|d| d.join("release").join(name))
+            .and_then(|p| {
+                output(Cmd::new("date").args([
+                    "-u".to_owned(),
+                    "-r".to_owned(),
+                    p.to_string_lossy().into_owned(),
+                    "+%H:%M UTC".to_owned(),
+                ]))
+            })
+            .map_or_else(|| "?".into(), |t| t.trim().to_owned())
+    };
+    format!(
+        "**prebuilt**, not rebuilt by this run ({PREBUILT_ENV} set): `sockscope` built at {}, \
+         `sockscope-bench` at {}",
+        when("sockscope"),
+        when("sockscope-bench")
+    )
+}
+
 /// The release `sockscope` and the bench harness every benchmark runs.
 pub(crate) fn build_release() -> Result<(), String> {
+    if std::env::var_os(PREBUILT_ENV).is_some() {
+        let release = workspace::target_dir()?.join("release");
+        for bin in ["sockscope", "sockscope-bench"] {
+            if !release.join(bin).is_file() {
+                return Err(format!(
+                    "{PREBUILT_ENV} is set but {} does not exist",
+                    release.join(bin).display()
+                ));
+            }
+        }
+        step("release binaries: prebuilt, not rebuilt");
+        return Ok(());
+    }
     step("build release binaries (sockscope, harness)");
     run(cargo([
         "build",
