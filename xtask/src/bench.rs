@@ -1,8 +1,12 @@
-//! `cargo xtask bench gateway`: broadcast fan-out of a ~200-byte event to 1,000
-//! websocket clients, Sockscope's gateway against a Node socket.io 4.8 server doing
-//! the same, driven by the same harness (`bench/fanout`) in the same run. Rounds
-//! alternate between the two servers so machine noise hits both; the table quotes
-//! medians and their ratio and goes to `bench/results.md`.
+//! `cargo xtask bench`: every part in one run, written whole to `bench/results.md`
+//! (see `report`); `cargo xtask bench NAME`: one part, written beside the build.
+//!
+//! `gateway` (here): broadcast fan-out of a ~200-byte event to 1,000 websocket
+//! clients, Sockscope's gateway against a Node socket.io 4.8 server doing the same
+//! and against a raw-websocket ceiling, driven by the same harness (`bench/fanout`)
+//! in the same run. The harness runs on a core of its own, the server under test on
+//! the other. Rounds alternate the order so machine noise hits every server; the
+//! table quotes medians, and a ratio to the ceiling only where it is one.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -15,7 +19,10 @@ mod app;
 mod cluster;
 mod record;
 mod replay;
+mod report;
 mod sim;
+
+use report::{Section, Target};
 
 const CLIENTS: usize = 1_000;
 const BROADCASTS: usize = 300;
@@ -24,43 +31,58 @@ const ROUNDS: usize = 3;
 /// Broadcast requests the harness keeps in flight (bench/fanout/src/main.rs).
 const IN_FLIGHT: usize = 4;
 
-pub fn run_bench(which: Option<&str>) -> Result<(), String> {
-    match which {
-        Some("gateway") => gateway(),
-        Some("store") => store(),
-        Some("replay") => replay::replay(),
-        Some("simulate") => sim::simulate(),
-        Some("cluster") => cluster::cluster(),
-        Some("app") => app::app(),
-        None => gateway()
-            .and_then(|()| store())
-            .and_then(|()| replay::replay())
-            .and_then(|()| sim::simulate())
-            .and_then(|()| cluster::cluster()),
-        Some(other) => Err(format!(
-            "unknown benchmark {other:?} (known: gateway, store, replay, simulate, cluster, app)"
-        )),
-    }
-}
+/// The core servers under test run on, and the core of the load-generating harness
+/// (fan-out and cluster parts): the harness never competes with the server it drives.
+pub(crate) const SERVER_CORE: &str = "0";
+pub(crate) const HARNESS_CORE: &str = "1";
 
-/// Replaces (or appends) the section starting with `heading` in bench/results.md.
-fn write_section(heading: &str, table: &str) -> Result<(), String> {
-    let path = workspace::root().join("bench/results.md");
-    let mut doc = std::fs::read_to_string(&path).unwrap_or_else(|_| {
-        "# Benchmark results\n\nWritten by `cargo xtask bench`; numbers from the last run on the machine named in each section.\n\n".to_owned()
-    });
-    match doc.find(heading) {
-        Some(start) => {
-            let end = doc[start + 3..]
-                .find("\n## ")
-                .map_or(doc.len(), |e| start + 3 + e + 1);
-            doc.replace_range(start..end, table);
+/// A benchmark part: runs and hands back its section.
+type Part = fn() -> Result<Section, String>;
+
+/// The parts a full run runs, in order.
+const PARTS: [(&str, Part); 5] = [
+    ("gateway", gateway),
+    ("store", store),
+    ("replay", replay::replay),
+    ("simulate", sim::simulate),
+    ("cluster", cluster::cluster),
+];
+
+pub fn run_bench(which: Option<&str>) -> Result<(), String> {
+    // `taskset` (util-linux) pins processes; `/usr/bin/time` (time) measures CPU.
+    crate::setup::apt_packages(&["util-linux", "time"])?;
+    match which {
+        None => {
+            let runs: Vec<report::PartRun> = PARTS
+                .iter()
+                .map(|(name, part)| report::run_part(name, part))
+                .collect();
+            report::write_results(
+                &runs,
+                &[(
+                    "app",
+                    "runs only when named (`cargo xtask bench app`: needs the release desktop bundle)",
+                )],
+            )?;
+            let failed: Vec<&str> = runs
+                .iter()
+                .filter(|r| r.result.is_err())
+                .map(|r| r.name)
+                .collect();
+            if failed.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("failed parts: {}", failed.join(", ")))
+            }
         }
-        None => doc.push_str(table),
+        Some("app") => report::write_single(&report::run_part("app", app::app)),
+        Some(name) => match PARTS.iter().find(|(n, _)| *n == name) {
+            Some((name, part)) => report::write_single(&report::run_part(name, part)),
+            None => Err(format!(
+                "unknown benchmark {name:?} (known: gateway, store, replay, simulate, cluster, app)"
+            )),
+        },
     }
-    std::fs::write(&path, doc).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    println!("\n{table}\nwritten to {}", path.display());
-    Ok(())
 }
 
 const STORE_EVENTS: u64 = 200_000;
@@ -85,6 +107,15 @@ pub(crate) fn load_average() -> String {
 
 /// The machine, for every section: cores and the load average when it started.
 pub(crate) fn machine() -> String {
+    format!(
+        "{}, 1-min load average {} at the start",
+        machine_cores(),
+        load_average()
+    )
+}
+
+/// Cores and CPU model.
+pub(crate) fn machine_cores() -> String {
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
@@ -95,15 +126,12 @@ pub(crate) fn machine() -> String {
                 .map(|m| m.trim().to_owned())
         })
         .unwrap_or_else(|| "unknown CPU".into());
-    format!(
-        "{cores} cores ({cpu}), 1-min load average {} at the start",
-        load_average()
-    )
+    format!("{cores} cores ({cpu})")
 }
 
 /// Recorder throughput against the best raw loop for the same rows (alternating
 /// which goes first), then a paced run of 10x the queue and a burst past it.
-fn store() -> Result<(), String> {
+fn store() -> Result<Section, String> {
     build_release()?;
     crate::setup::npm_ci("bench/node")?;
     let harness = workspace::target_dir()?.join("release/sockscope-bench");
@@ -180,11 +208,12 @@ fn store() -> Result<(), String> {
         e2e_loads.push(load_average());
         let r = record::run(&sockscope, &harness, &node_dir, E2E_EVENTS)?;
         println!(
-            "round {round}: sent {:.0} in {:.2} s, rows {:.0}, recorder said written {:.0} lost {:.0}, \
+            "round {round}: sent {:.0} in {:.2} s, metric:update rows {:.0} of {:.0}, recorder said written {:.0} lost {:.0}, \
              {:.0} recorded/s, {} stdout bytes read, printer skipped: {}",
             r.sent,
             r.node_send_secs,
             r.rows,
+            r.all_rows,
             r.written,
             r.lost,
             r.per_sec,
@@ -194,6 +223,7 @@ fn store() -> Result<(), String> {
         e2e.push(r);
     }
     let e2e_lost: f64 = e2e.iter().map(|r| r.sent - r.rows).sum();
+    let e2e_sent: f64 = e2e.iter().map(|r| r.sent).sum();
     let e2e_balanced = e2e.iter().all(record::E2e::balanced);
     let e2e_rate = median(e2e.iter().map(|r| r.per_sec).collect());
     let e2e_send = median(e2e.iter().map(|r| r.sent / r.node_send_secs).collect());
@@ -201,11 +231,12 @@ fn store() -> Result<(), String> {
         .iter()
         .map(|r| {
             format!(
-                "sent {:.0} (Node's emit loop {:.2} s), {:.0} rows in the file, recorder's summary {:.0} written / {:.0} lost, \
-                 {:.0} recorded/s, {:.1} s wall, {} KiB of stdout read{}",
+                "sent {:.0} (Node's emit loop {:.2} s), {:.0} `metric:update` rows of {:.0} rows in the file, \
+                 recorder's summary {:.0} written / {:.0} lost, {:.0} recorded/s, {:.1} s wall, {} KiB of stdout read{}",
                 r.sent,
                 r.node_send_secs,
                 r.rows,
+                r.all_rows,
                 r.written,
                 r.lost,
                 r.per_sec,
@@ -223,6 +254,7 @@ fn store() -> Result<(), String> {
     };
 
     let verdict = if pct >= 70.0 { "met" } else { "missed" };
+    let e2e_count = E2E_EVENTS + 1;
     let paced_verdict = if pd == 0.0 && balanced {
         "met"
     } else {
@@ -259,15 +291,18 @@ fn store() -> Result<(), String> {
          End to end ({ROUNDS} rounds, load average before each: {}): `bench/node/record-source.mjs` (socket.io \
          4.8) emits {E2E_EVENTS} `metric:update` events (~140-byte payload) to the first client on `/` as fast as \
          it can (batches of 256 emits, yielding to the event loop between batches); the real release \
-         `sockscope record URL --count {E2E_EVENTS} --db FILE` records them, its stdout a pipe this xtask reads 1 KiB \
-         per 10 ms. Rows then counted in the SQLite file (`sockscope-bench store-count`); recorded/s = rows / \
-         span of their receive timestamps. Rounds: {e2e_rounds}.\n\n\
+         `sockscope record URL --count {e2e_count} --db FILE` records them (`--count` counts every record, and the first is \
+         the connection's own `connect`: {E2E_EVENTS} events + 1), its stdout a pipe this xtask reads 1 KiB \
+         per 10 ms. Rows then counted in the SQLite file by event name (`sockscope-bench store-count`): the \
+         `metric:update` rows are the events that arrived; recorded/s = rows / span of their receive timestamps. \
+         Rounds: {e2e_rounds}.\n\n\
          **End to end: {e2e_rate:.0} events/s recorded (median; Node emitted at {e2e_send:.0}/s), {e2e_lost:.0} \
-         events lost over {ROUNDS} rounds (target 0: {e2e_verdict}); rows + lost = sent and rows = the recorder's \
-         own written count in every round: {}.**\n\n\
+         of {e2e_sent:.0} events missing from the file over {ROUNDS} rounds (target 0: {e2e_verdict}); in every round \
+         `metric:update` rows + lost = sent, all rows = the recorder's own written count, and the one other row \
+         is `connect`: {}.**\n\n\
          Caveats: the ceiling runs on one thread with nothing else to do; the recorder's three threads share \
-         the same 2 cores with the caller. End to end, the Node source, the recorder and the slow reader share \
-         the same 2 cores; recorded/s below Node's emit rate means the recording side (its socket.io \
+         the machine's cores with the caller. End to end, the Node source, the recorder and the slow reader share \
+         the machine's cores; recorded/s below Node's emit rate means the recording side (its socket.io \
          client, bus and recorder) is the bound, not the source.\n\n",
         loads.join(", "),
         fmt(&raw),
@@ -281,7 +316,27 @@ fn store() -> Result<(), String> {
         e2e_loads.join(", "),
         if e2e_balanced { "yes" } else { "NO" },
     );
-    write_section("## store: recorder vs raw SQLite", &table)
+    Ok(Section {
+        body: table,
+        pinning: "none (every process on both cores)".into(),
+        targets: vec![
+            Target::judged(
+                "recorder >= 70% of the raw SQLite ceiling (median events/s)",
+                format!("{pct:.0}% ({m_rec:.0} vs {m_raw:.0} events/s)"),
+                pct >= 70.0,
+            ),
+            Target::judged(
+                format!("nothing dropped at {STORE_PACED_RATE} events/s sustained over {STORE_PACED_QUEUES}x the queue, counts balanced"),
+                format!("{pd:.0} dropped, balanced: {}", if balanced { "yes" } else { "no" }),
+                paced_verdict == "met",
+            ),
+            Target::judged(
+                "end to end through `sockscope record`: 0 events lost, every event's row in the file",
+                format!("{e2e_lost:.0} of {e2e_sent:.0} missing, balanced: {}", if e2e_balanced { "yes" } else { "no" }),
+                e2e_verdict == "met",
+            ),
+        ],
+    })
 }
 
 /// A server under test; killed when dropped.
@@ -327,7 +382,10 @@ fn start(program: &Path, args: &[&str], dir: &Path) -> Result<Server, String> {
 /// deliveries never arrived when the run did not complete: a server that drops
 /// broadcasts under load is a result, not a failure of the benchmark.
 fn measure(harness: &Path, url: &str) -> Result<Result<f64, f64>, String> {
-    let out = output(Cmd::new(&harness.to_string_lossy()).args([
+    let out = output(Cmd::new("taskset").args([
+        "-c".to_owned(),
+        HARNESS_CORE.to_owned(),
+        harness.to_string_lossy().into_owned(),
         "fanout".to_owned(),
         url.to_owned(),
         CLIENTS.to_string(),
@@ -358,8 +416,54 @@ pub(crate) fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// Set to use the release binaries already in TARGET/release as they are (no
+/// `cargo build`): for a machine where the build cannot finish before the run
+/// must start. The results' header then says so, with the binaries' build times.
+pub(crate) const PREBUILT_ENV: &str = "SOCKSCOPE_BENCH_PREBUILT";
+
+/// How the release binaries of this run came to be, for the results' header.
+pub(crate) fn binaries_note() -> String {
+    if std::env::var_os(PREBUILT_ENV).is_none() {
+        return "built by this run (`cargo build --release -p sockscope-cli -p sockscope-bench`)"
+            .into();
+    }
+    let when = |name: &str| -> String {
+        workspace::target_dir()
+            .ok()
+            .map(|d| d.join("release").join(name))
+            .and_then(|p| {
+                output(Cmd::new("date").args([
+                    "-u".to_owned(),
+                    "-r".to_owned(),
+                    p.to_string_lossy().into_owned(),
+                    "+%H:%M UTC".to_owned(),
+                ]))
+            })
+            .map_or_else(|| "?".into(), |t| t.trim().to_owned())
+    };
+    format!(
+        "**prebuilt**, not rebuilt by this run ({PREBUILT_ENV} set): `sockscope` built at {}, \
+         `sockscope-bench` at {}",
+        when("sockscope"),
+        when("sockscope-bench")
+    )
+}
+
 /// The release `sockscope` and the bench harness every benchmark runs.
 pub(crate) fn build_release() -> Result<(), String> {
+    if std::env::var_os(PREBUILT_ENV).is_some() {
+        let release = workspace::target_dir()?.join("release");
+        for bin in ["sockscope", "sockscope-bench"] {
+            if !release.join(bin).is_file() {
+                return Err(format!(
+                    "{PREBUILT_ENV} is set but {} does not exist",
+                    release.join(bin).display()
+                ));
+            }
+        }
+        step("release binaries: prebuilt, not rebuilt");
+        return Ok(());
+    }
     step("build release binaries (sockscope, harness)");
     run(cargo([
         "build",
@@ -418,7 +522,10 @@ fn tree_rss_kib(pid: u32) -> f64 {
 fn idle_memory(harness: &Path, server: &Server) -> Result<f64, String> {
     std::thread::sleep(std::time::Duration::from_secs(1));
     let before = tree_rss_kib(server.child.id());
-    let mut idle = Command::new(harness)
+    let mut idle = Command::new("taskset")
+        .arg("-c")
+        .arg(HARNESS_CORE)
+        .arg(harness)
         .args(["idle", &server.url, &IDLE_SOCKETS.to_string(), "60"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -444,59 +551,62 @@ fn idle_memory(harness: &Path, server: &Server) -> Result<f64, String> {
     result
 }
 
-fn gateway() -> Result<(), String> {
+/// The fan-out servers, each pinned to [`SERVER_CORE`]: (label, program, args, dir).
+fn fanout_servers<'a>(
+    sockscope: &'a str,
+    harness: &'a str,
+    node_dir: &'a Path,
+    root: &'a Path,
+) -> Vec<(&'static str, Vec<&'a str>, &'a Path)> {
+    vec![
+        (
+            "Sockscope gateway",
+            vec![sockscope, "serve", "--port", "0"],
+            root,
+        ),
+        (
+            "Node socket.io 4.8, 1 process",
+            vec!["node", "fanout-server.mjs"],
+            node_dir,
+        ),
+        ("raw-websocket ceiling", vec![harness, "ceiling"], root),
+    ]
+}
+
+/// `program args` under `taskset -c core`.
+pub(crate) fn pinned<'a>(core: &'a str, program_and_args: &[&'a str]) -> Vec<&'a str> {
+    let mut v = vec!["-c", core];
+    v.extend_from_slice(program_and_args);
+    v
+}
+
+/// The ratio of Sockscope to the ceiling, when the ceiling is one: it must measure
+/// above the server it bounds, else the run says the ceiling is invalid.
+fn ceiling_ratio(server: f64, ceiling: f64) -> Result<f64, String> {
+    if ceiling.is_finite() && server.is_finite() && ceiling > server {
+        Ok(server / ceiling)
+    } else {
+        Err(format!(
+            "the ceiling ({ceiling:.0} deliveries/s) measured at or below Sockscope ({server:.0}) in this run, \
+             so it bounds nothing here: no ratio quoted, the ceiling is invalid in this run"
+        ))
+    }
+}
+
+fn gateway() -> Result<Section, String> {
     let root = workspace::root();
     build_release()?;
     crate::setup::npm_ci("bench/node")?;
     let node_dir = root.join("bench/node");
     let release = workspace::target_dir()?.join("release");
     let harness = release.join("sockscope-bench");
-    let sockscope = release.join("sockscope");
-    let sockscope_s = sockscope.to_string_lossy().into_owned();
+    let sockscope_s = release.join("sockscope").to_string_lossy().into_owned();
     let harness_s = harness.to_string_lossy().into_owned();
     let node_version = output(Cmd::new("node").args(["--version"])).unwrap_or_default();
     let machine = machine();
     let taskset = Path::new("taskset");
+    let servers = fanout_servers(&sockscope_s, &harness_s, &node_dir, &root);
 
-    // (label, program, args, dir) for every server, in the order of odd rounds.
-    let servers: Vec<(&str, &Path, Vec<&str>, &Path)> = vec![
-        (
-            "Sockscope gateway, 2 cores",
-            sockscope.as_path(),
-            vec!["serve", "--port", "0"],
-            root.as_path(),
-        ),
-        (
-            "Node socket.io cluster, 2 workers",
-            Path::new("node"),
-            vec!["fanout-cluster.mjs"],
-            node_dir.as_path(),
-        ),
-        (
-            "raw-websocket ceiling, 2 cores",
-            harness.as_path(),
-            vec!["ceiling"],
-            root.as_path(),
-        ),
-        (
-            "Sockscope gateway, 1 core",
-            taskset,
-            vec!["-c", "0", &sockscope_s, "serve", "--port", "0"],
-            root.as_path(),
-        ),
-        (
-            "Node socket.io, 1 process, 1 core",
-            taskset,
-            vec!["-c", "0", "node", "fanout-server.mjs"],
-            node_dir.as_path(),
-        ),
-        (
-            "raw-websocket ceiling, 1 core",
-            taskset,
-            vec!["-c", "0", &harness_s, "ceiling"],
-            root.as_path(),
-        ),
-    ];
     let mut figures: Vec<Vec<f64>> = vec![Vec::new(); servers.len()];
     let mut missing: Vec<Vec<f64>> = vec![Vec::new(); servers.len()];
     let mut loads = Vec::new();
@@ -508,8 +618,8 @@ fn gateway() -> Result<(), String> {
             order.reverse();
         }
         for i in order {
-            let (label, program, args, dir) = &servers[i];
-            let s = start(program, args, dir)?;
+            let (label, command, dir) = &servers[i];
+            let s = start(taskset, &pinned(SERVER_CORE, command), dir)?;
             let r = measure(&harness, &s.url)?;
             drop(s);
             match r {
@@ -526,27 +636,20 @@ fn gateway() -> Result<(), String> {
     }
     step(&format!("memory per idle socket at {IDLE_SOCKETS}"));
     let mut memory = Vec::new();
-    for (label, program, args, dir) in [
+    let memory_load = load_average();
+    for (label, command, dir) in [
         (
             "Sockscope gateway",
-            sockscope.as_path(),
-            vec!["serve", "--port", "0"],
+            vec![sockscope_s.as_str(), "serve", "--port", "0"],
             root.as_path(),
         ),
         (
             "Node socket.io, 1 process",
-            Path::new("node"),
-            vec!["fanout-server.mjs"],
-            node_dir.as_path(),
-        ),
-        (
-            "Node socket.io cluster, 2 workers",
-            Path::new("node"),
-            vec!["fanout-cluster.mjs"],
+            vec!["node", "fanout-server.mjs"],
             node_dir.as_path(),
         ),
     ] {
-        let s = start(program, &args, dir)?;
+        let s = start(taskset, &pinned(SERVER_CORE, &command), dir)?;
         let bytes = idle_memory(&harness, &s)?;
         println!("{label}: {bytes:.0} bytes per idle socket");
         memory.push((label, bytes));
@@ -588,52 +691,72 @@ fn gateway() -> Result<(), String> {
         .iter()
         .map(|(l, b)| format!("| {l} | {:.1} |\n", b / 1024.0))
         .collect();
+    let (ours, node, ceiling) = (m[0], m[1], m[2]);
+    let vs_ceiling = match ceiling_ratio(ours, ceiling) {
+        Ok(r) => format!("Sockscope / ceiling: {:.0}%.", 100.0 * r),
+        Err(why) => format!("Sockscope / ceiling: none; {why}."),
+    };
+    let (mem_ours, mem_node) = (memory[0].1, memory[1].1);
     let table = format!(
         "## gateway: broadcast fan-out\n\n\
-         Machine: {machine}; load average before each round: {}.\n\n\
-         Harness (`bench/fanout`, the same for every server, not pinned): {CLIENTS} websocket clients speaking raw \
+         Machine: {machine}; load average before each round: {}; before the memory runs: {memory_load}.\n\n\
+         Harness (`bench/fanout`, the same for every server): {CLIENTS} websocket clients speaking raw \
          Engine.IO v4 join `/`, then {BROADCASTS} broadcasts of a ~{PAYLOAD}-byte event, each triggered by `POST /emit` \
          ({IN_FLIGHT} in flight); deliveries/s = clients x broadcasts / time to the last delivery. {ROUNDS} rounds, \
          each running every server once, in reverse order on even rounds; medians.\n\n\
-         - Sockscope: `sockscope serve --port 0` (release; its tokio runtime uses every core it is given).\n\
-         - Node cluster: `bench/node/fanout-cluster.mjs`, a primary owning the port with `@socket.io/sticky` \
-         (least-connection) and 2 socket.io 4.8 workers ({}) joined by `@socket.io/cluster-adapter`.\n\
-         - Node, 1 process: `bench/node/fanout-server.mjs`.\n\
+         Cores: the harness runs under `taskset -c {HARNESS_CORE}`, every server under `taskset -c {SERVER_CORE}`, \
+         so the server under test has one core to itself (as far as the other load on the machine allows) and \
+         never competes with the clients it serves.\n\n\
+         - Sockscope: `sockscope serve --port 0` (release; a tokio runtime on its one core).\n\
+         - Node: `bench/node/fanout-server.mjs`, one socket.io 4.8 process (Node {}).\n\
          - Ceiling: `sockscope-bench ceiling`, raw websockets written by hand: handshake answered directly, \
          `TCP_NODELAY`, `POST /emit` on keep-alive encodes the packet once as a complete websocket frame \
          (`Bytes`) and sends it on a broadcast channel; every connection has its own writer task owning its \
          write half (no lock) that writes every frame waiting in one vectored write (no rooms, adapter, \
-         per-socket encoding or copies). Same tokio multi-thread runtime (a worker per core) as Sockscope.\n\
-         - 1 core: the server under `taskset -c 0` (the harness still runs on both cores).\n\n\
-         | server | median deliveries/s | all rounds |\n|---|---:|---|\n{rows}\n\
-         **Sockscope / Node: {:.2}x on 2 cores (cluster of 2 workers), {:.2}x on 1 core (both pinned). \
-         Sockscope / ceiling: {:.0}% on 2 cores, {:.0}% on 1 core.**\n\n\
+         per-socket encoding or copies). A ratio to it is quoted only when it measured above Sockscope.\n\n\
+         | server (pinned to core {SERVER_CORE}) | median deliveries/s | all rounds |\n|---|---:|---|\n{rows}\n\
+         **Sockscope / Node: {:.2}x (one core each). {vs_ceiling}**\n\n\
          Memory per idle connected socket: server RSS (with its children) after {IDLE_SOCKETS} idle clients joined \
-         `/` and 3 s passed, minus its RSS before they connected, over {IDLE_SOCKETS}. One run each.\n\n\
+         `/` and 3 s passed, minus its RSS before they connected, over {IDLE_SOCKETS}. One run each, same pinning.\n\n\
          | server | KiB per idle socket |\n|---|---:|\n{mem_rows}\n\
-         Caveats: the harness shares the 2 cores with the server under test, so the 2-core figures are bounded by \
-         what it leaves them, and the ceiling is a ceiling for this harness on this machine, not for the hardware. \
-         The Node cluster's broadcast crosses process boundaries (the cluster adapter relays each emit through \
-         the primary to the other worker).{}\n\n",
+         Caveats: the ceiling is a ceiling for this harness on this machine, not for the hardware; other load on \
+         the machine (see the load averages) lands on either core.\n\n",
         loads.join(", "),
         node_version.trim(),
-        m[0] / m[1],
-        m[3] / m[4],
-        100.0 * m[0] / m[2],
-        100.0 * m[3] / m[5],
-        if m[0] > m[2] || m[3] > m[5] {
-            " **The raw-websocket server measured slower than Sockscope in this run, so it is not a ceiling here \
-             and Sockscope/ceiling says nothing.** Both write one frame per socket per broadcast through \
-             per-connection writer tasks; what differs is scheduling, not work: the ceiling wakes its 1,000 writer \
-             tasks through one tokio broadcast channel (every receiver contends on the channel's lock), while \
-             socketioxide (as we read its 0.18 source) pushes each packet into each socket's own queue from the emitting task. With the \
-             harness on the same 2 cores, figures swing by 2x from round to round (see all rounds); \
-             next: the harness pinned to a core of its own, more rounds."
-        } else {
-            ""
-        },
+        ours / node,
     );
-    write_section("## gateway: broadcast fan-out", &table)
+    let ceiling_target = match ceiling_ratio(ours, ceiling) {
+        Ok(r) => Target::judged(
+            "the ceiling measures above Sockscope (a valid bound)",
+            format!("ceiling {ceiling:.0}, Sockscope {ours:.0} deliveries/s: Sockscope at {:.0}%", 100.0 * r),
+            true,
+        ),
+        Err(_) => Target::judged(
+            "the ceiling measures above Sockscope (a valid bound)",
+            format!("ceiling {ceiling:.0}, Sockscope {ours:.0} deliveries/s: ceiling invalid in this run"),
+            false,
+        ),
+    };
+    Ok(Section {
+        body: table,
+        pinning: format!("servers `taskset -c {SERVER_CORE}`, harness `taskset -c {HARNESS_CORE}`"),
+        targets: vec![
+            Target::judged(
+                "memory per idle socket <= Node socket.io's (issue 24)",
+                format!(
+                    "{:.1} KiB vs Node {:.1} KiB",
+                    mem_ours / 1024.0,
+                    mem_node / 1024.0
+                ),
+                mem_ours <= mem_node,
+            ),
+            Target::unjudged(
+                "Sockscope / Node deliveries/s, one core each (no target set)",
+                format!("{:.2}x", ours / node),
+            ),
+            ceiling_target,
+        ],
+    })
 }
 
 #[cfg(test)]
@@ -654,5 +777,13 @@ mod tests {
             Some(7.0)
         );
         assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
+    }
+
+    #[test]
+    fn a_ceiling_below_the_server_gives_no_ratio() {
+        assert_eq!(ceiling_ratio(50.0, 100.0), Ok(0.5));
+        assert!(ceiling_ratio(150.0, 100.0).is_err());
+        assert!(ceiling_ratio(100.0, 100.0).is_err());
+        assert!(ceiling_ratio(100.0, f64::NAN).is_err());
     }
 }

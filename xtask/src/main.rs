@@ -33,9 +33,10 @@ commands:
   test    install what is missing, then run every test
   docs    build the book (docs/, mdBook) into docs/book
   bench [gateway|store|replay|simulate|cluster|app]
-          benchmarks against a peer in the same run (all but `app` without a
-          name); tables in bench/results.md (`app`, the release desktop build's
-          size, start and memory, runs only when named)
+          benchmarks against a peer in the same run; without a name every
+          part but `app`, and bench/results.md is written whole from that one
+          run; a named part writes TARGET/bench/NAME.md (`app`, the release
+          desktop build's size, start and memory, runs only when named)
   bundle [--debug] [--bundles deb,rpm]
           installable packages: release UI and app, Tauri's bundler, the CLI
           inside (Linux: .deb and .rpm; Windows/macOS: the release workflow)

@@ -19,7 +19,7 @@
 //! written + dropped = sent for both.
 //!
 //! `sockscope-bench store-count DB`: the rows of every recording in the SQLite file
-//! DB and the span of their timestamps, so the end-to-end run through a `sockscope
+//! DB, those rows by event name, and the span of their timestamps, so the end-to-end run through a `sockscope
 //! record` process is checked against the file, not against the process's own words.
 
 use std::sync::mpsc;
@@ -363,9 +363,24 @@ pub fn count(db: &str) -> Result<serde_json::Value, String> {
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )
         .map_err(err)?;
+    // Rows by event name: the end-to-end check compares the source's events with
+    // the rows of that event alone (a recording also holds lifecycle records such
+    // as `connect`, which no source sent).
+    let mut by_event = serde_json::Map::new();
+    let mut stmt = conn
+        .prepare("SELECT event, COUNT(*) FROM events GROUP BY event ORDER BY event")
+        .map_err(err)?;
+    let names = stmt
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+        .map_err(err)?;
+    for row in names {
+        let (event, n) = row.map_err(err)?;
+        by_event.insert(event, json!(n));
+    }
     Ok(json!({
         "rows": rows,
         "sessions": sessions,
         "span_us": max_ts.zip(min_ts).map_or(0, |(a, b)| a - b),
+        "by_event": by_event,
     }))
 }

@@ -11,9 +11,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use super::report::{Section, Target};
 use super::{
-    build_release, machine, measure, median, start, write_section, Server, BROADCASTS, CLIENTS,
-    PAYLOAD, ROUNDS,
+    build_release, machine, measure, median, pinned, start, Server, BROADCASTS, CLIENTS,
+    HARNESS_CORE, PAYLOAD, ROUNDS, SERVER_CORE,
 };
 use crate::{step, workspace};
 
@@ -52,7 +53,8 @@ fn start_redis(bin: &str) -> Result<Redis, String> {
     let port = free_port()?;
     let dir = std::env::temp_dir().join(format!("sockscope-bench-redis-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let child = Command::new(bin)
+    let child = Command::new("taskset")
+        .args(["-c", SERVER_CORE, bin])
         .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
         .args(["--save", "", "--appendonly", "no", "--dir"])
         .arg(&dir)
@@ -79,11 +81,12 @@ fn start_redis(bin: &str) -> Result<Redis, String> {
 fn start_setup(sockscope: &Path, redis: &Redis, setup: usize) -> Result<Vec<Server>, String> {
     let root = workspace::root();
     let node = |clustered: bool| {
-        let mut args = vec!["serve", "--port", "0"];
+        let sockscope = sockscope.to_string_lossy();
+        let mut args = vec![sockscope.as_ref(), "serve", "--port", "0"];
         if clustered {
             args.extend(["--redis", redis.url.as_str()]);
         }
-        start(sockscope, &args, &root)
+        start(Path::new("taskset"), &pinned(SERVER_CORE, &args), &root)
     };
     match setup {
         0 => Ok(vec![node(false)?]),
@@ -98,7 +101,7 @@ const SETUPS: [&str; 3] = [
     "2 nodes on Redis (500 + 500 clients)",
 ];
 
-pub(crate) fn cluster() -> Result<(), String> {
+pub(crate) fn cluster() -> Result<Section, String> {
     let redis_bin = crate::setup::redis_server()?;
     build_release()?;
     let release = workspace::target_dir()?.join("release");
@@ -178,12 +181,23 @@ pub(crate) fn cluster() -> Result<(), String> {
          nodes, {BROADCASTS} broadcasts of a ~{PAYLOAD}-byte event asked of the first node through `POST /emit`, \
          {ROUNDS} rounds, each running every setup once, in reverse order on even rounds; medians. Nodes are \
          release `sockscope serve --port 0 [--redis URL]`; one redis-server started by the benchmark \
-         (`--save '' --appendonly no`, own data dir).\n\n\
+         (`--save '' --appendonly no`, own data dir). Cores: the harness under `taskset -c {HARNESS_CORE}`, the \
+         nodes and Redis under `taskset -c {SERVER_CORE}` (as in `bench gateway`).\n\n\
          | setup | median deliveries/s | all rounds |\n|---|---:|---|\n{rows}\n\
          {hop}\
-         Caveats: the harness, both nodes and Redis share this machine's cores, so two nodes here cannot show the \
+         Caveats: both nodes and Redis share one core, so two nodes here cannot show the \
          scaling two machines would; what the table shows is what clustering costs per broadcast, not what it buys.\n\n",
         version.trim(),
     );
-    write_section("## cluster: fan-out over 2 nodes", &table)
+    let figure = |i: usize| med[i].map_or("incomplete".to_owned(), |m| format!("{m:.0}"));
+    Ok(Section {
+        body: table,
+        pinning: format!(
+            "nodes and Redis `taskset -c {SERVER_CORE}`, harness `taskset -c {HARNESS_CORE}`"
+        ),
+        targets: vec![Target::unjudged(
+            "deliveries/s: 1 node alone / 1 node on Redis / 2 nodes on Redis (no target set)",
+            format!("{} / {} / {}", figure(0), figure(1), figure(2)),
+        )],
+    })
 }

@@ -3,8 +3,14 @@
 //! emits as fast as it can, with the recorder's stdout on a pipe this process reads
 //! slowly (so its printer falls behind and must skip lines, never recording events).
 //! The rows are counted in the SQLite file afterwards (`sockscope-bench
-//! store-count`): written + dropped = sent is checked against the file, not only
-//! against the process's own summary.
+//! store-count`): the `metric:update` rows (the events the source sent) plus the
+//! recorder's lost count must equal what the source says it sent, checked against
+//! the file, not only against the process's own summary.
+//!
+//! `sockscope record --count N` stops after N records, and a recording's first
+//! record is the connection's own `connect` (no source sent it); so the run asks for
+//! `events + 1` records, and the check counts `metric:update` rows alone, so a
+//! limit that stopped one event short cannot balance.
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
@@ -19,6 +25,9 @@ use crate::command::{output, Cmd};
 /// pause (about 100 KiB/s, a few hundred event lines a second).
 const SLOW_READ: usize = 1024;
 const SLOW_PAUSE: Duration = Duration::from_millis(10);
+/// Records `sockscope record` writes besides the source's events: the `connect`
+/// of its one connection (`--count` counts every record).
+const CONNECT_RECORDS: u64 = 1;
 /// A bound on one run: `record --duration`.
 const RUN_LIMIT_S: u64 = 60;
 
@@ -27,8 +36,10 @@ const RUN_LIMIT_S: u64 = 60;
 pub struct E2e {
     pub sent: f64,
     pub node_send_secs: f64,
-    /// Rows of the recording in the SQLite file.
+    /// `metric:update` rows of the recording in the SQLite file (the events sent).
     pub rows: f64,
+    /// Every row of the recording, lifecycle records (`connect`) included.
+    pub all_rows: f64,
     /// The recorder's own counts (its stderr summary).
     pub written: f64,
     pub lost: f64,
@@ -41,9 +52,12 @@ pub struct E2e {
 }
 
 impl E2e {
-    /// rows + lost = sent, and the recorder's own count matches the file.
+    /// Event rows + lost = sent, the recorder's own count matches the file, and
+    /// the only other rows are the connection's `connect`.
     pub fn balanced(&self) -> bool {
-        self.rows + self.lost == self.sent && self.rows == self.written
+        self.rows + self.lost == self.sent
+            && self.all_rows == self.written
+            && self.all_rows - self.rows == CONNECT_RECORDS as f64
     }
 }
 
@@ -92,7 +106,12 @@ fn run_in(
         };
         let started = Instant::now();
         let mut rec = Command::new(sockscope)
-            .args(["record", &url, "--count", &events.to_string()])
+            .args([
+                "record",
+                &url,
+                "--count",
+                &(events + CONNECT_RECORDS).to_string(),
+            ])
             .args(["--duration", &format!("{RUN_LIMIT_S}s"), "--db"])
             .arg(db)
             .stdout(Stdio::piped())
@@ -146,12 +165,15 @@ fn run_in(
         .ok_or("sockscope-bench store-count failed")?;
         let field =
             |json: &str, k: &str| number_field(json, k).ok_or_else(|| format!("no {k} in {json}"));
-        let rows = field(&counted, "rows")?;
+        let all_rows = field(&counted, "rows")?;
+        // Rows of the one event the source sends; 0 when none arrived.
+        let rows = number_field(&counted, "metric:update").unwrap_or(0.0);
         let span = field(&counted, "span_us")? / 1e6;
         Ok(E2e {
             sent: field(&sent_line, "sent")?,
             node_send_secs: field(&sent_line, "send_secs")?,
             rows,
+            all_rows,
             written,
             lost,
             per_sec: rows / span.max(1e-6),
@@ -163,4 +185,37 @@ fn run_in(
     let _ = node.kill();
     let _ = node.wait();
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(sent: f64, rows: f64, all_rows: f64, written: f64, lost: f64) -> E2e {
+        E2e {
+            sent,
+            node_send_secs: 1.0,
+            rows,
+            all_rows,
+            written,
+            lost,
+            per_sec: 0.0,
+            stdout_bytes: 0,
+            printer_skipped: false,
+            wall_secs: 1.0,
+        }
+    }
+
+    #[test]
+    fn a_limit_that_stops_one_event_short_does_not_balance() {
+        // Every event and the connect record: balanced.
+        assert!(run(100.0, 100.0, 101.0, 101.0, 0.0).balanced());
+        // The old check: 100 records asked, the connect took one of them, the last
+        // event never arrived; total rows = sent would have passed.
+        assert!(!run(100.0, 99.0, 100.0, 100.0, 0.0).balanced());
+        // Lost events counted by the recorder still balance.
+        assert!(run(100.0, 97.0, 98.0, 98.0, 3.0).balanced());
+        // A row the recorder did not report fails.
+        assert!(!run(100.0, 100.0, 101.0, 100.0, 0.0).balanced());
+    }
 }

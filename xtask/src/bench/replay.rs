@@ -19,7 +19,8 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::{load_average, machine, median, number_field, start, write_section};
+use super::report::{Section, Target};
+use super::{load_average, machine, median, number_field, start};
 use crate::command::{output, Cmd};
 use crate::{step, workspace};
 
@@ -29,20 +30,6 @@ const RUN_SECS: u64 = 5;
 const ROUNDS: usize = 3;
 
 /// Where the tail at the receiver came from, and what was done about it.
-const FINDINGS: &str = "Where the tail came from (issue 11 reproduced p50 1.4 ms / p99 33 ms / max 44 ms at a \
-Node receiver while the replay's own summary said max 2.9 ms): (1) the gateway's listener left Nagle on \
-(`axum::serve` does not set `TCP_NODELAY`), so an emit behind an unacknowledged one waited for the client's \
-delayed ACK, up to 40 ms; now every accepted socket (plain and TLS) has `TCP_NODELAY`. (2) Server-side replay \
-re-summarized every error so far after each send (O(n^2)); a 100,000-event replay fell seconds behind its plan; \
-the summary is now kept running. (3) `Clock::wait` yielded in a loop for the last 1.5 ms before each deadline: a \
-whole core at 5,000 events/s, and on a loaded machine the spinning task was preempted; it now sleeps that last \
-stretch on a blocking-pool thread. Not ours, still there: client replay goes through rust_socketio / \
-rust_engineio 0.6, whose plain websocket transport connects with `connect_async` (Nagle on; its TLS transport \
-turns it off), which is the 20-50 ms tail at the staging server; the peer (Nagle off) does not have it. Next: \
-a websocket transport with `TCP_NODELAY` for client replay (upstream fix or our own Engine.IO client), and a \
-profile of the replay processes' CPU (the peers spend a fraction of it; the CLI processes also load the \
-session from SQLite and, for client replay, record a replay session).\n\n";
-
 /// One run's figures.
 #[derive(Debug, Clone, Default)]
 struct Run {
@@ -227,7 +214,7 @@ fn med(v: &[Run], f: impl Fn(&Run) -> f64) -> f64 {
     median(v.iter().map(f).collect())
 }
 
-pub fn replay() -> Result<(), String> {
+pub fn replay() -> Result<Section, String> {
     super::build_release()?;
     crate::setup::npm_ci("bench/node")?;
     let release = workspace::target_dir()?.join("release");
@@ -241,6 +228,7 @@ pub fn replay() -> Result<(), String> {
     let machine = machine();
     let mut rows = String::new();
     let mut verdict = String::new();
+    let mut targets = Vec::new();
     for rate in RATES {
         let spacing = 1_000_000 / rate;
         let n = rate * RUN_SECS;
@@ -330,6 +318,11 @@ pub fn replay() -> Result<(), String> {
         if rate == 5_000 {
             for (what, runs) in [("server-side replay", &so), ("client replay", &co)] {
                 let p99 = med(runs, |r| r.p99);
+                targets.push(Target::judged(
+                    format!("{what} p99 <= 1 ms at 5,000 events/s"),
+                    format!("{:.2} ms", p99 / 1000.0),
+                    p99 <= 1000.0,
+                ));
                 verdict.push_str(&format!(
                     "{what} p99 {:.2} ms at 5,000 events/s: target <= 1 ms {}. ",
                     p99 / 1000.0,
@@ -365,8 +358,12 @@ pub fn replay() -> Result<(), String> {
          the receiver did not get, over all rounds. Medians of the rounds.\n\n\
          | events/s | path | sender | p50 (us) | p99 (us) | max (us) | CPU s | lost | all rounds (us, s) |\n\
          |---:|---|---|---:|---:|---:|---:|---:|---|\n{rows}\n\
-         **{}**\n\n{FINDINGS}",
+         **{}**\n\n",
         verdict.trim_end(),
     );
-    write_section("## replay:", &table)
+    Ok(Section {
+        body: table,
+        pinning: "none (every process on both cores)".into(),
+        targets,
+    })
 }

@@ -2,25 +2,30 @@
 //!   loaded either by Sockscope's simulator (`sockscope-bench simulate`, the
 //!   `analytics-dashboard` scenario) or by Artillery's socketio engine doing the
 //!   same connect to `/dashboard` only + subscribe + stay until the end of the run;
-//!   alternating rounds at 1,000 and at 10,000 clients. CPU time and peak RSS of each
-//!   load generator come from `/usr/bin/time`, minus each tool's own start-up run
-//!   (one client), so both count the same window; sockets connected and subscribed
-//!   are counted by the gateway (`GET /inspect`) while the load holds.
+//!   alternating rounds at 1,000, 5,000 and 10,000 clients. The gateway runs on one
+//!   core, either load generator on the other. CPU time and peak RSS of each load
+//!   generator come from `/usr/bin/time`; the headline is the marginal cost, the
+//!   slope of a least-squares fit of CPU seconds against client-seconds over every
+//!   run, beside the per-count figures net of each tool's start-up run (one client).
+//!   Sockets connected and subscribed are counted by the gateway (`GET /inspect`)
+//!   while the load holds.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::{load_average, median, number_field, start, write_section, Server};
+use super::report::{Section, Target};
+use super::{load_average, median, number_field, pinned, start, Server, HARNESS_CORE, SERVER_CORE};
 use crate::command::{output, Cmd};
 use crate::{step, workspace};
 
 /// Alternating rounds per client count.
 const CMP_ROUNDS: usize = 3;
 /// (clients, ramp s, hold s): connects are spread over the ramp; every client of
-/// both tools stays connected until `hold` after its tool's run started.
-const SIZES: [(usize, u64, u64); 2] = [(1_000, 10, 30), (10_000, 20, 40)];
+/// both tools stays connected until `hold` after its tool's run started. The same
+/// ramp and hold at every count, so the fit's points differ in clients alone.
+const SIZES: [(usize, u64, u64); 3] = [(1_000, 15, 30), (5_000, 15, 30), (10_000, 15, 30)];
 /// The start-up run of each tool: one client, this ramp and hold; its CPU is each
 /// tool's start-up and shut-down, subtracted from every load run of that tool.
 const STARTUP: (usize, u64, u64) = (1, 1, 2);
@@ -121,8 +126,8 @@ fn measure_load(
     let times = std::env::temp_dir().join(format!("sockscope-bench-time-{}", std::process::id()));
     let stop = Arc::new(AtomicBool::new(false));
     let poller = poll_gateway(url.to_owned(), stop.clone());
-    let mut cmd = Cmd::new("/usr/bin/time")
-        .args(["-f", "%U %S %M", "-o"])
+    let mut cmd = Cmd::new("taskset")
+        .args(["-c", HARNESS_CORE, "/usr/bin/time", "-f", "%U %S %M", "-o"])
         .args([times.to_string_lossy().as_ref(), program])
         .args(args)
         .dir(dir);
@@ -171,19 +176,25 @@ fn api_token() -> String {
 /// Only the profile's namespaces: both load generators open `/dashboard` alone.
 fn gateway(secret: &str) -> Result<Server, String> {
     let api = api_token();
+    let sockscope = release_dir()?.join("sockscope");
+    let sockscope = sockscope.to_string_lossy();
     start(
-        &release_dir()?.join("sockscope"),
-        &[
-            "serve",
-            "--profile",
-            "analytics",
-            "--port",
-            "0",
-            "--jwt-secret",
-            secret,
-            "--api-token",
-            &api,
-        ],
+        Path::new("taskset"),
+        &pinned(
+            SERVER_CORE,
+            &[
+                sockscope.as_ref(),
+                "serve",
+                "--profile",
+                "analytics",
+                "--port",
+                "0",
+                "--jwt-secret",
+                secret,
+                "--api-token",
+                &api,
+            ],
+        ),
         &workspace::root(),
     )
 }
@@ -350,9 +361,62 @@ fn net_ms_per_client(l: &Load, startup: f64) -> f64 {
     1000.0 * net_cpu(l, startup) / l.peak_subscribed.max(1) as f64
 }
 
+/// Client-seconds of a run: client i of n connects at ramp x i / n and stays until
+/// `hold`, so together they are connected n x hold - ramp x (n - 1) / 2 seconds;
+/// n = the clients the gateway saw subscribed.
+fn client_seconds(l: &Load, ramp: u64, hold: u64) -> f64 {
+    let n = l.peak_subscribed as f64;
+    if n == 0.0 {
+        return 0.0;
+    }
+    n * hold as f64 - ramp as f64 * (n - 1.0) / 2.0
+}
+
+/// A least-squares line y = intercept + slope x through `points`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Fit {
+    slope: f64,
+    intercept: f64,
+    /// Coefficient of determination (1 = every point on the line).
+    r2: f64,
+}
+
+fn fit(points: &[(f64, f64)]) -> Option<Fit> {
+    let n = points.len() as f64;
+    if points.len() < 2 {
+        return None;
+    }
+    let (mx, my) = (
+        points.iter().map(|p| p.0).sum::<f64>() / n,
+        points.iter().map(|p| p.1).sum::<f64>() / n,
+    );
+    let sxx: f64 = points.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    if sxx == 0.0 {
+        return None;
+    }
+    let sxy: f64 = points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    let slope = sxy / sxx;
+    let intercept = my - slope * mx;
+    let ss_tot: f64 = points.iter().map(|p| (p.1 - my).powi(2)).sum();
+    let ss_res: f64 = points
+        .iter()
+        .map(|p| (p.1 - intercept - slope * p.0).powi(2))
+        .sum();
+    let r2 = if ss_tot == 0.0 {
+        1.0
+    } else {
+        1.0 - ss_res / ss_tot
+    };
+    Some(Fit {
+        slope,
+        intercept,
+        r2,
+    })
+}
+
 /// Sockscope's simulator vs Artillery: start-up runs, then alternating rounds at
 /// each client count in [`SIZES`].
-pub fn simulate() -> Result<(), String> {
+pub fn simulate() -> Result<Section, String> {
     super::build_release()?;
     crate::setup::npm_ci("bench/node")?;
     let node_dir = workspace::root().join("bench/node");
@@ -390,6 +454,10 @@ pub fn simulate() -> Result<(), String> {
 
     let mut sections = String::new();
     let mut headline = Vec::new();
+    // (client-seconds, CPU s) and (clients, peak RSS KiB) of every run, per tool.
+    let (mut s_cpu_pts, mut a_cpu_pts) = (Vec::new(), Vec::new());
+    let (mut s_rss_pts, mut a_rss_pts) = (Vec::new(), Vec::new());
+    let mut fit_rows = String::new();
     for size in SIZES {
         let (clients, ramp, hold) = size;
         let mut ours = Series {
@@ -418,6 +486,22 @@ pub fn simulate() -> Result<(), String> {
                 series.runs.push(load_run(tool, size, &secret, &token)?);
             }
         }
+        for (series, cpu_pts, rss_pts) in [
+            (&ours, &mut s_cpu_pts, &mut s_rss_pts),
+            (&theirs, &mut a_cpu_pts, &mut a_rss_pts),
+        ] {
+            for l in &series.runs {
+                cpu_pts.push((client_seconds(l, ramp, hold), l.cpu_s));
+                rss_pts.push((l.peak_subscribed as f64, l.max_rss_kib));
+            }
+        }
+        fit_rows.push_str(&format!(
+            "| {clients} | {} | {} | {} | {} |\n",
+            ours.all(|l| client_seconds(l, ramp, hold), 0),
+            ours.all(|l| l.cpu_s, 2),
+            theirs.all(|l| client_seconds(l, ramp, hold), 0),
+            theirs.all(|l| l.cpu_s, 2),
+        ));
         let sustained = |l: &Load| l.peak_subscribed as f64;
         let rss = |l: &Load| l.max_rss_kib / 1024.0;
         let (o_sus, t_sus) = (ours.med(sustained), theirs.med(sustained));
@@ -451,7 +535,7 @@ pub fn simulate() -> Result<(), String> {
             )
         };
         sections.push_str(&format!(
-            "### {clients} clients (ramp {ramp} s, every client held until {hold} s)\n\n\
+            "#### {clients} clients (ramp {ramp} s, every client held until {hold} s)\n\n\
              | load generator | sustained: median (rounds) | CPU s: median (rounds) | net CPU s: median (rounds) | \
              net CPU ms per sustained client (median) | peak RSS MiB: median (rounds) | load average before each round |\n\
              |---|---|---|---|---:|---|---|\n{}{}\n\
@@ -465,10 +549,25 @@ pub fn simulate() -> Result<(), String> {
             ours.runs.last().map_or("", |l| l.detail.as_str()),
         ));
     }
+    let (s_fit, a_fit) = (fit(&s_cpu_pts), fit(&a_cpu_pts));
+    let (s_mem, a_mem) = (fit(&s_rss_pts), fit(&a_rss_pts));
+    let us = |f: Option<Fit>| f.map_or("no fit".to_owned(), |f| format!("{:.1}", f.slope * 1e6));
+    let fixed = |f: Option<Fit>| f.map_or("-".to_owned(), |f| format!("{:.2}", f.intercept));
+    let r2 = |f: Option<Fit>| f.map_or("-".to_owned(), |f| format!("{:.3}", f.r2));
+    let kib = |f: Option<Fit>| f.map_or("no fit".to_owned(), |f| format!("{:.1}", f.slope));
+    let marginal = match (s_fit, a_fit) {
+        (Some(s), Some(a)) if s.slope > 0.0 => Some(a.slope / s.slope),
+        _ => None,
+    };
+    let marginal_text = marginal.map_or_else(
+        || "not computed (a fit failed or Sockscope's slope is not positive)".to_owned(),
+        |r| format!("{r:.1}x less CPU per client-second"),
+    );
     let table = format!(
         "## simulate: virtual clients vs Artillery\n\n\
          Machine: {machine}. The gateway is a separate `sockscope serve --profile analytics --jwt-secret ...` \
-         release process, fresh for every load run, on the same cores as the load generator.\n\n\
+         release process, fresh for every load run, under `taskset -c {SERVER_CORE}`; either load generator \
+         runs under `taskset -c {HARNESS_CORE}` (one core each tool, the same core for both).\n\n\
          Both tools do the same per virtual client: one websocket (no polling) to `/dashboard` only, \
          an HS256 JWT in the handshake's `auth`, emit `subscribe {{entityId, entityType: event}}`, then stay \
          connected receiving `metric:update` ticks (one per entity per second) until the end of the run; \
@@ -482,22 +581,77 @@ pub fn simulate() -> Result<(), String> {
          open `/` as well), one `emit`, then `think` until `hold` after its first user's arrival \
          (`bench/node/artillery-hold.cjs`).\n\n\
          Sustained = most sockets the gateway held in an entity room at one `GET /inspect` poll (1 s). CPU = \
-         user+sys of the load-generator process over its whole life (`/usr/bin/time`). Start-up: each tool \
-         run with 1 client (ramp 1 s, hold 2 s), {CMP_ROUNDS} alternating rounds: Sockscope {} CPU s (median; \
-         rounds {}), Artillery {} CPU s (rounds {}). Net CPU = CPU - that tool's median start-up, so both \
-         count the same window (the load, not start-up and shut-down). {CMP_ROUNDS} rounds per client count, \
-         alternating which tool goes first; medians.\n\n{sections}\
-         **Ratios (Sockscope / Artillery): {}** (target >= 10x in either).\n\n\
-         Caveats: the load generator, the gateway and anything else on the machine share its cores, so at \
-         10,000 clients a slower generator also leaves the gateway less CPU; peak RSS is `/usr/bin/time`'s \
-         maximum resident set of the generator process.\n\n",
+         user+sys of the load-generator process over its whole life (`/usr/bin/time`). {CMP_ROUNDS} rounds per \
+         client count, alternating which tool goes first; medians, every round in brackets.\n\n\
+         ### Marginal cost: CPU per client-second\n\n\
+         Every load run below is a point (client-seconds, CPU s): client-seconds = n x hold - ramp x (n - 1) / 2 \
+         for the n clients the gateway saw subscribed (client i connects at ramp x i / n and stays until hold). \
+         A least-squares line through each tool's {} points: its slope is the CPU one more client costs per \
+         second it stays connected (its ticks, its share of connects and acks), its intercept what the tool \
+         costs regardless of clients (start-up, reporting, shut-down).\n\n\
+         | clients | Sockscope client-seconds (rounds) | Sockscope CPU s (rounds) | Artillery client-seconds (rounds) | Artillery CPU s (rounds) |\n\
+         |---:|---|---|---|---|\n{fit_rows}\n\
+         | load generator | marginal CPU µs per client-second (slope) | fixed CPU s (intercept) | R² | peak RSS KiB per added client (slope over clients) |\n\
+         |---|---:|---:|---:|---:|\n\
+         | Sockscope simulator | {} | {} | {} | {} |\n\
+         | Artillery {artillery_version} | {} | {} | {} | {} |\n\n\
+         **Headline, marginal (Sockscope / Artillery): {marginal_text}** (target >= 10x, issue 24).\n\n\
+         ### Per client count, net of start-up\n\n\
+         Start-up: each tool run with 1 client (ramp 1 s, hold 2 s), {CMP_ROUNDS} alternating rounds: Sockscope {} \
+         CPU s (median; rounds {}), Artillery {} CPU s (rounds {}). Net CPU = CPU - that tool's median start-up. \
+         These per-count ratios include each tool's fixed cost spread over its clients; the marginal ratio \
+         above does not.\n\n{sections}\
+         **Per-count ratios (Sockscope / Artillery): {}.**\n\n\
+         Caveats: other load on the machine (see the load averages) lands on either core; peak RSS is \
+         `/usr/bin/time`'s maximum resident set of the generator process.\n\n",
+        s_cpu_pts.len(),
+        us(s_fit),
+        fixed(s_fit),
+        r2(s_fit),
+        kib(s_mem),
+        us(a_fit),
+        fixed(a_fit),
+        r2(a_fit),
+        kib(a_mem),
         fmt_all(&[s_startup], 2),
         fmt_all(&s_up, 2),
         fmt_all(&[a_startup], 2),
         fmt_all(&a_up, 2),
         headline.join("; "),
     );
-    write_section("## simulate: virtual clients vs Artillery", &table)
+    let mut targets = vec![match marginal {
+        Some(r) => Target::judged(
+            "marginal CPU per client-second >= 10x less than Artillery (issue 24)",
+            format!(
+                "{r:.1}x ({} vs {} µs per client-second)",
+                us(s_fit),
+                us(a_fit)
+            ),
+            r >= 10.0,
+        ),
+        None => Target::unjudged(
+            "marginal CPU per client-second >= 10x less than Artillery (issue 24)",
+            "no fit",
+        ),
+    }];
+    if let Some(m) = s_mem {
+        targets.push(Target::judged(
+            "simulator peak RSS <= 8 KiB per added client (issue 24 says idle; these clients receive ticks)",
+            format!("{:.1} KiB", m.slope),
+            m.slope <= 8.0,
+        ));
+    }
+    targets.push(Target::unjudged(
+        "net CPU per sustained client, per count (today's figure; no target of its own)",
+        headline.join("; "),
+    ));
+    Ok(Section {
+        body: table,
+        pinning: format!(
+            "gateway `taskset -c {SERVER_CORE}`, load generator (either tool) `taskset -c {HARNESS_CORE}`"
+        ),
+        targets,
+    })
 }
 
 #[cfg(test)]
@@ -509,5 +663,31 @@ mod tests {
         let body = r#"{"namespaces":[{"name":"/dashboard","rooms":[{"name":"x","sockets":["a"]}],"sockets":[{"id":"a","rooms":["tenant:acme:entity:acme-entity-1"]},{"id":"b","rooms":["tenant:acme:user:u"]}]},{"name":"/","rooms":[],"sockets":[{"id":"c","rooms":[]}]}]}"#;
         assert_eq!(count_sockets(body), (2, 1));
         assert_eq!(other_sockets(body), 1);
+    }
+
+    #[test]
+    fn the_fit_finds_the_marginal_cost_not_the_average() {
+        // 2 s fixed + 25 µs per client-second: the average per client-second falls
+        // with scale, the slope does not.
+        let pts: Vec<(f64, f64)> = [30_000.0, 150_000.0, 300_000.0]
+            .iter()
+            .map(|&x| (x, 2.0 + 25e-6 * x))
+            .collect();
+        let f = fit(&pts).expect("a fit");
+        assert!((f.slope - 25e-6).abs() < 1e-12, "{f:?}");
+        assert!((f.intercept - 2.0).abs() < 1e-9, "{f:?}");
+        assert!((f.r2 - 1.0).abs() < 1e-9);
+        assert_eq!(fit(&[(1.0, 1.0)]), None);
+        assert_eq!(fit(&[(1.0, 1.0), (1.0, 2.0)]), None);
+    }
+
+    #[test]
+    fn client_seconds_follow_the_ramp_and_hold() {
+        let l = Load {
+            peak_subscribed: 3,
+            ..Load::default()
+        };
+        // Clients connect at 0, 5 and 10 s and stay until 30 s: 30 + 25 + 20.
+        assert_eq!(client_seconds(&l, 15, 30), 75.0);
     }
 }
