@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
 use serde_json::Value;
 use sockscope_protocol::{Direction, EventRecord};
 
