@@ -4,7 +4,6 @@
 //! `sockscope_protocol::commands`, which alone holds the command's name, arguments
 //! and reply type.
 
-use serde::Serialize;
 use sockscope_protocol::commands::*;
 use sockscope_protocol::{
     AboutInfo, AdminActionReply, AdminActionRequest, AdminTarget, AdminTargetSave, ApiError,
