@@ -19,7 +19,12 @@ const artifacts = process.env.SOCKSCOPE_ARTIFACTS ?? "artifacts";
 test("installed CLI: --version names the version and the git revision", () => {
   assert.ok(cli?.startsWith("/usr/"), `SOCKSCOPE_BIN must be the installed CLI, got ${cli}`);
   const out = execFileSync(cli, ["--version"], { encoding: "utf8" });
-  assert.match(out, /^sockscope \d+\.\d+\.\d+ \(([0-9a-f]{7,40}|unknown)\)\s*$/);
+  // The revision the binary names is the commit it was built from: not "unknown",
+  // not any other hash (xtask passes the checkout's own).
+  const rev = process.env.SOCKSCOPE_EXPECT_REV;
+  assert.match(rev ?? "", /^[0-9a-f]{7,40}$/, "SOCKSCOPE_EXPECT_REV must be the checkout's revision");
+  assert.match(out, /^sockscope \d+\.\d+\.\d+ \([0-9a-f]{7,40}\)\s*$/);
+  assert.equal(/\(([0-9a-f]+)\)/.exec(out)[1], rev);
 });
 
 test("installed CLI: serve --port 0 answers a Node socket.io client", async (t) => {
@@ -61,6 +66,7 @@ test("installed desktop app: the gateway starts and a Node client's event shows"
   const s = await openApp(t, { SOCKSCOPE_DB: join(dir, "db.sqlite") });
   await s.waitFor("#gateway-start", "the Server panel");
   await s.until(async () => /^v\d+\.\d+\.\d+ · /.test(await s.text("#about")), "the About line");
+  assert.equal((await s.text("#about")).split(" · ")[1], process.env.SOCKSCOPE_EXPECT_REV, "the app names another revision than the checkout's");
   await s.type("#gateway-port", "0");
   await s.click("#gateway-start");
   await s.until(async () => (await s.text("#gateway-state")) === "running", "the gateway to run");

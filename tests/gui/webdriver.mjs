@@ -145,6 +145,19 @@ export class Session {
     return v;
   }
 
+  /** Runs `script` in the page (WebDriver Execute Script) and returns its value. */
+  async execute(script, args = []) {
+    return call("POST", `${this.url}/execute/sync`, { script, args });
+  }
+
+  /**
+   * Runs `script` in the page with a callback as its last argument (WebDriver
+   * Execute Async Script); resolves with what the script passes to it.
+   */
+  async executeAsync(script, args = []) {
+    return call("POST", `${this.url}/execute/async`, { script, args });
+  }
+
   async selected(css) {
     return call("GET", `${this.url}/element/${await this.find(css)}/selected`);
   }

@@ -10,7 +10,7 @@ import { tmpdir, hostname } from "node:os";
 import { join } from "node:path";
 import { io } from "socket.io-client";
 import bcrypt from "bcryptjs";
-import { apiPost, eventually, hs256, once, run, serve, withTimeout } from "./harness.mjs";
+import { apiPost, eventually, hs256, once, rawEngineIo, run, serve, withTimeout } from "./harness.mjs";
 
 const SECRET = "admin-interop-secret";
 const PASSWORD = "correct horse battery";
@@ -132,12 +132,35 @@ test("login: wrong password, no password, a forged session are refused; the real
     const a = adminSocket(t, srv.url, auth);
     const [err] = await once(a.s, "connect_error", `${what} to be refused`);
     assert.equal(err.message, "invalid credentials", what);
-    // Refused before any handler: nothing was sent, and the socket cannot act.
-    a.s.emit("_disconnect", "/chat", false, victim.id);
-    await new Promise((r) => setTimeout(r, 100));
     assert.deepEqual(a.got, [], what);
+    // The attack itself, on a raw Engine.IO connection (socket.io-client would buffer
+    // a refused namespace's emit and never send it): the refused login, then the
+    // _disconnect frame on the wire, then a connect to /chat on the same connection.
+    // Frames are read in order, so the /chat answer proves the server read the
+    // _disconnect before it.
+    const raw = await rawEngineIo(srv.url);
+    t.after(() => raw.close());
+    await raw.send(`40/admin,${JSON.stringify(auth)}`);
+    const refused = await raw.frame((f) => f.startsWith("44/admin,"), `${what}: the raw login to be refused`);
+    assert.equal(JSON.parse(refused.slice("44/admin,".length)).message, "invalid credentials", what);
+    await raw.send(`42/admin,${JSON.stringify(["_disconnect", "/chat", false, victim.id])}`);
+    await raw.send(`40/chat,${JSON.stringify({ token: hs256(SECRET, { sub: "probe", tenantId: "acme" }) })}`);
+    await raw.frame((f) => f.startsWith("40/chat,"), `${what}: the server to answer the frame after the _disconnect`);
+    assert.equal(raw.frames.some((f) => f.startsWith("4") && f.includes("/admin") && !f.startsWith("44/admin,")), false, `${what}: the refused admin got an answer`);
+    assert.equal(victim.connected, true, `${what}: a refused admin disconnected a socket`);
+    raw.close();
   }
   assert.equal(victim.connected, true, "a refused admin disconnected a socket");
+  // Positive control for the raw attack: the same frames after a real login do
+  // disconnect the victim, so the frame above was well formed.
+  const { s: victim2 } = await member(t, srv.url, "vic2", "acme");
+  const raw = await rawEngineIo(srv.url);
+  t.after(() => raw.close());
+  await raw.send(`40/admin,${JSON.stringify(login)}`);
+  await raw.frame((f) => f.startsWith("40/admin,"), "the raw admin login to succeed");
+  const gone2 = once(victim2, "disconnect", "a raw, logged-in _disconnect to disconnect its target");
+  await raw.send(`42/admin,${JSON.stringify(["_disconnect", "/chat", false, victim2.id])}`);
+  assert.equal((await gone2)[0], "io server disconnect");
 
   // Positive control: the password logs in and gets a session id...
   const good = adminSocket(t, srv.url, login);

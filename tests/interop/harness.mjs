@@ -114,3 +114,31 @@ export async function eventually(check, what) {
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/**
+ * A raw Engine.IO v4 websocket to `url`: every frame goes on the wire exactly as
+ * written, with no client library buffering or refusing it (socket.io-client keeps
+ * a refused namespace's emits in its buffer and never sends them). Pings are
+ * answered. `frame(pred)` waits for the first received frame matching `pred`.
+ */
+export async function rawEngineIo(url) {
+  const { default: WebSocket } = await import("ws");
+  const ws = new WebSocket(`${url.replace(/^http/, "ws")}/socket.io/?EIO=4&transport=websocket`);
+  const frames = [];
+  ws.on("message", (data) => {
+    const f = data.toString();
+    if (f === "2") ws.send("3");
+    else frames.push(f);
+  });
+  await withTimeout(
+    new Promise((resolve, reject) => {
+      ws.once("open", resolve);
+      ws.once("error", reject);
+    }),
+    "a raw Engine.IO websocket to open",
+  );
+  const send = (f) => new Promise((resolve, reject) => ws.send(f, (e) => (e ? reject(e) : resolve())));
+  const frame = (pred, what) => eventually(() => frames.find(pred), `${what} (frames so far: ${JSON.stringify(frames)})`);
+  await frame((f) => f.startsWith("0{"), "the Engine.IO open packet");
+  return { ws, frames, send, frame, close: () => ws.close() };
+}

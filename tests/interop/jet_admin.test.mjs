@@ -98,18 +98,50 @@ test("jet-admin: workflow logs, widgets and AI chat as the seed documents them",
 });
 
 test("jet-admin: another tenant's socket joining the same runId sees nothing of it", async (t) => {
-  const srv = await serve(["--port", "0", "--profile", "jet-admin", "--tick-ms", "20"]);
+  // Each run plays once, to everyone in its (tenant-scoped) room. acme starts run
+  // "shared-run"; once two of its node updates have gone out, globex joins the very
+  // same runId and an acme colleague joins it too. The colleague (positive control)
+  // gets the rest of acme's run, not a fresh one. globex gets a run of its own from its
+  // first node, and nothing of acme's: had the room not been tenant-scoped, globex
+  // would have landed in acme's room, mid-run, with no run of its own.
+  const srv = await serve(["--port", "0", "--profile", "jet-admin", "--tick-ms", "60"]);
   t.after(() => srv.child.kill("SIGKILL"));
-  const mk = (tenantId) =>
-    io(srv.url, { auth: { token: hs256("k", { sub: tenantId + "-user", tenantId }), firebase_id: tenantId + "-uid" }, transports: ["websocket"] });
+  const mk = (tenantId, who = "user") =>
+    io(srv.url, { auth: { token: hs256("k", { sub: `${tenantId}-${who}`, tenantId }), firebase_id: `${tenantId}-${who}-uid` }, transports: ["websocket"], forceNew: true });
   const a = mk("acme");
+  const mate = mk("acme", "mate");
   const b = mk("globex");
-  t.after(() => { a.close(); b.close(); });
-  await Promise.all([once(a, "connect"), once(b, "connect")]);
+  t.after(() => { a.close(); mate.close(); b.close(); });
+  await Promise.all([once(a, "connect"), once(mate, "connect"), once(b, "connect")]);
+  const aNodes = collect(a, "workflow_node_update");
+  const mateNodes = collect(mate, "workflow_node_update");
   const bNodes = collect(b, "workflow_node_update");
+  const bStatus = collect(b, "workflow_status_update");
+  const mateStatus = collect(mate, "workflow_status_update");
+
   a.emit("workflow_run_join", { runId: "shared-run" });
-  await once(a, "workflow_status_update");
-  assert.deepEqual(bNodes, []);
+  await until(() => aNodes.length >= 2, "acme's run to be two node updates in");
+  b.emit("workflow_run_join", { runId: "shared-run" });
+  mate.emit("workflow_run_join", { runId: "shared-run" });
+  await Promise.all([
+    once(a, "workflow_status_update", "acme's run to end"),
+    until(() => bStatus.length === 1, "globex's own run to end"),
+    until(() => mateStatus.length === 1, "the acme colleague to see acme's run end"),
+  ]);
+  // Let anything late arrive before counting.
+  await new Promise((r) => setTimeout(r, 300));
+
+  const full = ["trigger", "trigger", "fetch_data", "fetch_data", "transform", "transform", "output", "output"];
+  assert.deepEqual(aNodes.map((n) => n.nodeId), full, "acme's own run");
+  // globex: exactly one whole run, its own, from the first node.
+  assert.deepEqual(bNodes.map((n) => n.nodeId), full, "globex saw something other than one run of its own");
+  assert.equal(bStatus.length, 1, "globex saw another run's final status");
+  // Positive control: the same-tenant socket joined acme's room and got the rest of
+  // acme's run (at least its last node, not its first).
+  assert.ok(mateNodes.length > 0, "the acme colleague got none of acme's run");
+  assert.ok(mateNodes.length < full.length, `the acme colleague got a run of its own (${mateNodes.length} updates)`);
+  assert.equal(mateNodes.at(-1).nodeId, "output");
+  assert.notEqual(mateNodes[0].nodeId === "trigger" && mateNodes[0].status === "running", true, "the acme colleague's updates start a fresh run");
 });
 
 test("jet-admin: a handshake without a token is refused", async (t) => {

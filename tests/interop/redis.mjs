@@ -46,13 +46,13 @@ export function redisCommand(port, command) {
  * Starts `redis-server` (REDIS_SERVER or the one on PATH); resolves once it answers
  * PING. Returns `{ url, port, child, stop() }`; `stop()` kills it and removes its dir.
  */
-export async function startRedis() {
+export async function startRedis(extraArgs = []) {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), "sockscope-redis-"));
   const bin = process.env.REDIS_SERVER || "redis-server";
   const child = spawn(
     bin,
-    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir],
+    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, ...extraArgs],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
   let log = "";
@@ -65,7 +65,8 @@ export async function startRedis() {
   const ready = (async () => {
     for (;;) {
       try {
-        if ((await redisCommand(port, "PING")) === "+PONG") return;
+        // A server with requirepass answers NOAUTH: it is up all the same.
+        if (/^(\+PONG|-NOAUTH)/.test(await redisCommand(port, "PING"))) return;
       } catch {
         // not listening yet
       }

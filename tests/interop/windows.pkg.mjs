@@ -32,7 +32,12 @@ function runExe(args, { timeout = WINE_MS } = {}) {
 test("sockscope.exe --version under Wine", { timeout: WINE_MS * 2 }, async () => {
   assert.ok(exe && existsSync(exe), `SOCKSCOPE_EXE must name the built sockscope.exe, got ${exe}`);
   const { stdout } = await runExe(["--version"]);
-  assert.match(stdout, /^sockscope \d+\.\d+\.\d+ \(([0-9a-f]{7,40}|unknown)\)\s*$/);
+  // The revision the binary names is the commit it was built from: not "unknown",
+  // not any other hash (xtask passes the checkout's own).
+  const rev = process.env.SOCKSCOPE_EXPECT_REV;
+  assert.match(rev ?? "", /^[0-9a-f]{7,40}$/, "SOCKSCOPE_EXPECT_REV must be the checkout's revision");
+  assert.match(stdout, /^sockscope \d+\.\d+\.\d+ \([0-9a-f]{7,40}\)\s*$/);
+  assert.equal(/\(([0-9a-f]+)\)/.exec(stdout)[1], rev);
 });
 
 test("sockscope.exe serve --port 0 answers a Node socket.io client", { timeout: WINE_MS }, async (t) => {

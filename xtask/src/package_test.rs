@@ -72,6 +72,20 @@ pub fn run_package_test(args: &[String]) -> Result<(), String> {
 
     step("install the .deb");
     let installed = Installed::install(&deb)?;
+    // Every file the package put on the system, read from dpkg while it is installed,
+    // so the removal check below covers all of them, not a hand-kept list.
+    let installed_files: Vec<String> = output(Cmd::new("dpkg").args(["-L", PACKAGE]))
+        .ok_or("cannot list the installed package's files (dpkg -L)")?
+        .lines()
+        .map(str::trim)
+        .filter(|p| Path::new(p).symlink_metadata().is_ok_and(|m| !m.is_dir()))
+        .map(str::to_owned)
+        .collect();
+    for want in EXPECTED.iter().filter(|w| !w.ends_with('/')) {
+        if !installed_files.iter().any(|f| f == want) {
+            return Err(format!("dpkg -L {PACKAGE} does not list {want}"));
+        }
+    }
     let root = workspace::root();
     step("drive the installed CLI and desktop app");
     let display = display::Xvfb::start()?;
@@ -82,16 +96,28 @@ pub fn run_package_test(args: &[String]) -> Result<(), String> {
         .env("DISPLAY", display.name())
         .env("SOCKSCOPE_BIN", "/usr/bin/sockscope")
         .env("SOCKSCOPE_APP_BIN", "/usr/bin/sockscope-app")
+        .env("SOCKSCOPE_EXPECT_REV", workspace::git_rev()?)
         .env("SOCKSCOPE_ARTIFACTS", root.join("tests/artifacts")))?;
     drop(display);
 
     step("remove the package");
     installed.remove()?;
-    for file in ["/usr/bin/sockscope", "/usr/bin/sockscope-app"] {
-        if Path::new(file).exists() {
-            return Err(format!("{file} is still there after removing the package"));
-        }
+    let left: Vec<&String> = installed_files
+        .iter()
+        .filter(|f| Path::new(f).symlink_metadata().is_ok())
+        .collect();
+    if !left.is_empty() {
+        return Err(format!(
+            "{} of the package's {} files are still there after removing it: {}",
+            left.len(),
+            installed_files.len(),
+            left.iter().map(|f| f.as_str()).collect::<Vec<_>>().join(", ")
+        ));
     }
+    println!(
+        "  all {} files the package installed are gone",
+        installed_files.len()
+    );
     println!(
         "\nxtask: the package installed, ran and uninstalled in {:.1} min",
         started.elapsed().as_secs_f64() / 60.0

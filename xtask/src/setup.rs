@@ -18,16 +18,24 @@ const APT_PACKAGES: &[&str] = &[
     "webkit2gtk-driver",
     "xvfb",
     REDIS_PACKAGE,
+    // The TLS tests make their certificates with openssl; the harness and benchmarks
+    // use curl, taskset (util-linux) and GNU time (/usr/bin/time): none is assumed.
+    "openssl",
+    "curl",
+    "util-linux",
+    "time",
 ];
 /// The package whose `redis-server` the cluster tests and `bench cluster` start.
 const REDIS_PACKAGE: &str = "redis-server";
 /// trunk 0.22 needs a newer rustc than this machine's; 0.21.14 is known to work.
 const TRUNK_VERSION: &str = "0.21.14";
-const TAURI_DRIVER_VERSION: &str = "2";
+/// The WebDriver bridge for the GUI tests, at an exact version (2.1.0 is the newest
+/// 2.x; 3.0 is an alpha).
+const TAURI_DRIVER_VERSION: &str = "2.1.0";
 
 pub fn all() -> Result<(), String> {
     apt()?;
-    chromium();
+    chromium()?;
     ui_tools()?;
     tauri_driver()?;
     npm_packages()
@@ -37,26 +45,16 @@ pub fn all() -> Result<(), String> {
 /// finds Chromium, driven by playwright-core.
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 
-/// Why Chromium could not be installed, when it could not (see [`chromium`]).
-static CHROMIUM_MISSING: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-
-/// Installs Debian's `chromium` when missing. Apart from [`APT_PACKAGES`] because it
-/// is needed by one test only: a machine whose mirror lacks it still runs everything
-/// else, and that test skips, loudly, with the reason recorded here (it fails when
-/// Chromium is missing for any other reason).
-pub fn chromium() {
+/// Installs Debian's `chromium` when missing. Apart from [`APT_PACKAGES`] only so a
+/// failure names it: the Admin UI browser test needs it, and a machine that cannot
+/// install it fails `cargo xtask test` rather than skipping that test.
+pub fn chromium() -> Result<(), String> {
     if std::path::Path::new(CHROMIUM).exists() {
-        return;
+        return Ok(());
     }
-    if let Err(why) = apt_packages(&["chromium"]) {
-        eprintln!("\nxtask: WARNING: cannot install chromium ({why}); the Admin UI browser test will be SKIPPED\n");
-        let _ = CHROMIUM_MISSING.set(why);
-    }
-}
-
-/// The reason Chromium is missing, for the interop tests' environment.
-pub fn chromium_missing() -> Option<&'static str> {
-    CHROMIUM_MISSING.get().map(String::as_str)
+    apt_packages(&["chromium"]).map_err(|why| {
+        format!("cannot install chromium ({why}): the Admin UI browser test needs {CHROMIUM}")
+    })
 }
 
 pub fn apt() -> Result<(), String> {
@@ -130,7 +128,7 @@ pub fn ui_tools() -> Result<(), String> {
         "wasm-bindgen-cli",
         ["wasm-bindgen", "--version"],
         &bindgen,
-        false,
+        true,
     )
 }
 
@@ -146,8 +144,10 @@ fn tauri_driver() -> Result<(), String> {
 
 /// `cargo install` unless `cargo install --list` already shows `krate` at `version`
 /// (a bare major such as "2" accepts any 2.x) and `probe` (the binary and an argument
-/// it answers) runs. `wasm-bindgen-cli` is installed without `--locked`: its lock file
-/// names a crate version the registry mirror lacks.
+/// it answers) runs. Every tool is installed with `--locked`: its own lock file, so the
+/// same sources build on every machine. (wasm-bindgen-cli 0.2.130's lock file names a
+/// webpki-roots release the registry no longer has; the workspace pins wasm-bindgen
+/// 0.2.129, whose CLI installs locked.)
 pub fn cargo_install(
     krate: &str,
     probe: [&str; 2],

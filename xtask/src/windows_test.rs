@@ -47,6 +47,7 @@ pub fn run_windows_test() -> Result<(), String> {
         .args(["windows.pkg.mjs"])
         .dir(workspace::root().join("tests/interop"))
         .env("SOCKSCOPE_EXE", &exe)
+        .env("SOCKSCOPE_EXPECT_REV", workspace::git_rev()?)
         .env("SOCKSCOPE_WINE", WINE)
         .env("WINEPREFIX", &prefix)
         .env("WINEDEBUG", "-all"))?;

@@ -36,6 +36,16 @@ pub fn target_dir() -> Result<PathBuf, String> {
         .ok_or_else(|| "no target_directory in `cargo metadata`".to_owned())
 }
 
+/// The revision a binary built from this checkout names in `--version` (the same
+/// `git rev-parse --short=12 HEAD` as build-support/git_rev.rs), for the package tests
+/// to compare against: a build that lost its revision prints `unknown` and fails them.
+pub fn git_rev() -> Result<String, String> {
+    output(crate::command::Cmd::new("git").args(["rev-parse", "--short=12", "HEAD"]).dir(root()))
+        .map(|r| r.trim().to_owned())
+        .filter(|r| !r.is_empty())
+        .ok_or_else(|| "`git rev-parse HEAD` failed: the package tests compare the binaries' revision with it".to_owned())
+}
+
 /// The version of `package` recorded in Cargo.lock.
 pub fn locked_version(package: &str) -> Result<String, String> {
     let lock = std::fs::read_to_string(root().join("Cargo.lock"))
