@@ -1,64 +1,66 @@
-//! Runs tauri-build against `src-tauri/tauri.conf.json` and declares
-//! the app's commands so the capability file can grant exactly those.
+//! Runs tauri-build against the top-level `tauri.conf.json` and declares the app's
+//! commands, taken from `sockscope_protocol::commands::ALL`, so tauri-build makes one
+//! `allow-*` permission per declared command; then checks that the capability file
+//! grants exactly those (plus the event permissions) and fails the build otherwise.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 
 #[path = "../build-support/git_rev.rs"]
 mod git_rev;
 
-/// Every `#[tauri::command]` the app exposes; each gets an `allow-*` permission.
-const COMMANDS: &[&str] = &[
-    "cmd_gateway_start",
-    "cmd_gateway_stop",
-    "cmd_gateway_status",
-    "cmd_inspect",
-    "cmd_inspect_tenants",
-    "cmd_admin_targets",
-    "cmd_admin_target_save",
-    "cmd_admin_target_delete",
-    "cmd_admin_connect",
-    "cmd_admin_disconnect",
-    "cmd_admin_action",
-    "cmd_templates_list",
-    "cmd_template_send",
-    "cmd_connect",
-    "cmd_disconnect",
-    "cmd_connections",
-    "cmd_connection_emit",
-    "cmd_targets",
-    "cmd_target_save",
-    "cmd_target_delete",
-    "cmd_record_start",
-    "cmd_record_stop",
-    "cmd_sessions",
-    "cmd_session_events",
-    "cmd_session_delete",
-    "cmd_session_export",
-    "cmd_session_import",
-    "cmd_contract_infer",
-    "cmd_ensure_check",
-    "cmd_contract_check",
-    "cmd_scenario_from_session",
-    "cmd_replay",
-    "cmd_replay_state",
-    "cmd_server_replay_start",
-    "cmd_server_replay_control",
-    "cmd_server_replay_seek",
-    "cmd_server_replay_status",
-    "cmd_scenarios",
-    "cmd_simulate_start",
-    "cmd_simulate_stop",
-    "cmd_simulate_state",
-    "cmd_about",
-];
+/// Permissions the main window holds besides one `allow-*` per declared command: the
+/// engine events it listens to. Anything else in `capabilities/main.json` (fs, shell,
+/// http, a command nobody declared) fails the build.
+const CORE_PERMISSIONS: &[&str] = &["core:event:allow-listen", "core:event:allow-unlisten"];
+
+/// The capability file that must grant exactly the declared commands.
+const CAPABILITY: &str = "capabilities/main.json";
 
 fn main() {
     git_rev::emit();
     ensure_ui_dist();
+    check_capability();
     let attributes = tauri_build::Attributes::new()
-        .app_manifest(tauri_build::AppManifest::new().commands(COMMANDS));
+        .config_path("../tauri.conf.json")
+        .app_manifest(tauri_build::AppManifest::new().commands(sockscope_protocol::commands::ALL));
     if let Err(e) = tauri_build::try_build(attributes) {
         panic!("tauri-build failed: {e:#}");
+    }
+}
+
+/// Fails the build unless `capabilities/main.json` grants one `allow-*` per declared
+/// command and [`CORE_PERMISSIONS`], nothing more and nothing less: a command added to
+/// the declarations but not granted would be refused at run time, and a grant beyond
+/// them widens what the webview may do.
+fn check_capability() {
+    println!("cargo:rerun-if-changed={CAPABILITY}");
+    let text = std::fs::read_to_string(CAPABILITY)
+        .unwrap_or_else(|e| panic!("cannot read {CAPABILITY}: {e}"));
+    let capability: serde_json::Value =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{CAPABILITY} is not JSON: {e}"));
+    let granted: BTreeSet<String> = capability["permissions"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{CAPABILITY} has no permissions list"))
+        .iter()
+        .map(|p| match p.as_str() {
+            Some(s) => s.to_owned(),
+            // A permission with scopes is an object; the app grants none.
+            None => panic!("{CAPABILITY}: only plain permission names are expected, found {p}"),
+        })
+        .collect();
+    let expected: BTreeSet<String> = sockscope_protocol::commands::ALL
+        .iter()
+        .map(|name| sockscope_protocol::commands::permission(name))
+        .chain(CORE_PERMISSIONS.iter().map(|p| (*p).to_owned()))
+        .collect();
+    let missing: Vec<_> = expected.difference(&granted).collect();
+    let extra: Vec<_> = granted.difference(&expected).collect();
+    if !missing.is_empty() || !extra.is_empty() {
+        panic!(
+            "{CAPABILITY} does not match the commands declared in sockscope_protocol::commands: \
+             missing {missing:?}, not declared {extra:?}"
+        );
     }
 }
 

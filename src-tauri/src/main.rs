@@ -19,6 +19,29 @@ pub type EngineState = Arc<Engine>;
 /// The Inspector's admin source as Tauri state.
 pub type AdminState = Arc<sockscope_engine::admin::inspector::AdminSources>;
 
+/// The invoke handler over every command `sockscope_protocol::commands` declares:
+/// `Declaration => module::function`. Checked at compile time: each function carries
+/// its declaration's name, no name is listed twice, and the list is as long as the
+/// declarations' (so every declared command has a handler and nothing else does).
+macro_rules! handlers {
+    ($($decl:ident => $module:ident :: $func:ident),* $(,)?) => {{
+        use sockscope_protocol::commands as declared;
+        $(
+            const _: () = assert!(
+                declared::same_name(<declared::$decl as declared::Command>::NAME, stringify!($func)),
+                concat!("the handler `", stringify!($func), "` is not the command `", stringify!($decl), "` declares")
+            );
+        )*
+        const HANDLED: &[&str] = &[$(stringify!($func)),*];
+        const _: () = assert!(declared::distinct(HANDLED), "a command is in the handler list twice");
+        const _: () = assert!(
+            HANDLED.len() == declared::ALL.len(),
+            "the handler list and sockscope_protocol::commands::ALL differ: every declared command needs a handler here"
+        );
+        tauri::generate_handler![$(commands::$module::$func),*]
+    }};
+}
+
 fn main() {
     sockscope_engine::keychain::prepare();
     init_tracing();
@@ -53,51 +76,51 @@ fn main() {
             }
             Ok(())
         })
-        .invoke_handler(tauri::generate_handler![
-            commands::gateway::cmd_gateway_start,
-            commands::gateway::cmd_gateway_stop,
-            commands::gateway::cmd_gateway_status,
-            commands::inspect::cmd_inspect,
-            commands::admin::cmd_inspect_tenants,
-            commands::admin::cmd_admin_targets,
-            commands::admin::cmd_admin_target_save,
-            commands::admin::cmd_admin_target_delete,
-            commands::admin::cmd_admin_connect,
-            commands::admin::cmd_admin_disconnect,
-            commands::admin::cmd_admin_action,
-            commands::templates::cmd_templates_list,
-            commands::templates::cmd_template_send,
-            commands::connections::cmd_connect,
-            commands::connections::cmd_disconnect,
-            commands::connections::cmd_connections,
-            commands::connections::cmd_connection_emit,
-            commands::connections::cmd_targets,
-            commands::connections::cmd_target_save,
-            commands::connections::cmd_target_delete,
-            commands::recordings::cmd_record_start,
-            commands::recordings::cmd_record_stop,
-            commands::recordings::cmd_sessions,
-            commands::recordings::cmd_session_events,
-            commands::recordings::cmd_session_delete,
-            commands::recordings::cmd_session_export,
-            commands::recordings::cmd_session_import,
-            commands::contracts::cmd_contract_infer,
-            commands::contracts::cmd_contract_check,
-            commands::contracts::cmd_scenario_from_session,
-            commands::replay::cmd_replay,
-            commands::replay::cmd_replay_state,
-            commands::replay::cmd_server_replay_start,
-            commands::replay::cmd_server_replay_control,
-            commands::replay::cmd_server_replay_seek,
-            commands::replay::cmd_server_replay_status,
-            commands::simulate::cmd_scenarios,
-            commands::simulate::cmd_ensure_check,
-            commands::simulate::cmd_simulate_start,
-            commands::simulate::cmd_simulate_stop,
-            commands::simulate::cmd_simulate_state,
-            commands::about::cmd_about,
+        .invoke_handler(handlers![
+            CmdGatewayStart => gateway::cmd_gateway_start,
+            CmdGatewayStop => gateway::cmd_gateway_stop,
+            CmdGatewayStatus => gateway::cmd_gateway_status,
+            CmdInspect => inspect::cmd_inspect,
+            CmdInspectTenants => admin::cmd_inspect_tenants,
+            CmdAdminTargets => admin::cmd_admin_targets,
+            CmdAdminTargetSave => admin::cmd_admin_target_save,
+            CmdAdminTargetDelete => admin::cmd_admin_target_delete,
+            CmdAdminConnect => admin::cmd_admin_connect,
+            CmdAdminDisconnect => admin::cmd_admin_disconnect,
+            CmdAdminAction => admin::cmd_admin_action,
+            CmdTemplatesList => templates::cmd_templates_list,
+            CmdTemplateSend => templates::cmd_template_send,
+            CmdConnect => connections::cmd_connect,
+            CmdDisconnect => connections::cmd_disconnect,
+            CmdConnections => connections::cmd_connections,
+            CmdConnectionEmit => connections::cmd_connection_emit,
+            CmdTargets => connections::cmd_targets,
+            CmdTargetSave => connections::cmd_target_save,
+            CmdTargetDelete => connections::cmd_target_delete,
+            CmdRecordStart => recordings::cmd_record_start,
+            CmdRecordStop => recordings::cmd_record_stop,
+            CmdSessions => recordings::cmd_sessions,
+            CmdSessionEvents => recordings::cmd_session_events,
+            CmdSessionDelete => recordings::cmd_session_delete,
+            CmdSessionExport => recordings::cmd_session_export,
+            CmdSessionImport => recordings::cmd_session_import,
+            CmdContractInfer => contracts::cmd_contract_infer,
+            CmdContractCheck => contracts::cmd_contract_check,
+            CmdScenarioFromSession => contracts::cmd_scenario_from_session,
+            CmdReplay => replay::cmd_replay,
+            CmdReplayState => replay::cmd_replay_state,
+            CmdServerReplayStart => replay::cmd_server_replay_start,
+            CmdServerReplayControl => replay::cmd_server_replay_control,
+            CmdServerReplaySeek => replay::cmd_server_replay_seek,
+            CmdServerReplayStatus => replay::cmd_server_replay_status,
+            CmdScenarios => simulate::cmd_scenarios,
+            CmdEnsureCheck => simulate::cmd_ensure_check,
+            CmdSimulateStart => simulate::cmd_simulate_start,
+            CmdSimulateStop => simulate::cmd_simulate_stop,
+            CmdSimulateState => simulate::cmd_simulate_state,
+            CmdAbout => about::cmd_about,
         ])
-        .run(tauri::generate_context!());
+        .run(tauri::generate_context!("../tauri.conf.json"));
     if let Err(error) = result {
         eprintln!("sockscope-app: error: {error}");
         std::process::exit(1);

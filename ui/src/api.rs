@@ -1,17 +1,17 @@
 //! The only module that touches Tauri's `invoke`/`listen` and `JsValue`. Everything
 //! else calls the typed async functions here, which return `Result<_, ApiError>` and
-//! never panic on a bad reply.
+//! never panic on a bad reply. Each is one [`invoke`] of a command declared in
+//! `sockscope_protocol::commands`, which alone holds the command's name, arguments
+//! and reply type.
 
-use serde::de::DeserializeOwned;
-use serde::Deserialize;
-use serde::Serialize;
-use serde_json::json;
+use sockscope_protocol::commands::*;
 use sockscope_protocol::{
     AboutInfo, AdminActionReply, AdminActionRequest, AdminTarget, AdminTargetSave, ApiError,
-    ConnectRequest, ConnectionEmit, ConnectionInfo, DriftReport, EmitReply, EventBatch,
-    EventRecord, ExportRequest, GatewaySettings, GatewayStatus, ImportRequest, InspectSnapshot,
-    InspectorView, RecordRequest, RecordingStatus, ReplayRequest, ReplayState, ServerReplayRequest,
-    ServerReplayStatus, SessionInfo, SimulateRequest, SimulateState, TargetProfile, TemplateSend,
+    CheckOutcome, ConnectRequest, ConnectionEmit, ConnectionInfo, DriftReport, EmitReply,
+    EnsureOutcome, EventBatch, EventRecord, ExportRequest, GatewaySettings, GatewayStatus,
+    ImportRequest, InferOutcome, InspectSnapshot, InspectorView, RecordRequest, RecordingStatus,
+    ReplayRequest, ReplayState, ServerReplayRequest, ServerReplayStatus, SessionInfo,
+    SessionOutcome, SimulateRequest, SimulateState, SimulationReport, TargetProfile, TemplateSend,
     TemplateSent, TemplateSet,
 };
 use wasm_bindgen::prelude::*;
@@ -52,7 +52,9 @@ fn from_rejection(v: JsValue) -> ApiError {
     }
 }
 
-async fn invoke<A: Serialize, R: DeserializeOwned>(cmd: &str, args: &A) -> Result<R, ApiError> {
+/// Invokes command `C` with `args` (its argument object) and reads its typed reply.
+pub async fn invoke<C: Command>(args: &C) -> Result<C::Reply, ApiError> {
+    let cmd = C::NAME;
     let args = args
         .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
         .map_err(|e| ipc_error(format!("cannot encode arguments of {cmd}: {e}")))?;
@@ -62,118 +64,132 @@ async fn invoke<A: Serialize, R: DeserializeOwned>(cmd: &str, args: &A) -> Resul
 }
 
 pub async fn gateway_start(settings: &GatewaySettings) -> Result<GatewayStatus, ApiError> {
-    invoke("cmd_gateway_start", &json!({ "settings": settings })).await
+    invoke(&CmdGatewayStart {
+        settings: settings.clone(),
+    })
+    .await
 }
 
 pub async fn gateway_stop() -> Result<GatewayStatus, ApiError> {
-    invoke("cmd_gateway_stop", &json!({})).await
+    invoke(&CmdGatewayStop {}).await
 }
 
 pub async fn about() -> Result<AboutInfo, ApiError> {
-    invoke("cmd_about", &json!({})).await
+    invoke(&CmdAbout {}).await
 }
 
 pub async fn gateway_status() -> Result<GatewayStatus, ApiError> {
-    invoke("cmd_gateway_status", &json!({})).await
+    invoke(&CmdGatewayStatus {}).await
 }
 
 pub async fn inspect() -> Result<InspectSnapshot, ApiError> {
-    invoke("cmd_inspect", &json!({})).await
+    invoke(&CmdInspect {}).await
 }
 
 /// The embedded gateway's tenant view and leak findings.
 pub async fn inspect_tenants() -> Result<InspectorView, ApiError> {
-    invoke("cmd_inspect_tenants", &json!({})).await
+    invoke(&CmdInspectTenants {}).await
 }
 
 pub async fn admin_targets() -> Result<Vec<AdminTarget>, ApiError> {
-    invoke("cmd_admin_targets", &json!({})).await
+    invoke(&CmdAdminTargets {}).await
 }
 
 /// Saves an admin target; its password (if any) goes to the keychain.
 pub async fn admin_target_save(save: &AdminTargetSave) -> Result<(), ApiError> {
-    invoke("cmd_admin_target_save", &json!({ "save": save })).await
+    invoke(&CmdAdminTargetSave { save: save.clone() }).await
 }
 
 pub async fn admin_target_delete(name: &str) -> Result<(), ApiError> {
-    invoke("cmd_admin_target_delete", &json!({ "name": name })).await
+    invoke(&CmdAdminTargetDelete { name: name.into() }).await
 }
 
 pub async fn admin_connect(name: &str) -> Result<InspectorView, ApiError> {
-    invoke("cmd_admin_connect", &json!({ "name": name })).await
+    invoke(&CmdAdminConnect { name: name.into() }).await
 }
 
 pub async fn admin_disconnect() -> Result<(), ApiError> {
-    invoke("cmd_admin_disconnect", &json!({})).await
+    invoke(&CmdAdminDisconnect {}).await
 }
 
 pub async fn admin_action(request: &AdminActionRequest) -> Result<AdminActionReply, ApiError> {
-    invoke("cmd_admin_action", &json!({ "request": request })).await
+    invoke(&CmdAdminAction {
+        request: request.clone(),
+        source: None,
+    })
+    .await
 }
 
 /// The same actions on the embedded gateway.
 pub async fn embedded_action(request: &AdminActionRequest) -> Result<AdminActionReply, ApiError> {
-    invoke(
-        "cmd_admin_action",
-        &json!({ "request": request, "source": "embedded" }),
-    )
+    invoke(&CmdAdminAction {
+        request: request.clone(),
+        source: Some("embedded".into()),
+    })
     .await
 }
 
 pub async fn templates_list() -> Result<TemplateSet, ApiError> {
-    invoke("cmd_templates_list", &json!({})).await
+    invoke(&CmdTemplatesList {}).await
 }
 
 pub async fn template_send(request: &TemplateSend) -> Result<TemplateSent, ApiError> {
-    invoke("cmd_template_send", &json!({ "request": request })).await
+    invoke(&CmdTemplateSend {
+        request: request.clone(),
+    })
+    .await
 }
 
 pub async fn connect(request: &ConnectRequest) -> Result<ConnectionInfo, ApiError> {
-    invoke("cmd_connect", &json!({ "request": request })).await
+    invoke(&CmdConnect {
+        request: request.clone(),
+    })
+    .await
 }
 
 pub async fn disconnect(id: u64) -> Result<(), ApiError> {
-    invoke("cmd_disconnect", &json!({ "id": id })).await
+    invoke(&CmdDisconnect { id }).await
 }
 
 pub async fn connections() -> Result<Vec<ConnectionInfo>, ApiError> {
-    invoke("cmd_connections", &json!({})).await
+    invoke(&CmdConnections {}).await
 }
 
 pub async fn connection_emit(request: &ConnectionEmit) -> Result<EmitReply, ApiError> {
-    invoke("cmd_connection_emit", &json!({ "request": request })).await
+    invoke(&CmdConnectionEmit {
+        request: request.clone(),
+    })
+    .await
 }
 
 pub async fn targets() -> Result<Vec<TargetProfile>, ApiError> {
-    invoke("cmd_targets", &json!({})).await
+    invoke(&CmdTargets {}).await
 }
 
 pub async fn target_save(target: &TargetProfile) -> Result<(), ApiError> {
-    invoke("cmd_target_save", &json!({ "target": target })).await
+    invoke(&CmdTargetSave {
+        target: target.clone(),
+    })
+    .await
 }
 
 pub async fn target_delete(name: &str) -> Result<(), ApiError> {
-    invoke("cmd_target_delete", &json!({ "name": name })).await
-}
-
-/// What a stopped recording or an import produced (`commands/recordings.rs`).
-#[derive(Debug, Clone, Deserialize)]
-pub struct SessionOutcome {
-    pub id: i64,
-    pub events: u64,
-    pub dropped: u64,
+    invoke(&CmdTargetDelete { name: name.into() }).await
 }
 
 pub async fn record_start(request: &RecordRequest) -> Result<RecordingStatus, ApiError> {
-    invoke("cmd_record_start", &json!({ "request": request })).await
+    invoke(&CmdRecordStart {
+        request: request.clone(),
+    })
+    .await
 }
 
 pub async fn record_stop() -> Result<SessionOutcome, ApiError> {
-    invoke("cmd_record_stop", &json!({})).await
+    invoke(&CmdRecordStop {}).await
 }
 
 pub async fn sessions() -> Result<Vec<SessionInfo>, ApiError> {
-    invoke("cmd_sessions", &json!({})).await
+    invoke(&CmdSessions {}).await
 }
 
 /// At most `limit` events of session `id` from position `offset` (one page).
@@ -182,66 +198,115 @@ pub async fn session_events(
     offset: u64,
     limit: u64,
 ) -> Result<Vec<EventRecord>, ApiError> {
-    invoke(
-        "cmd_session_events",
-        &json!({ "id": id, "offset": offset, "limit": limit }),
-    )
-    .await
+    invoke(&CmdSessionEvents { id, offset, limit }).await
 }
 
 pub async fn session_delete(id: i64) -> Result<(), ApiError> {
-    invoke("cmd_session_delete", &json!({ "id": id })).await
+    invoke(&CmdSessionDelete { id }).await
 }
 
 pub async fn session_export(request: &ExportRequest) -> Result<usize, ApiError> {
-    invoke("cmd_session_export", &json!({ "request": request })).await
+    invoke(&CmdSessionExport {
+        request: request.clone(),
+    })
+    .await
 }
 
 pub async fn session_import(request: &ImportRequest) -> Result<SessionOutcome, ApiError> {
-    invoke("cmd_session_import", &json!({ "request": request })).await
+    invoke(&CmdSessionImport {
+        request: request.clone(),
+    })
+    .await
 }
 
 pub async fn replay(request: &ReplayRequest) -> Result<DriftReport, ApiError> {
-    invoke("cmd_replay", &json!({ "request": request })).await
+    invoke(&CmdReplay {
+        request: request.clone(),
+    })
+    .await
 }
 
 pub async fn replay_state() -> Result<ReplayState, ApiError> {
-    invoke("cmd_replay_state", &json!({})).await
+    invoke(&CmdReplayState {}).await
 }
 
 pub async fn server_replay_start(
     request: &ServerReplayRequest,
 ) -> Result<ServerReplayStatus, ApiError> {
-    invoke("cmd_server_replay_start", &json!({ "request": request })).await
+    invoke(&CmdServerReplayStart {
+        request: request.clone(),
+    })
+    .await
 }
 
 /// `pause`, `resume` or `stop`.
 pub async fn server_replay_control(action: &str) -> Result<ServerReplayStatus, ApiError> {
-    invoke("cmd_server_replay_control", &json!({ "action": action })).await
+    invoke(&CmdServerReplayControl {
+        action: action.into(),
+    })
+    .await
 }
 
 pub async fn server_replay_seek(index: u64) -> Result<ServerReplayStatus, ApiError> {
-    invoke("cmd_server_replay_seek", &json!({ "index": index })).await
+    invoke(&CmdServerReplaySeek { index }).await
 }
 
 pub async fn server_replay_status() -> Result<ServerReplayStatus, ApiError> {
-    invoke("cmd_server_replay_status", &json!({})).await
+    invoke(&CmdServerReplayStatus {}).await
 }
 
 pub async fn scenarios() -> Result<Vec<String>, ApiError> {
-    invoke("cmd_scenarios", &json!({})).await
+    invoke(&CmdScenarios {}).await
 }
 
 pub async fn simulate_start(request: &SimulateRequest) -> Result<SimulateState, ApiError> {
-    invoke("cmd_simulate_start", &json!({ "request": request })).await
+    invoke(&CmdSimulateStart {
+        request: request.clone(),
+    })
+    .await
 }
 
 pub async fn simulate_stop() -> Result<SimulateState, ApiError> {
-    invoke("cmd_simulate_stop", &json!({})).await
+    invoke(&CmdSimulateStop {}).await
 }
 
 pub async fn simulate_state() -> Result<SimulateState, ApiError> {
-    invoke("cmd_simulate_state", &json!({})).await
+    invoke(&CmdSimulateState {}).await
+}
+
+/// The contract inferred from session `id`.
+pub async fn contract_infer(id: i64) -> Result<InferOutcome, ApiError> {
+    invoke(&CmdContractInfer { id }).await
+}
+
+/// Session `id` checked against the contract file at `path`.
+pub async fn contract_check(id: i64, path: &str) -> Result<CheckOutcome, ApiError> {
+    invoke(&CmdContractCheck {
+        id,
+        path: path.into(),
+    })
+    .await
+}
+
+/// Writes a scenario generated from session `id` to `path`; returns the path written.
+pub async fn scenario_from_session(id: i64, path: &str) -> Result<String, ApiError> {
+    invoke(&CmdScenarioFromSession {
+        id,
+        path: path.into(),
+    })
+    .await
+}
+
+/// The Ensure box's conditions (one a line) evaluated on `report`.
+pub async fn ensure_check(
+    conditions: &str,
+    report: &SimulationReport,
+) -> Result<Vec<EnsureOutcome>, ApiError> {
+    invoke(&CmdEnsureCheck {
+        conditions: conditions.into(),
+        report: report.clone(),
+    })
+    .await
 }
 
 /// Calls `on_batch` for every batch of engine events, for the life of the page.
@@ -283,38 +348,4 @@ pub async fn on_admin_view(
     // The listener lives as long as the page.
     handler.forget();
     Ok(())
-}
-
-/// The contract inferred from session `id`: `{events, messages: [{namespace, event,
-/// action, payload, reply}], document}`.
-pub async fn contract_infer(id: i64) -> Result<serde_json::Value, ApiError> {
-    invoke("cmd_contract_infer", &json!({ "id": id })).await
-}
-
-/// Session `id` checked against the contract file at `path`: `{checked, violations:
-/// [{seq, namespace, event, direction, kind, pointer, message}]}`.
-pub async fn contract_check(id: i64, path: &str) -> Result<serde_json::Value, ApiError> {
-    invoke("cmd_contract_check", &json!({ "id": id, "path": path })).await
-}
-
-/// Writes a scenario generated from session `id` to `path`; returns the path written.
-pub async fn scenario_from_session(id: i64, path: &str) -> Result<String, ApiError> {
-    invoke(
-        "cmd_scenario_from_session",
-        &json!({ "id": id, "path": path }),
-    )
-    .await
-}
-
-/// The Ensure box's conditions (one a line) evaluated on `report`:
-/// `[{text, holds, actual}]`.
-pub async fn ensure_check(
-    conditions: &str,
-    report: &sockscope_protocol::SimulationReport,
-) -> Result<Vec<serde_json::Value>, ApiError> {
-    invoke(
-        "cmd_ensure_check",
-        &json!({ "conditions": conditions, "report": report }),
-    )
-    .await
 }

@@ -7,8 +7,8 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use sockscope_protocol::{
-    ConnectionInfo, ExportRequest, ImportRequest, RecordRequest, RecordingStatus, SessionInfo,
-    SessionState,
+    CheckOutcome, ConnectionInfo, ExportRequest, ImportRequest, InferOutcome, RecordRequest,
+    RecordingStatus, SessionInfo, SessionState,
 };
 
 use crate::api;
@@ -78,7 +78,7 @@ pub fn RecordingsPanel(
     let page = RwSignal::new((0u64, 0usize));
     // Contracts view of the opened session: the inferred messages, the contract file
     // checked against, and the violations found (seq -> "kind at /pointer").
-    let contract = RwSignal::new(None::<serde_json::Value>);
+    let contract = RwSignal::new(None::<InferOutcome>);
     let contract_path = RwSignal::new(String::new());
     let violations = RwSignal::new(std::collections::BTreeMap::<u64, String>::new());
     let scenario_path = RwSignal::new(String::new());
@@ -247,13 +247,10 @@ pub fn RecordingsPanel(
             match api::contract_check(s.id, &file).await {
                 Ok(r) => {
                     let found = violation_map(&r);
-                    let checked = r.get("checked").and_then(|c| c.as_u64()).unwrap_or(0);
-                    let n = r.get("total").and_then(|t| t.as_u64()).unwrap_or(0);
+                    let checked = r.checked;
+                    let n = r.total;
                     // Only the first violations come back: more events may break it.
-                    let listed = r
-                        .get("violations")
-                        .and_then(|v| v.as_array())
-                        .map_or(0, |v| v.len() as u64);
+                    let listed = r.violations.len() as u64;
                     let more = if listed < n { "+" } else { "" };
                     note.set(Some(if n == 0 {
                         Ok(format!("{checked} events honour {file}: no violation"))
@@ -402,7 +399,7 @@ pub fn RecordingsPanel(
                         <div class="contract-view" id="contract-view">
                             <h3>{move || contract.get().map(|c| format!(
                                 "Contract inferred from {} events",
-                                c.get("events").and_then(|e| e.as_u64()).unwrap_or(0)
+                                c.events
                             )).unwrap_or_default()}</h3>
                             <For each=move || contract_messages(contract.get().as_ref())
                                 key=|m| (m.namespace.clone(), m.event.clone(), m.direction)
@@ -437,29 +434,23 @@ pub struct MessageRow {
 }
 
 /// The messages of `cmd_contract_infer`'s answer.
-pub fn contract_messages(c: Option<&serde_json::Value>) -> Vec<MessageRow> {
-    let Some(list) = c.and_then(|c| c.get("messages")).and_then(|m| m.as_array()) else {
+pub fn contract_messages(c: Option<&InferOutcome>) -> Vec<MessageRow> {
+    let Some(c) = c else {
         return Vec::new();
     };
-    let text = |k: &str, m: &serde_json::Value| {
-        m.get(k)
-            .and_then(|v| v.as_str())
-            .unwrap_or_default()
-            .to_owned()
-    };
-    list.iter()
+    let pretty = |v: &serde_json::Value| serde_json::to_string_pretty(v).unwrap_or_default();
+    c.messages
+        .iter()
         .map(|m| {
-            let pretty =
-                |v: &serde_json::Value| serde_json::to_string_pretty(v).unwrap_or_default();
-            let mut schema = m.get("payload").map(pretty).unwrap_or_default();
-            if let Some(r) = m.get("reply").filter(|r| !r.is_null()) {
+            let mut schema = pretty(&m.payload);
+            if let Some(r) = m.reply.as_ref().filter(|r| !r.is_null()) {
                 schema.push_str("\nack reply: ");
                 schema.push_str(&pretty(r));
             }
             MessageRow {
-                namespace: text("namespace", m),
-                event: text("event", m),
-                direction: if text("action", m) == "receive" {
+                namespace: m.namespace.clone(),
+                event: m.event.clone(),
+                direction: if m.action == "receive" {
                     "↑ c2s"
                 } else {
                     "↓ s2c"
@@ -472,28 +463,20 @@ pub fn contract_messages(c: Option<&serde_json::Value>) -> Vec<MessageRow> {
 
 /// seq -> "kind at /pointer" for every violation of `cmd_contract_check`'s answer
 /// (an event with several keeps them all, joined).
-pub fn violation_map(r: &serde_json::Value) -> std::collections::BTreeMap<u64, String> {
+pub fn violation_map(r: &CheckOutcome) -> std::collections::BTreeMap<u64, String> {
     let mut out = std::collections::BTreeMap::<u64, String>::new();
-    for v in r
-        .get("violations")
-        .and_then(|v| v.as_array())
-        .into_iter()
-        .flatten()
-    {
-        let Some(seq) = v.get("seq").and_then(|s| s.as_u64()) else {
-            continue;
+    for v in &r.violations {
+        let kind = if v.kind.is_empty() {
+            "violation"
+        } else {
+            v.kind.as_str()
         };
-        let kind = v
-            .get("kind")
-            .and_then(|k| k.as_str())
-            .unwrap_or("violation");
-        let pointer = v.get("pointer").and_then(|p| p.as_str()).unwrap_or("");
-        let line = if pointer.is_empty() {
+        let line = if v.pointer.is_empty() {
             kind.to_owned()
         } else {
-            format!("{kind} at {pointer}")
+            format!("{kind} at {}", v.pointer)
         };
-        out.entry(seq)
+        out.entry(v.seq)
             .and_modify(|s| {
                 s.push_str("; ");
                 s.push_str(&line);
@@ -506,6 +489,7 @@ pub fn violation_map(r: &serde_json::Value) -> std::collections::BTreeMap<u64, S
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sockscope_protocol::Violation;
 
     #[test]
     fn the_search_box_matches_name_kind_target_or_id() {
@@ -530,15 +514,28 @@ mod tests {
 
     #[test]
     fn violations_are_keyed_by_seq_with_kind_and_pointer() {
-        let r = serde_json::json!({"checked": 3, "violations": [
-            {"seq": 2, "kind": "missing_field", "pointer": "/orderId"},
-            {"seq": 2, "kind": "wrong_type", "pointer": "/total"},
-            {"seq": 5, "kind": "unknown_event", "pointer": ""}
-        ]});
+        let v = |seq: u64, kind: &str, pointer: &str| Violation {
+            seq,
+            namespace: "/".into(),
+            event: "order".into(),
+            direction: "c2s".into(),
+            kind: kind.into(),
+            pointer: pointer.into(),
+            message: String::new(),
+        };
+        let r = CheckOutcome {
+            checked: 3,
+            total: 3,
+            violations: vec![
+                v(2, "missing_field", "/orderId"),
+                v(2, "wrong_type", "/total"),
+                v(5, "unknown_event", ""),
+            ],
+        };
         let m = violation_map(&r);
         assert_eq!(m[&2], "missing_field at /orderId; wrong_type at /total");
         assert_eq!(m[&5], "unknown_event");
-        assert!(violation_map(&serde_json::json!({"violations": []})).is_empty());
+        assert!(violation_map(&CheckOutcome::default()).is_empty());
     }
 
     #[test]

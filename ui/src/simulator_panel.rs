@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use sockscope_protocol::{SimulateRequest, SimulateState, SimulationReport};
+use sockscope_protocol::{EnsureOutcome, SimulateRequest, SimulateState, SimulationReport};
 
 use crate::api;
 
@@ -128,7 +128,7 @@ pub fn SimulatorPanel() -> impl IntoView {
     // The Ensure box (one condition a line, the CLI's --ensure grammar) and what each
     // condition came to on the finished run's report.
     let ensure = RwSignal::new(String::new());
-    let verdicts = RwSignal::new(Vec::<serde_json::Value>::new());
+    let verdicts = RwSignal::new(Vec::<EnsureOutcome>::new());
     let evaluate = move |report: sockscope_protocol::SimulationReport| {
         let conditions = ensure.get_untracked();
         if conditions.trim().is_empty() {
@@ -293,11 +293,9 @@ pub fn SimulatorPanel() -> impl IntoView {
                     <Chart id="sim-throughput" title="Received events/s" unit="/s" series=throughput />
                     <Chart id="sim-latency" title="Delivery latency p99" unit="ms" series=latency />
                     <ul id="sim-ensure-results" class="ensure-results">
-                        <For each=move || verdicts.get() key=|v| v.to_string() let:v>
+                        <For each=move || verdicts.get() key=|v| (v.text.clone(), v.holds, v.actual.clone()) let:v>
                             {
-                                let text = v.get("text").and_then(|t| t.as_str()).unwrap_or_default().to_owned();
-                                let holds = v.get("holds").and_then(|h| h.as_bool()).unwrap_or(false);
-                                let actual = v.get("actual").and_then(|a| a.as_str()).unwrap_or_default().to_owned();
+                                let EnsureOutcome { text, holds, actual } = v;
                                 let condition = text.clone();
                                 view! {
                                     <li data-testid="ensure-result" data-condition=condition

@@ -4,6 +4,15 @@
 //! so a package puts both on PATH. Only formats that build offline are made here:
 //! `.deb` and `.rpm` on Linux (AppImage's tooling downloads at build time), `.msi`,
 //! NSIS and `.dmg` by the release workflow on hosted runners.
+//!
+//! `tauri.conf.json` lives at the top level (the build reads it through
+//! `tauri_build::Attributes::config_path` and `generate_context!("../tauri.conf.json")`).
+//! tauri-cli, though, reads its configuration only from `tauri.conf.json` in the
+//! folder `TAURI_APP_PATH` names, and the app's `[package]` from the `Cargo.toml` in
+//! that same folder; the top-level `Cargo.toml` is the workspace's and has none. So
+//! each tauri-cli run gets `TAURI_APP_PATH=src-tauri` and, for its duration only, a
+//! copy of the top-level file in `src-tauri/` with its paths made absolute
+//! ([`CliConfig`]); the top-level file stays the one source.
 
 use std::path::{Path, PathBuf};
 
@@ -99,13 +108,16 @@ pub fn bundle(options: &Options) -> Result<Vec<PathBuf>, String> {
         r#"{{"bundle":{{"active":true,"externalBin":[{}]}}}}"#,
         json_string(&sidecar.to_string_lossy())
     );
-    let mut tauri = cargo(["tauri", "build", "--ci", "--bundles"])
+    let cli_config = CliConfig::write()?;
+    let mut tauri = tauri_cli_cmd(&cli_config)
+        .args(["build", "--ci", "--bundles"])
         .args([options.bundles.join(",")])
         .args(["--config", &config]);
     if !options.release {
         tauri = tauri.args(["--debug"]);
     }
     run(tauri)?;
+    drop(cli_config);
 
     let made = packages(&target.join(options.profile_dir()).join("bundle"));
     if made.is_empty() {
@@ -142,7 +154,9 @@ pub fn release_app() -> Result<PathBuf, String> {
     tauri_cli()?;
     release_ui()?;
     step("build the release app (cargo tauri build --no-bundle)");
-    run(cargo(["tauri", "build", "--ci", "--no-bundle"]))?;
+    let cli_config = CliConfig::write()?;
+    run(tauri_cli_cmd(&cli_config).args(["build", "--ci", "--no-bundle"]))?;
+    drop(cli_config);
     Ok(workspace::target_dir()?
         .join("release")
         .join(format!("sockscope-app{}", std::env::consts::EXE_SUFFIX)))
@@ -203,6 +217,68 @@ pub fn tauri_cli() -> Result<(), String> {
     )
 }
 
+/// `cargo tauri` pointed at the app crate, with `config` in place for the run.
+fn tauri_cli_cmd(config: &CliConfig) -> Cmd {
+    cargo(["tauri"]).env("TAURI_APP_PATH", &config.app_dir)
+}
+
+/// The top-level `tauri.conf.json` as tauri-cli must find it: in the app crate's
+/// folder, its relative paths (frontend, icons) made absolute so they mean the same
+/// from there. Removed again when dropped.
+pub struct CliConfig {
+    app_dir: PathBuf,
+    path: PathBuf,
+}
+
+/// Keys of `tauri.conf.json` holding paths relative to the file: `build.frontendDist`
+/// (one path) and `bundle.icon` (a list).
+const CONFIG_PATHS: &[(&str, &str)] = &[("build", "frontendDist"), ("bundle", "icon")];
+
+impl CliConfig {
+    pub fn write() -> Result<Self, String> {
+        let root = workspace::root();
+        let source = root.join("tauri.conf.json");
+        let app_dir = root.join("src-tauri");
+        let path = app_dir.join("tauri.conf.json");
+        let text = std::fs::read_to_string(&source)
+            .map_err(|e| format!("cannot read {}: {e}", source.display()))?;
+        let mut config: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| format!("{} is not JSON: {e}", source.display()))?;
+        rebase_paths(&mut config, &root);
+        let text = serde_json::to_string_pretty(&config)
+            .map_err(|e| format!("cannot write the tauri-cli config: {e}"))?;
+        std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        Ok(Self { app_dir, path })
+    }
+}
+
+impl Drop for CliConfig {
+    fn drop(&mut self) {
+        if let Err(e) = std::fs::remove_file(&self.path) {
+            eprintln!("xtask: cannot remove {}: {e}", self.path.display());
+        }
+    }
+}
+
+/// Makes the relative paths under [`CONFIG_PATHS`] absolute against `root`; URLs
+/// (a dev server) stay as they are.
+fn rebase_paths(config: &mut serde_json::Value, root: &Path) {
+    let rebase = |v: &mut serde_json::Value| {
+        if let Some(p) = v.as_str() {
+            if !p.contains("://") && Path::new(p).is_relative() {
+                *v = serde_json::Value::String(root.join(p).to_string_lossy().into_owned());
+            }
+        }
+    };
+    for (section, key) in CONFIG_PATHS {
+        match config.get_mut(*section).and_then(|s| s.get_mut(*key)) {
+            Some(serde_json::Value::Array(list)) => list.iter_mut().for_each(rebase),
+            Some(v) => rebase(v),
+            None => {}
+        }
+    }
+}
+
 /// `s` as a JSON string literal.
 fn json_string(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
@@ -231,6 +307,24 @@ mod tests {
         assert!(Options::parse(&["--bundles".into()]).is_err());
         assert!(Options::parse(&["--bundles".into(), ",".into()]).is_err());
         assert!(Options::parse(&["--nope".into()]).is_err());
+    }
+
+    #[test]
+    #[cfg(unix)]
+    fn the_cli_copy_of_the_config_has_absolute_paths() {
+        let mut c = serde_json::json!({
+            "build": {"frontendDist": "ui/dist"},
+            "bundle": {"icon": ["src-tauri/icons/icon.png", "/abs/icon.icns"]},
+            "productName": "x"
+        });
+        rebase_paths(&mut c, Path::new("/repo"));
+        assert_eq!(c["build"]["frontendDist"], "/repo/ui/dist");
+        assert_eq!(c["bundle"]["icon"][0], "/repo/src-tauri/icons/icon.png");
+        assert_eq!(c["bundle"]["icon"][1], "/abs/icon.icns");
+        assert_eq!(c["productName"], "x");
+        let mut url = serde_json::json!({"build": {"frontendDist": "http://localhost:1420"}});
+        rebase_paths(&mut url, Path::new("/repo"));
+        assert_eq!(url["build"]["frontendDist"], "http://localhost:1420");
     }
 
     #[test]

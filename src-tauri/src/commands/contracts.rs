@@ -5,11 +5,9 @@
 
 use std::path::PathBuf;
 
-use serde::Serialize;
-use serde_json::Value;
-use sockscope_engine::contract::{self, Contract, Inference, Violation};
+use sockscope_engine::contract::{self, Contract, Inference};
 use sockscope_engine::simulate::from_recording::{self, FromOptions};
-use sockscope_protocol::{ApiError, EventRecord};
+use sockscope_protocol::{ApiError, CheckOutcome, ContractMessage, EventRecord, InferOutcome};
 use tauri::State;
 
 use super::blocking;
@@ -28,25 +26,6 @@ fn contract_error(code: &str, message: impl std::fmt::Display) -> ApiError {
         code: code.to_owned(),
         message: sockscope_engine::redact::text(&message.to_string()),
     }
-}
-
-/// One message of an inferred contract, as the Contracts view lists it.
-#[derive(Serialize)]
-pub struct ContractMessage {
-    pub namespace: String,
-    pub event: String,
-    /// `send` (server to client) or `receive` (client to server), AsyncAPI's words.
-    pub action: String,
-    pub payload: Value,
-    pub reply: Option<Value>,
-}
-
-/// An inferred contract: its messages and the whole AsyncAPI 3.0 document.
-#[derive(Serialize)]
-pub struct InferOutcome {
-    pub events: u64,
-    pub messages: Vec<ContractMessage>,
-    pub document: Value,
 }
 
 /// Infers the AsyncAPI 3.0 document from session `id`.
@@ -82,15 +61,6 @@ pub async fn cmd_contract_infer(
         messages,
         document,
     })
-}
-
-/// What a check of one session against a contract found.
-#[derive(Serialize)]
-pub struct CheckOutcome {
-    pub checked: usize,
-    /// Every violation found; `violations` holds the first [`MAX_VIOLATIONS`].
-    pub total: u64,
-    pub violations: Vec<Violation>,
 }
 
 /// Checks every event of session `id` against the contract at `path`.

@@ -3,11 +3,10 @@
 
 use std::path::Path;
 
-use serde::Serialize;
 use sockscope_engine::Engine;
 use sockscope_protocol::{
     ApiError, EventRecord, ExportRequest, ImportRequest, RecordRequest, RecordingStatus,
-    SessionInfo,
+    SessionInfo, SessionOutcome,
 };
 use tauri::State;
 
@@ -16,14 +15,6 @@ use crate::EngineState;
 
 /// The most events one page of an opened recording may hold.
 const MAX_PAGE: u64 = 10_000;
-
-/// What a stopped recording or an import produced.
-#[derive(Serialize)]
-pub struct SessionOutcome {
-    pub id: i64,
-    pub events: u64,
-    pub dropped: u64,
-}
 
 #[tauri::command]
 pub async fn cmd_record_start(

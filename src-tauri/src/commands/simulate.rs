@@ -1,7 +1,7 @@
 //! Simulator panel commands: the built-in scenarios, start, stop, and the state the
 //! panel polls for its live charts and final report.
 
-use sockscope_protocol::{ApiError, SimulateRequest, SimulateState};
+use sockscope_protocol::{ApiError, EnsureOutcome, SimulateRequest, SimulateState};
 use tauri::State;
 
 use super::api_error;
@@ -28,15 +28,6 @@ pub async fn cmd_simulate_stop(engine: State<'_, EngineState>) -> Result<Simulat
 #[tauri::command]
 pub async fn cmd_simulate_state(engine: State<'_, EngineState>) -> Result<SimulateState, ApiError> {
     Ok(engine.simulate_state().await)
-}
-
-/// One `--ensure` condition evaluated on a finished run's report.
-#[derive(serde::Serialize)]
-pub struct EnsureOutcome {
-    pub text: String,
-    pub holds: bool,
-    /// The metric's value in the report, with its unit.
-    pub actual: String,
 }
 
 /// Evaluates the Ensure box (one condition a line, the CLI's `--ensure` grammar) on

@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
 use serde_json::Value;
 use sockscope_protocol::{Direction, EventRecord};
 
@@ -37,21 +36,8 @@ impl std::fmt::Debug for Contract {
     }
 }
 
-/// One event that breaks the contract.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Violation {
-    pub seq: u64,
-    pub namespace: String,
-    pub event: String,
-    pub direction: String,
-    /// `unknown_event`, `unexpected_direction`, `missing_field`, `wrong_type` or
-    /// `invalid_value` (enum, format and other keywords).
-    pub kind: String,
-    /// JSON pointer into the payload (`/ack/...` for the ack reply); for a missing
-    /// field it names the field.
-    pub pointer: String,
-    pub message: String,
-}
+/// One event that breaks the contract (a protocol type: the app and the UI show it).
+pub use sockscope_protocol::Violation;
 
 /// Follows a local `$ref` (`#/channels/...`) in `doc`.
 fn resolve<'a>(doc: &'a Value, v: &'a Value) -> Result<&'a Value, ContractError> {
