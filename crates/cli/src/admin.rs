@@ -19,11 +19,11 @@ use sockscope_engine::store::Recorder;
 use sockscope_engine::Bus;
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::connect::parse_duration;
+use crate::numbers::duration as parse_duration;
 use crate::db::DbArgs;
 use crate::error::{CliError, Result};
 use crate::output;
-use crate::serve::shutdown_signal;
+use crate::signal::shutdown_signal;
 
 /// The environment variable a password may come from instead of a file.
 const PASSWORD_ENV: &str = "SOCKSCOPE_ADMIN_PASSWORD";

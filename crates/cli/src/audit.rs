@@ -21,7 +21,7 @@ use sockscope_engine::admin::tenants::{self, RoomPattern, TenantReport};
 use sockscope_protocol::InspectSnapshot;
 
 use crate::admin::{AdminAction, AdminArgs};
-use crate::connect::parse_duration;
+use crate::numbers::duration as parse_duration;
 use crate::db::DbArgs;
 use crate::error::{CliError, Result};
 use crate::{http, output};

@@ -38,7 +38,7 @@ pub struct LiveArgs {
     #[arg(long, value_name = "FILE")]
     against: PathBuf,
     /// Stop after this long: 10s, 500ms, 2m.
-    #[arg(long, value_parser = crate::connect::parse_duration, value_name = "D")]
+    #[arg(long, value_parser = crate::numbers::duration, value_name = "D")]
     duration: Option<std::time::Duration>,
     /// Stop after this many events.
     #[arg(long, value_name = "N")]

@@ -19,6 +19,7 @@ mod replay;
 mod replay_server;
 mod scenario;
 mod serve;
+mod signal;
 mod sessions;
 mod simulate;
 mod templates;

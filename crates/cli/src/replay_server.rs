@@ -22,10 +22,11 @@ use sockscope_protocol::{
     ServerReplayStatus, DEFAULT_PORT,
 };
 
-use crate::connect::parse_duration;
+use crate::numbers::duration as parse_duration;
 use crate::error::{CliError, Result};
 use crate::replay::ReplayArgs;
-use crate::serve::{parse_profile, shutdown_signal};
+use crate::serve::parse_profile;
+use crate::signal::shutdown_signal;
 
 /// How long the gateway keeps serving after the last event before it stops, so the
 /// last packets reach the clients before their connections close.

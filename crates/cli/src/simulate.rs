@@ -13,7 +13,7 @@ use sockscope_engine::simulate::{self, scenario, SimulateOptions, Target};
 use sockscope_protocol::{LatencySummary, SimulationProgress, SimulationReport};
 use tokio::sync::watch;
 
-use crate::connect::parse_duration;
+use crate::numbers::duration as parse_duration;
 use crate::error::{CliError, Result};
 use crate::junit::Case;
 
