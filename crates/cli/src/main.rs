@@ -23,6 +23,7 @@ mod signal;
 mod sessions;
 mod simulate;
 mod templates;
+mod tenant_report;
 mod tls_args;
 
 use std::process::ExitCode;

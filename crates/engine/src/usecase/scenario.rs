@@ -5,7 +5,7 @@
 //! [`scenario_from_session`]; before, the app built its options by hand and lost
 //! the profile and the auth shape.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 use sockscope_protocol::{EventRecord, SessionInfo};
@@ -120,4 +120,27 @@ pub fn write_scenario(path: &Path, text: &str) -> crate::Result<()> {
                 source: e,
             })
     })
+}
+
+/// Most events the app's "Scenario from session" reads (a larger recording is
+/// turned into a scenario from the CLI, which holds no window's memory).
+pub const MAX_WINDOW_EVENTS: usize = 200_000;
+
+/// The app's "Scenario from session": session `id` with the default options (the
+/// session's own profile and auth shape), read in up to [`MAX_WINDOW_EVENTS`]
+/// events, written to `path`; a relative path lands next to the recordings database
+/// (the data dir). Returns the path written.
+pub fn scenario_file(store: &Store, id: i64, path: &Path) -> Result<PathBuf, ScenarioError> {
+    let opts = ScenarioOptions {
+        max_events: Some(MAX_WINDOW_EVENTS),
+        ..ScenarioOptions::default()
+    };
+    let made = scenario_from_session(store, id, &opts)?;
+    let target = match store.path().parent() {
+        Some(dir) if path.is_relative() => dir.join(path),
+        _ => path.to_owned(),
+    };
+    write_scenario(&target, &made.text)?;
+    tracing::info!(session = id, path = %target.display(), "scenario written");
+    Ok(target)
 }
