@@ -15,15 +15,13 @@ use sockscope_engine::admin::tenants::{self, RoomPattern};
 use sockscope_engine::admin::{
     AdminAuth, AdminClient, AdminOptions, AdminSnapshot, Change, Outcome,
 };
-use sockscope_engine::usecase::{
-    self, Capture, CaptureOptions, LeakNote, NewSession, OnRecord,
-};
+use sockscope_engine::usecase::{self, Capture, CaptureOptions, LeakNote, NewSession, OnRecord};
 use sockscope_engine::Bus;
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::numbers::duration as parse_duration;
 use crate::db::DbArgs;
 use crate::error::{CliError, Result};
+use crate::numbers::duration as parse_duration;
 use crate::output;
 use crate::signal::shutdown_signal;
 

@@ -20,10 +20,10 @@ use sockscope_engine::admin::tenants::{self, RoomPattern};
 use sockscope_protocol::InspectSnapshot;
 
 use crate::admin::{AdminAction, AdminArgs};
-use crate::numbers::duration as parse_duration;
 use crate::db::DbArgs;
 use crate::error::{CliError, Result};
 use crate::http;
+use crate::numbers::duration as parse_duration;
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {

@@ -18,8 +18,8 @@ use clap::Args;
 use sockscope_engine::replay::server::{ServerReplayOptions, DEFAULT_WAIT_TIMEOUT};
 use sockscope_engine::Engine;
 use sockscope_protocol::{
-    AuthMode, GatewaySettings, Parser, Profile, ReplayPlan, ServerReplayPhase,
-    ServerReplayRequest, ServerReplayStatus, DEFAULT_PORT,
+    AuthMode, GatewaySettings, Parser, Profile, ReplayPlan, ServerReplayPhase, ServerReplayRequest,
+    ServerReplayStatus, DEFAULT_PORT,
 };
 
 use crate::db::DbArgs;

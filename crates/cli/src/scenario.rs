@@ -63,11 +63,12 @@ fn from(args: FromArgs) -> Result<()> {
         clients: args.clients_per_socket,
         max_events: None,
     };
-    let made = usecase::scenario_from_session(&store, args.session, &opts).map_err(|e| match e {
-        ScenarioError::Engine(e) => CliError::Engine(e),
-        ScenarioError::Generate(why) => CliError::Usage(why),
-        e @ ScenarioError::Encode(_) => CliError::Failed(e.to_string()),
-    })?;
+    let made =
+        usecase::scenario_from_session(&store, args.session, &opts).map_err(|e| match e {
+            ScenarioError::Engine(e) => CliError::Engine(e),
+            ScenarioError::Generate(why) => CliError::Usage(why),
+            e @ ScenarioError::Encode(_) => CliError::Failed(e.to_string()),
+        })?;
     match &args.output {
         Some(path) => {
             usecase::write_scenario(path, &made.text)?;

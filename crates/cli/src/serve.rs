@@ -420,4 +420,3 @@ fn print_security(status: &GatewayStatus, api_token: Option<&str>, token_given: 
         ),
     }
 }
-

@@ -50,9 +50,27 @@ fn session(store: &Store) -> i64 {
         .expect("session");
     let recorder = Recorder::start(store, id).expect("recorder");
     for r in [
-        rec(1, 0, Direction::C2s, "subscribe", json!([{"entityId": "e1"}])),
-        rec(2, 120, Direction::S2c, "dashboard:initial", json!([{"entityId": "e1"}])),
-        rec(3, 900, Direction::C2s, "unsubscribe", json!([{"entityId": "e1"}])),
+        rec(
+            1,
+            0,
+            Direction::C2s,
+            "subscribe",
+            json!([{"entityId": "e1"}]),
+        ),
+        rec(
+            2,
+            120,
+            Direction::S2c,
+            "dashboard:initial",
+            json!([{"entityId": "e1"}]),
+        ),
+        rec(
+            3,
+            900,
+            Direction::C2s,
+            "unsubscribe",
+            json!([{"entityId": "e1"}]),
+        ),
     ] {
         recorder.record(r);
     }
@@ -69,9 +87,8 @@ fn the_app_and_the_cli_make_the_same_scenario_from_a_session() {
     let id = session(&store);
 
     // The app: a relative path lands next to the database.
-    let app_path =
-        usecase::scenario::scenario_file(&store, id, std::path::Path::new("app.json"))
-            .expect("the app's scenario");
+    let app_path = usecase::scenario::scenario_file(&store, id, std::path::Path::new("app.json"))
+        .expect("the app's scenario");
     assert_eq!(app_path, dir.join("app.json"));
 
     let cli_path = dir.join("cli.json");

@@ -300,12 +300,8 @@ async fn watch_payload_leaks(
         let active = active.upgrade()?;
         admin_leaks::socket_tenant(&active.client, ns, id, &active.keys)
     };
-    admin_leaks::watch_payload_leaks(
-        events,
-        &keys,
-        tenant_of,
-        std::future::pending(),
-        |note| match note {
+    admin_leaks::watch_payload_leaks(events, &keys, tenant_of, std::future::pending(), |note| {
+        match note {
             LeakNote::Leak(f) => {
                 let mut all = leaks.lock().unwrap_or_else(|p| p.into_inner());
                 if !all.contains(&f) {
@@ -315,8 +311,8 @@ async fn watch_payload_leaks(
             LeakNote::Lagged(n) => {
                 tracing::debug!(skipped = n, "payload leak watcher fell behind");
             }
-        },
-    )
+        }
+    })
     .await;
 }
 

@@ -279,7 +279,9 @@ fn watch_one(on_record: &mut Option<OnRecord>, rec: &EventRecord) -> std::io::Re
 }
 
 fn set_failed(slot: &Mutex<Option<std::io::Error>>, e: std::io::Error) {
-    slot.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(e);
+    slot.lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get_or_insert(e);
 }
 
 fn has_failed(slot: &Mutex<Option<std::io::Error>>) -> bool {

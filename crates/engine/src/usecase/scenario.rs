@@ -101,7 +101,12 @@ pub fn scenario_from_session(
     // What we hand out, `simulate --file` runs.
     crate::simulate::scenario::parse(&text, "generated scenario")?;
     let sockets = from_recording::socket_ids(&records).len();
-    tracing::info!(session = id, sockets, events = records.len(), "scenario generated");
+    tracing::info!(
+        session = id,
+        sockets,
+        events = records.len(),
+        "scenario generated"
+    );
     Ok(Generated {
         scenario,
         text,
