@@ -15,15 +15,15 @@ use sockscope_engine::admin::tenants::{self, RoomPattern};
 use sockscope_engine::admin::{
     AdminAuth, AdminClient, AdminOptions, AdminSnapshot, Change, Outcome,
 };
-use sockscope_engine::store::Recorder;
+use sockscope_engine::usecase::{self, Capture, CaptureOptions, LeakNote, NewSession, OnRecord};
 use sockscope_engine::Bus;
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::connect::parse_duration;
 use crate::db::DbArgs;
 use crate::error::{CliError, Result};
+use crate::numbers::duration as parse_duration;
 use crate::output;
-use crate::serve::shutdown_signal;
+use crate::signal::shutdown_signal;
 
 /// The environment variable a password may come from instead of a file.
 const PASSWORD_ENV: &str = "SOCKSCOPE_ADMIN_PASSWORD";
@@ -300,13 +300,8 @@ async fn act(
                 Some(d) => payload_leaks(client, events, &tenant_keys, d).await,
                 None => Vec::new(),
             };
-            // Admin sessions (ours included) belong to no tenant.
-            let mut snap = client.snapshot();
-            snap.sockets
-                .retain(|s| s.namespace != client.admin_namespace());
-            let mut report = tenants::audit(&snap, &tenant_keys, pattern.as_ref());
-            report.findings.extend(leaks);
-            crate::audit::print_report(&report, json)?;
+            let report = usecase::audit_admin(client, &tenant_keys, pattern.as_ref(), leaks);
+            crate::tenant_report::print(&report, json)?;
             if !report.findings.is_empty() {
                 return Err(CliError::Findings(report.findings.len()));
             }
@@ -473,7 +468,7 @@ async fn record(
     count: Option<u64>,
 ) -> Result<()> {
     let store = db.open()?;
-    let mut rx = bus.subscribe();
+    let rx = bus.subscribe();
     // Connect first: a refused login leaves no empty session behind.
     let client = AdminClient::connect(opts, bus).await?;
     if !client.development() {
@@ -485,39 +480,33 @@ async fn record(
     }
     let shown = sockscope_engine::redact::url(&opts.url);
     let name = name.unwrap_or_else(|| format!("admin {shown}"));
-    let meta = serde_json::json!({"url": shown, "namespace": opts.namespace, "via": "admin"});
-    let session = store.create_session(&name, "admin", &shown, meta)?;
-    let recorder = Recorder::start(&store, session)?;
+    let new = NewSession {
+        name: name.clone(),
+        kind: "admin".to_owned(),
+        target: shown.clone(),
+        meta: serde_json::json!({"url": shown, "namespace": opts.namespace, "via": "admin"}),
+    };
+    let print: OnRecord =
+        Box::new(|rec| output::event_line(&mut std::io::stdout().lock(), rec, false));
+    let capture = Capture::into_session(
+        &store,
+        &new,
+        rx,
+        CaptureOptions {
+            limit: count,
+            on_record: Some(print),
+            ..CaptureOptions::default()
+        },
+    )?;
     eprintln!(
-        "recording {} into session {session}; Ctrl-C to stop",
-        opts.url
+        "recording {} into session {}; Ctrl-C to stop",
+        opts.url,
+        capture.session_id()
     );
     let started = Instant::now();
-    let until = sleep_for(duration);
-    tokio::pin!(until);
-    let stop = shutdown_signal();
-    tokio::pin!(stop);
-    let mut seen: u64 = 0;
-    loop {
-        tokio::select! {
-            _ = &mut stop => break,
-            _ = &mut until => break,
-            next = rx.recv() => match next {
-                Ok(rec) => {
-                    output::event_line(&mut std::io::stdout().lock(), &rec, false)?;
-                    recorder.record(rec);
-                    seen += 1;
-                    if count.is_some_and(|c| seen >= c) {
-                        break;
-                    }
-                }
-                Err(RecvError::Lagged(n)) => recorder.note_dropped(n),
-                Err(RecvError::Closed) => break,
-            }
-        }
-    }
+    let captured = capture.run(duration, shutdown_signal()).await;
     client.close().await;
-    let stats = recorder.finish()?;
+    let (_, stats) = captured?;
     eprintln!(
         "session {} \"{}\": {} events written, {} dropped, {:.1}s -> {}",
         stats.session_id,
@@ -541,38 +530,23 @@ fn how(o: Outcome) -> &'static str {
 /// one tenant whose payload names another.
 async fn payload_leaks(
     client: &AdminClient,
-    mut events: tokio::sync::broadcast::Receiver<sockscope_protocol::EventRecord>,
+    events: tokio::sync::broadcast::Receiver<sockscope_protocol::EventRecord>,
     keys: &[String],
     d: Duration,
 ) -> Vec<tenants::Finding> {
     eprintln!("listening to {} for {d:?}", client.url());
     let mut found = Vec::new();
-    let until = tokio::time::sleep(d);
-    tokio::pin!(until);
-    loop {
-        tokio::select! {
-            _ = &mut until => break,
-            next = events.recv() => match next {
-                Ok(rec) if rec.direction == sockscope_protocol::Direction::S2c => {
-                    let Some(id) = rec.socket_id.as_deref() else { continue };
-                    let Some(own) = client
-                        .socket(&rec.namespace, id)
-                        .and_then(|s| tenants::data_tenant(&s.data, keys))
-                    else {
-                        continue;
-                    };
-                    if let Some(f) = tenants::payload_leak(&rec.namespace, id, &own, &rec.event, &rec.args, keys) {
-                        if !found.contains(&f) {
-                            found.push(f);
-                        }
-                    }
-                }
-                Ok(_) => {}
-                Err(RecvError::Lagged(n)) => eprintln!("sockscope: {n} events skipped (audit too slow)"),
-                Err(RecvError::Closed) => break,
-            },
-        }
-    }
+    usecase::watch_payload_leaks(
+        events,
+        keys,
+        |ns, id| usecase::socket_tenant(client, ns, id, keys),
+        tokio::time::sleep(d),
+        |note| match note {
+            LeakNote::Leak(f) => found.push(f),
+            LeakNote::Lagged(n) => eprintln!("sockscope: {n} events skipped (audit too slow)"),
+        },
+    )
+    .await;
     found
 }
 

@@ -11,20 +11,19 @@
 //!
 //! Exit code 1 when it finds anything, 0 when clean, 2 on an error.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use sockscope_engine::admin::sources::{self, SessionAudit, GATEWAY_TENANT_ROOMS};
-use sockscope_engine::admin::tenants::{self, RoomPattern, TenantReport};
+use sockscope_engine::admin::tenants::{self, RoomPattern};
 use sockscope_protocol::InspectSnapshot;
 
 use crate::admin::{AdminAction, AdminArgs};
-use crate::connect::parse_duration;
 use crate::db::DbArgs;
 use crate::error::{CliError, Result};
-use crate::{http, output};
+use crate::http;
+use crate::numbers::duration as parse_duration;
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
@@ -118,26 +117,10 @@ pub async fn run(cmd: AuditCommand) -> Result<()> {
     } else {
         return Err(CliError::Usage("pass --url, --session or --admin".into()));
     };
-    print_report(&report, a.json)?;
+    crate::tenant_report::print(&report, a.json)?;
     if !report.findings.is_empty() {
         tracing::info!(findings = report.findings.len(), "tenant audit found leaks");
         std::process::exit(1);
     }
     Ok(())
-}
-
-/// Tenants with their sockets, then one line per finding and a count.
-pub(crate) fn print_report(report: &TenantReport, json: bool) -> std::io::Result<()> {
-    output::report(report, json, |out, r| {
-        for (t, sockets) in &r.tenants {
-            writeln!(out, "tenant {t}: {}", sockets.join(", "))?;
-        }
-        if !r.untenanted.is_empty() {
-            writeln!(out, "no tenant: {}", r.untenanted.join(", "))?;
-        }
-        for f in &r.findings {
-            writeln!(out, "{}", f.line())?;
-        }
-        writeln!(out, "{} finding(s)", r.findings.len())
-    })
 }

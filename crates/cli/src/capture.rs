@@ -1,20 +1,16 @@
-//! The two readers of the bus in `connect`, `record` and `serve`: [`Capture`], a task
-//! that drains its own subscription into a [`Recorder`], and [`Printer`], which writes
-//! event lines on its own thread. A slow terminal makes the printer skip lines (it
-//! says how many) but never blocks the runtime or makes the recording lose events;
-//! only the recording's own lag counts as lost.
+//! The printing side of a capture in `connect`, `record` and `serve`: [`Printer`],
+//! which writes event lines on its own thread, and the final counts' line. The
+//! recording itself is the engine's use case (`usecase::capture::Capture`), reading
+//! its own bus subscription. A slow terminal makes the printer skip lines (it says
+//! how many) but never blocks the runtime or makes the recording lose events; only
+//! the recording's own lag counts as lost.
 
 use std::io::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sockscope_engine::store::{Recorder, RecorderStats};
+use sockscope_engine::store::RecorderStats;
 use sockscope_protocol::EventRecord;
-use tokio::sync::broadcast::error::{RecvError, TryRecvError};
-use tokio::sync::{broadcast, oneshot, watch};
-use tokio::task::JoinHandle;
 
 use crate::error::{CliError, Result};
 use crate::output;
@@ -124,107 +120,6 @@ fn print_loop(rx: &Receiver<Vec<u8>>, bar: Option<&indicatif::ProgressBar>) -> s
         }
     }
     Ok(())
-}
-
-/// A recording in progress.
-pub struct Capture {
-    recorder: Arc<Recorder>,
-    /// Events given to the recorder so far.
-    seen: Arc<AtomicU64>,
-    /// True once `limit` events were recorded.
-    full: watch::Receiver<bool>,
-    stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<broadcast::Receiver<EventRecord>>,
-    limit: Option<u64>,
-}
-
-impl Capture {
-    /// Starts recording what `rx` receives, at most `limit` events.
-    pub fn start(
-        recorder: Recorder,
-        mut rx: broadcast::Receiver<EventRecord>,
-        limit: Option<u64>,
-    ) -> Self {
-        let recorder = Arc::new(recorder);
-        let seen = Arc::new(AtomicU64::new(0));
-        let (full_tx, full) = watch::channel(limit == Some(0));
-        let (stop, mut stop_rx) = oneshot::channel();
-        let (sink, count) = (recorder.clone(), seen.clone());
-        let task = tokio::spawn(async move {
-            if limit == Some(0) {
-                return rx;
-            }
-            loop {
-                tokio::select! {
-                    biased;
-                    _ = &mut stop_rx => break,
-                    next = rx.recv() => match next {
-                        Ok(rec) => {
-                            sink.record(rec);
-                            let n = count.fetch_add(1, Ordering::Relaxed) + 1;
-                            if limit.is_some_and(|l| n >= l) {
-                                let _ = full_tx.send(true);
-                                break;
-                            }
-                        }
-                        Err(RecvError::Lagged(n)) => sink.note_dropped(n),
-                        Err(RecvError::Closed) => break,
-                    },
-                }
-            }
-            rx
-        });
-        Self {
-            recorder,
-            seen,
-            full,
-            stop: Some(stop),
-            task,
-            limit,
-        }
-    }
-
-    /// Events recorded so far (given to the recorder).
-    pub fn seen(&self) -> u64 {
-        self.seen.load(Ordering::Relaxed)
-    }
-
-    /// Resolves once the limit is reached (never without one).
-    pub async fn full(&mut self) {
-        if self.full.wait_for(|f| *f).await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    }
-
-    /// Stops: records what reached the bus before the call (up to the limit),
-    /// flushes everything, ends the session and reports the counts.
-    pub async fn stop(mut self) -> Result<RecorderStats> {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        let task_ended = (&mut self.task).await;
-        if let Ok(mut rx) = task_ended {
-            loop {
-                if self.limit.is_some_and(|l| self.seen() >= l) {
-                    break;
-                }
-                match rx.try_recv() {
-                    Ok(rec) => {
-                        self.recorder.record(rec);
-                        self.seen.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Err(TryRecvError::Lagged(n)) => self.recorder.note_dropped(n),
-                    Err(_) => break,
-                }
-            }
-        }
-        let recorder = Arc::try_unwrap(self.recorder)
-            .map_err(|_| CliError::Io(std::io::Error::other("the recording task did not stop")))?;
-        let stats = tokio::task::spawn_blocking(move || recorder.finish())
-            .await
-            .map_err(|e| CliError::Io(std::io::Error::other(e)))??;
-        Ok(stats)
-    }
 }
 
 /// The final counts of a recording, by cause, as one line's middle part:

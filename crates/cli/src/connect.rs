@@ -17,16 +17,16 @@ use sockscope_engine::connection::{
     ConnectOptions, Connection, ConnectionLosses, EioChoice, Transport, WsConnection, WsOptions,
     DEFAULT_MAX_PAYLOAD,
 };
-use sockscope_engine::store::Recorder;
+use sockscope_engine::usecase::{Capture, CaptureOptions, NewSession};
 use sockscope_engine::Bus;
 use sockscope_protocol::Parser;
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::capture::{self, Capture, Printer};
+use crate::capture::{self, Printer};
 use crate::db::DbArgs;
 use crate::error::{CliError, Result};
 use crate::redaction::RedactArgs;
-use crate::serve::shutdown_signal;
+use crate::signal::shutdown_signal;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub(crate) enum TransportArg {
@@ -571,9 +571,18 @@ pub async fn record(args: RecordArgs) -> Result<()> {
     // Connect first: an unreachable target leaves no empty session behind.
     let (conn, target) = Client::open(&args.connect, &bus).await?;
     let name = args.name.clone().unwrap_or(target.label);
-    let session = store.create_session(&name, "connection", &target.url, target.meta)?;
-    let recorder = Recorder::start(&store, session)?;
-    let mut capture = Capture::start(recorder, record_rx, args.count);
+    let new = NewSession {
+        name: name.clone(),
+        kind: "connection".to_owned(),
+        target: target.url.clone(),
+        meta: target.meta,
+    };
+    let limit = CaptureOptions {
+        limit: args.count,
+        ..CaptureOptions::default()
+    };
+    let mut capture = Capture::into_session(&store, &new, record_rx, limit)?;
+    let session = capture.session_id();
     let bar = indicatif::ProgressBar::new_spinner();
     bar.set_draw_target(indicatif::ProgressDrawTarget::stderr_with_hz(4));
     let started = Instant::now();

@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use clap::{Args, Subcommand};
-use sockscope_engine::contract::{self, Contract, Inference, Violation};
+use sockscope_engine::contract::{self, Contract, Violation};
+use sockscope_engine::usecase;
 
 use crate::db::DbArgs;
 use crate::error::{CliError, Result};
@@ -38,7 +39,7 @@ pub struct LiveArgs {
     #[arg(long, value_name = "FILE")]
     against: PathBuf,
     /// Stop after this long: 10s, 500ms, 2m.
-    #[arg(long, value_parser = crate::connect::parse_duration, value_name = "D")]
+    #[arg(long, value_parser = crate::numbers::duration, value_name = "D")]
     duration: Option<std::time::Duration>,
     /// Stop after this many events.
     #[arg(long, value_name = "N")]
@@ -99,17 +100,9 @@ pub async fn run(cmd: ContractCommand) -> Result<()> {
 
 fn infer(args: InferArgs) -> Result<()> {
     let store = args.db.open()?;
-    let mut inference = Inference::new();
-    for &id in &args.sessions {
-        inference.session(id);
-        store.for_each_event(id, |r| {
-            inference.add(&r);
-            Ok(())
-        })?;
-    }
-    let doc = inference.document();
+    let inferred = usecase::infer_contract(&store, &args.sessions)?;
     let json = args.output.as_deref().is_some_and(contract::is_json_path);
-    let text = contract::render(&doc, json)?;
+    let text = contract::render(&inferred.document, json)?;
     match &args.output {
         Some(path) => {
             sockscope_engine::store::write_atomically(path, |out| {
@@ -117,12 +110,11 @@ fn infer(args: InferArgs) -> Result<()> {
                     .map_err(|e| sockscope_engine::Error::File {
                         path: path.display().to_string(),
                         source: e,
-                    })?;
-                Ok(0)
+                    })
             })?;
             eprintln!(
                 "contract from {} events of session(s) {:?} written to {}",
-                inference.events(),
+                inferred.events,
                 args.sessions,
                 path.display()
             );
@@ -133,7 +125,6 @@ fn infer(args: InferArgs) -> Result<()> {
             out.flush()?;
         }
     }
-    tracing::info!(events = inference.events(), "contract inferred");
     Ok(())
 }
 
@@ -156,6 +147,17 @@ fn tally(
     out: Option<&mut dyn Write>,
 ) -> Vec<Violation> {
     let found = contract.check(r);
+    count(tallies, r, found, out)
+}
+
+/// Counts one checked event and what it broke under its event and direction,
+/// prints each violation (unless `out` is `None`), keeps the first few for JUnit.
+fn count(
+    tallies: &mut BTreeMap<String, Tally>,
+    r: &sockscope_protocol::EventRecord,
+    found: Vec<Violation>,
+    out: Option<&mut dyn Write>,
+) -> Vec<Violation> {
     let key = format!(
         "{} {} ({})",
         r.direction.as_str(),
@@ -231,9 +233,8 @@ impl GatewayCheck {
     /// Reads the contract before the gateway starts: a bad file is one line, not a
     /// gateway that checks nothing.
     pub fn load(path: &Path) -> Result<Self> {
-        let doc = contract::load(path)?;
         Ok(Self {
-            contract: Contract::from_document(&doc)?,
+            contract: usecase::load_contract(path)?,
             path: path.to_owned(),
             tallies: BTreeMap::new(),
             events: 0,
@@ -271,8 +272,7 @@ impl GatewayCheck {
 
 async fn live(args: LiveArgs) -> Result<()> {
     let started = Instant::now();
-    let doc = contract::load(&args.against)?;
-    let contract = Contract::from_document(&doc)?;
+    let contract = usecase::load_contract(&args.against)?;
     let mut tallies: BTreeMap<String, Tally> = BTreeMap::new();
     let mut total = 0u64;
     let watched = crate::connect::watch(&args.connect, args.duration, args.count, |r| {
@@ -312,25 +312,23 @@ async fn live(args: LiveArgs) -> Result<()> {
 
 fn check(args: CheckArgs) -> Result<()> {
     let started = Instant::now();
-    let doc = contract::load(&args.against)?;
-    let contract = Contract::from_document(&doc)?;
+    let contract = usecase::load_contract(&args.against)?;
     let store = args.db.open()?;
     let mut tallies: BTreeMap<String, Tally> = BTreeMap::new();
     let mut all: Vec<Violation> = Vec::new();
     let mut total = 0u64;
     let mut out = std::io::stdout().lock();
-    let checked = store.for_each_event(args.session, |r| {
-        let found = tally(
-            &contract,
+    let checked = usecase::check_session(&store, args.session, &contract, |r, found| {
+        let found = count(
             &mut tallies,
-            &r,
+            r,
+            found,
             (!args.json).then_some(&mut out as &mut dyn Write),
         );
         total += found.len() as u64;
         if args.json {
             all.extend(found);
         }
-        Ok(())
     })?;
     if args.json {
         crate::output::pretty_json(

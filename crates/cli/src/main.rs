@@ -20,8 +20,10 @@ mod replay_server;
 mod scenario;
 mod serve;
 mod sessions;
+mod signal;
 mod simulate;
 mod templates;
+mod tenant_report;
 mod tls_args;
 
 use std::process::ExitCode;

@@ -15,11 +15,12 @@ use std::time::Duration;
 use clap::Args;
 use sockscope_engine::connection::{ConnectOptions, Transport};
 use sockscope_engine::replay::{self, Filter, ReplayOptions, Rewrites, Timing};
-use sockscope_protocol::DriftReport;
+use sockscope_protocol::{DriftReport, ReplayPlan};
 
 use crate::connect::{pair, parse_duration, EioArg, ParserArg, TransportArg};
 use crate::db::DbArgs;
 use crate::error::{CliError, Result};
+use crate::replay_server::{self, ServerReplay};
 
 /// Which side of the recording is replayed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -121,7 +122,7 @@ pub struct ReplayArgs {
     #[arg(long, value_name = "FILE")]
     junit: Option<std::path::PathBuf>,
     #[command(flatten)]
-    pub(crate) server: crate::replay_server::ServerModeArgs,
+    pub(crate) server: replay_server::ServerModeArgs,
     #[command(flatten)]
     pub(crate) redact: crate::redaction::RedactArgs,
     #[command(flatten)]
@@ -213,6 +214,29 @@ impl ReplayArgs {
         })
     }
 
+    /// What `--mode server` needs of these flags.
+    pub(crate) fn server_replay(&self) -> ServerReplay {
+        let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        ServerReplay {
+            session: self.session,
+            plan: ReplayPlan {
+                speed: self.speed,
+                as_fast_as_possible: self.as_fast_as_possible,
+                max_gap_ms: self.max_gap.map(ms),
+                loops: self.loops,
+                only: self.only.clone(),
+                skip: self.skip.clone(),
+                rewrites: self.rewrites.clone(),
+                sets: self.sets.clone(),
+            },
+            namespaces: self.namespaces.clone(),
+            parser: self.parser.map(Into::into),
+            db: self.db.clone(),
+            json: self.json,
+            server: self.server.clone(),
+        }
+    }
+
     fn options(&self) -> Result<ReplayOptions> {
         let mut opts = ReplayOptions::new(self.session, self.target()?);
         opts.timing = Timing {
@@ -239,7 +263,14 @@ impl ReplayArgs {
 pub async fn run(args: ReplayArgs) -> Result<()> {
     args.redact.apply();
     if args.mode == Mode::Server {
-        return crate::replay_server::run(args).await;
+        let client_only = args.client_only_flags();
+        if !client_only.is_empty() {
+            return Err(CliError::Usage(format!(
+                "{} cannot be used with --mode server (the embedded gateway replays to the clients that connect to it)",
+                client_only.join(", ")
+            )));
+        }
+        return replay_server::run(args.server_replay()).await;
     }
     args.tls.announce();
     args.server.reject_in_client_mode()?;
@@ -465,5 +496,84 @@ mod tests {
             .map(|c| c.name.as_str())
             .collect();
         assert_eq!(failed, ["count order", "ack payloads"]);
+    }
+}
+
+/// `--mode server`'s flags, parsed as `replay` parses them.
+#[cfg(test)]
+mod server_mode_tests {
+    use super::*;
+    use clap::Parser;
+    use sockscope_protocol::{AuthMode, ServerReplayRequest, DEFAULT_PORT};
+
+    fn request(a: &ReplayArgs) -> ServerReplayRequest {
+        replay_server::request(&a.server_replay())
+    }
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: ReplayArgs,
+    }
+
+    fn parse(argv: &[&str]) -> ReplayArgs {
+        let mut all = vec!["replay"];
+        all.extend_from_slice(argv);
+        Cli::try_parse_from(all).unwrap().args
+    }
+
+    #[test]
+    fn server_mode_defaults_and_request() {
+        let a = parse(&[
+            "7",
+            "--mode",
+            "server",
+            "--speed",
+            "2",
+            "--rewrite",
+            "acme=>globex",
+        ]);
+        let req = request(&a);
+        assert_eq!(req.session, 7);
+        assert_eq!(req.plan.speed, 2.0);
+        assert_eq!(req.wait_clients, 1);
+        assert_eq!(req.start_delay_ms, 500);
+        assert_eq!(req.wait_timeout_ms, Some(60_000));
+        assert_eq!(req.plan.rewrites, vec!["acme=>globex"]);
+        let s = a.server.settings(&a.namespaces);
+        assert_eq!((s.host.as_str(), s.port), ("127.0.0.1", DEFAULT_PORT));
+        assert_eq!(s.auth, AuthMode::None);
+        let a = parse(&[
+            "7",
+            "--mode",
+            "server",
+            "--port",
+            "0",
+            "--jwt-secret",
+            "s",
+            "-n",
+            "/a",
+            "-n",
+            "/b",
+            "--wait-clients",
+            "0",
+            "--start-delay",
+            "0s",
+        ]);
+        let s = a.server.settings(&a.namespaces);
+        assert_eq!(s.port, 0);
+        assert_eq!(s.namespaces, vec!["/a", "/b"]);
+        assert!(matches!(s.auth, AuthMode::Hs256 { .. }));
+        assert_eq!(request(&a).wait_clients, 0);
+        assert_eq!(request(&a).start_delay_ms, 0);
+    }
+
+    #[test]
+    fn modes_reject_each_others_flags() {
+        let a = parse(&["7", "--mode", "server", "--target", "http://x"]);
+        assert_eq!(a.client_only_flags(), vec!["--target"]);
+        let a = parse(&["7", "--target", "http://x", "--port", "1", "--keep-serving"]);
+        let e = a.server.reject_in_client_mode().unwrap_err().to_string();
+        assert_eq!(e, "--port, --keep-serving only apply with --mode server");
     }
 }

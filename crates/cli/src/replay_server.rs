@@ -18,14 +18,15 @@ use clap::Args;
 use sockscope_engine::replay::server::{ServerReplayOptions, DEFAULT_WAIT_TIMEOUT};
 use sockscope_engine::Engine;
 use sockscope_protocol::{
-    AuthMode, GatewaySettings, Profile, ReplayPlan, ServerReplayPhase, ServerReplayRequest,
+    AuthMode, GatewaySettings, Parser, Profile, ReplayPlan, ServerReplayPhase, ServerReplayRequest,
     ServerReplayStatus, DEFAULT_PORT,
 };
 
-use crate::connect::parse_duration;
+use crate::db::DbArgs;
 use crate::error::{CliError, Result};
-use crate::replay::ReplayArgs;
-use crate::serve::{parse_profile, shutdown_signal};
+use crate::numbers::duration as parse_duration;
+use crate::serve::parse_profile;
+use crate::signal::shutdown_signal;
 
 /// How long the gateway keeps serving after the last event before it stops, so the
 /// last packets reach the clients before their connections close.
@@ -101,7 +102,7 @@ impl ServerModeArgs {
         )))
     }
 
-    fn settings(&self, namespaces: &[String]) -> GatewaySettings {
+    pub(crate) fn settings(&self, namespaces: &[String]) -> GatewaySettings {
         GatewaySettings {
             host: self
                 .host
@@ -122,35 +123,35 @@ impl ServerModeArgs {
     }
 }
 
+/// A server-side replay as `replay --mode server` asks for it; `replay` checks the
+/// flags that do not apply and hands over the rest.
+#[derive(Debug, Clone)]
+pub struct ServerReplay {
+    pub session: i64,
+    pub plan: ReplayPlan,
+    /// Namespaces to serve besides `/`.
+    pub namespaces: Vec<String>,
+    /// The parser to speak (default: the session's).
+    pub parser: Option<Parser>,
+    pub db: DbArgs,
+    /// Print the final status as JSON.
+    pub json: bool,
+    pub server: ServerModeArgs,
+}
+
 /// The engine request for these flags.
-fn request(args: &ReplayArgs) -> ServerReplayRequest {
+pub(crate) fn request(r: &ServerReplay) -> ServerReplayRequest {
     let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
     ServerReplayRequest {
-        session: args.session,
-        plan: ReplayPlan {
-            speed: args.speed,
-            as_fast_as_possible: args.as_fast_as_possible,
-            max_gap_ms: args.max_gap.map(ms),
-            loops: args.loops,
-            only: args.only.clone(),
-            skip: args.skip.clone(),
-            rewrites: args.rewrites.clone(),
-            sets: args.sets.clone(),
-        },
-        wait_clients: args.server.wait_clients.unwrap_or(DEFAULT_WAIT_CLIENTS),
-        wait_timeout_ms: Some(ms(args.server.wait_timeout.unwrap_or(DEFAULT_WAIT_TIMEOUT))),
-        start_delay_ms: ms(args.server.start_delay.unwrap_or(DEFAULT_START_DELAY)),
+        session: r.session,
+        plan: r.plan.clone(),
+        wait_clients: r.server.wait_clients.unwrap_or(DEFAULT_WAIT_CLIENTS),
+        wait_timeout_ms: Some(ms(r.server.wait_timeout.unwrap_or(DEFAULT_WAIT_TIMEOUT))),
+        start_delay_ms: ms(r.server.start_delay.unwrap_or(DEFAULT_START_DELAY)),
     }
 }
 
-pub async fn run(args: ReplayArgs) -> Result<()> {
-    let client_only = args.client_only_flags();
-    if !client_only.is_empty() {
-        return Err(CliError::Usage(format!(
-            "{} cannot be used with --mode server (the embedded gateway replays to the clients that connect to it)",
-            client_only.join(", ")
-        )));
-    }
+pub async fn run(args: ServerReplay) -> Result<()> {
     // Bad rules, timing, database or session fail before the port is taken.
     let req = request(&args);
     ServerReplayOptions::from_request(&req)?;
@@ -160,7 +161,7 @@ pub async fn run(args: ReplayArgs) -> Result<()> {
     let mut settings = args.server.settings(&args.namespaces);
     // The gateway speaks the parser the session was recorded with unless told.
     settings.parser = match args.parser {
-        Some(p) => p.into(),
+        Some(p) => p,
         None => sockscope_engine::replay::source_parser(&source.meta),
     };
     let status = engine.start_gateway(&settings).await?;
@@ -171,7 +172,7 @@ pub async fn run(args: ReplayArgs) -> Result<()> {
 }
 
 /// Runs the replay on the started gateway, reports, and keeps serving if asked.
-async fn replay(engine: &Engine, req: &ServerReplayRequest, args: &ReplayArgs) -> Result<()> {
+async fn replay(engine: &Engine, req: &ServerReplayRequest, args: &ServerReplay) -> Result<()> {
     engine.replay_server_start(req).await?;
     // Said once the replay is accepted, so a refused request stays one line.
     crate::serve::print_trust(engine, false).await;
@@ -260,74 +261,6 @@ fn human(s: &ServerReplayStatus) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
-
-    #[derive(Debug, Parser)]
-    struct Cli {
-        #[command(flatten)]
-        args: ReplayArgs,
-    }
-
-    fn parse(argv: &[&str]) -> ReplayArgs {
-        let mut all = vec!["replay"];
-        all.extend_from_slice(argv);
-        Cli::try_parse_from(all).unwrap().args
-    }
-
-    #[test]
-    fn server_mode_defaults_and_request() {
-        let a = parse(&[
-            "7",
-            "--mode",
-            "server",
-            "--speed",
-            "2",
-            "--rewrite",
-            "acme=>globex",
-        ]);
-        let req = request(&a);
-        assert_eq!(req.session, 7);
-        assert_eq!(req.plan.speed, 2.0);
-        assert_eq!(req.wait_clients, 1);
-        assert_eq!(req.start_delay_ms, 500);
-        assert_eq!(req.wait_timeout_ms, Some(60_000));
-        assert_eq!(req.plan.rewrites, vec!["acme=>globex"]);
-        let s = a.server.settings(&a.namespaces);
-        assert_eq!((s.host.as_str(), s.port), ("127.0.0.1", DEFAULT_PORT));
-        assert_eq!(s.auth, AuthMode::None);
-        let a = parse(&[
-            "7",
-            "--mode",
-            "server",
-            "--port",
-            "0",
-            "--jwt-secret",
-            "s",
-            "-n",
-            "/a",
-            "-n",
-            "/b",
-            "--wait-clients",
-            "0",
-            "--start-delay",
-            "0s",
-        ]);
-        let s = a.server.settings(&a.namespaces);
-        assert_eq!(s.port, 0);
-        assert_eq!(s.namespaces, vec!["/a", "/b"]);
-        assert!(matches!(s.auth, AuthMode::Hs256 { .. }));
-        assert_eq!(request(&a).wait_clients, 0);
-        assert_eq!(request(&a).start_delay_ms, 0);
-    }
-
-    #[test]
-    fn modes_reject_each_others_flags() {
-        let a = parse(&["7", "--mode", "server", "--target", "http://x"]);
-        assert_eq!(a.client_only_flags(), vec!["--target"]);
-        let a = parse(&["7", "--target", "http://x", "--port", "1", "--keep-serving"]);
-        let e = a.server.reject_in_client_mode().unwrap_err().to_string();
-        assert_eq!(e, "--port, --keep-serving only apply with --mode server");
-    }
 
     #[test]
     fn human_summary_is_one_line() {

@@ -6,7 +6,8 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use sockscope_engine::simulate::from_recording::{self, FromOptions, Vary};
+use sockscope_engine::simulate::from_recording::Vary;
+use sockscope_engine::usecase::{self, ScenarioError, ScenarioOptions};
 
 use crate::db::DbArgs;
 use crate::error::{CliError, Result};
@@ -55,66 +56,36 @@ pub fn run(cmd: ScenarioCommand) -> Result<()> {
 
 fn from(args: FromArgs) -> Result<()> {
     let store = args.db.open()?;
-    let info = store.session(args.session)?;
-    let mut records = Vec::new();
-    store.for_each_event(args.session, |r| {
-        records.push(r);
-        Ok(())
-    })?;
-    let profile = args.profile.clone().or_else(|| {
-        info.meta
-            .get("profile")
-            .and_then(|p| p.as_str())
-            .map(str::to_owned)
-    });
-    let opts = FromOptions {
-        name: format!("from-session-{}", args.session),
-        profile,
+    let opts = ScenarioOptions {
+        profile: args.profile.clone(),
         socket: args.socket.clone(),
         vary: args.vary.clone(),
         clients: args.clients_per_socket,
-        auth_keys: info
-            .meta
-            .get("auth_keys")
-            .and_then(|k| k.as_array())
-            .map(|k| {
-                k.iter()
-                    .filter_map(|k| k.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default(),
+        max_events: None,
     };
-    let scenario = from_recording::generate(&records, &opts).map_err(CliError::Usage)?;
-    // Checked with the simulator's own parser: what we write, `simulate --file` runs.
-    let text = serde_json::to_string_pretty(&scenario)
-        .map_err(|e| CliError::Failed(format!("cannot write the scenario: {e}")))?;
-    sockscope_engine::simulate::scenario::parse(&text, "generated scenario")?;
-    let sockets = from_recording::socket_ids(&records).len();
+    let made =
+        usecase::scenario_from_session(&store, args.session, &opts).map_err(|e| match e {
+            ScenarioError::Engine(e) => CliError::Engine(e),
+            ScenarioError::Generate(why) => CliError::Usage(why),
+            e @ ScenarioError::Encode(_) => CliError::Failed(e.to_string()),
+        })?;
     match &args.output {
         Some(path) => {
-            sockscope_engine::store::write_atomically(path, |out| {
-                out.write_all(text.as_bytes())
-                    .and_then(|()| out.write_all(b"\n"))
-                    .map_err(|e| sockscope_engine::Error::File {
-                        path: path.display().to_string(),
-                        source: e,
-                    })?;
-                Ok(0)
-            })?;
+            usecase::write_scenario(path, &made.text)?;
             eprintln!(
-                "scenario from session {} ({} events, {sockets} sockets) written to {}",
+                "scenario from session {} ({} events, {} sockets) written to {}",
                 args.session,
-                records.len(),
+                made.events,
+                made.sockets,
                 path.display()
             );
         }
         None => {
             let mut out = std::io::stdout().lock();
-            out.write_all(text.as_bytes())?;
+            out.write_all(made.text.as_bytes())?;
             out.write_all(b"\n")?;
             out.flush()?;
         }
     }
-    tracing::info!(session = args.session, sockets, "scenario generated");
     Ok(())
 }

@@ -6,16 +6,17 @@ use std::io::Write;
 
 use clap::Args;
 use sockscope_engine::gateway::admin::{AdminConfig, AdminLogin, AdminMode};
+use sockscope_engine::usecase::{Capture, CaptureOptions, NewSession};
 use sockscope_engine::Engine;
 use sockscope_protocol::{
     AuthMode, GatewaySettings, GatewayStatus, Profile, TlsFiles, DEFAULT_PORT,
 };
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::capture::{self, Capture, Printer};
+use crate::capture::{self, Printer};
 use crate::db::DbArgs;
 use crate::error::{CliError, Result};
-use sockscope_engine::store::Recorder;
+use crate::signal::shutdown_signal;
 
 pub(crate) fn parse_profile(s: &str) -> std::result::Result<Profile, String> {
     Profile::from_name(s).ok_or_else(|| {
@@ -270,13 +271,18 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     let recorder = match (&store, &args.record, record_rx) {
         (Some(store), Some(name), Some(rx)) => {
             let meta = serde_json::json!({ "profile": settings.profile.name(), "namespaces": settings.namespaces, "port": settings.port, "parser": settings.parser.name() });
-            let id = store.create_session(
-                name,
-                "gateway",
-                status.url.as_deref().unwrap_or_default(),
+            let new = NewSession {
+                name: name.clone(),
+                kind: "gateway".to_owned(),
+                target: status.url.clone().unwrap_or_default(),
                 meta,
-            )?;
-            Some(Capture::start(Recorder::start(store, id)?, rx, None))
+            };
+            Some(Capture::into_session(
+                store,
+                &new,
+                rx,
+                CaptureOptions::default(),
+            )?)
         }
         _ => None,
     };
@@ -412,33 +418,5 @@ fn print_security(status: &GatewayStatus, api_token: Option<&str>, token_given: 
         (true, _, _) => eprintln!(
             "http api: needs Authorization: Bearer <api token> (the one given with --api-token / SOCKSCOPE_API_TOKEN)"
         ),
-    }
-}
-
-/// Resolves on Ctrl-C or, on Unix, SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(error) = tokio::signal::ctrl_c().await {
-            tracing::error!(%error, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(error) => {
-                tracing::error!(%error, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
     }
 }

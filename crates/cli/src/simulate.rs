@@ -13,9 +13,9 @@ use sockscope_engine::simulate::{self, scenario, SimulateOptions, Target};
 use sockscope_protocol::{LatencySummary, SimulationProgress, SimulationReport};
 use tokio::sync::watch;
 
-use crate::connect::parse_duration;
 use crate::error::{CliError, Result};
 use crate::junit::Case;
+use crate::numbers::duration as parse_duration;
 
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("where").required(true).args(["target", "embedded"])))]

@@ -23,6 +23,7 @@ pub mod replay;
 pub mod simulate;
 pub mod store;
 pub mod templates;
+pub mod usecase;
 
 use std::path::Path;
 

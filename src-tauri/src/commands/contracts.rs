@@ -1,21 +1,17 @@
 //! Contracts view of the Recordings panel: infer an AsyncAPI contract from one
 //! session, check a session against a contract file, and write a load scenario
-//! generated from a session. The behaviour is the engine's `contract` and
-//! `simulate::from_recording` modules; these are adapters over them.
+//! generated from a session. The behaviour is the engine's use cases
+//! (`usecase::contract`, `usecase::scenario`), which the CLI calls too.
 
 use std::path::PathBuf;
 
-use sockscope_engine::contract::{self, Contract, Inference};
-use sockscope_engine::simulate::from_recording::{self, FromOptions};
-use sockscope_protocol::{ApiError, CheckOutcome, ContractMessage, EventRecord, InferOutcome};
+use sockscope_engine::contract;
+use sockscope_engine::usecase::{self, Inferred, ScenarioError};
+use sockscope_protocol::{ApiError, CheckOutcome, ContractMessage, InferOutcome};
 use tauri::State;
 
 use super::blocking;
 use crate::EngineState;
-
-/// Most events one contract view folds in (a recording larger than this is checked
-/// from the CLI, which streams).
-const MAX_EVENTS: usize = 200_000;
 
 /// Most violations one check returns to the window (all are counted).
 const MAX_VIOLATIONS: usize = 10_000;
@@ -34,16 +30,8 @@ pub async fn cmd_contract_infer(
     engine: State<'_, EngineState>,
     id: i64,
 ) -> Result<InferOutcome, ApiError> {
-    let (events, document) = blocking(&engine, move |e| {
-        let mut inference = Inference::new();
-        inference.session(id);
-        e.store()?.for_each_event(id, |r| {
-            inference.add(&r);
-            Ok(())
-        })?;
-        Ok((inference.events(), inference.document()))
-    })
-    .await?;
+    let Inferred { events, document } =
+        blocking(&engine, move |e| usecase::infer_contract(e.store()?, &[id])).await?;
     let messages = contract::check::operations(&document)
         .map_err(|e| contract_error("contract", e))?
         .into_iter()
@@ -55,7 +43,6 @@ pub async fn cmd_contract_infer(
             reply: op.reply.map(|(schema, _)| schema.clone()),
         })
         .collect();
-    tracing::info!(session = id, events, "contract inferred");
     Ok(InferOutcome {
         events,
         messages,
@@ -72,33 +59,25 @@ pub async fn cmd_contract_check(
 ) -> Result<CheckOutcome, ApiError> {
     let path = PathBuf::from(path.trim());
     let loaded = sockscope_engine::offload::blocking(move || {
-        Ok::<_, sockscope_engine::Error>(contract::load(&path))
+        Ok::<_, sockscope_engine::Error>(usecase::load_contract(&path))
     })
     .await
     .map_err(super::api_error)?;
-    let doc = loaded.map_err(|e| contract_error("contract", e))?;
-    let contract = Contract::from_document(&doc).map_err(|e| contract_error("contract", e))?;
+    let contract = loaded.map_err(|e| contract_error("contract", e))?;
     let (checked, total, violations) = blocking(&engine, move |e| {
         let mut violations = Vec::new();
         let mut total = 0u64;
-        let checked = e.store()?.for_each_event(id, |r| {
-            for v in contract.check(&r) {
+        let checked = usecase::check_session(e.store()?, id, &contract, |_, found| {
+            for v in found {
                 total += 1;
                 if violations.len() < MAX_VIOLATIONS {
                     violations.push(v);
                 }
             }
-            Ok(())
         })?;
         Ok((checked, total, violations))
     })
     .await?;
-    tracing::info!(
-        session = id,
-        checked,
-        violations = violations.len(),
-        "contract checked"
-    );
     Ok(CheckOutcome {
         checked,
         total,
@@ -118,41 +97,28 @@ pub async fn cmd_scenario_from_session(
     if path.as_os_str().is_empty() {
         return Err(contract_error("bad_path", "give the scenario file's path"));
     }
-    let records: Vec<EventRecord> = blocking(&engine, move |e| {
-        let mut records = Vec::new();
-        e.store()?.for_each_event(id, |r| {
-            if records.len() < MAX_EVENTS {
-                records.push(r);
-            }
-            Ok(())
-        })?;
-        Ok(records)
+    scenario_file(engine.inner().clone(), id, path).await
+}
+
+/// The command's body without the Tauri runtime, so a test can compare it with the
+/// CLI's `scenario from` on the same session.
+pub async fn scenario_file(
+    engine: std::sync::Arc<sockscope_engine::Engine>,
+    id: i64,
+    path: PathBuf,
+) -> Result<String, ApiError> {
+    let written = sockscope_engine::offload::blocking(move || {
+        Ok::<_, sockscope_engine::Error>(usecase::scenario::scenario_file(
+            engine.store()?,
+            id,
+            &path,
+        ))
     })
-    .await?;
-    let opts = FromOptions {
-        name: format!("from-session-{id}"),
-        ..FromOptions::default()
-    };
-    let scenario =
-        from_recording::generate(&records, &opts).map_err(|e| contract_error("scenario", e))?;
-    let text =
-        serde_json::to_string_pretty(&scenario).map_err(|e| contract_error("scenario", e))?;
-    sockscope_engine::simulate::scenario::parse(&text, "generated scenario")
-        .map_err(super::api_error)?;
-    // A relative path lands next to the recordings database (the data dir).
-    let shown = blocking(&engine, move |e| {
-        let target = match e.store()?.path().parent() {
-            Some(dir) if path.is_relative() => dir.join(&path),
-            _ => path,
-        };
-        sockscope_engine::store::write_atomically(&target, |out| {
-            out.write_all(text.as_bytes())
-                .and_then(|()| out.write_all(b"\n"))
-                .map_err(Into::into)
-        })?;
-        Ok(target.display().to_string())
-    })
-    .await?;
-    tracing::info!(session = id, path = %shown, "scenario written");
-    Ok(shown)
+    .await
+    .map_err(super::api_error)?;
+    match written {
+        Ok(path) => Ok(path.display().to_string()),
+        Err(ScenarioError::Engine(e)) => Err(super::api_error(e)),
+        Err(e) => Err(contract_error("scenario", e)),
+    }
 }

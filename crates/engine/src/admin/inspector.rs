@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::Value;
 use sockscope_protocol::{
     AdminActionKind, AdminActionReply, AdminActionRequest, AdminNamespaceView, AdminRoomView,
-    AdminServerView, AdminSocketView, AdminTarget, AdminTargetSave, Direction, InspectSnapshot,
+    AdminServerView, AdminSocketView, AdminTarget, AdminTargetSave, InspectSnapshot,
     InspectorSource, InspectorView, LeakBadge, TenantGroupView,
 };
 use tokio::sync::broadcast::error::RecvError;
@@ -28,6 +28,7 @@ use super::{AdminAuth, AdminClient, AdminError, AdminOptions, Outcome, TENANT_KE
 use crate::bus::Bus;
 use crate::keychain;
 use crate::store::Store;
+use crate::usecase::admin_leaks::{self, LeakNote};
 
 /// What can go wrong with an admin source; each prints as one line.
 #[derive(Debug, thiserror::Error)]
@@ -286,53 +287,33 @@ impl AdminSources {
     }
 }
 
-/// Collects payload leaks: an event the server sent to a socket of one tenant whose
-/// payload names another tenant. Ends when the source is dropped.
+/// Collects payload leaks (the shared use case
+/// [`crate::usecase::admin_leaks::watch_payload_leaks`]) into the source's list.
+/// Finds no tenant once the source is dropped; disconnecting ends the task.
 async fn watch_payload_leaks(
     active: std::sync::Weak<Active>,
-    mut events: tokio::sync::broadcast::Receiver<sockscope_protocol::EventRecord>,
+    events: tokio::sync::broadcast::Receiver<sockscope_protocol::EventRecord>,
     leaks: Arc<Mutex<Vec<Finding>>>,
 ) {
-    loop {
-        let rec = match events.recv().await {
-            Ok(rec) => rec,
-            Err(RecvError::Lagged(n)) => {
+    let keys: Vec<String> = TENANT_KEYS.iter().map(|k| (*k).to_owned()).collect();
+    let tenant_of = |ns: &str, id: &str| {
+        let active = active.upgrade()?;
+        admin_leaks::socket_tenant(&active.client, ns, id, &active.keys)
+    };
+    admin_leaks::watch_payload_leaks(events, &keys, tenant_of, std::future::pending(), |note| {
+        match note {
+            LeakNote::Leak(f) => {
+                let mut all = leaks.lock().unwrap_or_else(|p| p.into_inner());
+                if !all.contains(&f) {
+                    all.push(f);
+                }
+            }
+            LeakNote::Lagged(n) => {
                 tracing::debug!(skipped = n, "payload leak watcher fell behind");
-                continue;
-            }
-            Err(RecvError::Closed) => return,
-        };
-        if rec.direction != Direction::S2c || !rec.source.starts_with("admin:") {
-            continue;
-        }
-        let Some(active) = active.upgrade() else {
-            return;
-        };
-        let Some(id) = rec.socket_id.as_deref() else {
-            continue;
-        };
-        let Some(own) = active
-            .client
-            .socket(&rec.namespace, id)
-            .and_then(|s| tenants::data_tenant(&s.data, &active.keys))
-        else {
-            continue;
-        };
-        if let Some(f) = tenants::payload_leak(
-            &rec.namespace,
-            id,
-            &own,
-            &rec.event,
-            &rec.args,
-            &active.keys,
-        ) {
-            let mut all = leaks.lock().unwrap_or_else(|p| p.into_inner());
-            if !all.contains(&f) {
-                tracing::warn!(finding = %f.line(), "tenant payload leak");
-                all.push(f);
             }
         }
-    }
+    })
+    .await;
 }
 
 fn view_of(active: &Active) -> InspectorView {
