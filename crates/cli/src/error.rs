@@ -40,3 +40,11 @@ pub enum CliError {
 }
 
 pub type Result<T> = std::result::Result<T, CliError>;
+
+/// A store error reached directly (not through an engine call) is shown as the
+/// engine shows it: same message, same code.
+impl From<sockscope_engine::store::Error> for CliError {
+    fn from(e: sockscope_engine::store::Error) -> Self {
+        CliError::Engine(e.into())
+    }
+}

@@ -47,16 +47,6 @@ pub enum Error {
     },
     #[error("unknown template {event:?} (known: {known})")]
     UnknownTemplate { event: String, known: String },
-    #[error("database {path}: {message}")]
-    Db { path: String, message: String },
-    #[error("database is locked: {0} (another program holds a write lock; try again or use --db)")]
-    DbLocked(String),
-    #[error("no session {0}")]
-    UnknownSession(i64),
-    #[error("bad import at line {line}: {message}")]
-    BadImport { line: usize, message: String },
-    #[error("cannot import {file}: {message}")]
-    BadHar { file: String, message: String },
     #[error("invalid header {0:?}: expected a header name and a value without line breaks")]
     BadHeader(String),
     #[error("cannot reach {url}: {reason}")]
@@ -81,8 +71,6 @@ pub enum Error {
     NoStore,
     #[error("a replay is already running: wait for its report")]
     ReplayBusy,
-    #[error("unknown format {0:?} (expected jsonl or har)")]
-    BadFormat(String),
     #[error("bad rewrite rule {rule:?}: {reason}")]
     BadRewrite { rule: String, reason: String },
     #[error("bad replay option: {0}")]
@@ -129,6 +117,9 @@ pub enum Error {
     AdminAction(String),
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
+    /// The recordings store's errors ([`sockscope_store::Error`]), shown as they are.
+    #[error(transparent)]
+    Store(#[from] sockscope_store::Error),
 }
 
 impl Error {
@@ -155,11 +146,6 @@ impl Error {
             Error::Tls(_) => "tls",
             Error::Unreachable { .. } => "unreachable",
             Error::Refused { .. } => "refused",
-            Error::Db { .. } => "db",
-            Error::DbLocked(_) => "db_locked",
-            Error::UnknownSession(_) => "unknown_session",
-            Error::BadImport { .. } => "bad_import",
-            Error::BadHar { .. } => "bad_har",
             Error::BadHeader(_) => "bad_header",
             Error::Emit(_) => "emit",
             Error::Keychain(_) => "keychain",
@@ -169,7 +155,6 @@ impl Error {
             Error::NotRecording => "not_recording",
             Error::NoStore => "no_store",
             Error::ReplayBusy => "replay_busy",
-            Error::BadFormat(_) => "bad_format",
             Error::BadRewrite { .. } => "bad_rewrite",
             Error::BadReplay(_) => "bad_replay",
             Error::NothingToReplay(_) => "nothing_to_replay",
@@ -185,6 +170,7 @@ impl Error {
             Error::Cluster { .. } => "cluster",
             Error::File { .. } => "file",
             Error::Io(_) => "io",
+            Error::Store(e) => e.code(),
         }
     }
 }

@@ -7,21 +7,19 @@
 //! hang off it the same way.
 
 pub mod admin;
-pub mod bus;
-pub mod codec;
+pub use sockscope_bus as bus;
+pub use sockscope_codec as codec;
+pub mod store;
+pub use sockscope_bus::{limits, offload, redact};
 pub mod connection;
 pub mod contract;
 pub mod error;
 pub mod gateway;
 pub mod inspect;
 pub mod keychain;
-pub mod limits;
-pub mod offload;
 pub mod recording;
-pub mod redact;
 pub mod replay;
 pub mod simulate;
-pub mod store;
 pub mod templates;
 
 use std::path::Path;
@@ -272,11 +270,11 @@ impl Engine {
     }
 
     pub fn sessions(&self) -> Result<Vec<SessionInfo>> {
-        self.store()?.sessions()
+        Ok(self.store()?.sessions()?)
     }
 
     pub fn session_events(&self, id: i64) -> Result<Vec<EventRecord>> {
-        self.store()?.events(id)
+        Ok(self.store()?.events(id)?)
     }
 
     /// At most `limit` events of session `id` from position `offset` (blocking: call
@@ -287,11 +285,11 @@ impl Engine {
         offset: u64,
         limit: u64,
     ) -> Result<Vec<EventRecord>> {
-        self.store()?.events_page(id, offset, limit)
+        Ok(self.store()?.events_page(id, offset, limit)?)
     }
 
     pub fn delete_session(&self, id: i64) -> Result<()> {
-        self.store()?.delete_session(id)
+        Ok(self.store()?.delete_session(id)?)
     }
 
     /// Writes session `id` to `path` as `format` (`jsonl` or `har`); returns the
@@ -300,16 +298,16 @@ impl Engine {
         let store = self.store()?;
         store.session(id)?;
         if format != "jsonl" && format != "har" {
-            return Err(Error::BadFormat(format.to_owned()));
+            return Err(store::Error::BadFormat(format.to_owned()).into());
         }
         // A temporary file renamed when complete: a failure leaves no truncated file.
-        store::write_atomically(path, |mut out| {
+        Ok(sockscope_store::write_atomically(path, |mut out| {
             if format == "har" {
                 store.export_har(id, &mut out)
             } else {
                 store.export_jsonl(id, &mut out)
             }
-        })
+        })?)
     }
 
     /// Imports a file as a new session (`format`, else from the extension); returns
@@ -327,12 +325,12 @@ impl Engine {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "import".to_owned());
         match format.as_str() {
-            "har" => store.import_har(&name, path),
+            "har" => Ok(store.import_har(&name, path)?),
             "jsonl" => {
                 let file = std::fs::File::open(path).map_err(|e| file_error(path, e))?;
-                store.import_jsonl(&name, std::io::BufReader::new(file))
+                Ok(store.import_jsonl(&name, std::io::BufReader::new(file))?)
             }
-            _ => Err(Error::BadFormat(format)),
+            _ => Err(store::Error::BadFormat(format).into()),
         }
     }
 
@@ -346,7 +344,7 @@ impl Engine {
     }
 
     pub fn save_target(&self, target: &TargetProfile) -> Result<()> {
-        self.store()?.save_target(target)
+        Ok(self.store()?.save_target(target)?)
     }
 
     /// Forgets a saved target and its keychain token.

@@ -37,6 +37,8 @@ pub enum SourceError {
     #[error(transparent)]
     Engine(#[from] crate::Error),
     #[error(transparent)]
+    Store(#[from] crate::store::Error),
+    #[error(transparent)]
     Pattern(#[from] BadPattern),
     #[error("no admin source is connected")]
     NotConnected,
@@ -56,6 +58,7 @@ impl SourceError {
             SourceError::Admin(AdminError::Unsupported { .. }) => "admin_unsupported",
             SourceError::Admin(_) => "admin",
             SourceError::Engine(e) => e.code(),
+            SourceError::Store(e) => e.code(),
             SourceError::Pattern(_) => "bad_pattern",
             SourceError::NotConnected => "admin_not_connected",
             SourceError::UnknownTarget(_) => "unknown_target",

@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-use crate::bus::{redact, REDACTED};
+use crate::bus::redact;
+pub use crate::redact::redact_headers;
 
 /// A server whose last `server_stats` is older than this is reported stale (the
 /// admin server sends them every 2 s).
@@ -20,15 +21,6 @@ pub const STALE_AFTER: Duration = Duration::from_secs(10);
 
 /// How far back `server_stats` aggregated events count towards the rates.
 const RATE_WINDOW_SECS: i64 = 10;
-
-/// Handshake headers whose values are credentials, on top of the bus's secret keys.
-const SECRET_HEADERS: &[&str] = &[
-    "proxy-authorization",
-    "x-api-key",
-    "x-csrf-token",
-    "x-xsrf-token",
-    "set-cookie",
-];
 
 /// What the server's `config` says the admin namespace accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -226,20 +218,6 @@ fn str_at(args: &[Value], i: usize) -> Option<String> {
 
 fn u64_of(v: &Value, key: &str) -> u64 {
     v.get(key).and_then(Value::as_u64).unwrap_or(0)
-}
-
-/// Headers with every credential-bearing value replaced by [`REDACTED`].
-pub fn redact_headers(headers: &Value) -> Value {
-    let mut h = headers.clone();
-    redact(&mut h);
-    if let Value::Object(map) = &mut h {
-        for (k, v) in map.iter_mut() {
-            if SECRET_HEADERS.iter().any(|s| k.eq_ignore_ascii_case(s)) {
-                *v = Value::String(REDACTED.to_owned());
-            }
-        }
-    }
-    h
 }
 
 fn socket_of(v: &Value) -> Option<SocketInfo> {

@@ -156,7 +156,7 @@ fn args_of(p: Payload) -> Value {
         Payload::String(s) => {
             json!([serde_json::from_str::<Value>(&s).unwrap_or(Value::String(s))])
         }
-        Payload::Binary(b) => json!([{ crate::gateway::args::BINARY_MARKER: base64_of(&b) }]),
+        Payload::Binary(b) => json!([{ sockscope_codec::binary::BINARY_MARKER: base64_of(&b) }]),
     }
 }
 

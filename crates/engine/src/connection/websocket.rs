@@ -41,9 +41,9 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use super::health::{self, ConnectionLosses, Health, DEFAULT_MAX_PAYLOAD};
 use super::socketio::NEXT_ID;
 use crate::bus::{self, Bus};
-use crate::gateway::args::BINARY_MARKER;
 use crate::redact;
 use crate::{Error, Result};
+use sockscope_codec::binary::BINARY_MARKER;
 
 /// How long `close` waits for the server to answer the close handshake.
 const CLOSE_WAIT: Duration = Duration::from_secs(2);

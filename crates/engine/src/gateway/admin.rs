@@ -250,10 +250,11 @@ impl AdminServer {
         // wrong user name too, so timing does not tell which of the two was wrong.
         let _slot = self.logins.acquire().await.map_err(|_| Refused)?;
         let (password, hash) = (password.to_owned(), password_hash.clone());
-        let matches =
-            crate::offload::blocking(move || Ok(bcrypt::verify(password, &hash).unwrap_or(false)))
-                .await
-                .unwrap_or(false);
+        let matches = crate::offload::blocking(move || {
+            Ok::<_, crate::Error>(bcrypt::verify(password, &hash).unwrap_or(false))
+        })
+        .await
+        .unwrap_or(false);
         if matches && given_user == Some(username.as_str()) {
             Ok(Some(self.new_session()))
         } else {

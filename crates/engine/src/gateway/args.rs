@@ -23,8 +23,7 @@ use super::order::Slot;
 use super::socket::Stats;
 use super::Shared;
 
-/// Marker key for a binary attachment inlined into a record.
-pub const BINARY_MARKER: &str = "_binary";
+pub use sockscope_codec::binary::{replace_placeholders, BINARY_MARKER};
 
 /// Every argument of an incoming event, as a JSON array, and the ack id the client
 /// asked for, if any.
@@ -59,7 +58,7 @@ impl<A: Adapter> FromMessageParts<A> for Args {
                 args
             }
             // The msgpack parser's event data: `[event, ...args]` as msgpack.
-            PacketValue::Bytes(b) => match crate::connection::wire::msgpack_value(b) {
+            PacketValue::Bytes(b) => match sockscope_codec::wire::msgpack_value(b) {
                 Some(Value::Array(mut items)) if !items.is_empty() => {
                     items.remove(0);
                     Value::Array(items)
@@ -89,27 +88,4 @@ fn binary(b: &[u8]) -> Value {
 /// Replaces Socket.IO's `{"_placeholder": true, "num": N}` with attachment N.
 fn inline_binaries(v: &mut Value, bins: &VecDeque<bytes::Bytes>) {
     replace_placeholders(v, &|n| bins.get(n).map(|b| binary(b)));
-}
-
-/// Replaces every `{"_placeholder": true, "num": N}` in `v` with `attachment(N)`,
-/// where it has one; the same walk serves live frames and imported captures.
-pub fn replace_placeholders(v: &mut Value, attachment: &dyn Fn(usize) -> Option<Value>) {
-    match v {
-        Value::Object(map) => {
-            let placeholder = map.get("_placeholder").and_then(Value::as_bool) == Some(true);
-            let num = map.get("num").and_then(Value::as_u64);
-            if let (true, Some(n)) = (placeholder, num) {
-                if let Some(a) = usize::try_from(n).ok().and_then(attachment) {
-                    *v = a;
-                    return;
-                }
-            }
-            map.values_mut()
-                .for_each(|x| replace_placeholders(x, attachment));
-        }
-        Value::Array(items) => items
-            .iter_mut()
-            .for_each(|x| replace_placeholders(x, attachment)),
-        _ => {}
-    }
 }

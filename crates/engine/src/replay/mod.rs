@@ -304,7 +304,7 @@ pub async fn run(
         crate::offload::blocking(move || {
             let events = store.events(id)?;
             let ws = is_plain_websocket(&store.session(id)?.meta);
-            Ok((events, ws))
+            Ok::<_, crate::Error>((events, ws))
         })
         .await?
     };
@@ -641,7 +641,10 @@ mod tests {
         o.source = 999;
         o.target.url = "http://127.0.0.1:1".into();
         let e = run(&store, o.clone(), |_| {}).await.unwrap_err();
-        assert!(matches!(e, Error::UnknownSession(999)), "{e}");
+        assert!(
+            matches!(e, Error::Store(crate::store::Error::UnknownSession(999))),
+            "{e}"
+        );
         o.timing.speed = 0.0;
         let e = run(&store, o, |_| {}).await.unwrap_err();
         assert!(matches!(e, Error::BadReplay(_)), "{e}");

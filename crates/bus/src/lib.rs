@@ -2,6 +2,15 @@
 //! here once as an [`EventRecord`], so the CLI, the desktop UI and (later) the recorder
 //! all read one ordered stream instead of hooking into each part. It is also the one
 //! choke point where records are redacted before anyone sees them.
+//!
+//! This crate sits under every other layer (store, gateway, client, engine): besides
+//! the bus it holds what they all apply the same way, the one redaction policy
+//! ([`redact`]), the allowed ranges of user-typed numbers ([`limits`]) and blocking
+//! work off the runtime ([`offload`]).
+
+pub mod limits;
+pub mod offload;
+pub mod redact;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};

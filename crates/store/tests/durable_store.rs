@@ -6,9 +6,9 @@
 use std::time::Duration;
 
 use serde_json::json;
-use sockscope_engine::bus::record;
-use sockscope_engine::store::{Recorder, Store};
+use sockscope_bus::record;
 use sockscope_protocol::{Direction, EventRecord, SessionState};
+use sockscope_store::{Recorder, Store};
 
 fn temp_db(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!(

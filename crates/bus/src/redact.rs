@@ -746,6 +746,29 @@ impl<W: Write> Write for LogWriter<W> {
     }
 }
 
+/// Handshake headers whose values are credentials, on top of the secret keys.
+const SECRET_HEADERS: &[&str] = &[
+    "proxy-authorization",
+    "x-api-key",
+    "x-csrf-token",
+    "x-xsrf-token",
+    "set-cookie",
+];
+
+/// Headers with every credential-bearing value replaced by [`REDACTED`].
+pub fn redact_headers(headers: &Value) -> Value {
+    let mut h = headers.clone();
+    value(&mut h);
+    if let Value::Object(map) = &mut h {
+        for (k, v) in map.iter_mut() {
+            if SECRET_HEADERS.iter().any(|s| k.eq_ignore_ascii_case(s)) {
+                *v = Value::String(REDACTED.to_owned());
+            }
+        }
+    }
+    h
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,10 +2,10 @@
 //! import round-trip, secrets stay out, a locked database says so.
 
 use serde_json::json;
-use sockscope_engine::bus::record;
-use sockscope_engine::store::{Recorder, Store};
-use sockscope_engine::Error;
+use sockscope_bus::record;
 use sockscope_protocol::{AckInfo, Direction, EventRecord};
+use sockscope_store::Error;
+use sockscope_store::{Recorder, Store};
 
 fn temp_db(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("sockscope-store-{}-{name}", std::process::id()));

@@ -5,10 +5,10 @@
 
 use sockscope_protocol::AdminTarget;
 
-use super::named::NamedRows;
-use super::Store;
-use crate::redact;
+use crate::named::NamedRows;
+use crate::Store;
 use crate::{Error, Result};
+use sockscope_bus::redact;
 
 /// The target as it may be stored.
 pub fn storable(t: &AdminTarget) -> AdminTarget {

@@ -82,13 +82,19 @@ fn temp_path(path: &Path) -> PathBuf {
 
 /// Runs `write` on a temporary file beside `path` and renames it to `path` when it
 /// succeeds; on failure the temporary file is removed and `path` is left as it was.
-pub fn write_atomically<T>(
+/// Generic over the caller's error, so a layer above can write with its own.
+///
+/// # Errors
+/// What `write` returns, or [`Error::File`] when the file cannot be written.
+pub fn write_atomically<T, E: From<Error>>(
     path: &Path,
-    write: impl FnOnce(&mut dyn Write) -> Result<T>,
-) -> Result<T> {
-    let file_error = |source: std::io::Error| Error::File {
-        path: path.display().to_string(),
-        source,
+    write: impl FnOnce(&mut dyn Write) -> std::result::Result<T, E>,
+) -> std::result::Result<T, E> {
+    let file_error = |source: std::io::Error| {
+        E::from(Error::File {
+            path: path.display().to_string(),
+            source,
+        })
     };
     let temp = temp_path(path);
     let file = std::fs::File::create(&temp).map_err(file_error)?;

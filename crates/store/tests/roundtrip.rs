@@ -7,8 +7,8 @@ use std::path::PathBuf;
 
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
-use sockscope_engine::store::Store;
 use sockscope_protocol::{AckInfo, Direction, EventRecord};
+use sockscope_store::Store;
 
 fn temp_dir() -> PathBuf {
     let dir = std::env::temp_dir().join(format!("sockscope-roundtrip-{}", uuid::Uuid::new_v4()));

@@ -47,9 +47,9 @@ use std::time::{Duration, Instant};
 use rusqlite::{params, Connection, Statement};
 use sockscope_protocol::EventRecord;
 
-use super::{is_busy, live, Store};
-use crate::bus::now_micros;
+use crate::{is_busy, live, Store};
 use crate::{Error, Result};
+use sockscope_bus::now_micros;
 
 /// Records the queue holds before it starts dropping (and counting) new ones
 /// (public so the benchmark can size a run that overflows it).
@@ -168,13 +168,14 @@ impl Recorder {
         // The checkpointer does this connection's checkpoints, and the session is
         // checked once per transaction (see the module docs).
         conn.execute_batch("PRAGMA wal_autocheckpoint = 0; PRAGMA foreign_keys = OFF;")
-            .map_err(|e| super::db_error(store.path(), e))?;
+            .map_err(|e| crate::db_error(store.path(), e))?;
         if !live::holds(store.path(), session_id) {
             // A session recorded again (created by `create_session`, the lock is
             // held already): it is `recording` once more, under this process's lock.
-            live::hold(store.path(), session_id).map_err(|e| Error::Db {
+            live::hold(store.path(), session_id).map_err(|e| Error::Lock {
                 path: store.path().display().to_string(),
-                message: format!("cannot lock session {session_id}: {e}"),
+                session: session_id,
+                source: e,
             })?;
             let reopened = conn.execute(
                 "UPDATE sessions SET state = 'recording' WHERE id = ?1",
@@ -182,11 +183,11 @@ impl Recorder {
             );
             if let Err(e) = reopened {
                 live::release(store.path(), session_id);
-                return Err(super::db_error(store.path(), e));
+                return Err(crate::db_error(store.path(), e));
             }
         }
         conn.busy_timeout(LOCK_WAIT)
-            .map_err(|e| super::db_error(store.path(), e))?;
+            .map_err(|e| crate::db_error(store.path(), e))?;
         let ckpt_conn = store.connect()?;
 
         let (tx, rx) = mpsc::channel();
@@ -331,10 +332,10 @@ impl Recorder {
     fn join(&self, stage: Option<JoinHandle<rusqlite::Result<()>>>, name: &str) -> Result<()> {
         match stage.map(JoinHandle::join) {
             None | Some(Ok(Ok(()))) => Ok(()),
-            Some(Ok(Err(e))) => Err(super::db_error(self.store.path(), e)),
-            Some(Err(_)) => Err(Error::Db {
+            Some(Ok(Err(e))) => Err(crate::db_error(self.store.path(), e)),
+            Some(Err(_)) => Err(Error::RecorderPanicked {
                 path: self.store.path().display().to_string(),
-                message: format!("the recorder's {name} thread panicked"),
+                thread: name.to_string(),
             }),
         }
     }

@@ -7,9 +7,9 @@
 use rusqlite::params;
 use serde::{de::DeserializeOwned, Serialize};
 
-use super::Store;
-use crate::bus::now_micros;
+use crate::Store;
 use crate::{Error, Result};
+use sockscope_bus::now_micros;
 
 /// One table of named JSON rows. `table` and `column` are compile-time identifiers
 /// (never user input), so formatting them into the SQL is safe.

@@ -5,10 +5,10 @@
 
 use sockscope_protocol::TargetProfile;
 
-use super::named::NamedRows;
-use super::Store;
-use crate::redact;
+use crate::named::NamedRows;
+use crate::Store;
 use crate::{Error, Result};
+use sockscope_bus::redact;
 
 /// The profile as it may be stored: the one redaction policy's view of a target
 /// (`crate::redact::target`): no userinfo or query in the URL (its parameters move to

@@ -47,10 +47,10 @@ use base64::Engine as _;
 use serde_json::{json, Value};
 use sockscope_protocol::{AckInfo, Direction, EventRecord, SessionInfo};
 
-use crate::bus;
-use crate::codec::{self, EnginePacket, Kind, Packet};
-use crate::gateway::args::BINARY_MARKER;
-use crate::redact;
+use sockscope_bus as bus;
+use sockscope_bus::redact;
+use sockscope_codec::binary::BINARY_MARKER;
+use sockscope_codec::{self as codec, EnginePacket, Kind, Packet};
 
 /// What a HAR file turns into: the records in time order, the session's target and
 /// metadata, and how many frames could not be decoded.
@@ -455,7 +455,7 @@ impl EntryDecoder {
 
 /// Replaces `{"_placeholder": true, "num": N}` with attachment N as a binary marker.
 fn inline_attachments(v: &mut Value, bins: &[String]) {
-    crate::gateway::args::replace_placeholders(v, &|n| {
+    sockscope_codec::binary::replace_placeholders(v, &|n| {
         bins.get(n).map(|b| json!({ BINARY_MARKER: b }))
     });
 }

@@ -5,8 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
-use sockscope_engine::store::Store;
-use sockscope_engine::Error;
+use sockscope_store::Error;
+use sockscope_store::Store;
 
 const SECRETS: [&str; 5] = [
     "SECRET-AUTH-TOKEN-5f1c2e",

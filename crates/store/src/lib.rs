@@ -1,4 +1,6 @@
-//! Recordings in one SQLite file: sessions and their events.
+//! Recordings in one SQLite file: sessions and their events. This crate is the
+//! store layer: the gateway and clients publish on the bus, and whoever records
+//! (the engine's use cases, the CLI) writes through it.
 //!
 //! Writes go through one [`Recorder`] per session: a thread that drains a bounded
 //! queue and commits one transaction per batch with a cached statement, so the
@@ -11,6 +13,7 @@
 //! process opens the store (see the `live` module for how "died" is known).
 
 mod admin_targets;
+pub mod error;
 mod files;
 mod har;
 mod live;
@@ -26,9 +29,9 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value;
 use sockscope_protocol::{Direction, EventRecord, SessionInfo, SessionState};
 
-use crate::bus::now_micros;
-use crate::redact;
-use crate::{Error, Result};
+pub use error::{Error, Result};
+use sockscope_bus::now_micros;
+use sockscope_bus::redact;
 
 pub use files::write_atomically;
 pub use recorder::{
@@ -64,13 +67,13 @@ pub struct Store {
 }
 
 /// `rusqlite` errors with the database named, and "locked" said plainly.
-fn db_error(path: &Path, e: rusqlite::Error) -> Error {
+pub(crate) fn db_error(path: &Path, e: rusqlite::Error) -> Error {
     if is_busy(&e) {
         Error::DbLocked(path.display().to_string())
     } else {
         Error::Db {
             path: path.display().to_string(),
-            message: e.to_string(),
+            source: e,
         }
     }
 }
@@ -81,9 +84,10 @@ impl Store {
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref().to_owned();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| Error::Db {
+            std::fs::create_dir_all(dir).map_err(|e| Error::CreateDir {
                 path: path.display().to_string(),
-                message: format!("cannot create {}: {e}", dir.display()),
+                dir: dir.display().to_string(),
+                source: e,
             })?;
         }
         let store = Self { path };
@@ -205,9 +209,10 @@ impl Store {
         .map_err(|e| self.err(e))?;
         let id = tx.last_insert_rowid();
         // Locked before the row is visible to anyone else.
-        live::hold(&self.path, id).map_err(|e| Error::Db {
+        live::hold(&self.path, id).map_err(|e| Error::Lock {
             path: self.path.display().to_string(),
-            message: format!("cannot lock session {id}: {e}"),
+            session: id,
+            source: e,
         })?;
         if let Err(e) = tx.commit() {
             live::release(&self.path, id);
@@ -340,9 +345,9 @@ impl Store {
 
     /// Reads JSON Lines into a new `import` session. A bad line is an error naming its
     /// line number, and nothing is imported. Lines are at most
-    /// [`crate::limits::DEFAULT_MAX_LINE`] bytes ([`Store::import_jsonl_limited`]).
+    /// [`sockscope_bus::limits::DEFAULT_MAX_LINE`] bytes ([`Store::import_jsonl_limited`]).
     pub fn import_jsonl(&self, name: &str, input: impl BufRead) -> Result<(i64, usize)> {
-        self.import_jsonl_limited(name, input, crate::limits::DEFAULT_MAX_LINE)
+        self.import_jsonl_limited(name, input, sockscope_bus::limits::DEFAULT_MAX_LINE)
     }
 
     /// [`Store::import_jsonl`] with lines of at most `max_line` bytes: a longer one is
@@ -367,7 +372,7 @@ impl Store {
                 serde_json::from_str(text).map_err(|e| Error::BadImport {
                     line,
                     // serde quotes a bad string whole: a 20 MB one must not be echoed.
-                    message: crate::limits::clip_message(&e.to_string()),
+                    message: sockscope_bus::limits::clip_message(&e.to_string()),
                 })?;
             // An import skips the bus: the same policy applies here.
             redact::record(&mut rec);
@@ -385,12 +390,12 @@ impl Store {
     /// rules: the `har` module). A file that is not a HAR, or holds
     /// no WebSocket messages, is an error naming it, and nothing is imported.
     pub fn import_har(&self, name: &str, path: &Path) -> Result<(i64, usize)> {
-        self.import_har_limited(name, path, crate::limits::DEFAULT_MAX_LINE)
+        self.import_har_limited(name, path, sockscope_bus::limits::DEFAULT_MAX_LINE)
     }
 
     /// [`Store::import_har`] with lines of at most `max_line` bytes (DevTools writes
     /// HAR files indented, one field a line) and at most
-    /// [`crate::limits::MAX_HAR_BYTES`] in all.
+    /// [`sockscope_bus::limits::MAX_HAR_BYTES`] in all.
     pub fn import_har_limited(
         &self,
         name: &str,
@@ -400,13 +405,13 @@ impl Store {
         let file = path.display().to_string();
         let bad = |message: String| Error::BadHar {
             file: file.clone(),
-            message: crate::limits::clip_message(&message),
+            message: sockscope_bus::limits::clip_message(&message),
         };
         let input = std::fs::File::open(path).map_err(|e| bad(e.to_string()))?;
         let text = files::read_text(
             &mut std::io::BufReader::new(input),
             max_line,
-            crate::limits::MAX_HAR_BYTES,
+            sockscope_bus::limits::MAX_HAR_BYTES,
         )
         .map_err(|e| bad(e.to_string()))?;
         let decoded = har::decode(&text).map_err(bad)?;

@@ -1,6 +1,7 @@
 //! Engine.IO v4 / Socket.IO v5 text packets: the one decoder and encoder that the
-//! simulator's virtual clients ([`crate::simulate::client`]) and the HAR importer and
-//! exporter ([`crate::store`]) share.
+//! simulator's virtual clients (`sockscope_engine::simulate::client`), the own wire
+//! client ([`crate::wire`]) and the HAR importer and exporter (`sockscope_store`)
+//! share.
 //!
 //! Both read packets that come from outside (a gateway under load, a file someone
 //! saved), so decoding never panics on any input: every slice is taken at an ASCII
@@ -17,24 +18,7 @@
 
 use serde_json::Value;
 
-/// Why a frame or packet could not be decoded.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Error {
-    #[error("empty frame")]
-    Empty,
-    #[error("unknown Engine.IO packet type in {0:?}")]
-    EngineIoType(String),
-    #[error("unknown Socket.IO packet type in {0:?}")]
-    PacketType(String),
-    #[error("binary packet without an attachment count in {0:?}")]
-    Attachments(String),
-    #[error("ack id out of range in {0:?}")]
-    AckId(String),
-    #[error("ack packet without an id")]
-    AckWithoutId,
-    #[error("bad JSON payload: {0}")]
-    Json(String),
-}
+use crate::Error;
 
 /// Longest excerpt of a bad packet an error quotes.
 const PREVIEW_CHARS: usize = 40;
