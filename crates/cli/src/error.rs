@@ -48,3 +48,11 @@ impl From<sockscope_engine::store::Error> for CliError {
         CliError::Engine(e.into())
     }
 }
+
+/// A gateway error reached directly (templates read by the CLI) is shown as the
+/// engine shows it.
+impl From<sockscope_engine::gateway::Error> for CliError {
+    fn from(e: sockscope_engine::gateway::Error) -> Self {
+        CliError::Engine(e.into())
+    }
+}

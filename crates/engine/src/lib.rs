@@ -11,16 +11,15 @@ pub use sockscope_bus as bus;
 pub use sockscope_codec as codec;
 pub mod store;
 pub use sockscope_bus::{limits, offload, redact};
+pub use sockscope_gateway as gateway;
+pub use sockscope_gateway::{inspect, templates};
 pub mod connection;
 pub mod contract;
 pub mod error;
-pub mod gateway;
-pub mod inspect;
 pub mod keychain;
 pub mod recording;
 pub mod replay;
 pub mod simulate;
-pub mod templates;
 
 use std::path::Path;
 
@@ -88,7 +87,7 @@ impl Engine {
     pub async fn start_gateway_with_admin(
         &self,
         settings: &GatewaySettings,
-        admin: Option<gateway::admin::AdminConfig>,
+        admin: Option<gateway::admin_server::AdminConfig>,
     ) -> Result<GatewayStatus> {
         let mut slot = self.gateway.lock().await;
         if let Some(running) = slot.as_ref() {
@@ -139,7 +138,7 @@ impl Engine {
     }
 
     pub async fn emit(&self, req: &EmitRequest) -> Result<usize> {
-        self.gateway().await?.emit(req).await
+        Ok(self.gateway().await?.emit(req).await?)
     }
 
     /// The Inspector's action on a socket or a room of the embedded gateway.
@@ -147,19 +146,19 @@ impl Engine {
         &self,
         req: &sockscope_protocol::AdminActionRequest,
     ) -> Result<sockscope_protocol::AdminActionReply> {
-        self.gateway().await?.admin_action(req).await
+        Ok(self.gateway().await?.admin_action(req).await?)
     }
 
     /// The running gateway's templates, or the shipped ones when it is stopped.
     pub async fn templates(&self) -> Result<TemplateSet> {
         match self.gateway().await {
-            Ok(g) => offload::blocking(move || g.templates()).await,
+            Ok(g) => Ok(offload::blocking(move || g.templates()).await?),
             Err(_) => Ok(templates::shipped()),
         }
     }
 
     pub async fn send_template(&self, req: &TemplateSend) -> Result<TemplateSent> {
-        self.gateway().await?.send_template(req).await
+        Ok(self.gateway().await?.send_template(req).await?)
     }
 }
 

@@ -31,9 +31,9 @@ use serde_json::{json, Value};
 use sockscope_protocol::Direction;
 use tokio::sync::mpsc;
 
-use crate::bus::{self, now_micros};
-use crate::gateway::auth::{opaque_user_id, strip_bearer};
-use crate::gateway::{GatewayHandle, Shared, SOURCE};
+use crate::auth::{opaque_user_id, strip_bearer};
+use crate::{GatewayHandle, Shared, SOURCE};
+use sockscope_bus::{self as bus, now_micros};
 
 pub const PATH: &str = "/websocket";
 const PUBLIC_ROOT: &str = "n::000000000000000000000001";

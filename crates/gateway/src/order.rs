@@ -10,7 +10,7 @@
 //!
 //! What *does* run in packet order is extraction: socketioxide calls a handler's
 //! `FromMessageParts` extractors synchronously on the receive path, one packet after
-//! the other, before it spawns the handler. So the [`Args`](super::args::Args)
+//! the other, before it spawns the handler. So the [`Args`](crate::args::Args)
 //! extractor takes the socket's next *slot* here; the handler later fills that slot
 //! with its record (it still builds the record itself, because the ack reply and the
 //! rooms it joined are only known then). Records leave a socket's queue for the bus
@@ -43,7 +43,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use sockscope_protocol::EventRecord;
 
-use crate::bus::Bus;
+use sockscope_bus::Bus;
 
 /// A socket's queue of records waiting for their turn on the bus.
 #[derive(Debug, Default)]
@@ -88,7 +88,7 @@ impl Order {
             order: self.clone(),
             bus: bus.clone(),
             n,
-            received_at: crate::bus::now_micros(),
+            received_at: sockscope_bus::now_micros(),
             filled: false,
         }
     }
@@ -171,7 +171,7 @@ mod tests {
     use sockscope_protocol::Direction;
 
     fn rec(i: u64) -> EventRecord {
-        crate::bus::record("gateway", Direction::C2s, "/", "n", json!([i]))
+        sockscope_bus::record("gateway", Direction::C2s, "/", "n", json!([i]))
     }
 
     fn drain(rx: &mut tokio::sync::broadcast::Receiver<EventRecord>) -> Vec<u64> {
@@ -216,7 +216,7 @@ mod tests {
         let mut rx = bus.subscribe();
         let order = Arc::new(Order::default());
         let early = order.take(&bus);
-        let taken = crate::bus::now_micros();
+        let taken = sockscope_bus::now_micros();
         std::thread::sleep(std::time::Duration::from_millis(5));
         early.publish(rec(0));
         let r = rx.try_recv().expect("published");

@@ -3,21 +3,21 @@
 //! bus. Profiles compose these instead of touching the bus directly.
 //!
 //! Every record about one socket goes through that socket's [`Order`], so the bus
-//! sees them in the order they crossed the gateway (see [`super::order`]).
+//! sees them in the order they crossed the gateway (see [`crate::order`]).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use crate::gateway::{AckSender, SocketRef};
+use crate::{AckSender, SocketRef};
 use serde::Serialize;
 use serde_json::{json, Value};
 use sockscope_protocol::{AckInfo, Direction, EventRecord};
 
-use super::args::Args;
-use super::auth::Principal;
-use super::order::Order;
-use super::{Shared, SOURCE};
-use crate::bus::{self, Bus};
+use crate::args::Args;
+use crate::auth::Principal;
+use crate::order::Order;
+use crate::{Shared, SOURCE};
+use sockscope_bus::{self as bus, Bus};
 
 pub fn principal_of(s: &SocketRef) -> Principal {
     s.extensions.get::<Principal>().unwrap_or_default()

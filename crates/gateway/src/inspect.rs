@@ -13,10 +13,10 @@ use sockscope_protocol::{InspectSnapshot, NamespaceInfo, RoomInfo, SocketInfo};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::gateway::auth::Principal;
-use crate::gateway::rooms::{self, Kind};
-use crate::gateway::socket::{stats_of, Stats};
-use crate::gateway::SocketIo;
+use crate::auth::Principal;
+use crate::rooms::{self, Kind};
+use crate::socket::{stats_of, Stats};
+use crate::SocketIo;
 
 /// At most this many rooms are asked for their remote members in one snapshot.
 const MAX_REMOTE_ROOMS: usize = 4096;

@@ -16,7 +16,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use sockscope_protocol::AuthMode;
 
-use super::rooms;
+use crate::rooms;
 use crate::{Error, Result};
 
 /// Who a socket is, once its handshake is accepted.
@@ -48,10 +48,7 @@ impl Authenticator {
                 Algorithm::HS256,
             ),
             AuthMode::Rs256 { public_key_pem } => (
-                Some(
-                    DecodingKey::from_rsa_pem(public_key_pem.as_bytes())
-                        .map_err(|e| Error::BadKey(e.to_string()))?,
-                ),
+                Some(DecodingKey::from_rsa_pem(public_key_pem.as_bytes()).map_err(Error::BadKey)?),
                 Algorithm::RS256,
             ),
         };

@@ -26,8 +26,8 @@ use axum::middleware::Next;
 use axum::response::Response;
 use tower_http::cors::{AllowCredentials, AllowOrigin, CorsLayer};
 
-use super::auth::strip_bearer;
-use super::http_api::error;
+use crate::auth::strip_bearer;
+use crate::http_api::error;
 
 /// The API's access rule for one running gateway.
 #[derive(Clone, Debug)]

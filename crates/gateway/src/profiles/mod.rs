@@ -10,7 +10,7 @@ pub mod jac;
 pub mod jet_admin;
 pub mod steedos;
 
-use crate::gateway::{SocketIo, SocketRef};
+use crate::{SocketIo, SocketRef};
 use axum::http::HeaderMap;
 use axum::Router;
 use serde_json::Value;
@@ -187,7 +187,7 @@ fn accept(
         Ok(p) => {
             s.extensions.insert(p);
             s.extensions.insert(Arc::new(Stats {
-                connected_at: crate::bus::now_micros(),
+                connected_at: sockscope_bus::now_micros(),
                 ..Stats::default()
             }));
             generic::attach(s, shared);

@@ -32,21 +32,21 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::gateway::{AckSender, SocketIo, SocketRef};
+use crate::{AckSender, SocketIo, SocketRef};
 use axum::http::HeaderMap;
 use serde_json::{json, Value};
 use socketioxide::extract::State;
 
-use crate::bus::now_micros;
-use crate::gateway::args::Args;
-use crate::gateway::auth::{opaque_user_id, token_from, Principal};
-use crate::gateway::rooms::{self, Kind};
-use crate::gateway::socket::{
+use crate::args::Args;
+use crate::auth::{opaque_user_id, token_from, Principal};
+use crate::rooms::{self, Kind};
+use crate::socket::{
     answer, emit_to, emit_to_room, emit_to_room_here, iso8601, principal_of, require_field,
     str_field,
 };
-use crate::gateway::Shared;
 use crate::Error;
+use crate::Shared;
+use sockscope_bus::now_micros;
 
 const NS: &str = "/";
 const NODES: &[&str] = &["trigger", "fetch_data", "transform", "output"];

@@ -30,7 +30,7 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use crate::gateway::{AckSender, SocketIo, SocketRef};
+use crate::{AckSender, SocketIo, SocketRef};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::State as HttpState;
 use axum::http::HeaderMap;
@@ -41,12 +41,12 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use socketioxide::extract::State;
 
-use crate::gateway::args::Args;
-use crate::gateway::auth::{cookie, opaque_user_id, token_from, Principal};
-use crate::gateway::http_api::{failure, json_body};
-use crate::gateway::socket::{answer, emit_to, emit_to_all, emit_to_room, principal_of};
-use crate::gateway::{GatewayHandle, Shared};
+use crate::args::Args;
+use crate::auth::{cookie, opaque_user_id, token_from, Principal};
+use crate::http_api::{failure, json_body};
+use crate::socket::{answer, emit_to, emit_to_all, emit_to_room, principal_of};
 use crate::{Error, Result};
+use crate::{GatewayHandle, Shared};
 
 const NS: &str = "/";
 

@@ -18,14 +18,14 @@
 
 use std::sync::Arc;
 
-use crate::gateway::{AckSender, SocketIo, SocketRef};
+use crate::{AckSender, SocketIo, SocketRef};
 use serde_json::{json, Value};
 use socketioxide::extract::State;
 
-use crate::gateway::args::Args;
-use crate::gateway::rooms::{self, Kind};
-use crate::gateway::socket::{answer, principal_of};
-use crate::gateway::{GatewayHandle, Shared};
+use crate::args::Args;
+use crate::rooms::{self, Kind};
+use crate::socket::{answer, principal_of};
+use crate::{GatewayHandle, Shared};
 
 /// The room where sockets of `tenant`'s scope that subscribed to no channel wait, to
 /// receive every channel of that scope.

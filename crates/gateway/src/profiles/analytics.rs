@@ -23,7 +23,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::gateway::{AckSender, SocketIo, SocketRef};
+use crate::{AckSender, SocketIo, SocketRef};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::State as HttpState;
 use axum::http::HeaderMap;
@@ -34,16 +34,16 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use socketioxide::extract::State;
 
-use crate::bus::now_micros;
-use crate::gateway::args::Args;
-use crate::gateway::auth::{token_from, Principal};
-use crate::gateway::http_api::{failure, json_body};
-use crate::gateway::rooms::{self, Kind};
-use crate::gateway::socket::{
+use crate::args::Args;
+use crate::auth::{token_from, Principal};
+use crate::http_api::{failure, json_body};
+use crate::rooms::{self, Kind};
+use crate::socket::{
     answer, emit_to, emit_to_room, emit_to_room_here, iso8601, principal_of, room_size, str_field,
 };
-use crate::gateway::{GatewayHandle, Shared};
 use crate::Error;
+use crate::{GatewayHandle, Shared};
+use sockscope_bus::now_micros;
 
 pub const NAMESPACES: &[&str] = &["/dashboard", "/analytics/dashboard"];
 const METRICS_NS: &str = "/dashboard";

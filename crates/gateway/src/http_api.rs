@@ -22,8 +22,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use sockscope_protocol::{EmitRequest, Profile, TemplateSend};
 
-use super::{rooms, socket, GatewayHandle};
 use crate::Error;
+use crate::{rooms, socket, GatewayHandle};
 
 pub fn router(handle: GatewayHandle) -> Router {
     Router::new()
@@ -79,7 +79,7 @@ async fn notify_users(
             let Some(t) = tenant else {
                 return failure(&Error::BadTenant(String::new()));
             };
-            let room = super::profiles::steedos::individual_room(t, "notification-change", user);
+            let room = crate::profiles::steedos::individual_room(t, "notification-change", user);
             let message = if req.message.is_null() {
                 &req.data
             } else {
@@ -145,7 +145,7 @@ macro_rules! json_body {
     ($body:expr) => {
         match $body {
             Ok(axum::Json(v)) => v,
-            Err(rejection) => return $crate::gateway::http_api::rejected(&rejection),
+            Err(rejection) => return $crate::http_api::rejected(&rejection),
         }
     };
 }

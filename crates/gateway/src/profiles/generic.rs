@@ -15,17 +15,17 @@
 
 use std::sync::Arc;
 
-use crate::gateway::{AckSender, SocketIo, SocketRef};
+use crate::{AckSender, SocketIo, SocketRef};
 use axum::http::HeaderMap;
 use serde_json::{json, Value};
 use socketioxide::extract::{Event, State};
 use socketioxide::socket::DisconnectReason;
 use sockscope_protocol::Direction;
 
-use crate::gateway::args::Args;
-use crate::gateway::auth::Principal;
-use crate::gateway::socket::{answer, principal_of, publish_now};
-use crate::gateway::{rooms, Shared};
+use crate::args::Args;
+use crate::auth::Principal;
+use crate::socket::{answer, principal_of, publish_now};
+use crate::{rooms, Shared};
 
 /// Serves namespace `ns` with the generic behaviour.
 pub fn register(io: &SocketIo, ns: &str) -> super::Joined {

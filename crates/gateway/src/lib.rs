@@ -5,16 +5,19 @@
 //! tenants' rooms apart, serves a small HTTP API on the same port and publishes every
 //! event in and out on the engine's [`Bus`].
 
-pub mod admin;
+pub mod admin_server;
 pub mod api_access;
 pub mod args;
 pub mod auth;
 pub mod cluster;
+pub mod error;
 pub mod http_api;
+pub mod inspect;
 pub(crate) mod order;
 pub mod profiles;
 pub mod rooms;
 pub(crate) mod socket;
+pub mod templates;
 pub mod tls;
 
 use std::collections::{HashMap, HashSet};
@@ -33,9 +36,9 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::bus::{self, Bus};
-use crate::{Error, Result};
 use auth::Authenticator;
+pub use error::{Error, Result};
+use sockscope_bus::{self as bus, Bus};
 
 /// The adapter every gateway runs on: socketioxide-redis's, talking to Redis when
 /// clustered and to nothing otherwise (see [`cluster`]). One type either way, so
@@ -98,7 +101,7 @@ pub(crate) struct Shared {
     /// Per-profile bookkeeping (entity owners, running simulations, plain-WS clients).
     pub(crate) state: ProfileState,
     /// The Admin UI namespace, when `serve --admin` asked for it.
-    pub(crate) admin: Option<Arc<admin::AdminServer>>,
+    pub(crate) admin: Option<Arc<admin_server::AdminServer>>,
     /// The cluster's Redis link, when clustered.
     pub(crate) cluster: Option<Arc<cluster::Link>>,
     /// This node's id (the Socket.IO server id the adapter knows it by).
@@ -394,7 +397,7 @@ impl GatewayHandle {
     /// the channel's last segment; `data`, when given, replaces the template's).
     pub async fn send_template(&self, req: &TemplateSend) -> Result<TemplateSent> {
         let this = self.clone();
-        let set = crate::offload::blocking(move || this.templates()).await?;
+        let set = sockscope_bus::offload::blocking(move || this.templates()).await?;
         let template = crate::templates::find(&set, &req.event)?;
         let channel = match &req.identifier {
             Some(id) => crate::templates::with_identifier(&template.channel, id),
@@ -536,7 +539,7 @@ impl Gateway {
     pub async fn start_with_admin(
         settings: &GatewaySettings,
         bus: Bus,
-        admin: Option<admin::AdminConfig>,
+        admin: Option<admin_server::AdminConfig>,
     ) -> Result<Self> {
         let ip: IpAddr = match settings.host.as_str() {
             "localhost" => IpAddr::from([127, 0, 0, 1]),
@@ -571,7 +574,7 @@ impl Gateway {
             settings: settings.clone(),
             io: RwLock::new(None),
             state: ProfileState::default(),
-            admin: admin.map(|a| Arc::new(admin::AdminServer::new(a))),
+            admin: admin.map(|a| Arc::new(admin_server::AdminServer::new(a))),
             cluster: link.as_ref().map(|(l, _)| l.clone()),
             node_id: node_id.clone(),
             remote_counts: Mutex::new(HashMap::new()),
@@ -600,7 +603,7 @@ impl Gateway {
                 .map_err(|error| not_joined(settings, format!("namespace {ns}: {error}")))?;
         }
         if let Some(a) = &shared.admin {
-            admin::register(&io, a)
+            admin_server::register(&io, a)
                 .await
                 .map_err(|error| not_joined(settings, format!("admin namespace: {error}")))?;
         }
@@ -652,7 +655,7 @@ impl Gateway {
             _ => None,
         };
         let admin_task = admin_rx
-            .and_then(|rx| admin::spawn(handle.io.clone(), shared.clone(), rx, addr.port()));
+            .and_then(|rx| admin_server::spawn(handle.io.clone(), shared.clone(), rx, addr.port()));
         let (shutdown, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             let stopped = async move {

@@ -19,7 +19,7 @@
 //! neither a known session nor the right credentials is refused with
 //! `invalid credentials` before any handler is attached, so nothing an admin can do
 //! is reachable without a login. Handshake headers and queries are redacted
-//! ([`crate::admin::model::redact_headers`]) before they are sent; relayed event
+//! ([`sockscope_bus::redact::redact_headers`]) before they are sent; relayed event
 //! arguments come off the bus, which redacts them when they are published.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
@@ -37,11 +37,11 @@ use sockscope_protocol::{
 use tokio::sync::{broadcast, Notify};
 use tokio::task::JoinHandle;
 
-use super::args::Args;
-use super::auth::Principal;
-use super::socket::{count_out, publish_now, stats_of};
-use super::{ArgList, GatewayHandle, Shared, SocketIo, SocketRef, SOURCE};
-use crate::bus;
+use crate::args::Args;
+use crate::auth::Principal;
+use crate::socket::{count_out, publish_now, stats_of};
+use crate::{ArgList, GatewayHandle, Shared, SocketIo, SocketRef, SOURCE};
+use sockscope_bus as bus;
 
 /// How often `server_stats` goes out, as the Node admin server does.
 const STATS_EVERY: Duration = Duration::from_secs(2);
@@ -215,7 +215,7 @@ impl AdminServer {
         let sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
         sessions
             .iter()
-            .any(|s| super::api_access::same(s.as_bytes(), id.as_bytes()))
+            .any(|s| crate::api_access::same(s.as_bytes(), id.as_bytes()))
     }
 
     fn new_session(&self) -> String {
@@ -250,7 +250,7 @@ impl AdminServer {
         // wrong user name too, so timing does not tell which of the two was wrong.
         let _slot = self.logins.acquire().await.map_err(|_| Refused)?;
         let (password, hash) = (password.to_owned(), password_hash.clone());
-        let matches = crate::offload::blocking(move || {
+        let matches = sockscope_bus::offload::blocking(move || {
             Ok::<_, crate::Error>(bcrypt::verify(password, &hash).unwrap_or(false))
         })
         .await
@@ -265,7 +265,7 @@ impl AdminServer {
 
 /// Registers the admin namespace on `io` (in a cluster, the future joins it on
 /// the Redis backplane).
-pub(crate) fn register(io: &SocketIo, admin: &AdminServer) -> super::profiles::Joined {
+pub(crate) fn register(io: &SocketIo, admin: &AdminServer) -> crate::profiles::Joined {
     io.ns(admin.namespace().to_owned(), connected.with(authenticate))
 }
 
@@ -649,7 +649,7 @@ fn serialize(s: &SocketRef, ns: &str) -> Value {
         let v = String::from_utf8_lossy(value.as_bytes()).into_owned();
         headers.insert(name.as_str().to_owned(), Value::String(v));
     }
-    let headers = crate::admin::model::redact_headers(&Value::Object(headers));
+    let headers = sockscope_bus::redact::redact_headers(&Value::Object(headers));
     let mut query = Map::new();
     if let Some(q) = parts.uri.query() {
         for (k, v) in url::form_urlencoded::parse(q.as_bytes()) {
@@ -686,7 +686,7 @@ fn serialize(s: &SocketRef, ns: &str) -> Value {
             "issued": issued,
             "secure": parts.uri.scheme_str() == Some("https"),
             "time": now_iso(),
-            "url": crate::redact::url(&parts.uri.to_string()),
+            "url": sockscope_bus::redact::url(&parts.uri.to_string()),
             "xdomain": parts.headers.contains_key("origin"),
         },
         "rooms": rooms,

@@ -7,7 +7,7 @@
 //! the packet's data is msgpack, read the same way (binary values inlined).
 //!
 //! Extraction runs on socketioxide's receive path in packet order, so [`Args`] also
-//! takes the event's slot in its socket's bus order (see [`super::order`]).
+//! takes the event's slot in its socket's bus order (see [`crate::order`]).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -19,9 +19,9 @@ use socketioxide::extract::State;
 use socketioxide::handler::{FromMessageParts, Value as PacketValue};
 use socketioxide::socket::Socket;
 
-use super::order::Slot;
-use super::socket::Stats;
-use super::Shared;
+use crate::order::Slot;
+use crate::socket::Stats;
+use crate::Shared;
 
 pub use sockscope_codec::binary::{replace_placeholders, BINARY_MARKER};
 

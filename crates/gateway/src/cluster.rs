@@ -7,7 +7,7 @@
 //!
 //! - [`Backplane::Alone`] for a gateway that is not clustered: nothing to publish to,
 //!   one server. Every broadcast is then also marked local (see
-//!   [`super::Shared::scope`]), so the adapter goes straight to its in-process rooms,
+//!   [`crate::Shared::scope`]), so the adapter goes straight to its in-process rooms,
 //!   as the default local adapter does.
 //! - [`Backplane::Redis`] wraps the adapter's stock `RedisDriver`, with a bound on
 //!   each publish so a Redis that stops answering cannot hold a broadcast forever.
@@ -24,8 +24,8 @@ use socketioxide_redis::drivers::redis::{RedisDriver, RedisError};
 use socketioxide_redis::drivers::{ChanItem, Driver, MessageStream};
 use sockscope_protocol::Direction;
 
-use crate::bus::{self, Bus};
 use crate::{Error, Result};
+use sockscope_bus::{self as bus, Bus};
 
 /// How long joining the cluster may take before the start is given up.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -223,7 +223,7 @@ impl Link {
         drop(lost);
         tracing::error!(url = %self.url, node, reason = why, "redis lost: this node now serves only its own sockets");
         bus.publish(bus::record(
-            super::SOURCE,
+            crate::SOURCE,
             Direction::S2c,
             "/",
             REDIS_LOST_EVENT,

@@ -28,18 +28,20 @@ const HANDSHAKE: Duration = Duration::from_secs(10);
 /// Loads the PEM chain and key into a server config (HTTP/1.1 only, which is what
 /// Socket.IO and WebSocket upgrades use).
 pub fn config(files: &TlsFiles) -> Result<Arc<ServerConfig>> {
-    let bad = |what: &str, path: &str, e: &dyn std::fmt::Display| {
-        Error::Tls(format!("{what} {path}: {e}"))
+    let bad = |what: &'static str, path: &str, source| Error::TlsFile {
+        what,
+        path: path.to_owned(),
+        source,
     };
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&files.cert_path)
-        .map_err(|e| bad("cannot read certificate", &files.cert_path, &e))?
+        .map_err(|e| bad("cannot read certificate", &files.cert_path, e))?
         .collect::<std::result::Result<_, _>>()
-        .map_err(|e| bad("bad certificate", &files.cert_path, &e))?;
+        .map_err(|e| bad("bad certificate", &files.cert_path, e))?;
     if certs.is_empty() {
         return Err(Error::Tls(format!("no certificate in {}", files.cert_path)));
     }
     let key = PrivateKeyDer::from_pem_file(&files.key_path)
-        .map_err(|e| bad("cannot read private key", &files.key_path, &e))?;
+        .map_err(|e| bad("cannot read private key", &files.key_path, e))?;
     let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
     let mut cfg = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
