@@ -16,8 +16,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use sockscope_engine::admin::sources::{self, SessionAudit, GATEWAY_TENANT_ROOMS};
-use sockscope_engine::admin::tenants::{self, RoomPattern, TenantReport};
+use sockscope_engine::admin_client::sources::{self, SessionAudit, GATEWAY_TENANT_ROOMS};
+use sockscope_engine::admin_client::tenants::{self, RoomPattern, TenantReport};
 use sockscope_protocol::InspectSnapshot;
 
 use crate::admin::{AdminAction, AdminArgs};

@@ -5,7 +5,7 @@ pub enum CliError {
     #[error(transparent)]
     Engine(#[from] sockscope_engine::Error),
     #[error(transparent)]
-    Admin(#[from] sockscope_engine::admin::AdminError),
+    Admin(#[from] sockscope_engine::admin_client::AdminError),
     #[error("{0} tenant finding(s)")]
     Findings(usize),
     #[error("I/O error: {0}")]
@@ -53,6 +53,14 @@ impl From<sockscope_engine::store::Error> for CliError {
 /// engine shows it.
 impl From<sockscope_engine::gateway::Error> for CliError {
     fn from(e: sockscope_engine::gateway::Error) -> Self {
+        CliError::Engine(e.into())
+    }
+}
+
+/// A client error reached directly (TLS options, a connection) is shown as the
+/// engine shows it.
+impl From<sockscope_engine::client::Error> for CliError {
+    fn from(e: sockscope_engine::client::Error) -> Self {
         CliError::Engine(e.into())
     }
 }

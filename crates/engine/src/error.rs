@@ -82,6 +82,9 @@ pub enum Error {
     /// The embedded gateway's errors ([`sockscope_gateway::Error`]), shown as they are.
     #[error(transparent)]
     Gateway(#[from] sockscope_gateway::Error),
+    /// Client connections' errors ([`sockscope_client::Error`]), shown as they are.
+    #[error(transparent)]
+    Client(#[from] sockscope_client::Error),
 }
 
 impl Error {
@@ -119,6 +122,7 @@ impl Error {
             Error::Io(_) => "io",
             Error::Store(e) => e.code(),
             Error::Gateway(e) => e.code(),
+            Error::Client(e) => e.code(),
         }
     }
 }

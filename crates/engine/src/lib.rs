@@ -6,17 +6,16 @@
 //! [`store::Store`] and the recording in progress. Later parts (replay, simulation)
 //! hang off it the same way.
 
-pub mod admin;
 pub use sockscope_bus as bus;
+pub use sockscope_client as client;
+pub use sockscope_client::{admin_client, connection, keychain};
 pub use sockscope_codec as codec;
 pub mod store;
 pub use sockscope_bus::{limits, offload, redact};
 pub use sockscope_gateway as gateway;
 pub use sockscope_gateway::{inspect, templates};
-pub mod connection;
 pub mod contract;
 pub mod error;
-pub mod keychain;
 pub mod recording;
 pub mod replay;
 pub mod simulate;
@@ -165,11 +164,11 @@ impl Engine {
 /// Client connections, recordings and saved targets.
 impl Engine {
     pub async fn connect(&self, req: &ConnectRequest) -> Result<ConnectionInfo> {
-        self.connections.open(req, &self.bus).await
+        Ok(self.connections.open(req, &self.bus).await?)
     }
 
     pub async fn disconnect(&self, id: u64) -> Result<()> {
-        self.connections.close(id).await
+        Ok(self.connections.close(id).await?)
     }
 
     pub async fn connections(&self) -> Vec<ConnectionInfo> {
@@ -177,7 +176,7 @@ impl Engine {
     }
 
     pub async fn connection_emit(&self, req: &ConnectionEmit) -> Result<EmitReply> {
-        self.connections.emit(req).await
+        Ok(self.connections.emit(req).await?)
     }
 
     /// Starts recording the bus (or one source of it) into a new session.
@@ -349,7 +348,7 @@ impl Engine {
     /// Forgets a saved target and its keychain token.
     pub fn delete_target(&self, name: &str) -> Result<()> {
         self.store()?.delete_target(name)?;
-        keychain::delete_token(name)
+        Ok(keychain::delete_token(name)?)
     }
 }
 

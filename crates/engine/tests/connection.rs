@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use jsonwebtoken::{encode, EncodingKey, Header};
 use serde_json::json;
+use sockscope_client::Error;
 use sockscope_engine::connection::{ConnectOptions, Connection, Transport};
-use sockscope_engine::{Bus, Error};
+use sockscope_engine::Bus;
 use sockscope_protocol::Direction;
 
 const SECRET: &str = "staging-secret";

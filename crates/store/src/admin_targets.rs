@@ -1,6 +1,6 @@
 //! Saved admin targets: the Inspector's remote sources (URL, admin namespace, path,
 //! username, tenant room pattern). Passwords are not here: they go to the keychain
-//! (`crate::admin::inspector`), and `has_password` is computed on read. The URL is kept
+//! (`crate::admin_client::inspector`), and `has_password` is computed on read. The URL is kept
 //! without userinfo, query or fragment, so a credential typed into it is not stored.
 
 use sockscope_protocol::AdminTarget;

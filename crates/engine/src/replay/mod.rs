@@ -223,14 +223,14 @@ enum Target {
 impl Target {
     async fn emit(&self, event: &str, args: Value) -> Result<()> {
         match self {
-            Target::SocketIo(c) => c.emit(event, args).await,
+            Target::SocketIo(c) => Ok(c.emit(event, args).await?),
             // The recorded message is the record's one argument.
             Target::Ws(c) => {
                 let msg = match args {
                     Value::Array(mut items) if items.len() == 1 => items.remove(0),
                     other => other,
                 };
-                c.send(msg).await
+                Ok(c.send(msg).await?)
             }
         }
     }
@@ -242,7 +242,7 @@ impl Target {
         timeout: Duration,
     ) -> Result<(Value, Duration)> {
         match self {
-            Target::SocketIo(c) => c.emit_with_ack(event, args, timeout).await,
+            Target::SocketIo(c) => Ok(c.emit_with_ack(event, args, timeout).await?),
             Target::Ws(_) => Err(Error::Emit(
                 "plain WebSocket has no acks to wait for".to_owned(),
             )),

@@ -189,7 +189,7 @@ impl SessionAudit {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bus;
+    use sockscope_bus as bus;
 
     fn keys() -> Vec<String> {
         vec!["tenantId".to_owned()]

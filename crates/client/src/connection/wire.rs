@@ -20,7 +20,7 @@ pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// A gateway address split for a WebSocket URL: the `ws`/`wss` scheme it maps to,
 /// its authority (`host[:port]`), and everything after `scheme://`.
-pub(crate) struct WsOrigin<'a> {
+pub struct WsOrigin<'a> {
     pub ws: &'static str,
     pub authority: &'a str,
     pub rest: &'a str,
@@ -29,7 +29,7 @@ pub(crate) struct WsOrigin<'a> {
 /// Reads a gateway given as `http(s)://host[:port]...` or `ws(s)://...`: what every
 /// WebSocket URL the engine builds (Socket.IO's, the plain WebSocket simulator's)
 /// starts from. A missing or unknown scheme or an empty host is a `BadTarget`.
-pub(crate) fn ws_origin(target: &str) -> Result<WsOrigin<'_>, crate::Error> {
+pub fn ws_origin(target: &str) -> Result<WsOrigin<'_>, crate::Error> {
     let bad = |why: &str| crate::Error::BadTarget(format!("{target}: {why}"));
     let (scheme, rest) = target
         .split_once("://")

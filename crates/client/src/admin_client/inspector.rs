@@ -25,9 +25,9 @@ use super::model::{AdminSnapshot, Change, NamespaceCount, RoomInfo};
 use super::sources;
 use super::tenants::{self, BadPattern, Finding, RoomPattern};
 use super::{AdminAuth, AdminClient, AdminError, AdminOptions, Outcome, TENANT_KEYS};
-use crate::bus::Bus;
 use crate::keychain;
-use crate::store::Store;
+use sockscope_bus::Bus;
+use sockscope_store::Store;
 
 /// What can go wrong with an admin source; each prints as one line.
 #[derive(Debug, thiserror::Error)]
@@ -35,9 +35,9 @@ pub enum SourceError {
     #[error(transparent)]
     Admin(#[from] AdminError),
     #[error(transparent)]
-    Engine(#[from] crate::Error),
+    Client(#[from] crate::Error),
     #[error(transparent)]
-    Store(#[from] crate::store::Error),
+    Store(#[from] sockscope_store::Error),
     #[error(transparent)]
     Pattern(#[from] BadPattern),
     #[error("no admin source is connected")]
@@ -57,7 +57,7 @@ impl SourceError {
             SourceError::Admin(AdminError::Refused { .. }) => "admin_refused",
             SourceError::Admin(AdminError::Unsupported { .. }) => "admin_unsupported",
             SourceError::Admin(_) => "admin",
-            SourceError::Engine(e) => e.code(),
+            SourceError::Client(e) => e.code(),
             SourceError::Store(e) => e.code(),
             SourceError::Pattern(_) => "bad_pattern",
             SourceError::NotConnected => "admin_not_connected",
@@ -152,7 +152,7 @@ impl AdminSources {
             None => AdminAuth::None,
             Some(user) => {
                 let account = keychain_account(&target.name);
-                let password = crate::offload::blocking(move || keychain::token(&account))
+                let password = sockscope_bus::offload::blocking(move || keychain::token(&account))
                     .await?
                     .ok_or_else(|| SourceError::NoPassword(target.name.clone()))?;
                 AdminAuth::Basic {

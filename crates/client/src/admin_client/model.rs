@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-use crate::bus::redact;
-pub use crate::redact::redact_headers;
+use sockscope_bus::redact;
+pub use sockscope_bus::redact::redact_headers;
 
 /// A server whose last `server_stats` is older than this is reported stale (the
 /// admin server sends them every 2 s).

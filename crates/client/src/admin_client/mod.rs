@@ -37,8 +37,8 @@ use serde_json::{json, Value};
 use sockscope_protocol::Direction;
 use tokio::sync::{broadcast, oneshot, watch};
 
-use crate::bus::{self, Bus};
 pub use model::{AdminSnapshot, Change, Feature, Model};
+use sockscope_bus::{self as bus, Bus};
 
 /// Keys of `socket.data` that name a socket's tenant, in order of preference.
 pub const TENANT_KEYS: &[&str] = &["tenantId", "tenant", "spaceId"];
@@ -134,7 +134,7 @@ impl AdminOptions {
 
     /// The address handed to the Socket.IO client: the URL's origin plus `path`.
     fn address(&self) -> Result<String> {
-        let bad = || AdminError::BadUrl(crate::redact::url(&self.url));
+        let bad = || AdminError::BadUrl(sockscope_bus::redact::url(&self.url));
         let (scheme, rest) = self.url.split_once("://").ok_or_else(bad)?;
         if !matches!(scheme, "http" | "https" | "ws" | "wss") || rest.is_empty() {
             return Err(bad());
@@ -229,7 +229,7 @@ fn without_url_query(text: &str) -> String {
     format!(
         "{}{}{}",
         &text[..start],
-        crate::redact::url_base(&text[start..end]),
+        sockscope_bus::redact::url_base(&text[start..end]),
         &text[end..]
     )
 }
@@ -360,7 +360,7 @@ impl AdminClient {
             builder = builder.tls_config(tls);
         }
         // Shown in errors and output: without any credentials the URL carries.
-        let url = crate::redact::url(&opts.url);
+        let url = sockscope_bus::redact::url(&opts.url);
         tracing::info!(url = %url, namespace = %opts.namespace, "connecting to admin namespace");
         let client = tokio::time::timeout(opts.timeout, builder.connect())
             .await

@@ -42,9 +42,9 @@ use tokio::sync::{oneshot, Mutex};
 use super::health::{self, ConnectionLosses, Health, DEFAULT_MAX_PAYLOAD};
 use super::native::{self, Native};
 use super::wire::Eio;
-use crate::bus::{self, Bus};
-use crate::redact;
 use crate::{Error, Result};
+use sockscope_bus::redact;
+use sockscope_bus::{self as bus, Bus};
 
 /// Connection ids, shared with the plain WebSocket client so sources never collide.
 pub(super) static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -444,9 +444,10 @@ impl Connection {
             .reconnect(true)
             .reconnect_on_disconnect(opts.reconnect)
             .reconnect_delay(
-                opts.reconnect_delay_ms.clamp(100, crate::limits::MAX_MS),
                 opts.reconnect_delay_ms
-                    .clamp(100, crate::limits::MAX_MS)
+                    .clamp(100, sockscope_bus::limits::MAX_MS),
+                opts.reconnect_delay_ms
+                    .clamp(100, sockscope_bus::limits::MAX_MS)
                     .saturating_mul(4),
             )
             .on("open", on_open)

@@ -326,7 +326,7 @@ fn room_tenants(s: &SocketInfo, pattern: Option<&RoomPattern>) -> BTreeMap<Strin
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::admin::model::Model;
+    use crate::admin_client::model::Model;
     use serde_json::json;
     use std::time::Instant;
 

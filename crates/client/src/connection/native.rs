@@ -25,9 +25,10 @@ use tokio_tungstenite::tungstenite::Message;
 use super::health::{Health, DEFAULT_MAX_PAYLOAD};
 use super::wire::{self, Eio, Incoming, OpenOutcome, OpenRequest, Socket, Wire};
 use super::ConnectOptions;
-use crate::bus::{self, Bus};
-use crate::codec::Kind;
-use crate::{redact, Error, Result};
+use crate::{Error, Result};
+use sockscope_bus::redact;
+use sockscope_bus::{self as bus, Bus};
+use sockscope_codec::Kind;
 
 type Sink = SplitSink<Socket, Message>;
 
@@ -300,7 +301,7 @@ async fn drive(shared: Arc<Shared>, first: wire::Opened) {
     let delay = shared
         .opts
         .reconnect_delay_ms
-        .clamp(100, crate::limits::MAX_MS);
+        .clamp(100, sockscope_bus::limits::MAX_MS);
     loop {
         let Some(o) = opened.take() else { return };
         let reason = serve(&shared, o).await;
@@ -434,7 +435,7 @@ async fn next_message(stream: &mut SplitStream<Socket>) -> Option<Message> {
 async fn on_packet(
     shared: &Shared,
     out: &Wire,
-    p: crate::codec::Packet,
+    p: sockscope_codec::Packet,
     size: usize,
 ) -> Option<&'static str> {
     match p.kind {

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use sockscope_protocol::Direction;
 use tokio::sync::watch;
 
-use crate::bus::{self, Bus};
+use sockscope_bus::{self as bus, Bus};
 
 /// The largest message the Socket.IO client accepts: its WebSocket transport's frame
 /// limit (tungstenite's default), so also the default `--max-payload`.

@@ -42,14 +42,14 @@ fn ensure_session_keyring() {}
 
 fn entry(target: &str) -> Result<keyring::Entry> {
     ensure_session_keyring();
-    keyring::Entry::new(SERVICE, target).map_err(|e| Error::Keychain(e.to_string()))
+    keyring::Entry::new(SERVICE, target).map_err(Error::Keychain)
 }
 
 /// Stores `token` as the token of target `target`, replacing any other.
 pub fn save_token(target: &str, token: &str) -> Result<()> {
     entry(target)?
         .set_password(token)
-        .map_err(|e| Error::Keychain(e.to_string()))?;
+        .map_err(Error::Keychain)?;
     tracing::info!(target_name = target, "token saved in the keychain");
     Ok(())
 }
@@ -59,7 +59,7 @@ pub fn token(target: &str) -> Result<Option<String>> {
     match entry(target)?.get_password() {
         Ok(t) => Ok(Some(t)),
         Err(keyring::Error::NoEntry) => Ok(None),
-        Err(e) => Err(Error::Keychain(e.to_string())),
+        Err(e) => Err(Error::Keychain(e)),
     }
 }
 
@@ -67,6 +67,6 @@ pub fn token(target: &str) -> Result<Option<String>> {
 pub fn delete_token(target: &str) -> Result<()> {
     match entry(target)?.delete_credential() {
         Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
-        Err(e) => Err(Error::Keychain(e.to_string())),
+        Err(e) => Err(Error::Keychain(e)),
     }
 }

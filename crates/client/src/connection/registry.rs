@@ -14,8 +14,10 @@ use sockscope_protocol::{
 use tokio::sync::Mutex;
 
 use super::{ConnectOptions, Connection, Transport};
-use crate::bus::now_micros;
-use crate::{keychain, redact, Bus, Error, Result};
+use crate::keychain;
+use crate::{Error, Result};
+use sockscope_bus::now_micros;
+use sockscope_bus::{redact, Bus};
 
 /// How long a connect may take before it is reported unreachable.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);

@@ -40,9 +40,9 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use super::health::{self, ConnectionLosses, Health, DEFAULT_MAX_PAYLOAD};
 use super::socketio::NEXT_ID;
-use crate::bus::{self, Bus};
-use crate::redact;
 use crate::{Error, Result};
+use sockscope_bus::redact;
+use sockscope_bus::{self as bus, Bus};
 use sockscope_codec::binary::BINARY_MARKER;
 
 /// How long `close` waits for the server to answer the close handshake.
@@ -115,7 +115,7 @@ impl WsOptions {
 
 /// Percent-encodes everything but RFC 3986's unreserved characters (a query
 /// component): also what the simulator's scenario queries use.
-pub(crate) fn percent(s: &str) -> String {
+pub fn percent(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
