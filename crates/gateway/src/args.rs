@@ -20,7 +20,7 @@ use socketioxide::handler::{FromMessageParts, Value as PacketValue};
 use socketioxide::socket::Socket;
 
 use crate::order::Slot;
-use crate::socket::Stats;
+use crate::stats::Stats;
 use crate::Shared;
 
 pub use sockscope_codec::binary::{replace_placeholders, BINARY_MARKER};

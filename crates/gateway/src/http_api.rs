@@ -79,7 +79,7 @@ async fn notify_users(
             let Some(t) = tenant else {
                 return failure(&Error::BadTenant(String::new()));
             };
-            let room = crate::profiles::steedos::individual_room(t, "notification-change", user);
+            let room = crate::rooms::individual_room(t, "notification-change", user);
             let message = if req.message.is_null() {
                 &req.data
             } else {

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::auth::Principal;
 use crate::rooms::{self, Kind};
-use crate::socket::{stats_of, Stats};
+use crate::stats::{stats_of, Stats};
 use crate::SocketIo;
 
 /// At most this many rooms are asked for their remote members in one snapshot.

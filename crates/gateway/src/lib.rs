@@ -17,6 +17,7 @@ pub(crate) mod order;
 pub mod profiles;
 pub mod rooms;
 pub(crate) mod socket;
+pub mod stats;
 pub mod templates;
 pub mod tls;
 

@@ -154,6 +154,14 @@ pub fn upgrade_recorded(room: &str) -> String {
     }
 }
 
+/// A user's individual room, `{space}-{part}@{user}`. The seed writes
+/// `{part}-{userId}`, which a shared subscribe to `notification-change-alice` could
+/// name; `@` is refused in client parts, so the first `@` of a room name always
+/// separates a part from the user it belongs to, and no shared room has one.
+pub fn individual_room(tenant: &str, part: &str, user: &str) -> String {
+    format!("{tenant}-{part}@{user}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,8 +5,7 @@
 //! Every record about one socket goes through that socket's [`Order`], so the bus
 //! sees them in the order they crossed the gateway (see [`crate::order`]).
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use crate::{AckSender, SocketRef};
 use serde::Serialize;
@@ -15,7 +14,6 @@ use sockscope_protocol::{AckInfo, Direction, EventRecord};
 
 use crate::args::Args;
 use crate::auth::Principal;
-use crate::order::Order;
 use crate::{Shared, SOURCE};
 use sockscope_bus::{self as bus, Bus};
 
@@ -23,19 +21,7 @@ pub fn principal_of(s: &SocketRef) -> Principal {
     s.extensions.get::<Principal>().unwrap_or_default()
 }
 
-/// Per-socket counters for the inspector, kept in the socket's extensions.
-#[derive(Debug, Default)]
-pub struct Stats {
-    pub connected_at: i64,
-    pub events_in: AtomicU64,
-    pub events_out: AtomicU64,
-    /// The socket's records, waiting for their turn on the bus.
-    pub order: Arc<Order>,
-}
-
-pub fn stats_of(s: &SocketRef) -> Option<Arc<Stats>> {
-    s.extensions.get::<Arc<Stats>>()
-}
+pub use crate::stats::{stats_of, Stats};
 
 /// Counts one event out to each of `sockets`.
 pub fn count_out(sockets: &[SocketRef]) {

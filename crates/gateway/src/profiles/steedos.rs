@@ -158,14 +158,7 @@ fn room_parts(args: &Value) -> Vec<String> {
 fn shared_room(tenant: &str, part: &str) -> String {
     format!("{tenant}-{part}")
 }
-
-/// A user's individual room, `{space}-{part}@{user}`. The seed writes
-/// `{part}-{userId}`, which a shared subscribe to `notification-change-alice` could
-/// name; `@` is refused in client parts, so the first `@` of a room name always
-/// separates a part from the user it belongs to, and no shared room has one.
-pub fn individual_room(tenant: &str, part: &str, user: &str) -> String {
-    format!("{tenant}-{part}@{user}")
-}
+pub use crate::rooms::individual_room;
 
 /// The rooms a `subscribe` of `part` joins, shared and (signed-in users) individual;
 /// none when the part or the principal is refused.
