@@ -1,17 +1,12 @@
 //! Where things are: the workspace root, the cargo target directory and the versions
 //! pinned in Cargo.lock.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::command::{cargo, output};
 
-pub fn root() -> PathBuf {
-    // xtask/ lives directly under the workspace root.
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_owned)
-        .unwrap_or_else(|| PathBuf::from("."))
-}
+/// The workspace root (see [`crate::command::root`]).
+pub use crate::command::root;
 
 /// The target directory cargo uses (honours `CARGO_TARGET_DIR`).
 pub fn target_dir() -> Result<PathBuf, String> {
