@@ -162,7 +162,7 @@ mod tests {
             0,
             "temp file left"
         );
-        write_atomically(&path, |w| Ok(w.write_all(b"whole")?)).unwrap();
+        write_atomically(&path, |w| Ok::<_, Error>(w.write_all(b"whole")?)).unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"whole");
         std::fs::remove_dir_all(&dir).unwrap();
     }
