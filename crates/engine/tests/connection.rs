@@ -50,12 +50,7 @@ fn staging() -> Staging {
 }
 
 fn token(secret: &str) -> String {
-    encode(
-        &Header::default(),
-        &json!({"sub": "ann", "tenantId": "acme"}),
-        &EncodingKey::from_secret(secret.as_bytes()),
-    )
-    .expect("token")
+    sockscope_test_support::hs256_token(secret, &json!({"sub": "ann", "tenantId": "acme"}))
 }
 
 fn options(url: &str, secret: &str) -> ConnectOptions {

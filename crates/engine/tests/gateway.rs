@@ -40,12 +40,7 @@ fn hs256() -> AuthMode {
 }
 
 fn token(secret: &str, claims: Value) -> String {
-    encode(
-        &Header::new(Algorithm::HS256),
-        &claims,
-        &EncodingKey::from_secret(secret.as_bytes()),
-    )
-    .expect("encode token")
+    sockscope_test_support::hs256_token(secret, &claims)
 }
 
 /// What a test client saw: `("open", [])`, `("error", [msg])` or `(event, args)`.

@@ -8,9 +8,7 @@ use sockscope_engine::store::Store;
 use sockscope_protocol::{Direction, EventRecord};
 
 fn temp_db(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("sockscope-paging-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir.join("test.db")
+    sockscope_test_support::temp_db("paging", name)
 }
 
 fn session(store: &Store, n: u64) -> i64 {

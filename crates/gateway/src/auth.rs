@@ -201,12 +201,7 @@ mod tests {
     use serde_json::json;
 
     fn token(secret: &str, claims: Value) -> String {
-        encode(
-            &Header::new(Algorithm::HS256),
-            &claims,
-            &EncodingKey::from_secret(secret.as_bytes()),
-        )
-        .unwrap()
+        sockscope_test_support::hs256_token(secret, &claims)
     }
 
     fn hs(secret: &str) -> Authenticator {

@@ -9,26 +9,18 @@ use serde_json::json;
 use sockscope_bus::record;
 use sockscope_protocol::{Direction, EventRecord, SessionState};
 use sockscope_store::{Recorder, Store};
+use sockscope_test_support::Event;
 
 fn temp_db(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "sockscope-durable-store-{}-{name}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir.join("test.db")
+    sockscope_test_support::temp_db("durable-store", name)
 }
 
 fn event(i: u64) -> EventRecord {
-    let mut r = record(
-        "connection:1",
-        Direction::S2c,
-        "/",
-        "tick",
-        json!([{ "i": i }]),
-    );
-    r.ts = 1_700_000_000_000_000 + i as i64;
-    r
+    Event::new("tick", json!([{ "i": i }]))
+        .source("connection:1")
+        .direction(Direction::S2c)
+        .ts(1_700_000_000_000_000 + i as i64)
+        .build()
 }
 
 #[test]

@@ -21,10 +21,7 @@ fn fixture() -> PathBuf {
 }
 
 fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("sockscope-har-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
+    sockscope_test_support::temp_dir("har", name)
 }
 
 #[test]

@@ -11,9 +11,7 @@ use sockscope_protocol::{AckInfo, Direction, EventRecord};
 use sockscope_store::Store;
 
 fn temp_dir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("sockscope-roundtrip-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
+    sockscope_test_support::temp_dir("roundtrip", &uuid::Uuid::new_v4().to_string())
 }
 
 /// JSON values without secret-looking keys (imports redact those) or floats that do

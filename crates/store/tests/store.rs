@@ -6,29 +6,31 @@ use sockscope_bus::record;
 use sockscope_protocol::{AckInfo, Direction, EventRecord};
 use sockscope_store::Error;
 use sockscope_store::{Recorder, Store};
+use sockscope_test_support::Event;
 
 fn temp_db(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("sockscope-store-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir.join("nested").join("test.db")
+    sockscope_test_support::scratch("store", name)
+        .join("nested")
+        .join("test.db")
 }
 
 fn event(i: u64) -> EventRecord {
-    let mut r = record(
-        "connection:1",
-        if i.is_multiple_of(2) {
-            Direction::S2c
-        } else {
-            Direction::C2s
-        },
-        "/dashboard",
+    let mut r = Event::new(
         "metric:update",
         json!([{ "i": i, "value": i as f64 / 3.0, "nested": { "list": [1, "two", null] } }]),
-    );
-    r.ts = 1_700_000_000_000_000 + i as i64;
-    r.seq = i;
-    r.tenant = Some("acme".into());
-    r.rooms = vec!["tenant:acme:entity:e1".into()];
+    )
+    .source("connection:1")
+    .direction(if i.is_multiple_of(2) {
+        Direction::S2c
+    } else {
+        Direction::C2s
+    })
+    .namespace("/dashboard")
+    .ts(1_700_000_000_000_000 + i as i64)
+    .seq(i)
+    .tenant("acme")
+    .rooms(["tenant:acme:entity:e1"])
+    .build();
     if i == 3 {
         r.ack = Some(AckInfo {
             id: Some(9),
