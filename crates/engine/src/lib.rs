@@ -1,24 +1,37 @@
 //! Sockscope's engine: every behaviour of the product, with no GUI dependency, so the
 //! desktop app and the `sockscope` CLI are thin front ends over the same code.
 //!
+//! This crate is the facade. The layers live in their own crates, each with its own
+//! error enum, and are re-exported here under their old paths:
+//!
+//! ```text
+//! protocol          shared types (no tokio, no SQLite)
+//!   bus             the event bus, redaction, limits, offload
+//!     codec         Engine.IO/Socket.IO packets and wire framing (fuzzed alone)
+//!       store       SQLite sessions, recorder, JSON Lines, HAR, saved targets
+//!       gateway     the embedded server, profiles, admin_server, inspect, templates
+//!       client      connections, keychain, admin_client (uses store for saved targets)
+//!         engine    this facade: replay, simulate, contracts, recording
+//! ```
+//!
 //! [`Engine`] owns the parts: the event [`bus::Bus`], the embedded
 //! [`gateway::Gateway`], the open client [`connection::Connections`], the recordings
-//! [`store::Store`] and the recording in progress. Later parts (replay, simulation)
-//! hang off it the same way.
+//! [`store::Store`] and the recording in progress, replay and simulation.
 
 pub use sockscope_bus as bus;
+pub use sockscope_bus::{limits, offload, redact};
 pub use sockscope_client as client;
 pub use sockscope_client::{admin_client, connection, keychain};
 pub use sockscope_codec as codec;
-pub mod store;
-pub use sockscope_bus::{limits, offload, redact};
 pub use sockscope_gateway as gateway;
 pub use sockscope_gateway::{inspect, templates};
+
 pub mod contract;
 pub mod error;
 pub mod recording;
 pub mod replay;
 pub mod simulate;
+pub mod store;
 
 use std::path::Path;
 

@@ -197,7 +197,7 @@ fn claim_text(v: &Value) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use jsonwebtoken::{encode, EncodingKey, Header};
+
     use serde_json::json;
 
     fn token(secret: &str, claims: Value) -> String {

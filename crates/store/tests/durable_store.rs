@@ -6,7 +6,6 @@
 use std::time::Duration;
 
 use serde_json::json;
-use sockscope_bus::record;
 use sockscope_protocol::{Direction, EventRecord, SessionState};
 use sockscope_store::{Recorder, Store};
 use sockscope_test_support::Event;

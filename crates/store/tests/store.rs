@@ -2,7 +2,6 @@
 //! import round-trip, secrets stay out, a locked database says so.
 
 use serde_json::json;
-use sockscope_bus::record;
 use sockscope_protocol::{AckInfo, Direction, EventRecord};
 use sockscope_store::Error;
 use sockscope_store::{Recorder, Store};

@@ -4,9 +4,9 @@
 //! positive control) does hold them.
 
 use serde_json::json;
-use sockscope_engine::bus::record;
-use sockscope_engine::store::{Recorder, Store};
+use sockscope_bus::record;
 use sockscope_protocol::{AckInfo, Direction};
+use sockscope_store::{Recorder, Store};
 
 const SECRETS: [&str; 4] = [
     "raw-SECRET-arg",

@@ -3,8 +3,8 @@
 //! room the gateway keeps for another user.
 
 use proptest::prelude::*;
-use sockscope_engine::gateway::auth::Principal;
-use sockscope_engine::gateway::profiles::{client_rooms, personal_rooms};
+use sockscope_gateway::auth::Principal;
+use sockscope_gateway::profiles::{client_rooms, personal_rooms};
 use sockscope_protocol::Profile;
 
 fn profile() -> impl Strategy<Value = Profile> {

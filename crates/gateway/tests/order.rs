@@ -7,7 +7,8 @@ use std::time::Duration;
 use futures_util::FutureExt;
 use rust_socketio::asynchronous::ClientBuilder;
 use serde_json::json;
-use sockscope_engine::{Bus, Gateway};
+use sockscope_bus::Bus;
+use sockscope_gateway::Gateway;
 use sockscope_protocol::{Direction, EmitRequest, EventRecord, GatewaySettings};
 use tokio::time::timeout;
 

@@ -6,11 +6,10 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use jsonwebtoken::{encode, EncodingKey, Header};
 use serde_json::json;
+use sockscope_bus::Bus;
+use sockscope_client::connection::{ConnectOptions, Connection, Transport};
 use sockscope_client::Error;
-use sockscope_engine::connection::{ConnectOptions, Connection, Transport};
-use sockscope_engine::Bus;
 use sockscope_protocol::Direction;
 
 const SECRET: &str = "staging-secret";

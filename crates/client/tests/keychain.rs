@@ -1,9 +1,9 @@
 //! The OS keychain round trip for saved targets' tokens (on Linux the kernel key
 //! store), and the saved target in SQLite that must not hold the token.
 
-use sockscope_engine::keychain;
-use sockscope_engine::store::Store;
+use sockscope_client::keychain;
 use sockscope_protocol::TargetProfile;
+use sockscope_store::Store;
 
 #[test]
 fn a_token_round_trips_through_the_keychain_and_never_reaches_the_database() {
