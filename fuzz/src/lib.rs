@@ -2,6 +2,10 @@
 //! input. A target fails by panicking: the parser panicked, or a property that must
 //! hold for every input (stated next to it) did not.
 //!
+//! The codec and wire targets exercise `sockscope-codec` alone (no sockets, no
+//! engine); the file formats exercise `sockscope-store`; scenarios, templates and
+//! rewrite rules are the engine's.
+//!
 //! The same functions run under libFuzzer (`fuzz_targets/*.rs`) and in the stable
 //! mutation loop (`src/bin/fuzz_loop.rs`).
 
@@ -9,10 +13,10 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use serde_json::{json, Value};
-use sockscope_engine::codec;
+use sockscope_codec as codec;
 use sockscope_engine::replay::Rewrites;
 use sockscope_engine::simulate::scenario;
-use sockscope_engine::store::{self, Store};
+use sockscope_store::{self as store, Store};
 use sockscope_protocol::SessionInfo;
 
 /// Every target by name, for the loop runner.
@@ -48,7 +52,7 @@ pub fn codec(data: &[u8]) {
 /// WebSocket message, to every Engine.IO revision and parser. Property: a msgpack
 /// packet that decodes encodes to bytes that decode to the same packet.
 pub fn wire(data: &[u8]) {
-    use sockscope_engine::connection::wire::{self, Eio, Wire};
+    use sockscope_codec::wire::{self, Eio, Wire};
     use sockscope_protocol::Parser;
     use tokio_tungstenite::tungstenite::Message;
     for eio in [Eio::V3, Eio::V4] {

@@ -17,7 +17,7 @@ use tauri::Manager;
 pub type EngineState = Arc<Engine>;
 
 /// The Inspector's admin source as Tauri state.
-pub type AdminState = Arc<sockscope_engine::admin::inspector::AdminSources>;
+pub type AdminState = Arc<sockscope_engine::admin_client::inspector::AdminSources>;
 
 /// The invoke handler over every command `sockscope_protocol::commands` declares:
 /// `Declaration => module::function`. Checked at compile time: each function carries

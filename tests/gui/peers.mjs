@@ -1,17 +1,12 @@
 // Real socket.io 4.8 peers for the GUI tests: a stand-in staging gateway with HS256
 // JWT auth on /dashboard, and a token minter that does not trust our own signer.
-import { createHmac } from "node:crypto";
+import { hs256Verify } from "../jwt.mjs";
 import { createServer } from "node:http";
 import { Server } from "socket.io";
 
 export const SECRET = "gui-staging-secret";
 
-const b64url = (v) => Buffer.from(JSON.stringify(v)).toString("base64url");
-
-export function hs256(secret, claims) {
-  const head = `${b64url({ alg: "HS256", typ: "JWT" })}.${b64url(claims)}`;
-  return `${head}.${createHmac("sha256", secret).update(head).digest("base64url")}`;
-}
+export { hs256 } from "../jwt.mjs";
 
 /**
  * JWT on /dashboard; `subscribe {entityId, count}` pushes `count` metric:update
@@ -25,11 +20,11 @@ export async function stagingGateway() {
   const received = [];
   const dash = io.of("/dashboard");
   dash.use((socket, next) => {
-    const [h, b, sig] = String(socket.handshake.auth?.token ?? "").split(".");
-    if (!sig) return next(new Error("missing token"));
-    const want = createHmac("sha256", SECRET).update(`${h}.${b}`).digest("base64url");
-    if (want !== sig) return next(new Error("bad signature"));
-    socket.data.claims = JSON.parse(Buffer.from(b, "base64url").toString());
+    try {
+      socket.data.claims = hs256Verify(SECRET, socket.handshake.auth?.token);
+    } catch (e) {
+      return next(e);
+    }
     next();
   });
   dash.on("connection", (socket) => {

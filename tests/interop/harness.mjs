@@ -1,7 +1,6 @@
 // Shared helpers for the interop tests: start `sockscope serve`, mint HS256 tokens,
 // wait for socket.io-client events with a deadline. Every wait is bounded.
 import { spawn } from "node:child_process";
-import { createHmac } from "node:crypto";
 import { createInterface } from "node:readline";
 
 export const WAIT_MS = 10_000;
@@ -12,15 +11,8 @@ export function sockscopeBin() {
   return bin;
 }
 
-const b64url = (v) => Buffer.from(typeof v === "string" ? v : JSON.stringify(v)).toString("base64url");
-
-/** An HS256 JWT, minted here so the test does not trust our own signer. */
-export function hs256(secret, claims) {
-  const head = b64url({ alg: "HS256", typ: "JWT" });
-  const body = b64url(claims);
-  const sig = createHmac("sha256", secret).update(`${head}.${body}`).digest("base64url");
-  return `${head}.${body}.${sig}`;
-}
+/** An HS256 JWT, minted in tests/jwt.mjs so the test does not trust our own signer. */
+export { hs256 } from "../jwt.mjs";
 
 export function withTimeout(promise, what, ms = WAIT_MS) {
   let timer;

@@ -4,7 +4,7 @@
 // bad input (one line on stderr, exit code 2).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createHmac } from "node:crypto";
+import { hs256Sign } from "../jwt.mjs";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
@@ -63,7 +63,7 @@ test("simulate: a Node socket.io server as the target, real HS256 tokens", async
   const tenants = new Set();
   io.of("/dashboard").use((socket, next) => {
     const [head, body, sig] = String(socket.handshake.auth?.token ?? "").split(".");
-    const good = createHmac("sha256", SECRET).update(`${head}.${body}`).digest("base64url");
+    const good = hs256Sign(SECRET, `${head}.${body}`);
     if (!sig || sig !== good) {
       rejected++;
       return next(new Error("bad signature"));

@@ -3,7 +3,7 @@
 // numbered 1..count; `echo` acks with {echo: args}. Usage: node staging-server.mjs
 // [PORT] [SECRET]; prints `listening on http://127.0.0.1:PORT`.
 import { createServer } from "node:http";
-import { createHmac, timingSafeEqual } from "node:crypto";
+import { hs256Verify } from "../jwt.mjs";
 import { Server } from "socket.io";
 import { metric } from "./staging-data.mjs";
 
@@ -11,12 +11,7 @@ const port = Number(process.argv[2] ?? 0);
 const secret = process.argv[3] ?? "staging-secret";
 
 function verify(token) {
-  const [h, b, s] = String(token ?? "").split(".");
-  if (!s) throw new Error("missing token");
-  const want = createHmac("sha256", secret).update(`${h}.${b}`).digest();
-  const got = Buffer.from(s, "base64url");
-  if (got.length !== want.length || !timingSafeEqual(got, want)) throw new Error("bad signature");
-  return JSON.parse(Buffer.from(b, "base64url").toString());
+  return hs256Verify(secret, token);
 }
 
 

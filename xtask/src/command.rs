@@ -95,6 +95,15 @@ pub fn output(cmd: Cmd) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// Every command runs there; `workspace` re-exports it.
+pub fn root() -> std::path::PathBuf {
+    // xtask/ lives directly under the workspace root.
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(std::path::Path::to_owned)
+        .unwrap_or_else(|| std::path::PathBuf::from("."))
+}
+
 /// `cargo ARGS` with the cargo that runs xtask.
 pub fn cargo<I, S>(args: I) -> Cmd
 where
@@ -102,5 +111,5 @@ where
     S: AsRef<OsStr>,
 {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    Cmd::new(&cargo).args(args).dir(crate::workspace::root())
+    Cmd::new(&cargo).args(args).dir(root())
 }

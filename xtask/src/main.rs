@@ -10,6 +10,7 @@
 
 mod bench;
 mod bundle;
+mod circles;
 mod command;
 mod display;
 mod docs;

@@ -111,7 +111,10 @@ pub fn run_package_test(args: &[String]) -> Result<(), String> {
             "{} of the package's {} files are still there after removing it: {}",
             left.len(),
             installed_files.len(),
-            left.iter().map(|f| f.as_str()).collect::<Vec<_>>().join(", ")
+            left.iter()
+                .map(|f| f.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
     }
     println!(

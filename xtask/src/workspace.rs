@@ -1,17 +1,12 @@
 //! Where things are: the workspace root, the cargo target directory and the versions
 //! pinned in Cargo.lock.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::command::{cargo, output};
 
-pub fn root() -> PathBuf {
-    // xtask/ lives directly under the workspace root.
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_owned)
-        .unwrap_or_else(|| PathBuf::from("."))
-}
+/// The workspace root (see [`crate::command::root`]).
+pub use crate::command::root;
 
 /// The target directory cargo uses (honours `CARGO_TARGET_DIR`).
 pub fn target_dir() -> Result<PathBuf, String> {
@@ -40,10 +35,17 @@ pub fn target_dir() -> Result<PathBuf, String> {
 /// `git rev-parse --short=12 HEAD` as build-support/git_rev.rs), for the package tests
 /// to compare against: a build that lost its revision prints `unknown` and fails them.
 pub fn git_rev() -> Result<String, String> {
-    output(crate::command::Cmd::new("git").args(["rev-parse", "--short=12", "HEAD"]).dir(root()))
-        .map(|r| r.trim().to_owned())
-        .filter(|r| !r.is_empty())
-        .ok_or_else(|| "`git rev-parse HEAD` failed: the package tests compare the binaries' revision with it".to_owned())
+    output(
+        crate::command::Cmd::new("git")
+            .args(["rev-parse", "--short=12", "HEAD"])
+            .dir(root()),
+    )
+    .map(|r| r.trim().to_owned())
+    .filter(|r| !r.is_empty())
+    .ok_or_else(|| {
+        "`git rev-parse HEAD` failed: the package tests compare the binaries' revision with it"
+            .to_owned()
+    })
 }
 
 /// The version of `package` recorded in Cargo.lock.

@@ -31,7 +31,7 @@ use sockscope_engine::bus::record;
 use sockscope_engine::store::{Recorder, RecorderStats, Store};
 use sockscope_protocol::{Direction, EventRecord};
 
-/// The recorder's statement shape (see crates/engine/src/store/recorder.rs).
+/// The recorder's statement shape (see crates/store/src/recorder.rs).
 const ROWS_PER_INSERT: usize = 16;
 const ROW_PARAMS: usize = 12;
 const TRANSACTION_ROWS: usize = 8_192;

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Subcommand};
 use serde_json::Value;
-use sockscope_engine::admin::tenants::{self, RoomPattern};
-use sockscope_engine::admin::{
+use sockscope_engine::admin_client::tenants::{self, RoomPattern};
+use sockscope_engine::admin_client::{
     AdminAuth, AdminClient, AdminOptions, AdminSnapshot, Change, Outcome,
 };
 use sockscope_engine::usecase::{self, Capture, CaptureOptions, LeakNote, NewSession, OnRecord};

@@ -15,8 +15,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use sockscope_engine::admin::sources::{self, SessionAudit, GATEWAY_TENANT_ROOMS};
-use sockscope_engine::admin::tenants::{self, RoomPattern};
+use sockscope_engine::admin_client::sources::{self, SessionAudit, GATEWAY_TENANT_ROOMS};
+use sockscope_engine::admin_client::tenants::{self, RoomPattern};
 use sockscope_protocol::InspectSnapshot;
 
 use crate::admin::{AdminAction, AdminArgs};

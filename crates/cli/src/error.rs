@@ -5,7 +5,7 @@ pub enum CliError {
     #[error(transparent)]
     Engine(#[from] sockscope_engine::Error),
     #[error(transparent)]
-    Admin(#[from] sockscope_engine::admin::AdminError),
+    Admin(#[from] sockscope_engine::admin_client::AdminError),
     #[error("{0} tenant finding(s)")]
     Findings(usize),
     #[error("I/O error: {0}")]
@@ -40,3 +40,27 @@ pub enum CliError {
 }
 
 pub type Result<T> = std::result::Result<T, CliError>;
+
+/// A store error reached directly (not through an engine call) is shown as the
+/// engine shows it: same message, same code.
+impl From<sockscope_engine::store::Error> for CliError {
+    fn from(e: sockscope_engine::store::Error) -> Self {
+        CliError::Engine(e.into())
+    }
+}
+
+/// A gateway error reached directly (templates read by the CLI) is shown as the
+/// engine shows it.
+impl From<sockscope_engine::gateway::Error> for CliError {
+    fn from(e: sockscope_engine::gateway::Error) -> Self {
+        CliError::Engine(e.into())
+    }
+}
+
+/// A client error reached directly (TLS options, a connection) is shown as the
+/// engine shows it.
+impl From<sockscope_engine::client::Error> for CliError {
+    fn from(e: sockscope_engine::client::Error) -> Self {
+        CliError::Engine(e.into())
+    }
+}

@@ -5,7 +5,7 @@
 use std::io::Write;
 
 use clap::Args;
-use sockscope_engine::gateway::admin::{AdminConfig, AdminLogin, AdminMode};
+use sockscope_engine::gateway::admin_server::{AdminConfig, AdminLogin, AdminMode};
 use sockscope_engine::usecase::{Capture, CaptureOptions, NewSession};
 use sockscope_engine::Engine;
 use sockscope_protocol::{

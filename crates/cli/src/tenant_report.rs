@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use sockscope_engine::admin::tenants::TenantReport;
+use sockscope_engine::admin_client::tenants::TenantReport;
 
 use crate::output;
 

@@ -128,11 +128,7 @@ fn assert_refused(case: &str, o: &Outcome, says: &str) {
 /// A fresh folder per call: the tests of this file run in parallel threads of one
 /// process, and each removes its folder at the end.
 fn temp_dir() -> PathBuf {
-    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("sockscope-bad-input-{}-{n}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
+    sockscope_test_support::unique_dir("bad-input")
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> String {

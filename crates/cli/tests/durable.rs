@@ -20,10 +20,7 @@ fn bin() -> &'static str {
 }
 
 fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("sockscope-durable-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
+    sockscope_test_support::temp_dir("durable", name)
 }
 
 /// The Node server, killed when dropped.

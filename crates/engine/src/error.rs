@@ -6,57 +6,12 @@ use std::net::SocketAddr;
 /// Everything the engine can fail at.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: String,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("invalid listen address {0:?}: expected an IP address such as 127.0.0.1")]
-    BadHost(String),
     #[error("invalid namespace {0:?}: a namespace starts with '/'")]
     BadNamespace(String),
     #[error("the embedded gateway is already running on {0}")]
     AlreadyRunning(SocketAddr),
     #[error("the embedded gateway is not running")]
     NotRunning,
-    #[error("unknown namespace {0:?}")]
-    UnknownNamespace(String),
-    #[error("invalid tenant {0:?}: a tenant id must not contain ':'")]
-    BadTenant(String),
-    #[error(
-        "missing token: pass it as auth.token in the handshake or an Authorization: Bearer header"
-    )]
-    MissingToken,
-    #[error("bad signature: the token was not signed with the gateway's secret")]
-    BadSignature,
-    /// The handshake names an identity (tenant, user) its verified token does not.
-    #[error("identity mismatch: {0}")]
-    IdentityMismatch(String),
-    #[error("token expired")]
-    TokenExpired,
-    #[error("invalid token: {0}")]
-    InvalidToken(String),
-    #[error("invalid JWT public key (expected an RSA public key in PEM): {0}")]
-    BadKey(String),
-    #[error("cannot read templates folder {dir}: {source}")]
-    Templates {
-        dir: String,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("unknown template {event:?} (known: {known})")]
-    UnknownTemplate { event: String, known: String },
-    #[error("database {path}: {message}")]
-    Db { path: String, message: String },
-    #[error("database is locked: {0} (another program holds a write lock; try again or use --db)")]
-    DbLocked(String),
-    #[error("no session {0}")]
-    UnknownSession(i64),
-    #[error("bad import at line {line}: {message}")]
-    BadImport { line: usize, message: String },
-    #[error("cannot import {file}: {message}")]
-    BadHar { file: String, message: String },
     #[error("invalid header {0:?}: expected a header name and a value without line breaks")]
     BadHeader(String),
     #[error("cannot reach {url}: {reason}")]
@@ -81,8 +36,6 @@ pub enum Error {
     NoStore,
     #[error("a replay is already running: wait for its report")]
     ReplayBusy,
-    #[error("unknown format {0:?} (expected jsonl or har)")]
-    BadFormat(String),
     #[error("bad rewrite rule {rule:?}: {reason}")]
     BadRewrite { rule: String, reason: String },
     #[error("bad replay option: {0}")]
@@ -115,51 +68,35 @@ pub enum Error {
     ReplayNotRunning,
     #[error("cannot seek to event {index}: the replay has {total} events")]
     BadSeek { index: u64, total: u64 },
-    #[error("cannot join the cluster through Redis at {url}: {reason}")]
-    Cluster { url: String, reason: String },
     #[error("{path}: {source}")]
     File {
         path: String,
         #[source]
         source: std::io::Error,
     },
-    #[error("admin namespace: {0}")]
-    AdminSetup(String),
-    #[error("admin action: {0}")]
-    AdminAction(String),
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
+    /// The recordings store's errors ([`sockscope_store::Error`]), shown as they are.
+    #[error(transparent)]
+    Store(#[from] sockscope_store::Error),
+    /// The embedded gateway's errors ([`sockscope_gateway::Error`]), shown as they are.
+    #[error(transparent)]
+    Gateway(#[from] sockscope_gateway::Error),
+    /// Client connections' errors ([`sockscope_client::Error`]), shown as they are.
+    #[error(transparent)]
+    Client(#[from] sockscope_client::Error),
 }
 
 impl Error {
     /// A stable machine-readable code for IPC and `--json` output.
     pub fn code(&self) -> &'static str {
         match self {
-            Error::Bind { .. } => "bind",
-            Error::BadHost(_) => "bad_host",
-            Error::AdminSetup(_) => "admin_setup",
-            Error::AdminAction(_) => "admin_action",
             Error::BadNamespace(_) => "bad_namespace",
             Error::AlreadyRunning(_) => "already_running",
             Error::NotRunning => "not_running",
-            Error::UnknownNamespace(_) => "unknown_namespace",
-            Error::BadTenant(_) => "bad_tenant",
-            Error::MissingToken => "missing_token",
-            Error::BadSignature => "bad_signature",
-            Error::IdentityMismatch(_) => "identity_mismatch",
-            Error::TokenExpired => "token_expired",
-            Error::InvalidToken(_) => "invalid_token",
-            Error::BadKey(_) => "bad_key",
-            Error::Templates { .. } => "templates",
-            Error::UnknownTemplate { .. } => "unknown_template",
             Error::Tls(_) => "tls",
             Error::Unreachable { .. } => "unreachable",
             Error::Refused { .. } => "refused",
-            Error::Db { .. } => "db",
-            Error::DbLocked(_) => "db_locked",
-            Error::UnknownSession(_) => "unknown_session",
-            Error::BadImport { .. } => "bad_import",
-            Error::BadHar { .. } => "bad_har",
             Error::BadHeader(_) => "bad_header",
             Error::Emit(_) => "emit",
             Error::Keychain(_) => "keychain",
@@ -169,7 +106,6 @@ impl Error {
             Error::NotRecording => "not_recording",
             Error::NoStore => "no_store",
             Error::ReplayBusy => "replay_busy",
-            Error::BadFormat(_) => "bad_format",
             Error::BadRewrite { .. } => "bad_rewrite",
             Error::BadReplay(_) => "bad_replay",
             Error::NothingToReplay(_) => "nothing_to_replay",
@@ -182,9 +118,11 @@ impl Error {
             Error::ReplayRunning(_) => "replay_running",
             Error::ReplayNotRunning => "replay_not_running",
             Error::BadSeek { .. } => "bad_seek",
-            Error::Cluster { .. } => "cluster",
             Error::File { .. } => "file",
             Error::Io(_) => "io",
+            Error::Store(e) => e.code(),
+            Error::Gateway(e) => e.code(),
+            Error::Client(e) => e.code(),
         }
     }
 }

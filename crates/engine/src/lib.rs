@@ -1,28 +1,37 @@
 //! Sockscope's engine: every behaviour of the product, with no GUI dependency, so the
 //! desktop app and the `sockscope` CLI are thin front ends over the same code.
 //!
+//! This crate is the facade. The layers live in their own crates, each with its own
+//! error enum, and are re-exported here under their old paths:
+//!
+//! ```text
+//! protocol          shared types (no tokio, no SQLite)
+//!   bus             the event bus, redaction, limits, offload
+//!     codec         Engine.IO/Socket.IO packets and wire framing (fuzzed alone)
+//!       store       SQLite sessions, recorder, JSON Lines, HAR, saved targets
+//!       gateway     the embedded server, profiles, admin_server, inspect, templates
+//!       client      connections, keychain, admin_client (uses store for saved targets)
+//!         engine    this facade: replay, simulate, contracts, recording
+//! ```
+//!
 //! [`Engine`] owns the parts: the event [`bus::Bus`], the embedded
 //! [`gateway::Gateway`], the open client [`connection::Connections`], the recordings
-//! [`store::Store`] and the recording in progress. Later parts (replay, simulation)
-//! hang off it the same way.
+//! [`store::Store`] and the recording in progress, replay and simulation.
 
-pub mod admin;
-pub mod bus;
-pub mod codec;
-pub mod connection;
+pub use sockscope_bus as bus;
+pub use sockscope_bus::{limits, offload, redact};
+pub use sockscope_client as client;
+pub use sockscope_client::{admin_client, connection, keychain};
+pub use sockscope_codec as codec;
+pub use sockscope_gateway as gateway;
+pub use sockscope_gateway::{inspect, templates};
+
 pub mod contract;
 pub mod error;
-pub mod gateway;
-pub mod inspect;
-pub mod keychain;
-pub mod limits;
-pub mod offload;
 pub mod recording;
-pub mod redact;
 pub mod replay;
 pub mod simulate;
 pub mod store;
-pub mod templates;
 pub mod usecase;
 
 use std::path::Path;
@@ -91,7 +100,7 @@ impl Engine {
     pub async fn start_gateway_with_admin(
         &self,
         settings: &GatewaySettings,
-        admin: Option<gateway::admin::AdminConfig>,
+        admin: Option<gateway::admin_server::AdminConfig>,
     ) -> Result<GatewayStatus> {
         let mut slot = self.gateway.lock().await;
         if let Some(running) = slot.as_ref() {
@@ -142,7 +151,7 @@ impl Engine {
     }
 
     pub async fn emit(&self, req: &EmitRequest) -> Result<usize> {
-        self.gateway().await?.emit(req).await
+        Ok(self.gateway().await?.emit(req).await?)
     }
 
     /// The Inspector's action on a socket or a room of the embedded gateway.
@@ -150,30 +159,30 @@ impl Engine {
         &self,
         req: &sockscope_protocol::AdminActionRequest,
     ) -> Result<sockscope_protocol::AdminActionReply> {
-        self.gateway().await?.admin_action(req).await
+        Ok(self.gateway().await?.admin_action(req).await?)
     }
 
     /// The running gateway's templates, or the shipped ones when it is stopped.
     pub async fn templates(&self) -> Result<TemplateSet> {
         match self.gateway().await {
-            Ok(g) => offload::blocking(move || g.templates()).await,
+            Ok(g) => Ok(offload::blocking(move || g.templates()).await?),
             Err(_) => Ok(templates::shipped()),
         }
     }
 
     pub async fn send_template(&self, req: &TemplateSend) -> Result<TemplateSent> {
-        self.gateway().await?.send_template(req).await
+        Ok(self.gateway().await?.send_template(req).await?)
     }
 }
 
 /// Client connections, recordings and saved targets.
 impl Engine {
     pub async fn connect(&self, req: &ConnectRequest) -> Result<ConnectionInfo> {
-        self.connections.open(req, &self.bus).await
+        Ok(self.connections.open(req, &self.bus).await?)
     }
 
     pub async fn disconnect(&self, id: u64) -> Result<()> {
-        self.connections.close(id).await
+        Ok(self.connections.close(id).await?)
     }
 
     pub async fn connections(&self) -> Vec<ConnectionInfo> {
@@ -181,7 +190,7 @@ impl Engine {
     }
 
     pub async fn connection_emit(&self, req: &ConnectionEmit) -> Result<EmitReply> {
-        self.connections.emit(req).await
+        Ok(self.connections.emit(req).await?)
     }
 
     /// Starts recording the bus (or one source of it) into a new session.
@@ -273,11 +282,11 @@ impl Engine {
     }
 
     pub fn sessions(&self) -> Result<Vec<SessionInfo>> {
-        self.store()?.sessions()
+        Ok(self.store()?.sessions()?)
     }
 
     pub fn session_events(&self, id: i64) -> Result<Vec<EventRecord>> {
-        self.store()?.events(id)
+        Ok(self.store()?.events(id)?)
     }
 
     /// At most `limit` events of session `id` from position `offset` (blocking: call
@@ -288,11 +297,11 @@ impl Engine {
         offset: u64,
         limit: u64,
     ) -> Result<Vec<EventRecord>> {
-        self.store()?.events_page(id, offset, limit)
+        Ok(self.store()?.events_page(id, offset, limit)?)
     }
 
     pub fn delete_session(&self, id: i64) -> Result<()> {
-        self.store()?.delete_session(id)
+        Ok(self.store()?.delete_session(id)?)
     }
 
     /// Writes session `id` to `path` as `format` (`jsonl` or `har`); returns the
@@ -301,16 +310,16 @@ impl Engine {
         let store = self.store()?;
         store.session(id)?;
         if format != "jsonl" && format != "har" {
-            return Err(Error::BadFormat(format.to_owned()));
+            return Err(store::Error::BadFormat(format.to_owned()).into());
         }
         // A temporary file renamed when complete: a failure leaves no truncated file.
-        store::write_atomically(path, |mut out| {
+        Ok(sockscope_store::write_atomically(path, |mut out| {
             if format == "har" {
                 store.export_har(id, &mut out)
             } else {
                 store.export_jsonl(id, &mut out)
             }
-        })
+        })?)
     }
 
     /// Imports a file as a new session (`format`, else from the extension); returns
@@ -328,12 +337,12 @@ impl Engine {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "import".to_owned());
         match format.as_str() {
-            "har" => store.import_har(&name, path),
+            "har" => Ok(store.import_har(&name, path)?),
             "jsonl" => {
                 let file = std::fs::File::open(path).map_err(|e| file_error(path, e))?;
-                store.import_jsonl(&name, std::io::BufReader::new(file))
+                Ok(store.import_jsonl(&name, std::io::BufReader::new(file))?)
             }
-            _ => Err(Error::BadFormat(format)),
+            _ => Err(store::Error::BadFormat(format).into()),
         }
     }
 
@@ -347,13 +356,13 @@ impl Engine {
     }
 
     pub fn save_target(&self, target: &TargetProfile) -> Result<()> {
-        self.store()?.save_target(target)
+        Ok(self.store()?.save_target(target)?)
     }
 
     /// Forgets a saved target and its keychain token.
     pub fn delete_target(&self, name: &str) -> Result<()> {
         self.store()?.delete_target(name)?;
-        keychain::delete_token(name)
+        Ok(keychain::delete_token(name)?)
     }
 }
 

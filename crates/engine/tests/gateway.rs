@@ -9,6 +9,7 @@ use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use rust_socketio::asynchronous::{Client, ClientBuilder};
 use rust_socketio::{Event, Payload};
 use serde_json::{json, Value};
+use sockscope_engine::gateway::Error as GatewayError;
 use sockscope_engine::{Bus, Engine, Error, Gateway};
 use sockscope_protocol::{AuthMode, Direction, EventRecord, GatewaySettings};
 use tokio::sync::mpsc;
@@ -39,12 +40,7 @@ fn hs256() -> AuthMode {
 }
 
 fn token(secret: &str, claims: Value) -> String {
-    encode(
-        &Header::new(Algorithm::HS256),
-        &claims,
-        &EncodingKey::from_secret(secret.as_bytes()),
-    )
-    .expect("encode token")
+    sockscope_test_support::hs256_token(secret, &claims)
 }
 
 /// What a test client saw: `("open", [])`, `("error", [msg])` or `(event, args)`.
@@ -378,7 +374,7 @@ async fn a_busy_port_is_a_clear_error_and_the_engine_reports_status() {
     )
     .await;
     match busy {
-        Err(e @ Error::Bind { .. }) => assert!(e.to_string().contains(&addr), "{e}"),
+        Err(e @ GatewayError::Bind { .. }) => assert!(e.to_string().contains(&addr), "{e}"),
         Err(other) => panic!("expected a bind error, got {other}"),
         Ok(_) => panic!("bound a busy port"),
     }
@@ -451,5 +447,5 @@ async fn rs256_tokens_are_checked_against_the_public_key() {
         Bus::new(),
     )
     .await;
-    assert!(matches!(bad, Err(Error::BadKey(_))));
+    assert!(matches!(bad, Err(GatewayError::BadKey(_))));
 }

@@ -177,7 +177,13 @@ async fn drift_names_the_ack_that_differs_and_failures_leave_no_session() {
     unreachable.target.url = "http://127.0.0.1:1".into();
     unreachable.connect_timeout = Duration::from_secs(3);
     let e = replay::run(&store, unreachable, |_| {}).await.unwrap_err();
-    assert!(matches!(e, Error::Unreachable { .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            Error::Client(sockscope_client::Error::Unreachable { .. })
+        ),
+        "{e}"
+    );
     assert_eq!(store.sessions().expect("sessions").len(), before);
     gw.stop().await;
 }

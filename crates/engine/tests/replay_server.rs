@@ -255,7 +255,13 @@ async fn refuses_unserved_namespaces_and_reports_missing_clients() {
         })
         .await
         .unwrap_err();
-    assert!(matches!(e, Error::UnknownSession(999)), "{e}");
+    assert!(
+        matches!(
+            e,
+            Error::Store(sockscope_engine::store::Error::UnknownSession(999))
+        ),
+        "{e}"
+    );
 
     engine
         .replay_server_start(&ServerReplayRequest {

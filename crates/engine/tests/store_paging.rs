@@ -3,14 +3,12 @@
 
 use serde_json::json;
 use sockscope_engine::bus::record;
+use sockscope_engine::store::Error;
 use sockscope_engine::store::Store;
-use sockscope_engine::Error;
 use sockscope_protocol::{Direction, EventRecord};
 
 fn temp_db(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("sockscope-paging-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir.join("test.db")
+    sockscope_test_support::temp_db("paging", name)
 }
 
 fn session(store: &Store, n: u64) -> i64 {
@@ -80,12 +78,12 @@ fn the_row_by_row_walk_sees_what_events_returns_and_stops_on_error() {
     let stopped = store.for_each_event(id, |_| {
         calls += 1;
         if calls == 7 {
-            Err(Error::NoStore)
+            Err(Error::Io(std::io::Error::other("stop")))
         } else {
             Ok(())
         }
     });
-    assert!(matches!(stopped, Err(Error::NoStore)));
+    assert!(matches!(stopped, Err(Error::Io(_))));
     assert_eq!(calls, 7);
     // The streamed JSON Lines export reads back to the same events.
     let mut out = Vec::new();

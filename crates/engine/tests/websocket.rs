@@ -5,8 +5,9 @@
 use std::time::Duration;
 
 use serde_json::json;
+use sockscope_client::Error;
 use sockscope_engine::connection::{WsConnection, WsOptions};
-use sockscope_engine::{Bus, Error, Gateway};
+use sockscope_engine::{Bus, Gateway};
 use sockscope_protocol::{Direction, EventRecord, GatewaySettings, Profile};
 use tokio::sync::broadcast;
 use tokio::time::timeout;

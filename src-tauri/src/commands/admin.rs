@@ -3,7 +3,7 @@
 //! and actions.
 //! The connected source's picture reaches the UI through `relay::spawn_admin`.
 
-use sockscope_engine::admin::inspector::{self as source, AdminSources, SourceError};
+use sockscope_engine::admin_client::inspector::{self as source, AdminSources, SourceError};
 use sockscope_protocol::{
     AdminActionReply, AdminActionRequest, AdminTarget, AdminTargetSave, ApiError, InspectorView,
 };
@@ -23,7 +23,7 @@ fn source_error(e: SourceError) -> ApiError {
 pub async fn cmd_admin_targets(
     engine: State<'_, EngineState>,
 ) -> Result<Vec<AdminTarget>, ApiError> {
-    blocking(&engine, |e| source::targets(e.store()?)).await
+    blocking(&engine, |e| Ok(source::targets(e.store()?)?)).await
 }
 
 #[tauri::command]
@@ -31,7 +31,10 @@ pub async fn cmd_admin_target_save(
     engine: State<'_, EngineState>,
     save: AdminTargetSave,
 ) -> Result<(), ApiError> {
-    blocking(&engine, move |e| source::save_target(e.store()?, &save)).await
+    blocking(&engine, move |e| {
+        Ok(source::save_target(e.store()?, &save)?)
+    })
+    .await
 }
 
 #[tauri::command]
@@ -39,7 +42,10 @@ pub async fn cmd_admin_target_delete(
     engine: State<'_, EngineState>,
     name: String,
 ) -> Result<(), ApiError> {
-    blocking(&engine, move |e| source::delete_target(e.store()?, &name)).await
+    blocking(&engine, move |e| {
+        Ok(source::delete_target(e.store()?, &name)?)
+    })
+    .await
 }
 
 #[tauri::command]

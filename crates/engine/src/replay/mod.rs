@@ -223,14 +223,14 @@ enum Target {
 impl Target {
     async fn emit(&self, event: &str, args: Value) -> Result<()> {
         match self {
-            Target::SocketIo(c) => c.emit(event, args).await,
+            Target::SocketIo(c) => Ok(c.emit(event, args).await?),
             // The recorded message is the record's one argument.
             Target::Ws(c) => {
                 let msg = match args {
                     Value::Array(mut items) if items.len() == 1 => items.remove(0),
                     other => other,
                 };
-                c.send(msg).await
+                Ok(c.send(msg).await?)
             }
         }
     }
@@ -242,7 +242,7 @@ impl Target {
         timeout: Duration,
     ) -> Result<(Value, Duration)> {
         match self {
-            Target::SocketIo(c) => c.emit_with_ack(event, args, timeout).await,
+            Target::SocketIo(c) => Ok(c.emit_with_ack(event, args, timeout).await?),
             Target::Ws(_) => Err(Error::Emit(
                 "plain WebSocket has no acks to wait for".to_owned(),
             )),
@@ -304,7 +304,7 @@ pub async fn run(
         crate::offload::blocking(move || {
             let events = store.events(id)?;
             let ws = is_plain_websocket(&store.session(id)?.meta);
-            Ok((events, ws))
+            Ok::<_, crate::Error>((events, ws))
         })
         .await?
     };
@@ -641,7 +641,10 @@ mod tests {
         o.source = 999;
         o.target.url = "http://127.0.0.1:1".into();
         let e = run(&store, o.clone(), |_| {}).await.unwrap_err();
-        assert!(matches!(e, Error::UnknownSession(999)), "{e}");
+        assert!(
+            matches!(e, Error::Store(crate::store::Error::UnknownSession(999))),
+            "{e}"
+        );
         o.timing.speed = 0.0;
         let e = run(&store, o, |_| {}).await.unwrap_err();
         assert!(matches!(e, Error::BadReplay(_)), "{e}");

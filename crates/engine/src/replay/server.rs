@@ -354,14 +354,15 @@ pub fn start(
             |e: PlannedEmit| {
                 let gw = gateway.clone();
                 async move {
-                    gw.emit_to_rooms(
-                        &e.namespace,
-                        &e.rooms,
-                        e.tenant.as_deref(),
-                        &e.event,
-                        &e.args,
-                    )
-                    .await
+                    Ok(gw
+                        .emit_to_rooms(
+                            &e.namespace,
+                            &e.rooms,
+                            e.tenant.as_deref(),
+                            &e.event,
+                            &e.args,
+                        )
+                        .await?)
                 }
             },
         )

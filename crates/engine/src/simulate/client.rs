@@ -43,7 +43,7 @@ type Sink = SplitSink<Socket, Message>;
 /// The WebSocket URL of a gateway given as `http(s)://host[:port][/]` or
 /// `ws(s)://...`: Engine.IO v4 on the default `/socket.io/` path.
 pub fn websocket_url(target: &str) -> Result<String> {
-    wire::websocket_url(target, Eio::V4, &[])
+    Ok(wire::websocket_url(target, Eio::V4, &[])?)
 }
 
 use crate::connection::wire::failure;

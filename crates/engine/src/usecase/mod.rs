@@ -4,7 +4,9 @@
 //! lives here so the two cannot drift apart (they did: the app's scenario from a
 //! session lost the session's profile and auth shape the CLI read).
 
-pub mod admin_leaks;
+/// Watching an admin stream for leaks lives with the admin client (the app's admin
+/// source runs it too); this is the use case's name for it.
+pub use sockscope_client::admin_client::leaks as admin_leaks;
 pub mod capture;
 pub mod contract;
 pub mod scenario;

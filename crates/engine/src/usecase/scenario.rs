@@ -87,14 +87,16 @@ pub fn scenario_from_session(
     id: i64,
     opts: &ScenarioOptions,
 ) -> Result<Generated, ScenarioError> {
-    let info = store.session(id)?;
+    let info = store.session(id).map_err(crate::Error::from)?;
     let mut records: Vec<EventRecord> = Vec::new();
-    store.for_each_event(id, |r| {
-        if opts.max_events.is_none_or(|m| records.len() < m) {
-            records.push(r);
-        }
-        Ok(())
-    })?;
+    store
+        .for_each_event(id, |r| {
+            if opts.max_events.is_none_or(|m| records.len() < m) {
+                records.push(r);
+            }
+            Ok(())
+        })
+        .map_err(crate::Error::from)?;
     let scenario = from_recording::generate(&records, &from_options(&info, opts))
         .map_err(ScenarioError::Generate)?;
     let text = serde_json::to_string_pretty(&scenario).map_err(ScenarioError::Encode)?;
