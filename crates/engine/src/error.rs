@@ -6,28 +6,14 @@ use std::net::SocketAddr;
 /// Everything the engine can fail at.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("invalid namespace {0:?}: a namespace starts with '/'")]
-    BadNamespace(String),
     #[error("the embedded gateway is already running on {0}")]
     AlreadyRunning(SocketAddr),
     #[error("the embedded gateway is not running")]
     NotRunning,
-    #[error("invalid header {0:?}: expected a header name and a value without line breaks")]
-    BadHeader(String),
     #[error("cannot reach {url}: {reason}")]
     Unreachable { url: String, reason: String },
-    #[error("{url} refused the connection: {message}")]
-    Refused { url: String, message: String },
-    #[error("TLS: {0}")]
-    Tls(String),
     #[error("emit failed: {0}")]
     Emit(String),
-    #[error("keychain: {0}")]
-    Keychain(String),
-    #[error("bad gateway target: {0}")]
-    BadTarget(String),
-    #[error("no connection {0} (it was closed or never opened)")]
-    UnknownConnection(u64),
     #[error("a recording is already running: {0:?}")]
     AlreadyRecording(String),
     #[error("nothing is being recorded")]
@@ -91,17 +77,10 @@ impl Error {
     /// A stable machine-readable code for IPC and `--json` output.
     pub fn code(&self) -> &'static str {
         match self {
-            Error::BadNamespace(_) => "bad_namespace",
             Error::AlreadyRunning(_) => "already_running",
             Error::NotRunning => "not_running",
-            Error::Tls(_) => "tls",
             Error::Unreachable { .. } => "unreachable",
-            Error::Refused { .. } => "refused",
-            Error::BadHeader(_) => "bad_header",
             Error::Emit(_) => "emit",
-            Error::Keychain(_) => "keychain",
-            Error::BadTarget(_) => "bad_target",
-            Error::UnknownConnection(_) => "unknown_connection",
             Error::AlreadyRecording(_) => "already_recording",
             Error::NotRecording => "not_recording",
             Error::NoStore => "no_store",
