@@ -176,21 +176,16 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    use sockscope_test_support::Event;
+
     fn rec(seq: u64, event: &str, dir: Direction, tenant: &str) -> EventRecord {
-        EventRecord {
-            seq,
-            ts: 0,
-            source: "gateway".into(),
-            direction: dir,
-            namespace: "/dashboard".into(),
-            event: event.into(),
-            args: json!([{ "n": seq }]),
-            ack: None,
-            socket_id: None,
-            rooms: vec![format!("tenant:{tenant}:orders")],
-            tenant: Some(tenant.into()),
-            user: None,
-        }
+        Event::new(event, json!([{ "n": seq }]))
+            .seq(seq)
+            .direction(dir)
+            .namespace("/dashboard")
+            .rooms([format!("tenant:{tenant}:orders")])
+            .tenant(tenant)
+            .build()
     }
 
     #[test]

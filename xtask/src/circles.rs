@@ -146,8 +146,7 @@ fn no_module_imports_another_that_imports_it_back() {
 
 #[test]
 fn the_check_sees_a_circle() {
-    let dir = std::env::temp_dir().join(format!("xtask-circles-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = sockscope_test_support::temp_dir("xtask-circles", "fixture");
     std::fs::create_dir_all(dir.join("b")).expect("temp dir");
     std::fs::write(dir.join("a.rs"), "use crate::b::X; // crate::c\n").expect("a");
     std::fs::write(dir.join("b/mod.rs"), "pub fn f() { crate::a::g() }\n").expect("b");

@@ -685,8 +685,7 @@ mod tests {
             Some(serde_json::json!({"token": "t"}))
         );
         assert!(parse_auth(Some("{")).is_err());
-        let dir = std::env::temp_dir().join(format!("sockscope-auth-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = sockscope_test_support::temp_dir("auth", "parse");
         let json = dir.join("auth.json");
         std::fs::write(
             &json,

@@ -86,22 +86,16 @@ mod tests {
     use super::*;
     use serde_json::json;
     use sockscope_protocol::Direction;
+    use sockscope_test_support::Event;
 
     fn rec() -> EventRecord {
-        EventRecord {
-            seq: 3,
-            ts: 3_723_004_000, // 01:02:03.004
-            source: "gateway".into(),
-            direction: Direction::C2s,
-            namespace: "/".into(),
-            event: "hello".into(),
-            args: json!([{"a": 1}]),
-            ack: None,
-            socket_id: Some("s1".into()),
-            rooms: vec![],
-            tenant: Some("acme".into()),
-            user: None,
-        }
+        Event::new("hello", json!([{"a": 1}]))
+            .seq(3)
+            .ts(3_723_004_000) // 01:02:03.004
+            .direction(Direction::C2s)
+            .socket("s1")
+            .tenant("acme")
+            .build()
     }
 
     #[test]

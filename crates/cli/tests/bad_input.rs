@@ -15,8 +15,7 @@ fn bin() -> &'static Path {
     static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     BIN.get_or_init(|| {
         let built = Path::new(env!("CARGO_BIN_EXE_sockscope"));
-        let copy =
-            std::env::temp_dir().join(format!("sockscope-bad-input-bin-{}", std::process::id()));
+        let copy = sockscope_test_support::temp_dir("bad-input", "bin").join("sockscope");
         std::fs::copy(built, &copy).expect("copy the built binary");
         copy
     })

@@ -6,39 +6,25 @@
 //! the path and maps errors). Before the use case, the app's copy dropped the
 //! profile and the auth shape.
 
-use std::path::PathBuf;
 use std::process::Command;
 
 use serde_json::{json, Value};
 use sockscope_engine::store::{Recorder, Store};
 use sockscope_engine::usecase;
-use sockscope_protocol::{AckInfo, Direction, EventRecord};
-
-fn temp_dir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("sockscope-fronts-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
+use sockscope_protocol::{Direction, EventRecord};
+use sockscope_test_support::{ack, Event};
 
 fn rec(seq: u64, ms: i64, direction: Direction, event: &str, args: Value) -> EventRecord {
-    EventRecord {
-        seq,
-        ts: 1_000_000_000 + ms * 1000,
-        source: "gateway".into(),
-        direction,
-        namespace: "/dashboard".into(),
-        event: event.into(),
-        args,
-        ack: (direction == Direction::C2s).then(|| AckInfo {
-            id: Some(seq),
-            reply: Some(json!({"ok": true})),
-        }),
-        socket_id: Some("s1".into()),
-        rooms: vec![],
-        tenant: Some("acme".into()),
-        user: Some("ann".into()),
-    }
+    Event::new(event, args)
+        .seq(seq)
+        .ts(1_000_000_000 + ms * 1000)
+        .direction(direction)
+        .namespace("/dashboard")
+        .ack((direction == Direction::C2s).then(|| ack(seq, json!({"ok": true}))))
+        .socket("s1")
+        .tenant("acme")
+        .user("ann")
+        .build()
 }
 
 /// A session recorded from the embedded gateway's analytics profile, whose client
@@ -81,7 +67,7 @@ fn session(store: &Store) -> i64 {
 
 #[test]
 fn the_app_and_the_cli_make_the_same_scenario_from_a_session() {
-    let dir = temp_dir();
+    let dir = sockscope_test_support::temp_dir("fronts", "scenario");
     let db = dir.join("sockscope.db");
     let store = Store::open(db.clone()).expect("store");
     let id = session(&store);

@@ -15,8 +15,7 @@ fn a_token_round_trips_through_the_keychain_and_never_reaches_the_database() {
         Some(secret.as_str())
     );
 
-    let dir = std::env::temp_dir().join(format!("sockscope-keychain-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = sockscope_test_support::scratch("keychain", "target");
     let store = Store::open(dir.join("t.db")).expect("store");
     store
         .save_target(&TargetProfile {

@@ -5,7 +5,6 @@
 use std::time::Duration;
 
 use futures_util::FutureExt;
-use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use rust_socketio::asynchronous::{Client, ClientBuilder};
 use rust_socketio::{Event, Payload};
 use serde_json::{json, Value};
@@ -418,12 +417,10 @@ async fn rs256_tokens_are_checked_against_the_public_key() {
     .await
     .expect("start");
     let url = format!("http://{}", gw.addr());
-    let signed = encode(
-        &Header::new(Algorithm::RS256),
+    let signed = sockscope_test_support::rs256_token(
+        RSA_PRIVATE,
         &json!({"sub": "ann", "tenantId": "acme"}),
-        &EncodingKey::from_rsa_pem(RSA_PRIVATE.as_bytes()).expect("private key"),
-    )
-    .expect("sign");
+    );
     let (ok, mut rx) = client(&url, "/", Some(json!({ "token": signed }))).await;
     next_named(&mut rx, "open").await;
     ok.disconnect().await.ok();

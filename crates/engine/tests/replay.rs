@@ -11,7 +11,8 @@ use sockscope_engine::connection::{ConnectOptions, Transport};
 use sockscope_engine::replay::{self, ReplayOptions, Rewrites};
 use sockscope_engine::store::Store;
 use sockscope_engine::{Bus, Error, Gateway};
-use sockscope_protocol::{Direction, EventRecord, GatewaySettings};
+use sockscope_protocol::{AckInfo, Direction, EventRecord, GatewaySettings};
+use sockscope_test_support::{ack, Event};
 use tokio::time::timeout;
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -19,39 +20,47 @@ const WAIT: Duration = Duration::from_secs(20);
 fn line(
     seq: u64,
     ms: i64,
-    direction: &str,
+    direction: Direction,
     event: &str,
     args: Value,
-    ack: Option<Value>,
+    ack: Option<AckInfo>,
 ) -> String {
-    let mut r = json!({
-        "seq": seq, "ts": 1_700_000_000_000_000i64 + ms * 1000, "source": "connection:1",
-        "direction": direction, "namespace": "/", "event": event, "args": args,
-    });
-    if let Some(a) = ack {
-        r["ack"] = a;
-    }
-    r.to_string()
+    let r = Event::new(event, args)
+        .seq(seq)
+        .ts(1_700_000_000_000_000i64 + ms * 1000)
+        .source("connection:1")
+        .direction(direction)
+        .ack(ack)
+        .build();
+    serde_json::to_string(&r).expect("json")
 }
 
 /// A store holding one imported session; returns it and the session id.
 fn source_store(name: &str, tick_reply_ok: bool) -> (Store, i64) {
-    let dir =
-        std::env::temp_dir().join(format!("sockscope-replay-it-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = sockscope_test_support::scratch("replay-it", name);
     let store = Store::open(dir.join("r.db")).expect("store");
     let jsonl = [
-        line(1, -10, "s2c", "connect", json!([]), None),
+        line(1, -10, Direction::S2c, "connect", json!([]), None),
         line(
             2,
             0,
-            "c2s",
+            Direction::C2s,
             "tick",
             json!([{"tenantID": "t1", "where": "tenant-a"}]),
-            Some(json!({"id": 1, "reply": {"reply": {"ok": tick_reply_ok, "seq": 41}, "latency_ms": 3.0}})),
+            Some(ack(
+                1,
+                json!({"reply": {"ok": tick_reply_ok, "seq": 41}, "latency_ms": 3.0}),
+            )),
         ),
-        line(3, 100, "c2s", "note", json!(["from tenant-a"]), None),
-        line(4, 150, "s2c", "disconnect", json!([]), None),
+        line(
+            3,
+            100,
+            Direction::C2s,
+            "note",
+            json!(["from tenant-a"]),
+            None,
+        ),
+        line(4, 150, Direction::S2c, "disconnect", json!([]), None),
     ]
     .join("\n");
     let (id, n) = store

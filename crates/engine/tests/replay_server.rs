@@ -12,6 +12,7 @@ use sockscope_engine::{Engine, Error};
 use sockscope_protocol::{
     Direction, EventRecord, GatewaySettings, ReplayPlan, ServerReplayPhase, ServerReplayRequest,
 };
+use sockscope_test_support::Event;
 use tokio::time::timeout;
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -24,22 +25,20 @@ fn line(
     rooms: &[&str],
     tenant: Option<&str>,
 ) -> String {
-    json!({
-        "seq": seq, "ts": 1_700_000_000_000_000i64 + ms * 1000, "source": "gateway",
-        "direction": "s2c", "namespace": "/", "event": event, "args": args,
-        "rooms": rooms, "tenant": tenant,
-    })
-    .to_string()
+    let r = Event::new(event, args)
+        .seq(seq)
+        .ts(1_700_000_000_000_000i64 + ms * 1000)
+        .direction(Direction::S2c)
+        .rooms(rooms.iter().copied())
+        .tenant(tenant)
+        .build();
+    serde_json::to_string(&r).expect("json")
 }
 
 /// An engine with a store holding one session of 4 server events 100 ms apart, and
 /// the gateway running on a free port.
 async fn engine(name: &str) -> (Engine, i64) {
-    let dir = std::env::temp_dir().join(format!(
-        "sockscope-replay-server-it-{}-{name}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = sockscope_test_support::scratch("replay-server-it", name);
     let store = Store::open(dir.join("s.db")).expect("store");
     let lines = [
         line(

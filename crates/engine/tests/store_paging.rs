@@ -2,10 +2,10 @@
 //! the row-by-row walk exports use, against a real SQLite file.
 
 use serde_json::json;
-use sockscope_engine::bus::record;
 use sockscope_engine::store::Error;
 use sockscope_engine::store::Store;
-use sockscope_protocol::{Direction, EventRecord};
+use sockscope_protocol::EventRecord;
+use sockscope_test_support::Event;
 
 fn temp_db(name: &str) -> std::path::PathBuf {
     sockscope_test_support::temp_db("paging", name)
@@ -14,8 +14,9 @@ fn temp_db(name: &str) -> std::path::PathBuf {
 fn session(store: &Store, n: u64) -> i64 {
     let mut jsonl = Vec::new();
     for i in 0..n {
-        let mut r: EventRecord = record("gateway", Direction::C2s, "/", "n", json!([i]));
-        r.ts = 1_700_000_000_000_000 + i as i64;
+        let r = Event::new("n", json!([i]))
+            .ts(1_700_000_000_000_000 + i as i64)
+            .build();
         serde_json::to_writer(&mut jsonl, &r).expect("serialize");
         jsonl.push(b'\n');
     }
@@ -112,9 +113,7 @@ async fn the_engine_records_with_its_database_work_off_the_runtime() {
         .expect("record start");
     assert!(status.active);
     for i in 0..50u64 {
-        engine
-            .bus()
-            .publish(record("gateway", Direction::C2s, "/", "n", json!([i])));
+        engine.bus().publish(Event::new("n", json!([i])).build());
     }
     let stats = engine.record_stop().await.expect("record stop");
     assert_eq!((stats.written, stats.dropped), (50, 0));

@@ -168,10 +168,10 @@ impl std::fmt::Debug for Slot {
 mod tests {
     use super::*;
     use serde_json::json;
-    use sockscope_protocol::Direction;
+    use sockscope_test_support::Event;
 
     fn rec(i: u64) -> EventRecord {
-        sockscope_bus::record("gateway", Direction::C2s, "/", "n", json!([i]))
+        Event::new("n", json!([i])).build()
     }
 
     fn drain(rx: &mut tokio::sync::broadcast::Receiver<EventRecord>) -> Vec<u64> {

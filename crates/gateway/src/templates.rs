@@ -177,8 +177,7 @@ mod tests {
 
     #[test]
     fn a_malformed_file_is_reported_by_name_and_line_and_the_rest_load() {
-        let dir = std::env::temp_dir().join(format!("sockscope-templates-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = sockscope_test_support::temp_dir("templates", "malformed");
         std::fs::write(
             dir.join("Good.json"),
             r#"{"event":"Good","channel":"private.A.b","data":{}}"#,

@@ -53,9 +53,7 @@ mod tests {
 
     #[test]
     fn admin_targets_round_trip_without_credentials() {
-        let dir =
-            std::env::temp_dir().join(format!("sockscope-admin-targets-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = sockscope_test_support::scratch("admin-targets", "round-trip");
         let store = Store::open(dir.join("t.db")).unwrap();
         let t = AdminTarget {
             name: " prod ".into(),

@@ -148,8 +148,7 @@ mod tests {
 
     #[test]
     fn a_failed_export_leaves_no_file_and_a_good_one_replaces() {
-        let dir = std::env::temp_dir().join(format!("sockscope-files-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = sockscope_test_support::unique_dir("files");
         let path = dir.join("out.har");
         let failed: Result<()> = write_atomically(&path, |w| {
             w.write_all(b"half")?;

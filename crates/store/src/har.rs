@@ -984,10 +984,13 @@ mod tests {
         // it has no ask for (its capture started late). In one entry the import
         // attached the second to the first: an event was lost.
         let rec = |source: &str, ts: i64, direction, event: &str, ack: Option<AckInfo>| {
-            let mut r = bus::record(source, direction, "/d", event, json!([ts]));
-            r.ts = ts;
-            r.ack = ack;
-            r
+            sockscope_test_support::Event::new(event, json!([ts]))
+                .source(source)
+                .direction(direction)
+                .namespace("/d")
+                .ts(ts)
+                .ack(ack)
+                .build()
         };
         let ask = AckInfo {
             id: Some(1),

@@ -81,8 +81,7 @@ mod tests {
 
     #[test]
     fn both_lists_upsert_by_name_list_in_order_and_skip_an_unreadable_row() {
-        let dir = std::env::temp_dir().join(format!("sockscope-named-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = sockscope_test_support::scratch("named", "lists");
         let store = Store::open(dir.join("n.db")).unwrap();
         let target = |name: &str, namespace: &str| TargetProfile {
             name: name.into(),

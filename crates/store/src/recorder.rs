@@ -1082,40 +1082,42 @@ mod tests {
     use super::*;
 
     use serde_json::json;
-    use sockscope_protocol::{AckInfo, Direction};
+    use sockscope_protocol::Direction;
+    use sockscope_test_support::{ack, Event};
 
     fn record(i: usize) -> EventRecord {
-        EventRecord {
-            seq: 0,
-            ts: 1_000 + i as i64,
-            source: format!("connection:{}", i % 3),
-            direction: if i.is_multiple_of(2) {
-                Direction::S2c
-            } else {
-                Direction::C2s
-            },
-            namespace: "/ns".into(),
-            event: format!("e{}", i % 5),
-            args: json!([{ "i": i, "text": "é \"quoted\" ✓" }]),
-            ack: i.is_multiple_of(7).then(|| AckInfo {
-                id: Some(i as u64),
-                reply: Some(json!({ "ok": i })),
-            }),
-            socket_id: i.is_multiple_of(2).then(|| format!("sock-{i}")),
-            rooms: if i.is_multiple_of(3) {
-                vec![format!("room-{i}"), "all".into()]
-            } else {
-                vec![]
-            },
-            tenant: i.is_multiple_of(4).then(|| "acme".into()),
-            user: i.is_multiple_of(5).then(String::new),
-        }
+        let socket = i.is_multiple_of(2).then(|| format!("sock-{i}"));
+        let rooms = if i.is_multiple_of(3) {
+            vec![format!("room-{i}"), "all".into()]
+        } else {
+            vec![]
+        };
+        Event::new(
+            &format!("e{}", i % 5),
+            json!([{ "i": i, "text": "é \"quoted\" ✓" }]),
+        )
+        .ts(1_000 + i as i64)
+        .source(&format!("connection:{}", i % 3))
+        .direction(if i.is_multiple_of(2) {
+            Direction::S2c
+        } else {
+            Direction::C2s
+        })
+        .namespace("/ns")
+        .ack(
+            i.is_multiple_of(7)
+                .then(|| ack(i as u64, json!({ "ok": i }))),
+        )
+        .socket(socket.as_deref())
+        .rooms(rooms)
+        .tenant(i.is_multiple_of(4).then_some("acme"))
+        .user(i.is_multiple_of(5).then_some(""))
+        .build()
     }
 
     #[test]
     fn multi_row_batches_write_every_record_in_order() {
-        let dir = std::env::temp_dir().join(format!("sockscope-recorder-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = sockscope_test_support::scratch("recorder", "batches");
         let store = Store::open(dir.join("t.db")).unwrap();
         let id = store.create_session("t", "import", "", json!({})).unwrap();
         let mut conn = store.connect().unwrap();

@@ -4,9 +4,9 @@
 //! positive control) does hold them.
 
 use serde_json::json;
-use sockscope_bus::record;
-use sockscope_protocol::{AckInfo, Direction};
+use sockscope_protocol::Direction;
 use sockscope_store::{Recorder, Store};
+use sockscope_test_support::{ack, Event};
 
 const SECRETS: [&str; 4] = [
     "raw-SECRET-arg",
@@ -17,8 +17,7 @@ const SECRETS: [&str; 4] = [
 
 #[test]
 fn rows_stored_unredacted_are_redacted_on_every_read() {
-    let dir = std::env::temp_dir().join(format!("sockscope-redaction-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = sockscope_test_support::scratch("redaction", "old-rows");
     let path = dir.join("old.db");
     let store = Store::open(&path).expect("store");
     let id = store
@@ -33,19 +32,19 @@ fn rows_stored_unredacted_are_redacted_on_every_read() {
         )
         .expect("raw update");
     let rec = Recorder::start(&store, id).expect("recorder");
-    let mut r = record(
-        "connection:1",
-        Direction::C2s,
-        "/",
+    let r = Event::new(
         "login",
         json!([{ "password": SECRETS[0], "user": "PUBLIC-user", "note": SECRETS[3] }]),
-    );
-    r.seq = 1;
-    r.ts = 1;
-    r.ack = Some(AckInfo {
-        id: Some(1),
-        reply: Some(json!({ "accessToken": SECRETS[1], "ok": "PUBLIC-ok" })),
-    });
+    )
+    .source("connection:1")
+    .direction(Direction::C2s)
+    .seq(1)
+    .ts(1)
+    .ack(ack(
+        1,
+        json!({ "accessToken": SECRETS[1], "ok": "PUBLIC-ok" }),
+    ))
+    .build();
     rec.record(r);
     rec.finish().expect("finish");
 

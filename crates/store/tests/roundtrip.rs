@@ -3,16 +3,11 @@
 //! carries, for sessions of several connections), and importing arbitrary bytes
 //! never panics.
 
-use std::path::PathBuf;
-
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 use sockscope_protocol::{AckInfo, Direction, EventRecord};
 use sockscope_store::Store;
-
-fn temp_dir() -> PathBuf {
-    sockscope_test_support::temp_dir("roundtrip", &uuid::Uuid::new_v4().to_string())
-}
+use sockscope_test_support::unique_dir;
 
 /// JSON values without secret-looking keys (imports redact those) or floats that do
 /// not survive text (NaN is not JSON).
@@ -194,7 +189,7 @@ proptest! {
 
     #[test]
     fn jsonl_export_then_import_is_identity(records in proptest::collection::vec(record(), 0..12)) {
-        let dir = temp_dir();
+        let dir = unique_dir("roundtrip");
         let store = Store::open(dir.join("s.db")).expect("store");
         let mut jsonl = Vec::new();
         for r in &records {
@@ -216,7 +211,7 @@ proptest! {
     fn har_export_then_import_is_identity(
         records in proptest::collection::vec(har_record(), 1..12)
     ) {
-        let dir = temp_dir();
+        let dir = unique_dir("roundtrip");
         let store = Store::open(dir.join("s.db")).expect("store");
         let records = as_capture(records);
         // The session as it stands in the store (JSON Lines carries every field).
@@ -241,7 +236,7 @@ proptest! {
 
     #[test]
     fn importing_any_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
-        let dir = temp_dir();
+        let dir = unique_dir("roundtrip");
         let store = Store::open(dir.join("s.db")).expect("store");
         let _ = store.import_jsonl_limited("x", bytes.as_slice(), 64);
         let path = dir.join("x.har");

@@ -1,11 +1,11 @@
 //! The recordings store on a real SQLite file: order and payloads survive, export and
 //! import round-trip, secrets stay out, a locked database says so.
 
-use serde_json::json;
+use serde_json::{json, Value};
 use sockscope_protocol::{AckInfo, Direction, EventRecord};
 use sockscope_store::Error;
 use sockscope_store::{Recorder, Store};
-use sockscope_test_support::Event;
+use sockscope_test_support::{ack, Event};
 
 fn temp_db(name: &str) -> std::path::PathBuf {
     sockscope_test_support::scratch("store", name)
@@ -13,30 +13,30 @@ fn temp_db(name: &str) -> std::path::PathBuf {
         .join("test.db")
 }
 
+/// Event `i` of a dashboard connection: alternating directions, one per microsecond.
+fn base(i: u64, name: &str, args: Value) -> Event {
+    Event::new(name, args)
+        .source("connection:1")
+        .direction(if i.is_multiple_of(2) {
+            Direction::S2c
+        } else {
+            Direction::C2s
+        })
+        .namespace("/dashboard")
+        .ts(1_700_000_000_000_000 + i as i64)
+        .seq(i)
+}
+
 fn event(i: u64) -> EventRecord {
-    let mut r = Event::new(
+    base(
+        i,
         "metric:update",
         json!([{ "i": i, "value": i as f64 / 3.0, "nested": { "list": [1, "two", null] } }]),
     )
-    .source("connection:1")
-    .direction(if i.is_multiple_of(2) {
-        Direction::S2c
-    } else {
-        Direction::C2s
-    })
-    .namespace("/dashboard")
-    .ts(1_700_000_000_000_000 + i as i64)
-    .seq(i)
     .tenant("acme")
     .rooms(["tenant:acme:entity:e1"])
-    .build();
-    if i == 3 {
-        r.ack = Some(AckInfo {
-            id: Some(9),
-            reply: Some(json!({ "ok": true })),
-        });
-    }
-    r
+    .ack((i == 3).then(|| ack(9, json!({ "ok": true }))))
+    .build()
 }
 
 #[test]
@@ -136,18 +136,22 @@ fn a_locked_database_is_reported_as_locked_and_nothing_recorded_is_lost() {
 /// A record whose optional columns come and go, so consecutive rows of one multi-row
 /// statement bind NULL and text in turn.
 fn varied(i: u64) -> EventRecord {
-    let mut r = event(i);
-    r.ack = i.is_multiple_of(5).then(|| AckInfo {
+    let socket = (!i.is_multiple_of(3)).then(|| format!("sock-{}", i % 7));
+    let user = (i % 6 == 1).then(|| format!("user-{i}"));
+    base(
+        i,
+        &format!("e{}", i % 9),
+        json!([i, { "text": "é \"q\" ✓\n", "n": i as f64 / 7.0 }, null]),
+    )
+    .ack(i.is_multiple_of(5).then(|| AckInfo {
         id: Some(i),
         reply: i.is_multiple_of(10).then(|| json!(["ok", i])),
-    });
-    r.socket_id = (!i.is_multiple_of(3)).then(|| format!("sock-{}", i % 7));
-    r.rooms = (0..i % 4).map(|k| format!("room-{k}")).collect();
-    r.tenant = i.is_multiple_of(2).then(|| "acme".into());
-    r.user = (i % 6 == 1).then(|| format!("user-{i}"));
-    r.event = format!("e{}", i % 9);
-    r.args = json!([i, { "text": "é \"q\" ✓\n", "n": i as f64 / 7.0 }, null]);
-    r
+    }))
+    .socket(socket.as_deref())
+    .rooms((0..i % 4).map(|k| format!("room-{k}")))
+    .tenant(i.is_multiple_of(2).then_some("acme"))
+    .user(user.as_deref())
+    .build()
 }
 
 #[test]

@@ -1,13 +1,14 @@
 //! What Sockscope's Rust tests share, defined once: an [`EventRecord`] builder
 //! ([`Event`]), fresh temporary folders and database paths ([`temp_dir`],
-//! [`scratch`], [`temp_db`], [`unique_dir`]) and HS256 tokens ([`hs256_token`]).
+//! [`scratch`], [`temp_db`], [`unique_dir`]) and signed tokens ([`hs256_token`],
+//! [`rs256_token`]).
 //! A dev-dependency only: nothing here ships.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use serde_json::Value;
-use sockscope_protocol::{Direction, EventRecord};
+use sockscope_protocol::{AckInfo, Direction, EventRecord};
 
 /// `sockscope-{prefix}-{pid}-{name}` under the system temp folder, removed if it was
 /// left by an earlier run and not created (a test that checks the path is created
@@ -48,6 +49,25 @@ pub fn hs256_token(secret: &str, claims: &Value) -> String {
         &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
     )
     .expect("encode token")
+}
+
+/// An RS256 JWT of `claims` signed with the PEM private key `private_pem`, as the
+/// gateways' `rs256` auth expects.
+pub fn rs256_token(private_pem: &str, claims: &Value) -> String {
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256),
+        claims,
+        &jsonwebtoken::EncodingKey::from_rsa_pem(private_pem.as_bytes()).expect("private key"),
+    )
+    .expect("encode token")
+}
+
+/// An acknowledgement with both an id and a reply, for [`Event::ack`].
+pub fn ack(id: u64, reply: Value) -> AckInfo {
+    AckInfo {
+        id: Some(id),
+        reply: Some(reply),
+    }
 }
 
 /// An [`EventRecord`] under construction: [`sockscope_bus::record`]'s record (source
@@ -93,18 +113,28 @@ impl Event {
         self
     }
 
-    pub fn tenant(mut self, tenant: &str) -> Self {
-        self.0.tenant = Some(tenant.to_owned());
+    /// A tenant, or none (`Option<&str>` is taken too).
+    pub fn tenant<'a>(mut self, tenant: impl Into<Option<&'a str>>) -> Self {
+        self.0.tenant = tenant.into().map(str::to_owned);
         self
     }
 
-    pub fn user(mut self, user: &str) -> Self {
-        self.0.user = Some(user.to_owned());
+    /// A user, or none (`Option<&str>` is taken too).
+    pub fn user<'a>(mut self, user: impl Into<Option<&'a str>>) -> Self {
+        self.0.user = user.into().map(str::to_owned);
         self
     }
 
-    pub fn socket(mut self, socket_id: &str) -> Self {
-        self.0.socket_id = Some(socket_id.to_owned());
+    /// A socket id, or none (`Option<&str>` is taken too).
+    pub fn socket<'a>(mut self, socket_id: impl Into<Option<&'a str>>) -> Self {
+        self.0.socket_id = socket_id.into().map(str::to_owned);
+        self
+    }
+
+    /// An acknowledgement, or none (`Option<AckInfo>` is taken too; [`ack`] makes
+    /// the common one).
+    pub fn ack(mut self, ack: impl Into<Option<AckInfo>>) -> Self {
+        self.0.ack = ack.into();
         self
     }
 
@@ -151,6 +181,29 @@ mod tests {
         assert_eq!(r.tenant.as_deref(), Some("acme"));
         assert_eq!(r.args, serde_json::json!([1]));
         assert!(r.user.is_none() && r.ack.is_none());
+    }
+
+    #[test]
+    fn optional_fields_take_a_value_or_none() {
+        let r = Event::new("e", serde_json::json!([]))
+            .socket("s1")
+            .user(Some("ann"))
+            .tenant(None)
+            .ack(ack(3, serde_json::json!({"ok": true})))
+            .build();
+        assert_eq!(r.socket_id.as_deref(), Some("s1"));
+        assert_eq!(r.user.as_deref(), Some("ann"));
+        assert!(r.tenant.is_none());
+        let a = r.ack.expect("ack");
+        assert_eq!(
+            (a.id, a.reply),
+            (Some(3), Some(serde_json::json!({"ok": true})))
+        );
+        let r = Event::new("e", serde_json::json!([]))
+            .ack(ack(1, serde_json::json!(1)))
+            .ack(None)
+            .build();
+        assert!(r.ack.is_none());
     }
 
     #[test]

@@ -189,7 +189,7 @@ impl SessionAudit {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sockscope_bus as bus;
+    use sockscope_test_support::Event;
 
     fn keys() -> Vec<String> {
         vec!["tenantId".to_owned()]
@@ -203,11 +203,12 @@ mod tests {
         rooms: &[&str],
         args: Value,
     ) -> EventRecord {
-        let mut r = bus::record("gateway", dir, "/", event, args);
-        r.socket_id = socket.map(str::to_owned);
-        r.tenant = tenant.map(str::to_owned);
-        r.rooms = rooms.iter().map(|s| (*s).to_owned()).collect();
-        r
+        Event::new(event, args)
+            .direction(dir)
+            .socket(socket)
+            .tenant(tenant)
+            .rooms(rooms.iter().copied())
+            .build()
     }
 
     fn session(plant: bool) -> TenantReport {

@@ -208,8 +208,7 @@ mod tests {
         let o = TlsOptions::default();
         assert!(o.is_default());
         assert!(o.ws_connector().unwrap().is_none());
-        let dir = std::env::temp_dir().join(format!("sockscope-tls-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = sockscope_test_support::temp_dir("tls", "junk");
         let junk = dir.join("junk.pem");
         std::fs::write(&junk, "hello\n").unwrap();
         let e = TlsOptions {

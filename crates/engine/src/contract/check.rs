@@ -268,23 +268,19 @@ mod tests {
     use super::*;
     use crate::contract::Inference;
     use serde_json::json;
-    use sockscope_protocol::AckInfo;
+    use sockscope_test_support::{ack, Event};
 
-    fn rec(seq: u64, dir: Direction, event: &str, args: Value) -> EventRecord {
-        EventRecord {
-            seq,
-            ts: 0,
-            source: "gateway".into(),
-            direction: dir,
-            namespace: "/dashboard".into(),
-            event: event.into(),
-            args,
-            ack: None,
-            socket_id: None,
-            rooms: vec!["acme:e1".into()],
-            tenant: Some("acme".into()),
-            user: None,
-        }
+    fn event(seq: u64, dir: Direction, event: &str, args: Value) -> Event {
+        Event::new(event, args)
+            .seq(seq)
+            .direction(dir)
+            .namespace("/dashboard")
+            .rooms(["acme:e1"])
+            .tenant("acme")
+    }
+
+    fn rec(seq: u64, dir: Direction, name: &str, args: Value) -> EventRecord {
+        event(seq, dir, name, args).build()
     }
 
     fn contract() -> (Value, Contract) {
@@ -298,11 +294,9 @@ mod tests {
                 json!([{"userId": "u1", "value": i, "at": "2024-01-02T03:04:05Z"}]),
             ));
         }
-        let mut sub = rec(9, Direction::C2s, "subscribe", json!([{"entityId": "e1"}]));
-        sub.ack = Some(AckInfo {
-            id: Some(1),
-            reply: Some(json!([{"ok": true}])),
-        });
+        let sub = event(9, Direction::C2s, "subscribe", json!([{"entityId": "e1"}]))
+            .ack(ack(1, json!([{"ok": true}])))
+            .build();
         inf.add(&sub);
         let doc = inf.document();
         let c = Contract::from_document(&doc).expect("compiles");
@@ -379,11 +373,9 @@ mod tests {
         let backwards = rec(24, Direction::C2s, "metric:update", json!([{}]));
         assert_eq!(c.check(&backwards)[0].kind, "unexpected_direction");
 
-        let mut bad_ack = rec(25, Direction::C2s, "subscribe", json!([{"entityId": "e2"}]));
-        bad_ack.ack = Some(AckInfo {
-            id: Some(2),
-            reply: Some(json!([{"ok": "yes"}])),
-        });
+        let bad_ack = event(25, Direction::C2s, "subscribe", json!([{"entityId": "e2"}]))
+            .ack(ack(2, json!([{"ok": "yes"}])))
+            .build();
         let v = c.check(&bad_ack);
         assert_eq!(
             (v[0].kind.as_str(), v[0].pointer.as_str()),

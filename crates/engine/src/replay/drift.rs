@@ -182,22 +182,13 @@ mod tests {
     use super::*;
     use serde_json::json;
     use sockscope_protocol::AckInfo;
+    use sockscope_test_support::{ack, Event};
 
     fn rec(direction: Direction, event: &str) -> EventRecord {
-        EventRecord {
-            seq: 0,
-            ts: 0,
-            source: "connection:1".into(),
-            direction,
-            namespace: "/".into(),
-            event: event.into(),
-            args: json!([]),
-            ack: None,
-            socket_id: None,
-            rooms: vec![],
-            tenant: None,
-            user: None,
-        }
+        Event::new(event, json!([]))
+            .source("connection:1")
+            .direction(direction)
+            .build()
     }
 
     fn s2c(names: &[&str]) -> Vec<EventRecord> {
@@ -355,15 +346,9 @@ mod tests {
     #[test]
     fn original_acks_unwrap_our_clients_format_and_keep_plain_replies() {
         let mut r = rec(Direction::C2s, "echo");
-        r.ack = Some(AckInfo {
-            id: Some(1),
-            reply: Some(json!({"reply": {"ok": 1}, "latency_ms": 12.5})),
-        });
+        r.ack = Some(ack(1, json!({"reply": {"ok": 1}, "latency_ms": 12.5})));
         assert_eq!(original_ack(&r), Some((json!({"ok": 1}), Some(12.5))));
-        r.ack = Some(AckInfo {
-            id: Some(1),
-            reply: Some(json!({"ok": 1})),
-        });
+        r.ack = Some(ack(1, json!({"ok": 1})));
         assert_eq!(original_ack(&r), Some((json!({"ok": 1}), None)));
         r.ack = Some(AckInfo {
             id: Some(1),

@@ -504,36 +504,32 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sockscope_protocol::AckInfo;
+    use sockscope_test_support::{ack, Event};
 
-    fn rec(ts_ms: i64, direction: Direction, event: &str, args: Value) -> EventRecord {
-        EventRecord {
-            seq: 0,
-            ts: ts_ms * 1000,
-            source: "connection:1".into(),
-            direction,
-            namespace: "/dashboard".into(),
-            event: event.into(),
-            args,
-            ack: None,
-            socket_id: None,
-            rooms: vec![],
-            tenant: None,
-            user: None,
-        }
+    fn event(ts_ms: i64, direction: Direction, event: &str, args: Value) -> Event {
+        Event::new(event, args)
+            .ts(ts_ms * 1000)
+            .source("connection:1")
+            .direction(direction)
+            .namespace("/dashboard")
+    }
+
+    fn rec(ts_ms: i64, direction: Direction, name: &str, args: Value) -> EventRecord {
+        event(ts_ms, direction, name, args).build()
     }
 
     fn session() -> Vec<EventRecord> {
-        let mut echo = rec(
+        let echo = event(
             1300,
             Direction::C2s,
             "echo",
             json!([{"tenant": "tenant-a"}]),
-        );
-        echo.ack = Some(AckInfo {
-            id: Some(1),
-            reply: Some(json!({"reply": {"tenant": "tenant-a"}, "latency_ms": 4.0})),
-        });
+        )
+        .ack(ack(
+            1,
+            json!({"reply": {"tenant": "tenant-a"}, "latency_ms": 4.0}),
+        ))
+        .build();
         vec![
             rec(1000, Direction::S2c, "connect", json!([])),
             rec(
@@ -635,7 +631,7 @@ mod tests {
 
     #[tokio::test]
     async fn unknown_session_and_bad_timing_fail_before_connecting() {
-        let dir = std::env::temp_dir().join(format!("sockscope-replay-{}", std::process::id()));
+        let dir = sockscope_test_support::scratch("replay", "unknown");
         let store = Store::open(dir.join("r.db")).unwrap();
         let mut o = opts();
         o.source = 999;

@@ -596,51 +596,50 @@ mod tests {
     use super::*;
     use serde_json::json;
     use sockscope_protocol::ReplayPlan;
+    use sockscope_test_support::Event;
     use tokio::time::Instant;
+
+    fn event(ts_ms: i64, event: &str, args: Value, rooms: &[&str], tenant: Option<&str>) -> Event {
+        Event::new(event, args)
+            .ts(ts_ms * 1000)
+            .direction(Direction::S2c)
+            .rooms(rooms.iter().copied())
+            .tenant(tenant)
+    }
 
     fn rec(
         ts_ms: i64,
-        event: &str,
+        name: &str,
         args: Value,
         rooms: &[&str],
         tenant: Option<&str>,
     ) -> EventRecord {
-        EventRecord {
-            seq: 0,
-            ts: ts_ms * 1000,
-            source: "gateway".into(),
-            direction: Direction::S2c,
-            namespace: "/".into(),
-            event: event.into(),
-            args,
-            ack: None,
-            socket_id: None,
-            rooms: rooms.iter().map(|r| (*r).to_owned()).collect(),
-            tenant: tenant.map(str::to_owned),
-            user: None,
-        }
+        event(ts_ms, name, args, rooms, tenant).build()
     }
 
     fn session() -> Vec<EventRecord> {
-        let mut c2s = rec(
+        let c2s = event(
             50,
             "subscribe",
             json!([{"room": "orders"}]),
             &[],
             Some("acme"),
-        );
-        c2s.direction = Direction::C2s;
-        let mut direct = rec(
+        )
+        .direction(Direction::C2s)
+        .build();
+        let direct = event(
             700,
             "welcome",
             json!([{"to": "ann@acme"}]),
             &["tenant:acme:orders"],
             Some("acme"),
-        );
-        direct.socket_id = Some("s1".into());
-        direct.user = Some("ann".into());
-        let mut anonymous = rec(750, "hello", json!([]), &[], None);
-        anonymous.socket_id = Some("s2".into());
+        )
+        .socket("s1")
+        .user("ann")
+        .build();
+        let anonymous = event(750, "hello", json!([]), &[], None)
+            .socket("s2")
+            .build();
         vec![
             rec(0, "connect", json!([]), &[], Some("acme")),
             c2s,

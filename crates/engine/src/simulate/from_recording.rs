@@ -316,26 +316,22 @@ fn timeout(gap: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sockscope_protocol::AckInfo;
+    use sockscope_test_support::Event;
 
-    fn rec(seq: u64, ms: i64, dir: Direction, event: &str, args: Value, ack: bool) -> EventRecord {
-        EventRecord {
-            seq,
-            ts: 1_000_000_000 + ms * 1000,
-            source: "gateway".into(),
-            direction: dir,
-            namespace: "/dashboard".into(),
-            event: event.into(),
-            args,
-            ack: ack.then(|| AckInfo {
-                id: Some(seq),
-                reply: Some(json!({"ok": true})),
-            }),
-            socket_id: Some("s1".into()),
-            rooms: vec![],
-            tenant: Some("acme".into()),
-            user: Some("ann".into()),
-        }
+    fn rec(seq: u64, ms: i64, dir: Direction, name: &str, args: Value, ack: bool) -> EventRecord {
+        event(seq, ms, dir, name, args, ack).build()
+    }
+
+    fn event(seq: u64, ms: i64, dir: Direction, event: &str, args: Value, ack: bool) -> Event {
+        Event::new(event, args)
+            .seq(seq)
+            .ts(1_000_000_000 + ms * 1000)
+            .direction(dir)
+            .namespace("/dashboard")
+            .ack(ack.then(|| sockscope_test_support::ack(seq, json!({"ok": true}))))
+            .socket("s1")
+            .tenant("acme")
+            .user("ann")
     }
 
     fn recording() -> Vec<EventRecord> {
@@ -457,11 +453,12 @@ mod tests {
     #[test]
     fn several_sockets_become_a_sockets_list_the_simulator_cycles() {
         let mut records = recording();
-        let mut other = rec(9, 50, Direction::C2s, "ping", json!([{"n": 1}]), false);
-        other.socket_id = Some("s2".into());
-        other.namespace = "/".into();
-        other.tenant = None;
-        other.user = None;
+        let other = event(9, 50, Direction::C2s, "ping", json!([{"n": 1}]), false)
+            .socket("s2")
+            .namespace("/")
+            .tenant(None)
+            .user(None)
+            .build();
         records.push(other);
         let opts = FromOptions {
             name: "two".into(),
