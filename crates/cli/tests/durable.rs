@@ -12,6 +12,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use sockscope_protocol::Direction;
+use sockscope_test_support::Event;
 
 const WAIT: Duration = Duration::from_secs(15);
 
@@ -536,9 +538,13 @@ fn sessions_import_into_the_same_database_while_recording_at_10k_per_second_lose
     let file = db.with_file_name("big.jsonl");
     let lines: Vec<String> = (0..100_000)
         .map(|i| {
-            json!({ "seq": i + 1, "ts": 1_700_000_000_000_000_i64 + i, "source": "connection:9",
-                    "direction": "s2c", "namespace": "/", "event": "imported", "args": [{ "i": i }] })
-            .to_string()
+            let r = Event::new("imported", json!([{ "i": i }]))
+                .seq(i as u64 + 1)
+                .ts(1_700_000_000_000_000_i64 + i)
+                .source("connection:9")
+                .direction(Direction::S2c)
+                .build();
+            serde_json::to_string(&r).expect("json")
         })
         .collect();
     std::fs::write(&file, lines.join("\n")).expect("jsonl");
