@@ -129,6 +129,7 @@ pub fn record(
         rooms: Vec::new(),
         tenant: None,
         user: None,
+        fault: None,
     }
 }
 
@@ -161,6 +162,7 @@ mod tests {
         r.ack = Some(sockscope_protocol::AckInfo {
             id: Some(1),
             reply: Some(serde_json::json!({"accessToken": "a-1", "ok": true})),
+            latency_us: None,
         });
         bus.publish(r);
         let got = rx.recv().await.unwrap();

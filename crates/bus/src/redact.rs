@@ -974,11 +974,13 @@ mod tests {
             ack: Some(AckInfo {
                 id: Some(1),
                 reply: Some(json!({"reply": {"refresh_token": "rt"}, "latency_ms": 1.0})),
+                latency_us: None,
             }),
             socket_id: None,
             rooms: vec![format!("user:{JWT_SAMPLE}"), "session:abc".into()],
             tenant: Some("acme".into()),
             user: Some(format!("Bearer {JWT_SAMPLE}")),
+            fault: None,
         };
         p.record(&mut r);
         let s = serde_json::to_string(&r).unwrap_or_default();

@@ -14,6 +14,7 @@ mod inspect;
 mod junit;
 mod numbers;
 mod output;
+mod proxy;
 mod redaction;
 mod replay;
 mod replay_server;
@@ -54,6 +55,9 @@ enum Command {
     Templates(templates::TemplatesCommand),
     /// Show a running gateway's namespaces, tenants, rooms and sockets.
     Inspect(inspect::InspectArgs),
+    /// Stand between a real app and its real gateway: forward everything, print and
+    /// record every event of every client, inject faults on request.
+    Proxy(proxy::ProxyArgs),
     /// Connect to a gateway as a client and print every event both ways.
     Connect(connect::ConnectArgs),
     /// Connect and record every event to SQLite.
@@ -99,6 +103,7 @@ fn main() -> ExitCode {
             Command::Serve(args) => serve::run(args).await,
             Command::Templates(cmd) => templates::run(cmd).await,
             Command::Inspect(args) => inspect::run(args).await,
+            Command::Proxy(args) => proxy::run(args).await,
             Command::Connect(args) => connect::connect(args).await,
             Command::Record(args) => connect::record(args).await,
             Command::Replay(args) => replay::run(*args).await,

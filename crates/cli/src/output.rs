@@ -34,14 +34,25 @@ pub fn event_line(out: &mut impl Write, rec: &EventRecord, json: bool) -> std::i
     }
     match &rec.ack {
         Some(AckInfo {
-            reply: Some(reply), ..
-        }) => write!(out, " ack={reply}")?,
+            reply: Some(reply),
+            latency_us,
+            ..
+        }) => {
+            write!(out, " ack={reply}")?;
+            if let Some(us) = latency_us {
+                write!(out, " ack_ms={:.1}", *us as f64 / 1000.0)?;
+            }
+        }
         // The server asked for an ack and no --ack-reply rule answered it.
         Some(AckInfo {
             id: Some(id),
             reply: None,
+            ..
         }) => write!(out, " ack=unanswered(id {id})")?,
         _ => {}
+    }
+    if let Some(f) = &rec.fault {
+        write!(out, " fault={f:?}")?;
     }
     writeln!(out)
 }

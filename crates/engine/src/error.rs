@@ -71,6 +71,13 @@ pub enum Error {
     /// Client connections' errors ([`sockscope_client::Error`]), shown as they are.
     #[error(transparent)]
     Client(#[from] sockscope_client::Error),
+    /// The capture proxy's errors ([`sockscope_proxy::Error`]), shown as they are.
+    #[error(transparent)]
+    Proxy(#[from] sockscope_proxy::Error),
+    #[error("the capture proxy is already running on {0}")]
+    ProxyRunning(String),
+    #[error("the capture proxy is not running")]
+    ProxyNotRunning,
 }
 
 impl Error {
@@ -102,6 +109,9 @@ impl Error {
             Error::Store(e) => e.code(),
             Error::Gateway(e) => e.code(),
             Error::Client(e) => e.code(),
+            Error::Proxy(_) => "proxy",
+            Error::ProxyRunning(_) => "proxy_running",
+            Error::ProxyNotRunning => "proxy_not_running",
         }
     }
 }

@@ -25,6 +25,7 @@ pub use sockscope_client::{admin_client, connection, keychain};
 pub use sockscope_codec as codec;
 pub use sockscope_gateway as gateway;
 pub use sockscope_gateway::{inspect, templates};
+pub use sockscope_proxy as proxy;
 
 pub mod contract;
 pub mod error;
@@ -62,6 +63,7 @@ pub struct Engine {
     server_replay: Mutex<Option<replay::server::ServerReplayHandle>>,
     replay: std::sync::Arc<std::sync::Mutex<sockscope_protocol::ReplayState>>,
     simulation: Mutex<Option<simulate::job::SimJob>>,
+    proxy: Mutex<Option<proxy::Proxy>>,
 }
 
 struct RunningGateway {
@@ -130,6 +132,39 @@ impl Engine {
             running.gateway.stop().await;
         }
         GatewayStatus::default()
+    }
+
+    /// Starts the capture proxy (`sockscope proxy`, the Proxy panel); its clients'
+    /// records go on this engine's bus.
+    pub async fn proxy_start(
+        &self,
+        req: &sockscope_protocol::ProxyRequest,
+    ) -> Result<sockscope_protocol::ProxyStatus> {
+        let mut slot = self.proxy.lock().await;
+        if let Some(p) = slot.as_ref() {
+            return Err(Error::ProxyRunning(p.url().to_owned()));
+        }
+        let config = usecase::proxy::config(req)?;
+        let p = proxy::Proxy::start(config, self.bus.clone()).await?;
+        let status = p.status();
+        *slot = Some(p);
+        Ok(status)
+    }
+
+    /// Stops the capture proxy; its open clients are ended (and recorded as such).
+    pub async fn proxy_stop(&self) -> sockscope_protocol::ProxyStatus {
+        if let Some(p) = self.proxy.lock().await.take() {
+            p.stop().await;
+        }
+        sockscope_protocol::ProxyStatus::default()
+    }
+
+    /// The running proxy and its clients (`running: false` when stopped).
+    pub async fn proxy_status(&self) -> sockscope_protocol::ProxyStatus {
+        match self.proxy.lock().await.as_ref() {
+            Some(p) => p.status(),
+            None => sockscope_protocol::ProxyStatus::default(),
+        }
     }
 
     pub async fn gateway_status(&self) -> GatewayStatus {

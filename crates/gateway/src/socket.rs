@@ -85,6 +85,7 @@ pub fn answer(
         rec.ack = Some(AckInfo {
             id: u64::try_from(id).ok(),
             reply: Some(reply),
+            latency_us: None,
         });
     }
     match slot {

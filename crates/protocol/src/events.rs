@@ -34,6 +34,10 @@ pub struct AckInfo {
     pub id: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply: Option<Value>,
+    /// Microseconds from the event to its ack, where the recorder saw both (the
+    /// capture proxy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_us: Option<u64>,
 }
 
 /// One event seen anywhere: the embedded gateway (in or out), a client connection,
@@ -63,6 +67,10 @@ pub struct EventRecord {
     pub tenant: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
+    /// A fault the capture proxy injected into this event (`dropped by rule 2
+    /// (drop event=tick)`...); `None` for an event that crossed untouched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault: Option<String>,
 }
 
 /// What the desktop shell pushes to the UI once per batching window.
@@ -96,6 +104,7 @@ mod tests {
             rooms: vec![],
             tenant: Some("t".into()),
             user: None,
+            fault: None,
         };
         let s = serde_json::to_string(&r).unwrap();
         assert!(s.contains("\"direction\":\"c2s\""), "{s}");

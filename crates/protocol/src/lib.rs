@@ -17,6 +17,7 @@ pub mod error;
 pub mod events;
 pub mod gateway;
 pub mod inspect;
+pub mod proxy;
 pub mod replay;
 pub mod sessions;
 pub mod simulate;
@@ -41,6 +42,7 @@ pub use gateway::{
     AuthMode, EmitRequest, GatewaySettings, GatewayStatus, Parser, Profile, TlsFiles, DEFAULT_PORT,
 };
 pub use inspect::{InspectSnapshot, NamespaceInfo, RoomInfo, SocketInfo};
+pub use proxy::{ProxyClient, ProxyNamespace, ProxyRequest, ProxyStatus};
 pub use replay::{
     AckDrift, DriftReport, EventCountDrift, LatencyDrift, ReplayPlan, ReplayRequest, ReplayState,
     ScheduleSummary, ServerReplayPhase, ServerReplayRequest, ServerReplayStatus,

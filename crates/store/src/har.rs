@@ -368,6 +368,7 @@ impl EntryDecoder {
                 let ack = id.map(|id| AckInfo {
                     id: Some(id),
                     reply: None,
+                    latency_us: None,
                 });
                 (name, Value::Array(items), ack)
             }
@@ -384,6 +385,7 @@ impl EntryDecoder {
                 let ack = Some(AckInfo {
                     id: Some(id),
                     reply: None,
+                    latency_us: None,
                 });
                 ("ack".to_owned(), Value::Array(args), ack)
             }
@@ -909,6 +911,7 @@ mod tests {
             Some(AckInfo {
                 id: Some(7),
                 reply: Some(json!({ "ok": true }))
+                latency_us: None,
             })
         );
         assert_eq!(d.records[3].args, json!([{ BINARY_MARKER: "AAEC" }]));
@@ -995,6 +998,7 @@ mod tests {
         let ask = AckInfo {
             id: Some(1),
             reply: None,
+            latency_us: None,
         };
         let events = vec![
             rec(

@@ -57,6 +57,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "004_admin_targets",
         include_str!("migrations/004_admin_targets.sql"),
     ),
+    ("005_event_fault", include_str!("migrations/005_event_fault.sql")),
 ];
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -523,7 +524,7 @@ fn json_col(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Option<Value>> 
 
 /// The columns [`event_row`] reads, in its order.
 const EVENT_COLUMNS: &str =
-    "seq, ts, source, direction, namespace, event, args, ack, socket_id, rooms, tenant, user";
+    "seq, ts, source, direction, namespace, event, args, ack, socket_id, rooms, tenant, user, fault";
 
 fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EventRecord> {
     let direction: String = r.get(3)?;
@@ -546,6 +547,7 @@ fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EventRecord> {
             .unwrap_or_default(),
         tenant: r.get(10)?,
         user: r.get(11)?,
+        fault: r.get(12)?,
     })
 }
 

@@ -89,10 +89,10 @@ const ROW_OVERHEAD: usize = 48;
 /// The writer's `INSERT`. `OR ROLLBACK`: a constraint failure ends the transaction,
 /// which is what an error does to a batch anyway, and it spares SQLite the statement
 /// journal a multi-row `INSERT` would otherwise keep.
-const INSERT: &str = "INSERT OR ROLLBACK INTO events (session_id, seq, ts, source, direction, namespace, event, args, ack, socket_id, rooms, tenant, user, size) VALUES ";
+const INSERT: &str = "INSERT OR ROLLBACK INTO events (session_id, seq, ts, source, direction, namespace, event, args, ack, socket_id, rooms, tenant, user, fault, size) VALUES ";
 /// Parameters bound per row: every column but `session_id` (`?1`, once per
 /// statement) and `seq` (`?2` plus the row's index in the statement).
-const ROW_PARAMS: usize = 12;
+const ROW_PARAMS: usize = 13;
 
 /// The text columns of a row as they sit in an [`Encoded`] buffer.
 const SOURCE: usize = 0;
@@ -104,7 +104,8 @@ const SOCKET_ID: usize = 5;
 const ROOMS: usize = 6;
 const TENANT: usize = 7;
 const USER: usize = 8;
-const TEXT_COLUMNS: usize = 9;
+const FAULT: usize = 9;
+const TEXT_COLUMNS: usize = 10;
 
 /// What a finished recording wrote and dropped. `dropped` is the total of the
 /// causes after it.
@@ -455,6 +456,7 @@ impl Builder {
         row.json(ROOMS, buf, Some(&r.rooms).filter(|rooms| !rooms.is_empty()));
         row.text(TENANT, buf, r.tenant.as_deref());
         row.text(USER, buf, r.user.as_deref());
+        row.text(FAULT, buf, r.fault.as_deref());
         self.rows.push(row);
     }
 
@@ -551,7 +553,7 @@ impl Encoded {
             }
         }
         let size = row.ends[ARGS] - row.ends[ARGS - 1];
-        st.raw_bind_parameter(first + 11, size as i64)
+        st.raw_bind_parameter(first + 12, size as i64)
     }
 }
 

@@ -81,11 +81,13 @@ fn record() -> impl Strategy<Value = EventRecord> {
                     ack: ack.map(|(id, reply)| AckInfo {
                         id,
                         reply: reply.filter(|r| !r.is_null()),
+                        latency_us: None,
                     }),
                     socket_id,
                     rooms,
                     tenant,
                     user,
+                    fault: None,
                 }
             },
         )
@@ -119,6 +121,7 @@ fn har_record() -> impl Strategy<Value = EventRecord> {
             r.ack = Some(AckInfo {
                 id: Some(r.ack.as_ref().and_then(|a| a.id).unwrap_or(1)),
                 reply: None,
+                latency_us: None,
             });
         }
         r.socket_id = None;

@@ -146,6 +146,7 @@ fn varied(i: u64) -> EventRecord {
     .ack(i.is_multiple_of(5).then(|| AckInfo {
         id: Some(i),
         reply: i.is_multiple_of(10).then(|| json!(["ok", i])),
+        latency_us: None,
     }))
     .socket(socket.as_deref())
     .rooms((0..i % 4).map(|k| format!("room-{k}")))

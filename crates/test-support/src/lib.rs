@@ -67,6 +67,7 @@ pub fn ack(id: u64, reply: Value) -> AckInfo {
     AckInfo {
         id: Some(id),
         reply: Some(reply),
+        latency_us: None,
     }
 }
 

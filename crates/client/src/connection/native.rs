@@ -463,11 +463,13 @@ async fn on_packet(
                         Some(AckInfo {
                             id: Some(id),
                             reply: sent.is_ok().then(|| json!({ "reply": reply })),
+                            latency_us: None,
                         })
                     }
                     None => Some(AckInfo {
                         id: Some(id),
                         reply: None,
+                        latency_us: None,
                     }),
                 },
             };

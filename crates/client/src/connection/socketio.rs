@@ -656,6 +656,7 @@ impl Connection {
                 reply: Some(
                     json!({ "reply": reply, "latency_ms": latency.as_secs_f64() * 1000.0 }),
                 ),
+                latency_us: None,
             }),
         );
     }

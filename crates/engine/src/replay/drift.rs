@@ -353,6 +353,7 @@ mod tests {
         r.ack = Some(AckInfo {
             id: Some(1),
             reply: None,
+            latency_us: None,
         });
         assert_eq!(original_ack(&r), None);
         r.ack = None;

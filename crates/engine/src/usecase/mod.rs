@@ -9,6 +9,7 @@
 pub use sockscope_client::admin_client::leaks as admin_leaks;
 pub mod capture;
 pub mod contract;
+pub mod proxy;
 pub mod scenario;
 
 pub use admin_leaks::{audit_admin, socket_tenant, watch_payload_leaks, LeakNote};
