@@ -118,6 +118,9 @@ fn main() {
             CmdSimulateStart => simulate::cmd_simulate_start,
             CmdSimulateStop => simulate::cmd_simulate_stop,
             CmdSimulateState => simulate::cmd_simulate_state,
+            CmdProxyStart => proxy::cmd_proxy_start,
+            CmdProxyStop => proxy::cmd_proxy_stop,
+            CmdProxyStatus => proxy::cmd_proxy_status,
             CmdAbout => about::cmd_about,
         ])
         .run(tauri::generate_context!("../tauri.conf.json"));

@@ -9,10 +9,10 @@ use sockscope_protocol::{
     AboutInfo, AdminActionReply, AdminActionRequest, AdminTarget, AdminTargetSave, ApiError,
     CheckOutcome, ConnectRequest, ConnectionEmit, ConnectionInfo, DriftReport, EmitReply,
     EnsureOutcome, EventBatch, EventRecord, ExportRequest, GatewaySettings, GatewayStatus,
-    ImportRequest, InferOutcome, InspectSnapshot, InspectorView, RecordRequest, RecordingStatus,
-    ReplayRequest, ReplayState, ServerReplayRequest, ServerReplayStatus, SessionInfo,
-    SessionOutcome, SimulateRequest, SimulateState, SimulationReport, TargetProfile, TemplateSend,
-    TemplateSent, TemplateSet,
+    ImportRequest, InferOutcome, InspectSnapshot, InspectorView, ProxyRequest, ProxyStatus,
+    RecordRequest, RecordingStatus, ReplayRequest, ReplayState, ServerReplayRequest,
+    ServerReplayStatus, SessionInfo, SessionOutcome, SimulateRequest, SimulateState,
+    SimulationReport, TargetProfile, TemplateSend, TemplateSent, TemplateSet,
 };
 use wasm_bindgen::prelude::*;
 
@@ -72,6 +72,21 @@ pub async fn gateway_start(settings: &GatewaySettings) -> Result<GatewayStatus, 
 
 pub async fn gateway_stop() -> Result<GatewayStatus, ApiError> {
     invoke(&CmdGatewayStop {}).await
+}
+
+pub async fn proxy_start(request: &ProxyRequest) -> Result<ProxyStatus, ApiError> {
+    invoke(&CmdProxyStart {
+        request: request.clone(),
+    })
+    .await
+}
+
+pub async fn proxy_stop() -> Result<ProxyStatus, ApiError> {
+    invoke(&CmdProxyStop {}).await
+}
+
+pub async fn proxy_status() -> Result<ProxyStatus, ApiError> {
+    invoke(&CmdProxyStatus {}).await
 }
 
 pub async fn about() -> Result<AboutInfo, ApiError> {

@@ -10,6 +10,7 @@ use crate::connections_panel::ConnectionsPanel;
 use crate::inspector::Inspector;
 use crate::live_log::LiveLog;
 use crate::log_model::LogModel;
+use crate::proxy_panel::ProxyPanel;
 use crate::recordings_panel::RecordingsPanel;
 use crate::replay_panel::ReplayPanel;
 use crate::server_panel::ServerPanel;
@@ -21,6 +22,7 @@ use crate::templates_panel::TemplatesPanel;
 enum Tab {
     Live,
     Connections,
+    Proxy,
     Inspector,
     Templates,
     Recordings,
@@ -123,6 +125,8 @@ pub fn App() -> impl IntoView {
                         on:click=move |_| tab.set(Tab::Live)>"Live events"</button>
                     <button id="tab-connections" class:active=move || tab.get() == Tab::Connections
                         on:click=move |_| tab.set(Tab::Connections)>"Connections"</button>
+                    <button id="tab-proxy" class:active=move || tab.get() == Tab::Proxy
+                        on:click=move |_| tab.set(Tab::Proxy)>"Proxy"</button>
                     <button id="tab-inspector" class:active=move || tab.get() == Tab::Inspector
                         on:click=move |_| tab.set(Tab::Inspector)>"Inspector"</button>
                     <button id="tab-templates" class:active=move || tab.get() == Tab::Templates
@@ -146,6 +150,10 @@ pub fn App() -> impl IntoView {
                 </div>
                 <div class="tab-body" class:hidden=move || tab.get() != Tab::Connections>
                     <ConnectionsPanel error=error />
+                </div>
+                // Mounted throughout: the proxy keeps running while another tab is open.
+                <div class="tab-body" class:hidden=move || tab.get() != Tab::Proxy>
+                    <ProxyPanel visible=Signal::derive(move || tab.get() == Tab::Proxy) />
                 </div>
                 <div class="tab-body" class:hidden=move || tab.get() != Tab::Replay>
                     <ReplayPanel visible=Signal::derive(move || tab.get() == Tab::Replay) />

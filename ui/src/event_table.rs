@@ -176,6 +176,7 @@ pub fn EventTable(
                             <For each=rows key=|r| r.seq let:rec>
                                 <div data-testid="event-row" data-event=rec.event.clone()
                                     data-seq=rec.seq
+                                    data-fault=rec.fault.clone()
                                     class=format!("vrow dir-{}", rec.direction.as_str())
                                     class:selected={let s = rec.seq; move || selected.get() == Some(s)}
                                     class:violation={let s = rec.seq; move || violation_of(s).is_some()}
@@ -187,7 +188,12 @@ pub fn EventTable(
                                     <span class="c-dir dir">{if rec.direction == Direction::C2s { "↑ c2s" } else { "↓ s2c" }}</span>
                                     <span class="c-src dim">{rec.source.clone()}</span>
                                     <span class="c-ns mono">{rec.namespace.clone()}</span>
-                                    <span class="c-ev event">{rec.event.clone()}{ack_note(&rec)}
+                                    <span class="c-ev event">
+                                        {rec.fault.clone().map(|f| view! {
+                                            <span class="fault-badge" data-testid="fault-badge" title=f.clone()
+                                                aria-label=format!("fault: {f}")>"⚠"</span>
+                                        })}
+                                        {rec.event.clone()}{ack_note(&rec)}
                                         {let s = rec.seq; move || violation_of(s).map(|v| view! { <span class="violation-note" data-testid="violation-note">{format!(" ✗ {v}")}</span> })}
                                     </span>
                                     <span class="c-payload mono payload">{preview(&rec.args)}</span>

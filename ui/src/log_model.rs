@@ -20,7 +20,8 @@ pub struct Filters {
     pub event: String,
     pub tenant: String,
     pub room: String,
-    /// Case-insensitive text anywhere: names, payload, tenant, user, rooms.
+    /// Case-insensitive text anywhere: names, payload, tenant, user, rooms, the
+    /// proxy's fault line.
     pub text: String,
 }
 
@@ -60,6 +61,7 @@ impl Filters {
             rec.source.as_str(),
             rec.tenant.as_deref().unwrap_or_default(),
             rec.user.as_deref().unwrap_or_default(),
+            rec.fault.as_deref().unwrap_or_default(),
         ]
         .iter()
         .any(|h| contains_ci(h, &text))
@@ -263,5 +265,33 @@ mod tests {
         assert_eq!(m.shown_len(), 0);
         m.extend([rec(1_001, "even", Direction::S2c, "t")]);
         assert_eq!(m.newest(0).map(|r| r.seq), Some(1_001));
+    }
+
+    #[test]
+    fn the_text_filter_finds_the_events_a_proxy_rule_touched() {
+        let mut m = LogModel::with_capacity(100);
+        let mut dropped = Event::new("secret", json!([1]))
+            .seq(1)
+            .source("proxy:1")
+            .build();
+        dropped.fault = Some("dropped by rule 1 (drop event=secret)".into());
+        let passed = Event::new("public", json!([2]))
+            .seq(2)
+            .source("proxy:1")
+            .build();
+        m.extend([dropped, passed]);
+        m.set_filters(Filters {
+            text: "DROPPED".into(),
+            ..Filters::default()
+        });
+        assert_eq!(
+            m.window(0, 10).iter().map(|r| r.seq).collect::<Vec<_>>(),
+            vec![1]
+        );
+        m.set_filters(Filters {
+            source: "proxy:".into(),
+            ..Filters::default()
+        });
+        assert_eq!(m.shown_len(), 2);
     }
 }

@@ -11,6 +11,7 @@ mod form;
 mod inspector;
 mod live_log;
 mod log_model;
+mod proxy_panel;
 mod recordings_panel;
 mod replay_panel;
 mod server_panel;

@@ -22,9 +22,10 @@ use crate::{
     AboutInfo, AdminActionReply, AdminActionRequest, AdminTarget, AdminTargetSave, CheckOutcome,
     ConnectRequest, ConnectionEmit, ConnectionInfo, DriftReport, EmitReply, EnsureOutcome,
     EventRecord, ExportRequest, GatewaySettings, GatewayStatus, ImportRequest, InferOutcome,
-    InspectSnapshot, InspectorView, RecordRequest, RecordingStatus, ReplayRequest, ReplayState,
-    ServerReplayRequest, ServerReplayStatus, SessionInfo, SessionOutcome, SimulateRequest,
-    SimulateState, SimulationReport, TargetProfile, TemplateSend, TemplateSent, TemplateSet,
+    InspectSnapshot, InspectorView, ProxyRequest, ProxyStatus, RecordRequest, RecordingStatus,
+    ReplayRequest, ReplayState, ServerReplayRequest, ServerReplayStatus, SessionInfo,
+    SessionOutcome, SimulateRequest, SimulateState, SimulationReport, TargetProfile, TemplateSend,
+    TemplateSent, TemplateSet,
 };
 
 /// One IPC command: the implementing struct is its argument object.
@@ -153,6 +154,13 @@ commands! {
     "cmd_simulate_stop" => CmdSimulateStop {} -> SimulateState;
     /// The simulation's counters, then its report.
     "cmd_simulate_state" => CmdSimulateState {} -> SimulateState;
+    /// Starts the capture proxy (the Proxy panel); refused with the engine's one-line
+    /// error for a bad listen address, upstream URL or rule.
+    "cmd_proxy_start" => CmdProxyStart { request: ProxyRequest } -> ProxyStatus;
+    /// Stops the capture proxy; its open clients end.
+    "cmd_proxy_stop" => CmdProxyStop {} -> ProxyStatus;
+    /// The capture proxy's state and its clients.
+    "cmd_proxy_status" => CmdProxyStatus {} -> ProxyStatus;
     /// The build this window is.
     "cmd_about" => CmdAbout {} -> AboutInfo;
 }

@@ -8,6 +8,7 @@ pub mod connections;
 pub mod contracts;
 pub mod gateway;
 pub mod inspect;
+pub mod proxy;
 pub mod recordings;
 pub mod replay;
 pub mod simulate;
