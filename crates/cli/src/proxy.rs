@@ -45,8 +45,11 @@ pub struct ProxyArgs {
     #[arg(long, value_name = "NAME")]
     record: Option<String>,
     /// Print events as JSON Lines instead of text.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "quiet")]
     json: bool,
+    /// Print no events (the recording, if any, still keeps them all).
+    #[arg(long)]
+    quiet: bool,
     #[command(flatten)]
     db: DbArgs,
     #[command(flatten)]
@@ -124,6 +127,7 @@ pub async fn run(args: ProxyArgs) -> Result<()> {
         tokio::select! {
             _ = &mut shutdown => break,
             next = events.recv() => match next {
+                Ok(_) if args.quiet => {}
                 Ok(rec) => printer.print(&rec)?,
                 Err(RecvError::Lagged(n)) => printer.skip(n),
                 Err(RecvError::Closed) => break,
@@ -134,7 +138,9 @@ pub async fn run(args: ProxyArgs) -> Result<()> {
     engine.proxy_stop().await;
     // The clients' final records (their disconnects) reach the printer too.
     while let Ok(rec) = events.try_recv() {
-        printer.print(&rec)?;
+        if !args.quiet {
+            printer.print(&rec)?;
+        }
     }
     let skipped = printer.finish()?;
     for c in &last.clients {

@@ -255,7 +255,7 @@ impl Client {
     fn record(&self, st: &mut State, direction: Direction, p: Packet, fault: Option<String>) {
         let now = Instant::now();
         let socket_id = st.namespaces.get(&p.nsp).cloned().flatten();
-        let mut rec = |event: &str, args: Value| {
+        let rec = |event: &str, args: Value| {
             let mut r = sockscope_bus::record(&self.source, direction, &p.nsp, event, args);
             r.ts = sockscope_bus::now_micros();
             r.socket_id = socket_id.clone();
