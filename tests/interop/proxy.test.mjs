@@ -14,9 +14,9 @@ import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { createRequire } from "node:module";
 import { createInterface } from "node:readline";
 import { Server } from "socket.io";
@@ -236,7 +236,10 @@ for (const v of VARIANTS) {
       const source = `proxy:${i + 1}`;
       assert.deepEqual(conversation(events, source), EXPECTED_RECORDING, `${t.name}: the recording holds the conversation in order`);
       const mine = events.filter((e) => e.source === source);
-      assert.ok(mine.some((e) => e.event === "connect" && e.direction === "s2c" && e.socket_id), `${t.name}: the connect names the socket`);
+      const connected = mine.find((e) => e.event === "connect" && e.direction === "s2c");
+      // v4 names the socket in its CONNECT reply; a v2 socket id is the Engine.IO
+      // session id, which is never recorded (it would let a reader join the session).
+      assert.equal(Boolean(connected?.socket_id), v.version === 4, `${t.name}: the connect's socket id`);
       assert.equal(mine.at(-1).event, "disconnect", `${t.name}: the client's last record is its disconnect`);
       assert.ok(mine.every((e) => !e.fault), `${t.name}: no fault without a rule`);
       const ackLatency = mine.find((e) => e.event === "ping-me").ack.latency_us;
@@ -246,6 +249,43 @@ for (const v of VARIANTS) {
     });
   });
 }
+
+test("a proxy recording exports, replays against a server, infers and checks a contract and makes a scenario", async () => {
+  // The v4-json test above recorded `proxy-v4-json` (three clients).
+  const list = JSON.parse((await run(["sessions", "list", "--db", db, "--json"])).stdout);
+  const session = list.filter((x) => x.name === "proxy-v4-json").at(-1);
+  assert.ok(session, "the v4 proxy session exists");
+  assert.equal(session.kind, "proxy");
+  const id = String(session.id);
+  const jsonl = join(dir, "proxy.jsonl");
+  const exported = await run(["sessions", "export", id, "-o", jsonl, "--db", db]);
+  assert.equal(exported.code, 0, exported.stderr);
+  const lines = readFileSync(jsonl, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+  assert.ok(lines.some((e) => e.event === "ping-me" && e.ack?.reply?.pong), "the export keeps the paired ack");
+  const contract = join(dir, "proxy-contract.yaml");
+  const inferred = await run(["contract", "infer", id, "-o", contract, "--db", db]);
+  assert.equal(inferred.code, 0, inferred.stderr);
+  const checked = await run(["contract", "check", id, "--against", contract, "--db", db]);
+  assert.equal(checked.code, 0, `the recording satisfies its own contract: ${checked.stdout}${checked.stderr}`);
+  // Control: the same recording with one argument's type changed violates it.
+  const bent = join(dir, "proxy-bent.jsonl");
+  writeFileSync(bent, lines.map((e) => JSON.stringify(e.event === "ping-me" ? { ...e, args: [{ x: "one" }] } : e)).join("\n") + "\n");
+  const imported = await run(["sessions", "import", bent, "--db", db, "--json"]);
+  assert.equal(imported.code, 0, imported.stderr);
+  const bentId = String(JSON.parse(imported.stdout).id);
+  const violated = await run(["contract", "check", bentId, "--against", contract, "--db", db]);
+  assert.equal(violated.code, 1, `control: ${violated.stdout}${violated.stderr}`);
+  assert.match(violated.stdout + violated.stderr, /ping-me/);
+  const scenario = await run(["scenario", "from", id, "--db", db]);
+  assert.equal(scenario.code, 0, scenario.stderr);
+  assert.match(scenario.stdout, /ping-me/);
+  // Replay the recorded clients' events against a fresh server: it gets them all.
+  const server = await upstreamServer(4);
+  const replayed = await run(["replay", id, "--target", server.url, "--transport", "websocket", "--json", "--db", db]);
+  assert.equal(replayed.code, 0, replayed.stderr);
+  await eventually(() => server.log.filter((l) => l.startsWith("hello")).length >= 1, "the replayed hello at the server");
+  assert.ok(server.log.some((l) => l.startsWith("ping-me")), `the server log: ${server.log}`);
+});
 
 /** A v4 server that emits what the test asks for, for the fault rules. */
 async function faultServer() {
@@ -434,7 +474,7 @@ test("a hostile upstream frame closes that connection with a recorded reason; th
 
 test("bad proxy flags are one line and exit 2", async () => {
   for (const [args, says] of [
-    [["--upstream", "ftp://x"]], /use http/],
+    [["--upstream", "ftp://x"], /use http/],
     [["--upstream", "http://127.0.0.1:1", "--rule", "explode"], /unknown action/],
     [["--upstream", "http://127.0.0.1:1", "--listen", "nowhere"], /expected IP:PORT/],
     [["--upstream", "http://127.0.0.1:1", "--rule", "delay by=fast"], /by=fast/],
@@ -457,7 +497,7 @@ test("a browser page loaded through the proxy: its socket.io-client events are r
       </script>`);
     } else if (req.url === "/client.js") {
       res.setHeader("content-type", "application/javascript");
-      res.end(readFileSync(require.resolve("socket.io-client/dist/socket.io.min.js")));
+      res.end(readFileSync(join(dirname(require.resolve("socket.io-client/package.json")), "dist/socket.io.min.js")));
     }
   });
   const io = new Server(http);
