@@ -28,6 +28,7 @@ pub use sockscope_gateway::{inspect, templates};
 
 pub mod contract;
 pub mod error;
+pub mod metrics;
 pub mod recording;
 pub mod replay;
 pub mod simulate;
