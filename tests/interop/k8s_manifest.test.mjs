@@ -111,7 +111,7 @@ test("simulate --k8s-job: the pods' own commands, run here, merge to the whole r
   const scenario = new URL("./fixtures/shard-check.scenario.json", import.meta.url).pathname;
   const r = await run([
     "simulate", "--file", scenario, "--target", srv.url, "--clients", "9", "--ramp", "500ms", "--duration", "3s",
-    "--k8s-job", "--k8s-shards", "3", "--k8s-image", "unused", "--k8s-lead", "2s",
+    "--k8s-job", "--k8s-shards", "3", "--k8s-image", "unused", "--k8s-lead", "2s", "--ensure", "errors(wait_timeout)==9",
   ]);
   assert.equal(r.code, 0, r.stderr);
   const docs = parseAllDocuments(r.stdout).map((d) => d.toJS());
@@ -146,5 +146,7 @@ test("simulate --k8s-job: the pods' own commands, run here, merge to the whole r
   assert.equal(report.clients, 9);
   assert.equal(report.connected, 9, JSON.stringify(report.errors_by_kind));
   assert.equal(report.acks_ok, 36);
+  // The --ensure given to --k8s-job is the merge's, on the whole run.
+  assert.match(merged.stderr, /ensure errors\(wait_timeout\)==9: holds/);
   assert.equal(JSON.parse(readFileSync(join(reportsDir, "merged.json"), "utf8")).shards.length, 3);
 });

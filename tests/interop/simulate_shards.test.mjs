@@ -151,6 +151,11 @@ test("report merge: a shard twice, a missing shard, a foreign or broken file are
   const ok = await run(["report", "merge", "--json", s0, s1]);
   assert.equal(ok.code, 0, ok.stderr);
   assert.equal(JSON.parse(ok.stdout).clients, 4);
+  // --ensure gates the merged run: every client connected, but each timed out once.
+  const gate = await run(["report", "merge", "--ensure", "connected>=99%", "--ensure", "errors==0", s0, s1]);
+  assert.equal(gate.code, 1, gate.stderr);
+  assert.match(gate.stderr, /ensure connected>=99%: holds/);
+  assert.match(gate.stderr, /ensure failed: errors==0 \(was 4\)/);
   const partial = await run(["report", "merge", "--partial", "--json", s1]);
   assert.equal(partial.code, 0, partial.stderr);
   assert.equal(JSON.parse(partial.stdout).clients, 2);

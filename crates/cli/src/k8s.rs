@@ -11,7 +11,8 @@
 //!   `--k8s-lead`, or `--start-at`), so the shards start together however long their
 //!   pods took to be scheduled;
 //! - a second Job that runs `sockscope report merge --wait` on the N report files
-//!   and prints the merged report to its log.
+//!   and prints the merged report to its log; `--ensure` conditions are checked
+//!   there, on the whole run (the Job fails when one does not hold).
 //!
 //! The merge is a second Job rather than a step inside the shard pods so that every
 //! shard pod stays the same (no pod waits for the others or needs API access to
@@ -87,6 +88,8 @@ pub struct Plan {
     pub scenario_text: String,
     /// `simulate` arguments every shard pod shares (no --shard, --report-out).
     pub args: Vec<String>,
+    /// `--ensure` conditions: checked by the merge, on the whole run's report.
+    pub ensure: Vec<String>,
     pub duration: Duration,
     pub start_at: Option<SystemTime>,
 }
@@ -181,6 +184,9 @@ pub fn manifest(k: &K8sArgs, plan: &Plan, now: SystemTime) -> Result<Vec<Value>>
         "--out".to_owned(),
         format!("{REPORTS_DIR}/merged.json"),
     ];
+    for cond in &plan.ensure {
+        merge_args.extend(["--ensure".to_owned(), cond.clone()]);
+    }
     merge_args.extend((0..n).map(|i| format!("{REPORTS_DIR}/shard-{i}.json")));
     let shards_job = json!({
         "apiVersion": "batch/v1",
@@ -278,6 +284,7 @@ mod tests {
         Plan {
             scenario_text: "{\"name\":\"x\"}".into(),
             args: vec!["simulate".into(), "--file".into(), scenario_path()],
+            ensure: vec!["errors==0".into()],
             duration: Duration::from_secs(60),
             start_at: None,
         }
@@ -332,6 +339,12 @@ mod tests {
                 "/reports/shard-2.json"
             ]
         );
+        // The gate is the merge's, on the whole run.
+        assert!(
+            merge.windows(2).any(|w| w == ["--ensure", "errors==0"]),
+            "{merge:?}"
+        );
+        assert!(!a.contains(&"--ensure"), "{a:?}");
         assert_eq!(
             docs[0]["metadata"]["name"],
             "sockscope-sim-1800000120-scenario"

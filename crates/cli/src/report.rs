@@ -35,6 +35,10 @@ pub struct MergeArgs {
     /// Print the merged report as one JSON document.
     #[arg(long)]
     json: bool,
+    /// Fail (exit 1) unless this holds for the merged report, as `simulate --ensure`
+    /// (repeatable): the gate of a sharded run.
+    #[arg(long = "ensure", value_name = "COND", value_parser = crate::ensure::parse)]
+    ensure: Vec<crate::ensure::Ensure>,
 }
 
 pub async fn run(cmd: ReportCommand) -> Result<()> {
@@ -66,6 +70,21 @@ async fn merge_files(args: MergeArgs) -> Result<()> {
         );
     }
     crate::output::report(&merged.report, args.json, crate::simulate::human)?;
+    let mut failed = Vec::new();
+    for e in &args.ensure {
+        let actual = e.describe_actual(&merged.report);
+        if e.holds(&merged.report) {
+            eprintln!("ensure {}: holds (was {actual})", e.text);
+        } else {
+            failed.push(format!("{} (was {actual})", e.text));
+        }
+    }
+    if !failed.is_empty() {
+        return Err(CliError::Gate(format!(
+            "ensure failed: {}",
+            failed.join("; ")
+        )));
+    }
     Ok(())
 }
 

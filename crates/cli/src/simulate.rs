@@ -196,6 +196,7 @@ impl SimulateArgs {
         Ok(crate::k8s::Plan {
             scenario_text,
             args,
+            ensure: self.ensure.iter().map(|e| e.text.clone()).collect(),
             duration: opts.duration,
             start_at: self.start_at,
         })
