@@ -472,6 +472,27 @@ test("a hostile upstream frame closes that connection with a recorded reason; th
   assert.match(stopped.stderr, /client 1: .*ended: proxy closed the connection: the server sent a frame that does not decode/);
 });
 
+test("--metrics on the proxy: events by name, ack latency and rule drops, scraped while it runs", async () => {
+  const server = await upstreamServer(4);
+  const proxy = await startProxy(server.url, ["--metrics", "0", "--rule", "drop event=upload"]);
+  const metricsUrl = await eventually(() => /metrics: (http:\/\/\S+)/.exec(proxy.stderr())?.[1], "the metrics address");
+  const socket = ioV4(proxy.url, { transports: ["websocket"], reconnection: false, forceNew: true });
+  await withTimeout(new Promise((r) => socket.once("welcome", r)), "welcome");
+  await withTimeout(new Promise((r) => socket.emit("ping-me", { x: 1 }, r)), "the ack");
+  socket.emit("upload", Buffer.from([1]));
+  const scrape = () => fetch(metricsUrl).then((r) => r.text());
+  const text = await eventually(async () => {
+    const t = await scrape();
+    return /sockscope_drops_total\{cause="proxy_rule"\} 1/.test(t) && t;
+  }, "the rule's drop in the metrics");
+  assert.match(text, /sockscope_events_total\{[^}]*event="ping-me"[^}]*\} 1/);
+  assert.match(text, /sockscope_ack_latency_seconds_count 1/);
+  // Control: nothing was lost by the metrics' own subscription.
+  assert.match(text, /sockscope_drops_total\{cause="bus_lagged"\} 0/);
+  socket.close();
+  await proxy.stop();
+});
+
 test("bad proxy flags are one line and exit 2", async () => {
   for (const [args, says] of [
     [["--upstream", "ftp://x"], /use http/],

@@ -54,6 +54,8 @@ pub struct ProxyArgs {
     db: DbArgs,
     #[command(flatten)]
     redact: crate::redaction::RedactArgs,
+    #[command(flatten)]
+    metrics: crate::metrics_args::MetricsArgs,
 }
 
 impl ProxyArgs {
@@ -87,8 +89,17 @@ pub async fn run(args: ProxyArgs) -> Result<()> {
     args.redact.apply();
     let req = args.request()?;
     args.tls.announce();
+    let metrics_addr = args.metrics.addr()?;
     let engine = Engine::new();
     let mut events = engine.bus().subscribe();
+    // The metrics endpoint binds before the proxy starts (a taken port fails first)
+    // and counts every record from its own subscription.
+    let exporter = crate::metrics_args::MetricsArgs::start(metrics_addr).await?;
+    if let Some((m, _)) = &exporter {
+        m.declare_drop_cause("proxy_rule");
+        m.declare_drop_cause("bus_lagged");
+        sockscope_engine::metrics::follow(engine.bus().subscribe(), m.clone());
+    }
     let record_rx = args.record.as_ref().map(|_| engine.bus().subscribe());
     let store = args.record.as_ref().map(|_| args.db.open()).transpose()?;
     let status = engine.proxy_start(&req).await?;
@@ -106,13 +117,22 @@ pub async fn run(args: ProxyArgs) -> Result<()> {
                 target: status.upstream.clone(),
                 meta,
             };
-            Some(Capture::into_session(store, &new, rx, CaptureOptions::default())?)
+            Some(Capture::into_session(
+                store,
+                &new,
+                rx,
+                CaptureOptions::default(),
+            )?)
         }
         _ => None,
     };
     {
         let mut out = std::io::stdout().lock();
-        writeln!(out, "proxy listening on {} (upstream {})", status.url, status.upstream)?;
+        writeln!(
+            out,
+            "proxy listening on {} (upstream {})",
+            status.url, status.upstream
+        )?;
         out.flush()?;
     }
     let shutdown = shutdown_signal();
@@ -172,7 +192,11 @@ pub async fn run(args: ProxyArgs) -> Result<()> {
     );
     if let Some(r) = recorder {
         let stats = r.stop().await?;
-        eprintln!("session {}: {}", stats.session_id, capture::summary(&stats, 0, 0));
+        eprintln!(
+            "session {}: {}",
+            stats.session_id,
+            capture::summary(&stats, 0, 0)
+        );
     }
     if skipped > 0 {
         eprintln!("printer skipped {skipped} lines");

@@ -215,6 +215,17 @@ impl Metrics {
             _ => {}
         }
         self.event(&rec.namespace, &rec.event, rec.direction);
+        // The capture proxy pairs acks with their events and times them.
+        if let Some(us) = rec.ack.as_ref().and_then(|a| a.latency_us) {
+            self.ack_latency(Duration::from_micros(us));
+        }
+        if rec
+            .fault
+            .as_deref()
+            .is_some_and(|f| f.contains("dropped by rule"))
+        {
+            self.dropped("proxy_rule", 1);
+        }
         if rec.direction == Direction::C2s {
             let stamped = rec
                 .args

@@ -47,7 +47,8 @@ fn num(v: &serde_json::Value, path: &[&str]) -> Result<f64, String> {
     for k in path {
         cur = cur.get(*k).ok_or_else(|| format!("no {k} in {v}"))?;
     }
-    cur.as_f64().ok_or_else(|| format!("{path:?} is not a number"))
+    cur.as_f64()
+        .ok_or_else(|| format!("{path:?} is not a number"))
 }
 
 pub fn proxy() -> Result<Section, String> {
@@ -58,7 +59,8 @@ pub fn proxy() -> Result<Section, String> {
     let machine = machine();
     let server_port = free_port()?;
     let proxy_port = free_port()?;
-    let out: PathBuf = std::env::temp_dir().join(format!("sockscope-bench-proxy-{}.json", std::process::id()));
+    let out: PathBuf =
+        std::env::temp_dir().join(format!("sockscope-bench-proxy-{}.json", std::process::id()));
     let _ = std::fs::remove_file(&out);
     let upstream = format!("http://127.0.0.1:{server_port}");
     let proxy_url = format!("http://127.0.0.1:{proxy_port}");
@@ -67,7 +69,12 @@ pub fn proxy() -> Result<Section, String> {
         .args(["-c", HARNESS_CORE, "node", "proxy-bench.mjs"])
         .arg(server_port.to_string())
         .arg(&proxy_url)
-        .args([ROUNDS.to_string(), RATE.to_string(), SECS.to_string(), FLOOD.to_string()])
+        .args([
+            ROUNDS.to_string(),
+            RATE.to_string(),
+            SECS.to_string(),
+            FLOOD.to_string(),
+        ])
         .arg(&out)
         .current_dir(&node_dir)
         .stdout(Stdio::piped())
@@ -84,7 +91,14 @@ pub fn proxy() -> Result<Section, String> {
     let proxy = Command::new("taskset")
         .args(["-c", SERVER_CORE])
         .arg(&sockscope)
-        .args(["proxy", "--quiet", "--listen", &format!("127.0.0.1:{proxy_port}"), "--upstream", &upstream])
+        .args([
+            "proxy",
+            "--quiet",
+            "--listen",
+            &format!("127.0.0.1:{proxy_port}"),
+            "--upstream",
+            &upstream,
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -131,7 +145,12 @@ pub fn proxy() -> Result<Section, String> {
         ptp.push(pt);
         let order = r["order"]
             .as_array()
-            .map(|o| o.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join(" then "))
+            .map(|o| {
+                o.iter()
+                    .filter_map(|x| x.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" then ")
+            })
             .unwrap_or_default();
         rows.push_str(&format!(
             "| {} | {order} | {d50:.3} / {d99:.3} | {p50:.3} / {p99:.3} | {:+.3} / {:+.3} | {dt:.0} | {pt:.0} | {:.0}% |\n",
@@ -177,7 +196,9 @@ pub fn proxy() -> Result<Section, String> {
     );
     Ok(Section {
         body,
-        pinning: format!("Node server + receivers on core {HARNESS_CORE}, sockscope proxy on core {SERVER_CORE}"),
+        pinning: format!(
+            "Node server + receivers on core {HARNESS_CORE}, sockscope proxy on core {SERVER_CORE}"
+        ),
         targets,
     })
 }
