@@ -13,7 +13,8 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
-import { spawn } from "node:child_process";
+import { createServer as createHttpsServer } from "node:https";
+import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -71,7 +72,29 @@ async function startProxy(upstream, args = []) {
   closers.push(async () => {
     if (child.exitCode === null) child.kill("SIGKILL");
   });
-  return { url, lines, stop, stderr: () => stderr, events: () => lines.map((l) => JSON.parse(l)) };
+  return { url, lines, stop, pid: child.pid, stderr: () => stderr, events: () => lines.map((l) => JSON.parse(l)) };
+}
+
+/** Resident memory of a process, KiB. */
+function proxyRssKiB(pid) {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return Number(m[1]);
+}
+
+/** A raw Engine.IO v4 websocket whose reading can be paused (TCP backpressure). */
+async function rawEngineIoAt(url) {
+  const { default: WebSocket } = await import("ws");
+  const ws = new WebSocket(`${url.replace(/^http/, "ws")}/socket.io/?EIO=4&transport=websocket`, { maxPayload: 1e8 });
+  const frames = [];
+  ws.on("message", (data) => {
+    const f = data.toString();
+    if (f === "2") ws.send("3");
+    else frames.push(f);
+  });
+  await withTimeout(new Promise((resolve, reject) => ws.once("open", resolve).once("error", reject)), "a raw websocket to open");
+  const frame = (pred, what) => eventually(() => frames.find(pred), what);
+  await frame((f) => f.startsWith("0{"), "the open packet");
+  return { frames, frame, send: (f) => ws.send(f), pause: () => ws.pause(), resume: () => ws.resume(), close: () => ws.close() };
 }
 
 async function sessionEvents(name) {
@@ -490,6 +513,73 @@ test("--metrics on the proxy: events by name, ack latency and rule drops, scrape
   // Control: nothing was lost by the metrics' own subscription.
   assert.match(text, /sockscope_drops_total\{cause="bus_lagged"\} 0/);
   socket.close();
+  await proxy.stop();
+});
+
+function makeCert() {
+  const cert = join(dir, `cert-${Math.random().toString(36).slice(2)}.pem`);
+  const key = cert.replace("cert-", "key-");
+  execFileSync("openssl", [
+    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+    "-keyout", key, "-out", cert, "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+  ], { stdio: "ignore" });
+  return { cert, key };
+}
+
+test("TLS both ways: an HTTPS upstream with --ca-cert, refused without it; wss to the proxy with --listen-tls-*", async () => {
+  const up = makeCert();
+  const https = createHttpsServer({ cert: readFileSync(up.cert), key: readFileSync(up.key) });
+  const io = new Server(https);
+  io.on("connection", (socket) => socket.on("hi", (ack) => ack("over tls")));
+  await withTimeout(new Promise((r) => https.listen(0, "127.0.0.1", r)), "the https server");
+  closers.push(() => new Promise((r) => io.close(() => r())));
+  const upstream = `https://127.0.0.1:${https.address().port}`;
+  const front = makeCert();
+  const proxy = await startProxy(upstream, ["--ca-cert", up.cert, "--listen-tls-cert", front.cert, "--listen-tls-key", front.key]);
+  assert.match(proxy.url, /^https:/);
+  for (const transports of [["websocket"], ["polling", "websocket"]]) {
+    const socket = ioV4(proxy.url, { transports, reconnection: false, forceNew: true, ca: readFileSync(front.cert) });
+    const reply = await withTimeout(new Promise((resolve, reject) => {
+      socket.once("connect", () => socket.emit("hi", resolve));
+      socket.once("connect_error", reject);
+    }), `an ack over TLS (${transports})`);
+    assert.equal(reply, "over tls");
+    socket.close();
+  }
+  await proxy.stop();
+  // Control: the same upstream without --ca-cert is not trusted, and the app hears so.
+  const untrusting = await startProxy(upstream);
+  const r = await fetch(`${untrusting.url}/socket.io/?EIO=4&transport=polling`);
+  assert.equal(r.status, 502);
+  assert.match(await r.text(), /certificate/i);
+  await untrusting.stop();
+});
+
+test("a client that stops reading cannot grow the proxy's memory; it gets every event once it reads again", async () => {
+  const http = createServer();
+  const io = new Server(http, { maxHttpBufferSize: 1e7 });
+  const N = 4000;
+  const chunk = "y".repeat(10_000);
+  io.on("connection", (socket) => socket.on("flood", () => {
+    for (let i = 0; i < N; i++) socket.emit("bulk", i, chunk);
+  }));
+  const url = await listen(http);
+  closers.push(() => new Promise((r) => io.close(() => r())));
+  const proxy = await startProxy(url, ["--quiet"]);
+  const raw = await rawEngineIoAt(proxy.url);
+  const idle = proxyRssKiB(proxy.pid);
+  raw.send("40");
+  await raw.frame((f) => f.startsWith("40{"), "the connect reply");
+  raw.pause();
+  raw.send('42["flood"]');
+  // 40 MB is on its way; the reader sleeps.
+  await new Promise((r) => setTimeout(r, 3000));
+  const grown = proxyRssKiB(proxy.pid) - idle;
+  console.error(`proxy RSS grew ${grown} KiB (N=${N})`);
+  assert.ok(grown < 8 * 1024, `proxy RSS grew ${grown} KiB while ${(N * chunk.length) / 1e6} MB waited for a sleeping reader`);
+  raw.resume();
+  await eventually(() => raw.frames.filter((f) => f.startsWith('42["bulk"')).length === N, "every event after resuming");
+  raw.close();
   await proxy.stop();
 });
 

@@ -45,9 +45,9 @@ pub struct ProxyArgs {
     #[arg(long, value_name = "NAME")]
     record: Option<String>,
     /// Print events as JSON Lines instead of text.
-    #[arg(long, conflicts_with = "quiet")]
+    #[arg(long)]
     json: bool,
-    /// Print no events (the recording, if any, still keeps them all).
+    /// Print no events, even with --json (the recording, if any, still keeps them all).
     #[arg(long)]
     quiet: bool,
     #[command(flatten)]
