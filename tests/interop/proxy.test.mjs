@@ -13,10 +13,11 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
-import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { createServer as createHttpsServer } from "node:https";
+import { execFileSync, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { createRequire } from "node:module";
 import { createInterface } from "node:readline";
 import { Server } from "socket.io";
@@ -71,7 +72,29 @@ async function startProxy(upstream, args = []) {
   closers.push(async () => {
     if (child.exitCode === null) child.kill("SIGKILL");
   });
-  return { url, lines, stop, stderr: () => stderr, events: () => lines.map((l) => JSON.parse(l)) };
+  return { url, lines, stop, pid: child.pid, stderr: () => stderr, events: () => lines.map((l) => JSON.parse(l)) };
+}
+
+/** Resident memory of a process, KiB. */
+function proxyRssKiB(pid) {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return Number(m[1]);
+}
+
+/** A raw Engine.IO v4 websocket whose reading can be paused (TCP backpressure). */
+async function rawEngineIoAt(url) {
+  const { default: WebSocket } = await import("ws");
+  const ws = new WebSocket(`${url.replace(/^http/, "ws")}/socket.io/?EIO=4&transport=websocket`, { maxPayload: 1e8 });
+  const frames = [];
+  ws.on("message", (data) => {
+    const f = data.toString();
+    if (f === "2") ws.send("3");
+    else frames.push(f);
+  });
+  await withTimeout(new Promise((resolve, reject) => ws.once("open", resolve).once("error", reject)), "a raw websocket to open");
+  const frame = (pred, what) => eventually(() => frames.find(pred), what);
+  await frame((f) => f.startsWith("0{"), "the open packet");
+  return { frames, frame, send: (f) => ws.send(f), pause: () => ws.pause(), resume: () => ws.resume(), close: () => ws.close() };
 }
 
 async function sessionEvents(name) {
@@ -236,7 +259,10 @@ for (const v of VARIANTS) {
       const source = `proxy:${i + 1}`;
       assert.deepEqual(conversation(events, source), EXPECTED_RECORDING, `${t.name}: the recording holds the conversation in order`);
       const mine = events.filter((e) => e.source === source);
-      assert.ok(mine.some((e) => e.event === "connect" && e.direction === "s2c" && e.socket_id), `${t.name}: the connect names the socket`);
+      const connected = mine.find((e) => e.event === "connect" && e.direction === "s2c");
+      // v4 names the socket in its CONNECT reply; a v2 socket id is the Engine.IO
+      // session id, which is never recorded (it would let a reader join the session).
+      assert.equal(Boolean(connected?.socket_id), v.version === 4, `${t.name}: the connect's socket id`);
       assert.equal(mine.at(-1).event, "disconnect", `${t.name}: the client's last record is its disconnect`);
       assert.ok(mine.every((e) => !e.fault), `${t.name}: no fault without a rule`);
       const ackLatency = mine.find((e) => e.event === "ping-me").ack.latency_us;
@@ -246,6 +272,43 @@ for (const v of VARIANTS) {
     });
   });
 }
+
+test("a proxy recording exports, replays against a server, infers and checks a contract and makes a scenario", async () => {
+  // The v4-json test above recorded `proxy-v4-json` (three clients).
+  const list = JSON.parse((await run(["sessions", "list", "--db", db, "--json"])).stdout);
+  const session = list.filter((x) => x.name === "proxy-v4-json").at(-1);
+  assert.ok(session, "the v4 proxy session exists");
+  assert.equal(session.kind, "proxy");
+  const id = String(session.id);
+  const jsonl = join(dir, "proxy.jsonl");
+  const exported = await run(["sessions", "export", id, "-o", jsonl, "--db", db]);
+  assert.equal(exported.code, 0, exported.stderr);
+  const lines = readFileSync(jsonl, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+  assert.ok(lines.some((e) => e.event === "ping-me" && e.ack?.reply?.pong), "the export keeps the paired ack");
+  const contract = join(dir, "proxy-contract.yaml");
+  const inferred = await run(["contract", "infer", id, "-o", contract, "--db", db]);
+  assert.equal(inferred.code, 0, inferred.stderr);
+  const checked = await run(["contract", "check", id, "--against", contract, "--db", db]);
+  assert.equal(checked.code, 0, `the recording satisfies its own contract: ${checked.stdout}${checked.stderr}`);
+  // Control: the same recording with one argument's type changed violates it.
+  const bent = join(dir, "proxy-bent.jsonl");
+  writeFileSync(bent, lines.map((e) => JSON.stringify(e.event === "ping-me" ? { ...e, args: [{ x: "one" }] } : e)).join("\n") + "\n");
+  const imported = await run(["sessions", "import", bent, "--db", db, "--json"]);
+  assert.equal(imported.code, 0, imported.stderr);
+  const bentId = String(JSON.parse(imported.stdout).id);
+  const violated = await run(["contract", "check", bentId, "--against", contract, "--db", db]);
+  assert.equal(violated.code, 1, `control: ${violated.stdout}${violated.stderr}`);
+  assert.match(violated.stdout + violated.stderr, /ping-me/);
+  const scenario = await run(["scenario", "from", id, "--db", db]);
+  assert.equal(scenario.code, 0, scenario.stderr);
+  assert.match(scenario.stdout, /ping-me/);
+  // Replay the recorded clients' events against a fresh server: it gets them all.
+  const server = await upstreamServer(4);
+  const replayed = await run(["replay", id, "--target", server.url, "--transport", "websocket", "--json", "--db", db]);
+  assert.equal(replayed.code, 0, replayed.stderr);
+  await eventually(() => server.log.filter((l) => l.startsWith("hello")).length >= 1, "the replayed hello at the server");
+  assert.ok(server.log.some((l) => l.startsWith("ping-me")), `the server log: ${server.log}`);
+});
 
 /** A v4 server that emits what the test asks for, for the fault rules. */
 async function faultServer() {
@@ -432,9 +495,97 @@ test("a hostile upstream frame closes that connection with a recorded reason; th
   assert.match(stopped.stderr, /client 1: .*ended: proxy closed the connection: the server sent a frame that does not decode/);
 });
 
+test("--metrics on the proxy: events by name, ack latency and rule drops, scraped while it runs", async () => {
+  const server = await upstreamServer(4);
+  const proxy = await startProxy(server.url, ["--metrics", "0", "--rule", "drop event=upload"]);
+  const metricsUrl = await eventually(() => /metrics: (http:\/\/\S+)/.exec(proxy.stderr())?.[1], "the metrics address");
+  const socket = ioV4(proxy.url, { transports: ["websocket"], reconnection: false, forceNew: true });
+  await withTimeout(new Promise((r) => socket.once("welcome", r)), "welcome");
+  await withTimeout(new Promise((r) => socket.emit("ping-me", { x: 1 }, r)), "the ack");
+  socket.emit("upload", Buffer.from([1]));
+  const scrape = () => fetch(metricsUrl).then((r) => r.text());
+  const text = await eventually(async () => {
+    const t = await scrape();
+    return /sockscope_drops_total\{cause="proxy_rule"\} 1/.test(t) && t;
+  }, "the rule's drop in the metrics");
+  assert.match(text, /sockscope_events_total\{[^}]*event="ping-me"[^}]*\} 1/);
+  assert.match(text, /sockscope_ack_latency_seconds_count 1/);
+  // Control: nothing was lost by the metrics' own subscription.
+  assert.match(text, /sockscope_drops_total\{cause="bus_lagged"\} 0/);
+  socket.close();
+  await proxy.stop();
+});
+
+function makeCert() {
+  const cert = join(dir, `cert-${Math.random().toString(36).slice(2)}.pem`);
+  const key = cert.replace("cert-", "key-");
+  execFileSync("openssl", [
+    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+    "-keyout", key, "-out", cert, "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+  ], { stdio: "ignore" });
+  return { cert, key };
+}
+
+test("TLS both ways: an HTTPS upstream with --ca-cert, refused without it; wss to the proxy with --listen-tls-*", async () => {
+  const up = makeCert();
+  const https = createHttpsServer({ cert: readFileSync(up.cert), key: readFileSync(up.key) });
+  const io = new Server(https);
+  io.on("connection", (socket) => socket.on("hi", (ack) => ack("over tls")));
+  await withTimeout(new Promise((r) => https.listen(0, "127.0.0.1", r)), "the https server");
+  closers.push(() => new Promise((r) => io.close(() => r())));
+  const upstream = `https://127.0.0.1:${https.address().port}`;
+  const front = makeCert();
+  const proxy = await startProxy(upstream, ["--ca-cert", up.cert, "--listen-tls-cert", front.cert, "--listen-tls-key", front.key]);
+  assert.match(proxy.url, /^https:/);
+  for (const transports of [["websocket"], ["polling", "websocket"]]) {
+    const socket = ioV4(proxy.url, { transports, reconnection: false, forceNew: true, ca: readFileSync(front.cert) });
+    const reply = await withTimeout(new Promise((resolve, reject) => {
+      socket.once("connect", () => socket.emit("hi", resolve));
+      socket.once("connect_error", reject);
+    }), `an ack over TLS (${transports})`);
+    assert.equal(reply, "over tls");
+    socket.close();
+  }
+  await proxy.stop();
+  // Control: the same upstream without --ca-cert is not trusted, and the app hears so.
+  const untrusting = await startProxy(upstream);
+  const r = await fetch(`${untrusting.url}/socket.io/?EIO=4&transport=polling`);
+  assert.equal(r.status, 502);
+  assert.match(await r.text(), /certificate/i);
+  await untrusting.stop();
+});
+
+test("a client that stops reading cannot grow the proxy's memory; it gets every event once it reads again", async () => {
+  const http = createServer();
+  const io = new Server(http, { maxHttpBufferSize: 1e7 });
+  const N = 4000;
+  const chunk = "y".repeat(10_000);
+  io.on("connection", (socket) => socket.on("flood", () => {
+    for (let i = 0; i < N; i++) socket.emit("bulk", i, chunk);
+  }));
+  const url = await listen(http);
+  closers.push(() => new Promise((r) => io.close(() => r())));
+  const proxy = await startProxy(url, ["--quiet"]);
+  const raw = await rawEngineIoAt(proxy.url);
+  const idle = proxyRssKiB(proxy.pid);
+  raw.send("40");
+  await raw.frame((f) => f.startsWith("40{"), "the connect reply");
+  raw.pause();
+  raw.send('42["flood"]');
+  // 40 MB is on its way; the reader sleeps.
+  await new Promise((r) => setTimeout(r, 3000));
+  const grown = proxyRssKiB(proxy.pid) - idle;
+  console.error(`proxy RSS grew ${grown} KiB (N=${N})`);
+  assert.ok(grown < 8 * 1024, `proxy RSS grew ${grown} KiB while ${(N * chunk.length) / 1e6} MB waited for a sleeping reader`);
+  raw.resume();
+  await eventually(() => raw.frames.filter((f) => f.startsWith('42["bulk"')).length === N, "every event after resuming");
+  raw.close();
+  await proxy.stop();
+});
+
 test("bad proxy flags are one line and exit 2", async () => {
   for (const [args, says] of [
-    [["--upstream", "ftp://x"]], /use http/],
+    [["--upstream", "ftp://x"], /use http/],
     [["--upstream", "http://127.0.0.1:1", "--rule", "explode"], /unknown action/],
     [["--upstream", "http://127.0.0.1:1", "--listen", "nowhere"], /expected IP:PORT/],
     [["--upstream", "http://127.0.0.1:1", "--rule", "delay by=fast"], /by=fast/],
@@ -457,7 +608,7 @@ test("a browser page loaded through the proxy: its socket.io-client events are r
       </script>`);
     } else if (req.url === "/client.js") {
       res.setHeader("content-type", "application/javascript");
-      res.end(readFileSync(require.resolve("socket.io-client/dist/socket.io.min.js")));
+      res.end(readFileSync(join(dirname(require.resolve("socket.io-client/package.json")), "dist/socket.io.min.js")));
     }
   });
   const io = new Server(http);

@@ -17,6 +17,7 @@ use crate::{step, workspace};
 
 mod app;
 mod cluster;
+mod proxy;
 mod record;
 mod replay;
 mod report;
@@ -40,12 +41,13 @@ pub(crate) const HARNESS_CORE: &str = "1";
 type Part = fn() -> Result<Section, String>;
 
 /// The parts a full run runs, in order.
-const PARTS: [(&str, Part); 5] = [
+const PARTS: [(&str, Part); 6] = [
     ("gateway", gateway),
     ("store", store),
     ("replay", replay::replay),
     ("simulate", sim::simulate),
     ("cluster", cluster::cluster),
+    ("proxy", proxy::proxy),
 ];
 
 pub fn run_bench(which: Option<&str>) -> Result<(), String> {
@@ -79,7 +81,7 @@ pub fn run_bench(which: Option<&str>) -> Result<(), String> {
         Some(name) => match PARTS.iter().find(|(n, _)| *n == name) {
             Some((name, part)) => report::write_single(&report::run_part(name, part)),
             None => Err(format!(
-                "unknown benchmark {name:?} (known: gateway, store, replay, simulate, cluster, app)"
+                "unknown benchmark {name:?} (known: gateway, store, replay, simulate, cluster, proxy, app)"
             )),
         },
     }

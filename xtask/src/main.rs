@@ -142,11 +142,17 @@ fn test() -> Result<(), String> {
     // The cluster tests start their own redis-server (tests/interop/redis.mjs) on a
     // free port with a data dir of its own; none is assumed to be running.
     let redis = setup::redis_server_path()?;
+    // The metrics test starts its own Prometheus; the manifest test runs
+    // kubernetes-validate from its virtualenv (both installed by setup).
+    let prometheus = setup::prometheus_path()?;
+    let kubernetes_validate = setup::kubernetes_validate()?;
     run(Cmd::new("node")
         .args(NODE_TEST)
         .dir(root.join("tests/interop"))
         .env("SOCKSCOPE_BIN", bin.join("sockscope"))
-        .env("REDIS_SERVER", &redis))?;
+        .env("REDIS_SERVER", &redis)
+        .env("PROMETHEUS", &prometheus)
+        .env("KUBERNETES_VALIDATE", &kubernetes_validate))?;
 
     step("GUI end-to-end tests (tauri-driver + WebKitWebDriver under Xvfb)");
     let display = display::Xvfb::start()?;

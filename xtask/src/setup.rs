@@ -24,7 +24,17 @@ const APT_PACKAGES: &[&str] = &[
     "curl",
     "util-linux",
     "time",
+    // The metrics test scrapes `serve --metrics` with a real Prometheus (2.42 in
+    // Debian 12); python3-venv holds kubernetes-validate for the manifest test.
+    PROMETHEUS_PACKAGE,
+    "python3",
+    "python3-venv",
 ];
+/// The package whose `prometheus` binary the metrics test starts.
+const PROMETHEUS_PACKAGE: &str = "prometheus";
+/// PyPI's kubernetes-validate, at an exact version: it carries the Kubernetes JSON
+/// schemas the `simulate --k8s-job` manifest is checked against offline.
+const KUBERNETES_VALIDATE_VERSION: &str = "1.37.0";
 /// The package whose `redis-server` the cluster tests and `bench cluster` start.
 const REDIS_PACKAGE: &str = "redis-server";
 /// trunk 0.22 needs a newer rustc than this machine's; 0.21.14 is known to work.
@@ -38,7 +48,43 @@ pub fn all() -> Result<(), String> {
     chromium()?;
     ui_tools()?;
     tauri_driver()?;
+    kubernetes_validate()?;
     npm_packages()
+}
+
+/// `kubernetes-validate` at [`KUBERNETES_VALIDATE_VERSION`] in a virtualenv of its own
+/// under the target folder (no system Python packages touched); the path of its
+/// executable, which `cargo xtask test` hands to the interop tests.
+pub fn kubernetes_validate() -> Result<String, String> {
+    let venv = workspace::target_dir()?
+        .join("tools")
+        .join("kubernetes-validate");
+    let bin = venv.join("bin").join("kubernetes-validate");
+    let bin_s = bin.to_string_lossy().into_owned();
+    let installed = output(Cmd::new(&bin_s).args(["--version"]));
+    if installed.as_deref().map(str::trim) == Some(KUBERNETES_VALIDATE_VERSION) {
+        return Ok(bin_s);
+    }
+    step(&format!(
+        "install kubernetes-validate {KUBERNETES_VALIDATE_VERSION} into {}",
+        venv.display()
+    ));
+    run(Cmd::new("python3").args(["-m", "venv", venv.to_string_lossy().as_ref()]))?;
+    let pip = venv.join("bin").join("pip");
+    run(Cmd::new(pip.to_string_lossy().as_ref()).args([
+        "install",
+        "--quiet",
+        &format!("kubernetes-validate=={KUBERNETES_VALIDATE_VERSION}"),
+    ]))?;
+    Ok(bin_s)
+}
+
+/// The `prometheus` on PATH (Debian's is /usr/bin/prometheus), checked to run.
+pub fn prometheus_path() -> Result<String, String> {
+    output(Cmd::new("prometheus").args(["--version"])).ok_or_else(|| {
+        format!("prometheus is not on PATH (Debian package {PROMETHEUS_PACKAGE})")
+    })?;
+    Ok("prometheus".to_owned())
 }
 
 /// Where the official Admin UI's browser test (tests/interop/admin_ui_browser.test.mjs)

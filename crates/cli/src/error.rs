@@ -27,6 +27,10 @@ pub enum CliError {
     Gate(String),
     #[error(transparent)]
     Contract(#[from] sockscope_engine::contract::ContractError),
+    #[error(transparent)]
+    Metrics(#[from] sockscope_engine::metrics::MetricsError),
+    #[error(transparent)]
+    Merge(#[from] sockscope_engine::simulate::merge::MergeError),
     #[error("cannot reach {url}: {reason}")]
     Unreachable { url: String, reason: String },
     #[error("connection to {url} ended: {reason}")]

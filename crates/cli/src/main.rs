@@ -12,12 +12,15 @@ mod error;
 mod http;
 mod inspect;
 mod junit;
+mod k8s;
+mod metrics_args;
 mod numbers;
 mod output;
 mod proxy;
 mod redaction;
 mod replay;
 mod replay_server;
+mod report;
 mod scenario;
 mod serve;
 mod sessions;
@@ -82,6 +85,9 @@ enum Command {
     /// Load-test scenarios: `scenario from SESSION` generates one from a recording.
     #[command(subcommand)]
     Scenario(scenario::ScenarioCommand),
+    /// Simulation reports: `report merge` adds up the shards of one run.
+    #[command(subcommand)]
+    Report(report::ReportCommand),
 }
 
 fn main() -> ExitCode {
@@ -113,6 +119,7 @@ fn main() -> ExitCode {
             Command::Audit(cmd) => audit::run(cmd).await,
             Command::Contract(cmd) => contract::run(cmd).await,
             Command::Scenario(cmd) => scenario::run(cmd),
+            Command::Report(cmd) => report::run(cmd).await,
         }
     });
     match result {

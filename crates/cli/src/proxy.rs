@@ -47,10 +47,15 @@ pub struct ProxyArgs {
     /// Print events as JSON Lines instead of text.
     #[arg(long)]
     json: bool,
+    /// Print no events, even with --json (the recording, if any, still keeps them all).
+    #[arg(long)]
+    quiet: bool,
     #[command(flatten)]
     db: DbArgs,
     #[command(flatten)]
     redact: crate::redaction::RedactArgs,
+    #[command(flatten)]
+    metrics: crate::metrics_args::MetricsArgs,
 }
 
 impl ProxyArgs {
@@ -84,8 +89,17 @@ pub async fn run(args: ProxyArgs) -> Result<()> {
     args.redact.apply();
     let req = args.request()?;
     args.tls.announce();
+    let metrics_addr = args.metrics.addr()?;
     let engine = Engine::new();
     let mut events = engine.bus().subscribe();
+    // The metrics endpoint binds before the proxy starts (a taken port fails first)
+    // and counts every record from its own subscription.
+    let exporter = crate::metrics_args::MetricsArgs::start(metrics_addr).await?;
+    if let Some((m, _)) = &exporter {
+        m.declare_drop_cause("proxy_rule");
+        m.declare_drop_cause("bus_lagged");
+        sockscope_engine::metrics::follow(engine.bus().subscribe(), m.clone());
+    }
     let record_rx = args.record.as_ref().map(|_| engine.bus().subscribe());
     let store = args.record.as_ref().map(|_| args.db.open()).transpose()?;
     let status = engine.proxy_start(&req).await?;
@@ -103,13 +117,22 @@ pub async fn run(args: ProxyArgs) -> Result<()> {
                 target: status.upstream.clone(),
                 meta,
             };
-            Some(Capture::into_session(store, &new, rx, CaptureOptions::default())?)
+            Some(Capture::into_session(
+                store,
+                &new,
+                rx,
+                CaptureOptions::default(),
+            )?)
         }
         _ => None,
     };
     {
         let mut out = std::io::stdout().lock();
-        writeln!(out, "proxy listening on {} (upstream {})", status.url, status.upstream)?;
+        writeln!(
+            out,
+            "proxy listening on {} (upstream {})",
+            status.url, status.upstream
+        )?;
         out.flush()?;
     }
     let shutdown = shutdown_signal();
@@ -124,6 +147,7 @@ pub async fn run(args: ProxyArgs) -> Result<()> {
         tokio::select! {
             _ = &mut shutdown => break,
             next = events.recv() => match next {
+                Ok(_) if args.quiet => {}
                 Ok(rec) => printer.print(&rec)?,
                 Err(RecvError::Lagged(n)) => printer.skip(n),
                 Err(RecvError::Closed) => break,
@@ -134,7 +158,9 @@ pub async fn run(args: ProxyArgs) -> Result<()> {
     engine.proxy_stop().await;
     // The clients' final records (their disconnects) reach the printer too.
     while let Ok(rec) = events.try_recv() {
-        printer.print(&rec)?;
+        if !args.quiet {
+            printer.print(&rec)?;
+        }
     }
     let skipped = printer.finish()?;
     for c in &last.clients {
@@ -166,7 +192,11 @@ pub async fn run(args: ProxyArgs) -> Result<()> {
     );
     if let Some(r) = recorder {
         let stats = r.stop().await?;
-        eprintln!("session {}: {}", stats.session_id, capture::summary(&stats, 0, 0));
+        eprintln!(
+            "session {}: {}",
+            stats.session_id,
+            capture::summary(&stats, 0, 0)
+        );
     }
     if skipped > 0 {
         eprintln!("printer skipped {skipped} lines");

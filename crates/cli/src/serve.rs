@@ -105,6 +105,8 @@ pub struct ServeArgs {
     redact: crate::redaction::RedactArgs,
     #[command(flatten)]
     admin: AdminServeArgs,
+    #[command(flatten)]
+    metrics: crate::metrics_args::MetricsArgs,
 }
 
 /// `--admin`: serve the Socket.IO Admin UI protocol on `/admin`.
@@ -265,6 +267,13 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         .map(crate::contract::GatewayCheck::load)
         .transpose()?;
     let admin = args.admin.config(&settings.host)?;
+    // The metrics endpoint binds before the gateway starts (a taken port fails
+    // first), with its own bus subscription: no connect is missed.
+    let exporter = crate::metrics_args::MetricsArgs::start(args.metrics.addr()?).await?;
+    let follower = exporter.as_ref().map(|(m, _)| {
+        m.declare_drop_cause(PRINTER_LAGGED);
+        sockscope_engine::metrics::follow(engine.bus().subscribe(), m.clone())
+    });
     let status = engine
         .start_gateway_with_admin(&settings, admin.clone())
         .await?;
@@ -312,6 +321,9 @@ pub async fn run(args: ServeArgs) -> Result<()> {
                 }
                 Err(RecvError::Lagged(n)) => {
                     unchecked += n;
+                    if let Some((m, _)) = &exporter {
+                        m.dropped(PRINTER_LAGGED, n);
+                    }
                     printer.skip(n)
                 }
                 Err(RecvError::Closed) => break,
@@ -319,6 +331,10 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         }
     }
     engine.stop_gateway().await;
+    if let Some(f) = follower {
+        f.abort();
+    }
+    drop(exporter);
     let skipped = printer.finish()?;
     if let Some(r) = recorder {
         let stats = r.stop().await?;
@@ -336,6 +352,10 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         None => Ok(()),
     }
 }
+
+/// Drop cause of events the terminal printer (and the contract check) skipped
+/// because it fell behind the bus.
+const PRINTER_LAGGED: &str = "printer_lagged";
 
 /// A clustered node that lost Redis says so on stderr too (stdout has the event).
 pub(crate) fn say_if_cluster_lost(rec: &sockscope_protocol::EventRecord) {

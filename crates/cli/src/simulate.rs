@@ -6,10 +6,11 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use clap::Args;
-use sockscope_engine::simulate::{self, scenario, SimulateOptions, Target};
+use sockscope_engine::simulate::merge::ShardReport;
+use sockscope_engine::simulate::{self, scenario, shard, Shard, SimulateOptions, Target};
 use sockscope_protocol::{LatencySummary, SimulationProgress, SimulationReport};
 use tokio::sync::watch;
 
@@ -94,12 +95,34 @@ pub struct SimulateArgs {
     /// Write the outcome as JUnit XML (one test case per --ensure, plus the run).
     #[arg(long, value_name = "FILE")]
     junit: Option<PathBuf>,
+    /// Run only shard I of N (0-based) of the clients; --clients is the whole run's,
+    /// and each client keeps the index, tenant, user and ramp slot it has in a single
+    /// process. Needs --target.
+    #[arg(long, value_name = "I/N", value_parser = Shard::parse)]
+    shard: Option<Shard>,
+    /// Start the run at this Unix time (seconds, fraction allowed) instead of now:
+    /// every shard of a run waits for the same moment. A shard that starts late
+    /// connects the clients whose slot passed at once and ends at the same time.
+    #[arg(long, env = "SOCKSCOPE_START_AT", value_name = "UNIX_SECS", value_parser = shard::parse_start_at)]
+    start_at: Option<SystemTime>,
+    /// Also write a mergeable report (counts and HDR histograms) to FILE, for
+    /// `sockscope report merge`.
+    #[arg(long, value_name = "FILE")]
+    report_out: Option<PathBuf>,
+    #[command(flatten)]
+    metrics: crate::metrics_args::MetricsArgs,
+    /// With --metrics: keep serving the final values this long after the run (so a
+    /// scrape catches them), e.g. 15s.
+    #[arg(long, value_parser = parse_duration, value_name = "D", requires = "metrics")]
+    metrics_hold: Option<Duration>,
+    #[command(flatten)]
+    pub(crate) k8s: crate::k8s::K8sArgs,
     #[command(flatten)]
     tls: crate::tls_args::TlsArgs,
 }
 
 impl SimulateArgs {
-    fn scenario(&self) -> Result<simulate::Scenario> {
+    pub(crate) fn scenario(&self) -> Result<simulate::Scenario> {
         match (&self.scenario, &self.file) {
             (_, Some(path)) => Ok(scenario::load(path)?),
             (Some(name), None) => Ok(scenario::built_in(name)?),
@@ -108,6 +131,75 @@ impl SimulateArgs {
                 scenario::built_in_names().join(", ")
             ))),
         }
+    }
+
+    /// What every shard pod of `--k8s-job` runs: these arguments, resolved (the
+    /// whole run's client count, durations in ms), minus what a pod cannot have.
+    fn k8s_plan(&self, scenario: &simulate::Scenario) -> Result<crate::k8s::Plan> {
+        let usage = |m: &str| Err(CliError::Usage(m.to_owned()));
+        if self.shard.is_some() {
+            return usage("--k8s-job gives each pod its --shard: pass --k8s-shards N instead");
+        }
+        if self.tls.ca_cert.is_some() || self.tls.client_cert.is_some() {
+            return usage("--k8s-job cannot carry --ca-cert/--client-cert files into the pods: build them into the image and run the shards yourself");
+        }
+        if self.report_out.is_some() || self.metrics.metrics.is_some() || self.junit.is_some() {
+            return usage("--k8s-job writes each pod's --report-out itself; --metrics and --junit are per process: leave them out");
+        }
+        let Some(target) = &self.target else {
+            return usage("--k8s-job needs --target URL (the pods load a gateway they can reach)");
+        };
+        // The same checks a run makes, so a bad manifest is not printed.
+        let mut opts = self.options(scenario)?;
+        opts.shard = Shard {
+            index: 0,
+            count: self.k8s.k8s_shards.unwrap_or(1),
+        };
+        opts.check()?;
+        let scenario_text = match (&self.file, &self.scenario) {
+            (Some(path), _) => std::fs::read_to_string(path).map_err(|source| CliError::File {
+                path: path.display().to_string(),
+                source,
+            })?,
+            (None, Some(name)) => scenario::built_in_text(name)
+                .map(str::to_owned)
+                .ok_or_else(|| CliError::Usage(format!("unknown scenario {name:?}")))?,
+            (None, None) => return usage("name a scenario or pass --file"),
+        };
+        let ms = |d: Duration| format!("{}ms", d.as_millis());
+        let mut args: Vec<String> = vec![
+            "simulate".into(),
+            "--file".into(),
+            crate::k8s::scenario_path(),
+            "--target".into(),
+            target.clone(),
+            "--clients".into(),
+            opts.clients.to_string(),
+            "--ramp".into(),
+            ms(opts.ramp),
+            "--duration".into(),
+            ms(opts.duration),
+            "--tenants".into(),
+            opts.tenants.join(","),
+            "--entities".into(),
+            opts.entities.to_string(),
+            "--connect-timeout".into(),
+            ms(opts.connect_timeout),
+            "--json".into(),
+        ];
+        if let Some(rate) = self.rate {
+            args.extend(["--rate".into(), rate.to_string()]);
+        }
+        if self.tls.insecure {
+            args.push("--insecure".into());
+        }
+        Ok(crate::k8s::Plan {
+            scenario_text,
+            args,
+            ensure: self.ensure.iter().map(|e| e.text.clone()).collect(),
+            duration: opts.duration,
+            start_at: self.start_at,
+        })
     }
 
     fn options(&self, scenario: &simulate::Scenario) -> Result<SimulateOptions> {
@@ -127,14 +219,23 @@ impl SimulateArgs {
             connect_timeout: self.connect_timeout,
             tls: self.tls.options()?,
             api_token: self.api_token.clone().filter(|t| !t.is_empty()),
+            shard: self.shard.unwrap_or_default(),
+            start_at: self.start_at,
+            metrics: None,
         })
     }
 }
 
 pub async fn run(args: SimulateArgs) -> Result<()> {
     let scenario = args.scenario()?;
+    if args.k8s.job {
+        let plan = args.k8s_plan(&scenario)?;
+        return crate::k8s::print_plan(&args.k8s, &plan);
+    }
     args.tls.announce();
-    let opts = args.options(&scenario)?;
+    let mut opts = args.options(&scenario)?;
+    let exporter = crate::metrics_args::MetricsArgs::start(args.metrics.addr()?).await?;
+    opts.metrics = exporter.as_ref().map(|(m, _)| m.clone());
     let (tx, mut rx) = watch::channel(SimulationProgress::default());
     let total_ms = u64::try_from(opts.duration.as_millis()).unwrap_or(u64::MAX);
     let bar = indicatif::ProgressBar::new(total_ms);
@@ -169,11 +270,30 @@ pub async fn run(args: SimulateArgs) -> Result<()> {
             }
         }
     });
-    let outcome = simulate::run(&scenario, &opts, Some(tx)).await;
+    let outcome = simulate::run_full(&scenario, &opts, Some(tx)).await;
     let _ = watcher.await;
     bar.finish_and_clear();
-    let report = outcome?;
+    let outcome = outcome?;
+    if let Some(path) = &args.report_out {
+        ShardReport::from_run(&outcome, opts.shard, opts.start_at).write(path)?;
+    }
+    if !outcome.late.is_zero() {
+        eprintln!(
+            "note: started {} ms after --start-at: the clients whose slot had passed connected at once",
+            outcome.late.as_millis()
+        );
+    }
+    let report = outcome.report;
     crate::output::report(&report, args.json, human)?;
+    if let (Some(hold), Some((_, server))) = (args.metrics_hold, &exporter) {
+        eprintln!(
+            "metrics: holding the final values on http://{}/metrics for {} ms",
+            server.addr(),
+            hold.as_millis()
+        );
+        tokio::time::sleep(hold).await;
+    }
+    drop(exporter);
     let broken = simulate::broken(&report);
     let failed: Vec<String> = args
         .ensure
@@ -225,7 +345,7 @@ pub async fn run(args: SimulateArgs) -> Result<()> {
 }
 
 /// The report as a person reads it.
-fn human(out: &mut impl Write, r: &SimulationReport) -> std::io::Result<()> {
+pub(crate) fn human(out: &mut impl Write, r: &SimulationReport) -> std::io::Result<()> {
     writeln!(
         out,
         "simulation {} -> {}{}: {:.1}s",

@@ -29,6 +29,7 @@ pub use sockscope_proxy as proxy;
 
 pub mod contract;
 pub mod error;
+pub mod metrics;
 pub mod recording;
 pub mod replay;
 pub mod simulate;

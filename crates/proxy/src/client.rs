@@ -238,7 +238,8 @@ impl Client {
                 }
                 let line = verdict.faults.join("; ");
                 if st.faults.len() < MAX_FAULT_LINES {
-                    st.faults.push(format!("{} {name}: {line}", direction.as_str()));
+                    st.faults
+                        .push(format!("{} {name}: {line}", direction.as_str()));
                 }
                 fault = Some(line);
                 seen = Seen::Fault {
@@ -255,7 +256,7 @@ impl Client {
     fn record(&self, st: &mut State, direction: Direction, p: Packet, fault: Option<String>) {
         let now = Instant::now();
         let socket_id = st.namespaces.get(&p.nsp).cloned().flatten();
-        let mut rec = |event: &str, args: Value| {
+        let rec = |event: &str, args: Value| {
             let mut r = sockscope_bus::record(&self.source, direction, &p.nsp, event, args);
             r.ts = sockscope_bus::now_micros();
             r.socket_id = socket_id.clone();
@@ -398,11 +399,11 @@ impl Client {
             return;
         }
         st.closed = Some(reason.to_owned());
-        let namespaces: Vec<(String, Option<String>)> = std::mem::take(&mut st.namespaces)
-            .into_iter()
-            .collect();
+        let namespaces: Vec<(String, Option<String>)> =
+            std::mem::take(&mut st.namespaces).into_iter().collect();
         for (ns, sid) in namespaces {
-            let mut r = sockscope_bus::record(&self.source, direction, &ns, "disconnect", json!([reason]));
+            let mut r =
+                sockscope_bus::record(&self.source, direction, &ns, "disconnect", json!([reason]));
             r.ts = sockscope_bus::now_micros();
             r.socket_id = sid;
             r.fault = fault.clone();
@@ -483,7 +484,16 @@ mod tests {
     use super::*;
 
     fn client(bus: &Bus) -> Client {
-        Client::new(1, "sid".into(), "/socket.io/".into(), Eio::V4, None, "websocket", json!({}), bus.clone())
+        Client::new(
+            1,
+            "sid".into(),
+            "/socket.io/".into(),
+            Eio::V4,
+            None,
+            "websocket",
+            json!({}),
+            bus.clone(),
+        )
     }
 
     fn text(s: &str) -> Frame {
@@ -496,14 +506,18 @@ mod tests {
         let mut rx = bus.subscribe();
         let c = client(&bus);
         c.inspect(Direction::C2s, &text("40"), &[]).unwrap();
-        c.inspect(Direction::S2c, &text("40{\"sid\":\"abc\"}"), &[]).unwrap();
-        c.inspect(Direction::C2s, &text("427[\"join\",\"r1\"]"), &[]).unwrap();
-        c.inspect(Direction::C2s, &text("42[\"chat\",\"hi\"]"), &[]).unwrap();
+        c.inspect(Direction::S2c, &text("40{\"sid\":\"abc\"}"), &[])
+            .unwrap();
+        c.inspect(Direction::C2s, &text("427[\"join\",\"r1\"]"), &[])
+            .unwrap();
+        c.inspect(Direction::C2s, &text("42[\"chat\",\"hi\"]"), &[])
+            .unwrap();
         // connect (c2s), connect (s2c) out; join waits, chat waits behind it.
         assert_eq!(rx.try_recv().unwrap().event, "connect");
         assert_eq!(rx.try_recv().unwrap().socket_id.as_deref(), Some("abc"));
         assert!(rx.try_recv().is_err());
-        c.inspect(Direction::S2c, &text("437[{\"ok\":true}]"), &[]).unwrap();
+        c.inspect(Direction::S2c, &text("437[{\"ok\":true}]"), &[])
+            .unwrap();
         let join = rx.try_recv().unwrap();
         assert_eq!(join.event, "join");
         let ack = join.ack.unwrap();
@@ -518,10 +532,16 @@ mod tests {
         let mut rx = bus.subscribe();
         let c = client(&bus);
         let first = c
-            .inspect(Direction::S2c, &text("451-[\"file\",{\"_placeholder\":true,\"num\":0}]"), &[])
+            .inspect(
+                Direction::S2c,
+                &text("451-[\"file\",{\"_placeholder\":true,\"num\":0}]"),
+                &[],
+            )
             .unwrap();
         assert!(matches!(first, Seen::Incomplete), "{first:?}");
-        let second = c.inspect(Direction::S2c, &Frame::Binary(vec![1, 2, 3]), &[]).unwrap();
+        let second = c
+            .inspect(Direction::S2c, &Frame::Binary(vec![1, 2, 3]), &[])
+            .unwrap();
         assert!(matches!(second, Seen::Pass), "{second:?}");
         let r = rx.try_recv().unwrap();
         assert_eq!(r.event, "file");
@@ -533,7 +553,9 @@ mod tests {
         let bus = Bus::new();
         let c = client(&bus);
         assert!(c.inspect(Direction::S2c, &text("4x"), &[]).is_err());
-        assert!(c.inspect(Direction::S2c, &text("42[\"unterminated"), &[]).is_err());
+        assert!(c
+            .inspect(Direction::S2c, &text("42[\"unterminated"), &[])
+            .is_err());
     }
 
     #[test]
@@ -541,15 +563,20 @@ mod tests {
         let bus = Bus::new();
         let mut rx = bus.subscribe();
         let c = client(&bus);
-        c.inspect(Direction::S2c, &text("40{\"sid\":\"s\"}"), &[]).unwrap();
+        c.inspect(Direction::S2c, &text("40{\"sid\":\"s\"}"), &[])
+            .unwrap();
         let _ = rx.try_recv();
-        c.inspect(Direction::S2c, &text("423[\"ask\"]"), &[]).unwrap();
+        c.inspect(Direction::S2c, &text("423[\"ask\"]"), &[])
+            .unwrap();
         assert!(rx.try_recv().is_err());
         c.end(Direction::C2s, "transport close", None);
         let ask = rx.try_recv().unwrap();
         assert_eq!(ask.event, "ask");
         assert_eq!(ask.ack.unwrap().reply, None);
         let bye = rx.try_recv().unwrap();
-        assert_eq!((bye.event.as_str(), bye.args.clone()), ("disconnect", json!(["transport close"])));
+        assert_eq!(
+            (bye.event.as_str(), bye.args.clone()),
+            ("disconnect", json!(["transport close"]))
+        );
     }
 }

@@ -91,7 +91,9 @@ pub async fn handle(
         Some(q) if upgrade => crate::websocket::upgrade(inner, req, q, peer).await,
         Some(q) if q.transport == "polling" => polling(inner, req, q, peer).await,
         _ => {
-            inner.passthrough.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            inner
+                .passthrough
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             if upgrade {
                 return crate::websocket::tunnel(inner, req).await;
             }
@@ -256,7 +258,12 @@ pub struct Filtered {
 }
 
 /// Runs every frame of a body through the client's decoder and the rules.
-pub fn filter(inner: &Inner, client: &Client, direction: Direction, frames: Vec<Frame>) -> Filtered {
+pub fn filter(
+    inner: &Inner,
+    client: &Client,
+    direction: Direction,
+    frames: Vec<Frame>,
+) -> Filtered {
     let mut f = Filtered::default();
     let mut held: Vec<Frame> = Vec::new();
     for frame in frames {
@@ -335,11 +342,16 @@ async fn polling(
                         body_out = rebuilt(framing, &f.frames).into();
                     }
                     if is_close {
-                        c.end(Direction::C2s, "transport close: the client closed the session", None);
+                        c.end(
+                            Direction::C2s,
+                            "transport close: the client closed the session",
+                            None,
+                        );
                     }
                 }
                 Err(e) => {
-                    return hostile(&inner, c, q.sid.as_deref(), Direction::C2s, &e.to_string()).await
+                    return hostile(&inner, c, q.sid.as_deref(), Direction::C2s, &e.to_string())
+                        .await
                 }
             }
         }
@@ -350,7 +362,11 @@ async fn polling(
     };
     if parts.method != Method::GET || !up.status.is_success() {
         if let (Some(c), true) = (&client, up.status == StatusCode::BAD_REQUEST) {
-            c.end(Direction::S2c, "transport close: the server no longer knows the session", None);
+            c.end(
+                Direction::S2c,
+                "transport close: the server no longer knows the session",
+                None,
+            );
         }
         return up.into_response();
     }
@@ -358,7 +374,9 @@ async fn polling(
         Ok(d) => d,
         Err(e) => {
             return match &client {
-                Some(c) => hostile(&inner, c, q.sid.as_deref(), Direction::S2c, &e.to_string()).await,
+                Some(c) => {
+                    hostile(&inner, c, q.sid.as_deref(), Direction::S2c, &e.to_string()).await
+                }
                 None => bad_gateway(&format!("the handshake answer is not Engine.IO: {e}")),
             }
         }
@@ -366,7 +384,12 @@ async fn polling(
     let client = match client {
         Some(c) => c,
         None if q.sid.is_none() => {
-            match inner.open_client(q.eio, "polling", &frames, handshake_view(&parts.method, &parts.uri, &parts.headers, peer)) {
+            match inner.open_client(
+                q.eio,
+                "polling",
+                &frames,
+                handshake_view(&parts.method, &parts.uri, &parts.headers, peer),
+            ) {
                 Some(c) => c,
                 None => return up.into_response(),
             }
@@ -385,7 +408,11 @@ async fn polling(
     }
     pace(&inner, &client, Direction::S2c, f.delay, up.body.len()).await;
     if is_close {
-        client.end(Direction::S2c, "transport close: the server closed the session", None);
+        client.end(
+            Direction::S2c,
+            "transport close: the server closed the session",
+            None,
+        );
     }
     if !f.changed {
         return up.into_response();
@@ -413,7 +440,13 @@ fn rebuilt(framing: Framing, frames: &[Frame]) -> Vec<u8> {
 }
 
 /// Delay and throttle for one body or message of `bytes` bytes.
-pub async fn pace(inner: &Inner, client: &Client, direction: Direction, delay: Duration, bytes: usize) {
+pub async fn pace(
+    inner: &Inner,
+    client: &Client,
+    direction: Direction,
+    delay: Duration,
+    bytes: usize,
+) {
     let mut wait = delay;
     if let Some(bps) = crate::rules::throttle(&inner.rules, direction) {
         let t = Duration::from_secs_f64(bytes as f64 / bps as f64);
@@ -428,8 +461,17 @@ pub async fn pace(inner: &Inner, client: &Client, direction: Direction, delay: D
 }
 
 /// A rule closed a polling client: the session ends on both sides.
-async fn close_by_rule(inner: &Inner, client: &Client, sid: Option<&str>, line: String) -> Response {
-    client.kill(Direction::S2c, "transport close: closed by the proxy", Some(line));
+async fn close_by_rule(
+    inner: &Inner,
+    client: &Client,
+    sid: Option<&str>,
+    line: String,
+) -> Response {
+    client.kill(
+        Direction::S2c,
+        "transport close: closed by the proxy",
+        Some(line),
+    );
     end_upstream_session(inner, client, sid).await;
     unknown_session()
 }
@@ -446,7 +488,8 @@ async fn hostile(
         Direction::C2s => "the client",
         Direction::S2c => "the server",
     };
-    let reason = format!("proxy closed the session: {who} sent a packet that does not decode ({why})");
+    let reason =
+        format!("proxy closed the session: {who} sent a packet that does not decode ({why})");
     tracing::warn!(client = client.n, reason, "proxy: hostile frame");
     client.kill(from, &reason, None);
     end_upstream_session(inner, client, sid).await;
@@ -458,17 +501,24 @@ async fn hostile(
 async fn end_upstream_session(inner: &Inner, client: &Client, _sid: Option<&str>) {
     let eio = client.eio.number();
     let sid: String = url::form_urlencoded::byte_serialize(client.sid.as_bytes()).collect();
-    let Ok(uri) = format!("{}?EIO={eio}&transport=polling&sid={sid}", client.path)
-        .parse::<axum::http::Uri>()
+    let Ok(uri) =
+        format!("{}?EIO={eio}&transport=polling&sid={sid}", client.path).parse::<axum::http::Uri>()
     else {
         return;
     };
     let body = payload::encode(
-        if eio == 3 { Framing::V3Text } else { Framing::V4 },
+        if eio == 3 {
+            Framing::V3Text
+        } else {
+            Framing::V4
+        },
         &[Frame::Text("1".into())],
     );
     let mut headers = HeaderMap::new();
-    headers.insert("content-type", HeaderValue::from_static("text/plain;charset=UTF-8"));
+    headers.insert(
+        "content-type",
+        HeaderValue::from_static("text/plain;charset=UTF-8"),
+    );
     if let Err(e) = forward(inner, &Method::POST, &uri, &headers, body.into()).await {
         tracing::debug!(error = e, "proxy: could not end the upstream session");
     }

@@ -151,7 +151,10 @@ impl Inner {
             .unwrap_or_else(|| "/socket.io/".into());
         let mut clients = self.clients();
         if clients.by_sid.len() >= MAX_CLIENTS {
-            tracing::warn!(max = MAX_CLIENTS, "proxy: too many clients; this one is forwarded uninspected");
+            tracing::warn!(
+                max = MAX_CLIENTS,
+                "proxy: too many clients; this one is forwarded uninspected"
+            );
             return None;
         }
         let n = self.next.fetch_add(1, Ordering::Relaxed);
@@ -166,7 +169,12 @@ impl Inner {
             self.bus.clone(),
         ));
         clients.by_sid.insert(sid, c.clone());
-        tracing::info!(client = n, eio = eio.number(), transport, "proxy: new client");
+        tracing::info!(
+            client = n,
+            eio = eio.number(),
+            transport,
+            "proxy: new client"
+        );
         Some(c)
     }
 
@@ -294,9 +302,11 @@ impl Proxy {
             };
             let result = match server_tls {
                 Some(cfg) => match sockscope_gateway::tls::TlsListener::new(listener, cfg) {
-                    Ok(l) => axum::serve(l.tap_io(|_| {}), app)
-                        .with_graceful_shutdown(stopped)
-                        .await,
+                    Ok(l) => {
+                        axum::serve(l.tap_io(|_| {}), app)
+                            .with_graceful_shutdown(stopped)
+                            .await
+                    }
                     Err(e) => Err(e),
                 },
                 None => {

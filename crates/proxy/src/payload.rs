@@ -205,9 +205,7 @@ fn decode_v3_binary(body: &[u8]) -> Result<Vec<Frame>, PayloadError> {
         }
         let (packet, tail) = data.split_at(len);
         frames.push(if kind == 0 {
-            Frame::Text(
-                String::from_utf8(packet.to_vec()).map_err(|_| PayloadError::NotUtf8)?,
-            )
+            Frame::Text(String::from_utf8(packet.to_vec()).map_err(|_| PayloadError::NotUtf8)?)
         } else {
             Frame::Binary(packet.to_vec())
         });

@@ -289,8 +289,7 @@ pub fn judge(
             }
             Action::Close { .. } => {
                 v.close = true;
-                v.faults
-                    .push(format!("transport closed by {}", r.label()));
+                v.faults.push(format!("transport closed by {}", r.label()));
             }
             Action::NoUpgrade | Action::Throttle { .. } => {}
         }
@@ -384,7 +383,12 @@ mod tests {
                 value: json!(0)
             }
         );
-        assert_eq!(r[4].action, Action::Close { after: Some(Duration::from_secs(5)) });
+        assert_eq!(
+            r[4].action,
+            Action::Close {
+                after: Some(Duration::from_secs(5))
+            }
+        );
         assert!(no_upgrade(&r).is_some());
         assert_eq!(throttle(&r, Direction::C2s), Some(1000));
     }
@@ -430,9 +434,18 @@ mod tests {
     #[test]
     fn rewrite_sets_the_field_and_says_what_it_was() {
         let r = rules(&["rewrite path=/0/price value=0 event=quote"]);
-        let v = judge(&r, Direction::S2c, "/", "quote", &json!([{"price": 12.5, "sym": "X"}]));
+        let v = judge(
+            &r,
+            Direction::S2c,
+            "/",
+            "quote",
+            &json!([{"price": 12.5, "sym": "X"}]),
+        );
         assert_eq!(v.rewritten, Some(json!([{"price": 0, "sym": "X"}])));
-        assert!(v.faults[0].contains("rewrote /0/price from 12.5 by rule 1"), "{v:?}");
+        assert!(
+            v.faults[0].contains("rewrote /0/price from 12.5 by rule 1"),
+            "{v:?}"
+        );
         // A pointer that matches nothing leaves the event untouched.
         let v = judge(&r, Direction::S2c, "/", "quote", &json!(["flat"]));
         assert!(v.untouched() && v.rewritten.is_none(), "{v:?}");
@@ -444,7 +457,10 @@ mod tests {
         let mut seen = std::collections::BTreeSet::new();
         for _ in 0..500 {
             let d = judge(&r, Direction::C2s, "/", "e", &json!([])).delay;
-            assert!(d >= Duration::from_millis(70) && d <= Duration::from_millis(130), "{d:?}");
+            assert!(
+                d >= Duration::from_millis(70) && d <= Duration::from_millis(130),
+                "{d:?}"
+            );
             seen.insert(d.as_millis());
         }
         assert!(seen.len() > 10, "jitter varies: {seen:?}");

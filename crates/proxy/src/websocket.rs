@@ -79,7 +79,11 @@ async fn open(
         inner.ws_connector.clone(),
     );
     let (upstream, resp) = match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
-        Err(_) => return Err(bad_gateway("the upstream did not accept the websocket in 10 s")),
+        Err(_) => {
+            return Err(bad_gateway(
+                "the upstream did not accept the websocket in 10 s",
+            ))
+        }
         Ok(Err(tokio_tungstenite::tungstenite::Error::Http(refused))) => {
             // The upstream's refusal, passed on as it was.
             let (parts, body) = refused.into_parts();
@@ -166,7 +170,9 @@ pub async fn upgrade(
                 return;
             }
         };
-        let app = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config())).await;
+        let app =
+            WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config()))
+                .await;
         relay(inner, client, app, upstream, opening, ws_only).await;
     });
     switching(&accept, protocol)
@@ -180,8 +186,12 @@ pub async fn tunnel(inner: Arc<Inner>, mut req: Request) -> Response {
     };
     let on_upgrade = hyper::upgrade::on(&mut req);
     tokio::spawn(async move {
-        let Ok(upgraded) = on_upgrade.await else { return };
-        let app = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config())).await;
+        let Ok(upgraded) = on_upgrade.await else {
+            return;
+        };
+        let app =
+            WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config()))
+                .await;
         relay(inner, None, app, upstream, None, false).await;
     });
     switching(&accept, protocol)
@@ -224,7 +234,11 @@ async fn relay<S>(
     if let Some(open) = opening {
         if app_tx.send(open).await.is_err() {
             if let Some(c) = &client {
-                c.end(Direction::C2s, "transport close: the client left during the handshake", None);
+                c.end(
+                    Direction::C2s,
+                    "transport close: the client left during the handshake",
+                    None,
+                );
             }
             return;
         }
@@ -235,8 +249,22 @@ async fn relay<S>(
             c.set_transport("websocket");
         }
     }
-    let c2s = pump(&inner, client.clone(), Direction::C2s, app_rx, up_tx, upgraded.clone());
-    let s2c = pump(&inner, client.clone(), Direction::S2c, up_rx, app_tx, upgraded.clone());
+    let c2s = pump(
+        &inner,
+        client.clone(),
+        Direction::C2s,
+        app_rx,
+        up_tx,
+        upgraded.clone(),
+    );
+    let s2c = pump(
+        &inner,
+        client.clone(),
+        Direction::S2c,
+        up_rx,
+        app_tx,
+        upgraded.clone(),
+    );
     let killed = async {
         match &client {
             Some(c) => {
@@ -255,20 +283,36 @@ async fn relay<S>(
     };
     let Some(c) = client else { return };
     // A probe that never completed the upgrade leaves the session on polling.
-    if !upgraded.load(std::sync::atomic::Ordering::SeqCst) && !matches!(end, End::Rule(_) | End::Hostile(..)) {
+    if !upgraded.load(std::sync::atomic::Ordering::SeqCst)
+        && !matches!(end, End::Rule(_) | End::Hostile(..))
+    {
         return;
     }
     match end {
-        End::Closed(Direction::C2s) | End::WriteFailed(Direction::S2c) => {
-            c.end(Direction::C2s, "transport close: the client closed the connection", None)
-        }
-        End::Closed(Direction::S2c) | End::WriteFailed(Direction::C2s) => {
-            c.end(Direction::S2c, "transport close: the server closed the connection", None)
-        }
-        End::Rule(line) => c.kill(Direction::S2c, "transport close: closed by the proxy", Some(line)),
+        End::Closed(Direction::C2s) | End::WriteFailed(Direction::S2c) => c.end(
+            Direction::C2s,
+            "transport close: the client closed the connection",
+            None,
+        ),
+        End::Closed(Direction::S2c) | End::WriteFailed(Direction::C2s) => c.end(
+            Direction::S2c,
+            "transport close: the server closed the connection",
+            None,
+        ),
+        End::Rule(line) => c.kill(
+            Direction::S2c,
+            "transport close: closed by the proxy",
+            Some(line),
+        ),
         End::Hostile(from, why) => {
-            let who = if from == Direction::C2s { "the client" } else { "the server" };
-            let reason = format!("proxy closed the connection: {who} sent a frame that does not decode ({why})");
+            let who = if from == Direction::C2s {
+                "the client"
+            } else {
+                "the server"
+            };
+            let reason = format!(
+                "proxy closed the connection: {who} sent a frame that does not decode ({why})"
+            );
             tracing::warn!(client = c.n, reason, "proxy: hostile frame");
             c.kill(from, &reason, None);
         }

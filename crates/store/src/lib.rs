@@ -57,7 +57,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "004_admin_targets",
         include_str!("migrations/004_admin_targets.sql"),
     ),
-    ("005_event_fault", include_str!("migrations/005_event_fault.sql")),
+    (
+        "005_event_fault",
+        include_str!("migrations/005_event_fault.sql"),
+    ),
 ];
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 

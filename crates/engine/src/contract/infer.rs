@@ -170,7 +170,16 @@ impl Shape {
             if let Some(f) = st.formats.first() {
                 extra.insert("format".into(), json!(f));
             } else if let Some(values) = &st.values {
-                if values.len() >= 2 && values.values().all(|n| *n >= ENUM_MIN_REPEAT) {
+                // `enum` constrains every type, so it is only written for a value
+                // that was never anything but a string (a tuple argument folded
+                // into one `items` shape mixes strings with numbers).
+                let only_strings = self.null + self.boolean + self.integer + self.fraction == 0
+                    && self.array.is_none()
+                    && self.object.is_none();
+                if only_strings
+                    && values.len() >= 2
+                    && values.values().all(|n| *n >= ENUM_MIN_REPEAT)
+                {
                     extra.insert("enum".into(), json!(values.keys().collect::<Vec<_>>()));
                 }
             }
@@ -351,6 +360,12 @@ mod tests {
             infer(&[json!(1), json!(null)]),
             json!({"type": ["null", "integer"]})
         );
+    }
+
+    #[test]
+    fn no_enum_when_the_strings_share_a_slot_with_other_types() {
+        let mixed = infer(&[json!("a"), json!("a"), json!(1), json!("b"), json!("b")]);
+        assert!(mixed.get("enum").is_none(), "{mixed}");
     }
 
     #[test]

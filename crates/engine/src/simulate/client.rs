@@ -132,6 +132,8 @@ pub(super) struct Seen {
 /// arrived, a wake-up for waiters, and whether the connection is closing or gone.
 pub(super) struct Arrivals {
     pub stats: Arc<Stats>,
+    /// The namespace (or plain WebSocket path) the live metrics label this client with.
+    pub ns: String,
     seen: Mutex<HashMap<String, Seen>>,
     pub wake: Notify,
     pub closing: AtomicBool,
@@ -139,9 +141,10 @@ pub(super) struct Arrivals {
 }
 
 impl Arrivals {
-    pub fn new(stats: Arc<Stats>) -> Self {
+    pub fn new(stats: Arc<Stats>, ns: &str) -> Self {
         Self {
             stats,
+            ns: ns.to_owned(),
             seen: Mutex::new(HashMap::new()),
             wake: Notify::new(),
             closing: AtomicBool::new(false),
@@ -153,7 +156,7 @@ impl Arrivals {
     /// `payload`: a payload timestamp is a delivery latency sample. Wakes the waiters.
     pub fn arrived(&self, name: String, payload: &Value) {
         let now = Instant::now();
-        self.stats.received(&name);
+        self.stats.received(&self.ns, &name);
         let timed = match payload_timestamp(payload) {
             Some(ts) => {
                 let micros = now_micros().saturating_sub(ts).max(0);
@@ -340,7 +343,7 @@ impl Client {
         let sink = Arc::new(tokio::sync::Mutex::new(sink));
         let inbox = Arc::new(Inbox {
             ns: ns.to_owned(),
-            arrivals: Arrivals::new(stats),
+            arrivals: Arrivals::new(stats, ns),
             pending_acks: Mutex::new(HashMap::new()),
         });
         let reader = tokio::spawn(read_loop(stream, wire, sink.clone(), inbox.clone(), index));
@@ -382,7 +385,7 @@ impl Client {
             tracing::debug!(client = self.index, event, error = %e, "simulated emit failed");
             return Err(Error::Emit(e.to_string()));
         }
-        stats.sent(event);
+        stats.sent(&self.inbox.ns, event);
         self.waits.emitted(sent_at);
         let (Some((id, rx)), Some(timeout)) = (ack, ack_timeout) else {
             return Ok(Outcome::Ok);

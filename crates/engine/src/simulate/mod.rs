@@ -32,8 +32,10 @@ pub mod client;
 pub mod ensure;
 pub mod from_recording;
 pub mod job;
+pub mod merge;
 pub mod report;
 pub mod scenario;
+pub mod shard;
 pub mod ws_client;
 
 use std::sync::atomic::Ordering;
@@ -50,10 +52,12 @@ use tokio::time::Instant;
 use crate::bus::Bus;
 use crate::gateway::Gateway;
 use crate::limits;
+use crate::metrics::Metrics;
 use crate::{Error, Result};
 use client::{Client, Outcome};
 use report::{Latency, Stats};
 pub use scenario::{ApiDriver, Scenario, ScenarioTransport, Step, Think, Variables};
+pub use shard::Shard;
 use ws_client::WsClient;
 
 /// Where the virtual clients connect.
@@ -89,6 +93,12 @@ pub struct SimulateOptions {
     /// Bearer token for the scenario's `api` requests to a remote gateway (the
     /// embedded one's is known).
     pub api_token: Option<String>,
+    /// Which part of `clients` this process runs (the whole run by default).
+    pub shard: Shard,
+    /// A wall-clock start every shard shares; `None` starts now.
+    pub start_at: Option<std::time::SystemTime>,
+    /// Where observations also go live (`--metrics`).
+    pub metrics: Option<Arc<Metrics>>,
 }
 
 impl Default for SimulateOptions {
@@ -106,12 +116,16 @@ impl Default for SimulateOptions {
             connect_timeout: Duration::from_secs(10),
             tls: crate::connection::TlsOptions::default(),
             api_token: None,
+            shard: Shard::default(),
+            start_at: None,
+            metrics: None,
         }
     }
 }
 
 impl SimulateOptions {
-    fn check(&self) -> Result<()> {
+    /// The checks a run makes before anything connects.
+    pub fn check(&self) -> Result<()> {
         let bad = |m: &str| Err(Error::BadSimulation(m.to_owned()));
         let range = |r: std::result::Result<(), String>| r.map_err(Error::BadSimulation);
         range(limits::check_range("--clients", self.clients, 1, limits::MAX_CLIENTS).map(drop))?;
@@ -131,6 +145,14 @@ impl SimulateOptions {
         if self.tenants.is_empty() || self.tenants.iter().any(String::is_empty) {
             return bad("--tenants needs at least one non-empty tenant id");
         }
+        if !self.shard.is_whole() && self.target == Target::Embedded {
+            return bad("--shard needs --target: with --embedded every shard would load a gateway of its own");
+        }
+        if self.shard.index >= self.shard.count {
+            return bad("--shard I/N needs I < N");
+        }
+        // A start whose whole run is over would measure nothing.
+        shard::start_instant(self.start_at, self.duration).map(drop)?;
         Ok(())
     }
 }
@@ -173,6 +195,24 @@ pub async fn run(
     opts: &SimulateOptions,
     progress: Option<watch::Sender<SimulationProgress>>,
 ) -> Result<SimulationReport> {
+    Ok(run_full(scenario, opts, progress).await?.report)
+}
+
+/// A run's report with what a mergeable report also needs.
+pub struct RunOutcome {
+    pub report: SimulationReport,
+    /// Connect, ack and delivery latency, microseconds.
+    pub histograms: [hdrhistogram::Histogram<u64>; 3],
+    /// How late this process was for `start_at` (zero when it waited).
+    pub late: Duration,
+}
+
+/// [`run`], keeping the histograms and the start delay (`--report-out`).
+pub async fn run_full(
+    scenario: &Scenario,
+    opts: &SimulateOptions,
+    progress: Option<watch::Sender<SimulationProgress>>,
+) -> Result<RunOutcome> {
     opts.check()?;
     let secret = opts
         .jwt_secret
@@ -224,7 +264,7 @@ pub async fn run(
     if let Some(g) = gateway {
         g.stop().await;
     }
-    let (stats, elapsed) = outcome?;
+    let (stats, elapsed, late) = outcome?;
     // The report names the target as the redaction policy shows it.
     let report = stats.report(
         &scenario.name,
@@ -246,7 +286,18 @@ pub async fn run(
         errors = report.errors,
         "simulation finished"
     );
-    Ok(report)
+    let histograms = stats.histograms().unwrap_or_else(|| {
+        [
+            report::histogram(),
+            report::histogram(),
+            report::histogram(),
+        ]
+    });
+    Ok(RunOutcome {
+        report,
+        histograms,
+        late,
+    })
 }
 
 /// One TCP connect to the target first, so an unreachable gateway is one clear
@@ -302,8 +353,8 @@ async fn start_embedded(
     Ok(gateway)
 }
 
-/// Starts every client, reports progress, waits for all; returns the stats and
-/// the run's wall time.
+/// Starts this shard's clients, reports progress, waits for all; returns the
+/// stats, the run's wall time and how late this process was for `start_at`.
 async fn drive(
     scenario: &Scenario,
     opts: &SimulateOptions,
@@ -312,14 +363,20 @@ async fn drive(
     tls: Option<tokio_tungstenite::Connector>,
     api: Option<Api>,
     progress: Option<watch::Sender<SimulationProgress>>,
-) -> Result<(Arc<Stats>, Duration)> {
-    let stats = Arc::new(Stats::new(opts.clients as u64));
-    let start = Instant::now();
+) -> Result<(Arc<Stats>, Duration, Duration)> {
+    let mine = opts.shard.clients(opts.clients);
+    let stats = Arc::new(Stats::new(mine.len() as u64).with_metrics(opts.metrics.clone()));
+    let (start, late) = shard::start_instant(opts.start_at, opts.duration)?;
+    if !late.is_zero() {
+        tracing::warn!(shard = %opts.shard, late_ms = late.as_millis() as u64, "started after --start-at: clients whose slot passed connect at once");
+    }
     let deadline = start + opts.duration;
     let variants: Vec<Arc<Scenario>> = scenario.variants().into_iter().map(Arc::new).collect();
     let rate = opts.rate.or(scenario.rate).unwrap_or(1.0);
     let mut tasks = tokio::task::JoinSet::new();
-    for i in 0..opts.clients {
+    // Global client indexes: a shard's clients get the tenants, users and ramp slots
+    // they would have in one process running every client.
+    for i in mine {
         let offset = opts.ramp.mul_f64(i as f64 / opts.clients as f64);
         let job = ClientJob {
             index: i,
@@ -336,7 +393,8 @@ async fn drive(
         };
         tasks.spawn(job.run());
     }
-    let api_task = match api {
+    // The HTTP API driver belongs to the run, not to each shard: shard 0 runs it.
+    let api_task = match api.filter(|_| opts.shard.index == 0) {
         Some(api) => {
             let start_at = start + opts.ramp + Duration::from_millis(api.driver.start_ms);
             let client = api.client()?;
@@ -391,7 +449,7 @@ async fn drive(
             tracing::warn!(error = %e, "simulation progress reporter failed");
         }
     }
-    Ok((stats, elapsed))
+    Ok((stats, elapsed, late))
 }
 
 /// One virtual client's whole life.
@@ -505,7 +563,7 @@ impl Api {
                 }
                 let name = format!("POST {}", req.path);
                 match call.send().await {
-                    Ok(r) if r.status().is_success() => stats.sent(&name),
+                    Ok(r) if r.status().is_success() => stats.sent("http", &name),
                     Ok(r) => {
                         tracing::debug!(path = %req.path, status = %r.status(), "simulation api request refused");
                         stats.error("api_failed");
@@ -625,6 +683,15 @@ impl ClientJob {
         self.stats.connected.fetch_add(1, Ordering::Relaxed);
         phase.connected = true;
         self.stats.latency(Latency::Connect, began.elapsed());
+        let ns = match self.scenario.transport {
+            ScenarioTransport::Socketio => self.scenario.namespace.clone(),
+            ScenarioTransport::Ws => self
+                .scenario
+                .path
+                .clone()
+                .unwrap_or_else(|| ws_client::DEFAULT_PATH.to_owned()),
+        };
+        self.stats.socket(&ns, true);
         let deadline = self.deadline;
         let _ = tokio::time::timeout_at(deadline, self.script(&mut client)).await;
         // Nothing left to do: stay connected and keep receiving until the end.
@@ -632,6 +699,7 @@ impl ClientJob {
             tokio::time::sleep_until(deadline).await;
         }
         client.close().await;
+        self.stats.socket(&ns, false);
     }
 
     /// The plain WebSocket URL with the scenario's query, variables substituted.

@@ -8,17 +8,19 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
-use serde_json::Value;
+use sockscope_protocol::Direction;
+
+use crate::metrics::Metrics;
 use sockscope_protocol::{
     LatencySummary, SimErrorCount, SimEventCount, SimulationProgress, SimulationReport,
 };
 
 /// Longest latency a histogram tracks (longer samples are clamped): one hour.
-const MAX_MICROS: u64 = 3_600_000_000;
+pub const MAX_MICROS: u64 = 3_600_000_000;
 
 /// Which latency a sample belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,11 +45,17 @@ pub struct Stats {
     /// Per event name: (sent, received).
     events: Mutex<BTreeMap<String, (u64, u64)>>,
     histograms: Mutex<[Histogram<u64>; 3]>,
+    /// Where the same observations go live (`simulate --metrics`).
+    metrics: Option<Arc<Metrics>>,
 }
 
-fn histogram() -> Histogram<u64> {
+/// Significant digits of every latency histogram.
+pub const SIGFIG: u8 = 3;
+
+/// An empty latency histogram: microseconds, 1 µs .. 1 h, [`SIGFIG`] digits.
+pub fn histogram() -> Histogram<u64> {
     #[allow(clippy::expect_used)]
-    Histogram::new_with_bounds(1, MAX_MICROS, 3)
+    Histogram::new_with_bounds(1, MAX_MICROS, SIGFIG)
         .expect("1 µs .. 1 h at 3 digits is a valid histogram")
 }
 
@@ -66,7 +74,36 @@ impl Stats {
             errors_by_kind: Mutex::new(BTreeMap::new()),
             events: Mutex::new(BTreeMap::new()),
             histograms: Mutex::new([histogram(), histogram(), histogram()]),
+            metrics: None,
         }
+    }
+
+    /// Also feeds every observation to `metrics` as it happens.
+    pub fn with_metrics(mut self, metrics: Option<Arc<Metrics>>) -> Self {
+        if let Some(m) = &metrics {
+            for cause in ["ack_timeout", "wait_timeout"] {
+                m.declare_drop_cause(cause);
+            }
+        }
+        self.metrics = metrics;
+        self
+    }
+
+    /// A virtual client of `namespace` connected (`true`) or left (`false`): the
+    /// live socket gauge (the report counts connects itself).
+    pub fn socket(&self, namespace: &str, open: bool) {
+        if let Some(m) = &self.metrics {
+            if open {
+                m.socket_opened(namespace);
+            } else {
+                m.socket_closed(namespace);
+            }
+        }
+    }
+
+    /// The three histograms (connect, ack, delivery) as they are now.
+    pub fn histograms(&self) -> Option<[Histogram<u64>; 3]> {
+        self.histograms.lock().ok().map(|h| h.clone())
     }
 
     /// A client that had connected failed afterwards (its reader got a bad frame, or
@@ -85,16 +122,26 @@ impl Stats {
             *by_kind.entry(kind.to_owned()).or_default() += 1;
             self.errors.fetch_add(1, Ordering::Relaxed);
         }
+        if let Some(m) = &self.metrics {
+            m.dropped(kind, 1);
+        }
     }
 
-    pub fn sent(&self, event: &str) {
+    /// One event of `namespace` sent (the namespace only labels the live metrics).
+    pub fn sent(&self, namespace: &str, event: &str) {
         if let Ok(mut events) = self.events.lock() {
             events.entry(event.to_owned()).or_default().0 += 1;
             self.sent.fetch_add(1, Ordering::Relaxed);
         }
+        if let Some(m) = &self.metrics {
+            m.event(namespace, event, Direction::C2s);
+        }
     }
 
-    pub fn received(&self, event: &str) {
+    pub fn received(&self, namespace: &str, event: &str) {
+        if let Some(m) = &self.metrics {
+            m.event(namespace, event, Direction::S2c);
+        }
         if let Ok(mut events) = self.events.lock() {
             match events.get_mut(event) {
                 Some(e) => e.1 += 1,
@@ -119,6 +166,14 @@ impl Stats {
         };
         if let Ok(mut h) = self.histograms.lock() {
             h[i].saturating_record(micros.clamp(1, MAX_MICROS));
+        }
+        if let Some(m) = &self.metrics {
+            let d = Duration::from_micros(micros);
+            match which {
+                Latency::Connect => {}
+                Latency::Ack => m.ack_latency(d),
+                Latency::Delivery => m.delivery_latency(d),
+            }
         }
     }
 
@@ -239,108 +294,13 @@ pub fn summary(h: &Histogram<u64>) -> LatencySummary {
     }
 }
 
-/// Unix microseconds of a payload's `timestamp` field: an ISO 8601 UTC time
-/// (`2026-11-24T10:30:00.123Z`, optional fraction, `Z` or `+00:00`) or a number of
-/// epoch milliseconds. Anything else is not a timestamp.
-pub fn payload_timestamp(payload: &Value) -> Option<i64> {
-    match payload.get("timestamp")? {
-        Value::Number(n) => {
-            let ms = n.as_f64()?;
-            // Plausible epoch milliseconds only (2001..2286), not counters.
-            (1e12..1e13).contains(&ms).then_some((ms * 1000.0) as i64)
-        }
-        Value::String(s) => parse_iso8601(s),
-        _ => None,
-    }
-}
-
-/// Unix microseconds of `YYYY-MM-DDTHH:MM:SS[.f+](Z|+00:00)`.
-pub fn parse_iso8601(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b' ') {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if b[13] != b':' || b[16] != b':' || !(1..=12).contains(&mo) || !(1..=31).contains(&d) {
-        return None;
-    }
-    let mut rest = &s[19..];
-    let mut micros = 0i64;
-    if let Some(frac) = rest.strip_prefix('.') {
-        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return None;
-        }
-        let mut scaled = 0i64;
-        for (i, c) in frac[..digits].bytes().take(6).enumerate() {
-            scaled += i64::from(c - b'0') * 10i64.pow(5 - i as u32);
-        }
-        micros = scaled;
-        rest = &frac[digits..];
-    }
-    if !matches!(rest, "Z" | "z" | "+00:00") {
-        return None;
-    }
-    let days = days_from_civil(y, mo, d);
-    Some(((days * 86_400 + h * 3600 + mi * 60 + sec) * 1_000_000) + micros)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (inverse of
-/// `sockscope_protocol::time::civil_date`).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
+// Payload timestamps are parsed where they are formatted (the protocol's `time`),
+// so the metrics exporter reads them without depending on the simulator.
+pub use sockscope_protocol::time::{parse_iso8601, payload_timestamp};
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-    use sockscope_protocol::time::iso8601;
-
-    #[test]
-    fn iso_times_round_trip_with_the_gateways_format() {
-        for micros in [
-            0,
-            1_705_314_600_123_000,
-            951_782_400_000_000,
-            1_795_000_000_456_000,
-        ] {
-            assert_eq!(parse_iso8601(&iso8601(micros)), Some(micros));
-        }
-        assert_eq!(
-            parse_iso8601("2024-01-15T10:30:00Z"),
-            Some(1_705_314_600_000_000)
-        );
-        assert_eq!(
-            parse_iso8601("2024-01-15T10:30:00.5+00:00"),
-            Some(1_705_314_600_500_000)
-        );
-        assert_eq!(parse_iso8601("2024-01-15T10:30:00+02:00"), None);
-        assert_eq!(parse_iso8601("yesterday"), None);
-    }
-
-    #[test]
-    fn payload_timestamps_are_iso_or_epoch_millis() {
-        assert_eq!(
-            payload_timestamp(&json!({"timestamp": "1970-01-01T00:00:01.000Z"})),
-            Some(1_000_000)
-        );
-        assert_eq!(
-            payload_timestamp(&json!({"timestamp": 1_705_314_600_123u64})),
-            Some(1_705_314_600_123_000)
-        );
-        assert_eq!(payload_timestamp(&json!({"timestamp": 42})), None);
-        assert_eq!(payload_timestamp(&json!({"value": 1})), None);
-        assert_eq!(payload_timestamp(&json!("x")), None);
-    }
 
     #[test]
     fn report_counts_add_up() {
@@ -350,11 +310,11 @@ mod tests {
         s.error("connect_refused");
         s.error("wait_timeout");
         s.error("wait_timeout");
-        s.sent("subscribe");
-        s.sent("subscribe");
-        s.received("metric:update");
-        s.received("metric:update");
-        s.received("dashboard:initial");
+        s.sent("/", "subscribe");
+        s.sent("/", "subscribe");
+        s.received("/", "metric:update");
+        s.received("/", "metric:update");
+        s.received("/", "dashboard:initial");
         for ms in 1..=100 {
             s.latency(Latency::Delivery, Duration::from_millis(ms));
         }

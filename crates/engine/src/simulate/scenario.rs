@@ -226,6 +226,11 @@ pub fn built_in_names() -> Vec<&'static str> {
     BUILT_IN.iter().map(|(n, _)| *n).collect()
 }
 
+/// A shipped scenario's JSON text (what `--k8s-job` puts in its ConfigMap).
+pub fn built_in_text(name: &str) -> Option<&'static str> {
+    BUILT_IN.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+}
+
 /// A shipped scenario by name.
 pub fn built_in(name: &str) -> Result<Scenario> {
     let (file, text) =

@@ -112,6 +112,8 @@ impl WsClient {
                 .map_err(|e| fail("protocol", format!("bad token header: {e}")))?;
             request.headers_mut().insert("authorization", v);
         }
+        // The metrics' namespace label of a plain WebSocket client is its path.
+        let path = request.uri().path().to_owned();
         let config = WebSocketConfig::default()
             .read_buffer_size(4096)
             .write_buffer_size(0);
@@ -137,7 +139,7 @@ impl WsClient {
         };
         let (sink, stream) = socket.split();
         let inbox = Arc::new(Inbox {
-            arrivals: Arrivals::new(stats),
+            arrivals: Arrivals::new(stats, &path),
             client_id: Mutex::new(None),
         });
         let reader = tokio::spawn(read_loop(stream, inbox.clone(), index));
@@ -177,7 +179,7 @@ impl WsClient {
             tracing::debug!(client = self.index, event, error = %e, "simulated ws send failed");
             return Err(Error::Emit(e.to_string()));
         }
-        arrivals.stats.sent(&kind);
+        arrivals.stats.sent(&arrivals.ns, &kind);
         self.waits.emitted(sent_at);
         let Some(timeout) = reply_timeout else {
             return Ok(Outcome::Ok);
