@@ -40,16 +40,29 @@ pub fn request_from(listen: &str, upstream: &str, rules: &str) -> ProxyRequest {
     }
 }
 
-/// The namespaces cell: names, the socket id in brackets where known.
+/// The namespaces cell: their names (the socket ids go in its tooltip, see
+/// [`socket_ids`]).
 fn namespaces_cell(c: &ProxyClient) -> String {
     c.namespaces
         .iter()
-        .map(|n| match &n.socket_id {
-            Some(id) => format!("{} ({id})", n.name),
-            None => n.name.clone(),
-        })
+        .map(|n| n.name.as_str())
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Each namespace's Socket.IO socket id, one a line, where known.
+fn socket_ids(c: &ProxyClient) -> String {
+    c.namespaces
+        .iter()
+        .map(|n| {
+            format!(
+                "{}: {}",
+                n.name,
+                n.socket_id.as_deref().unwrap_or("no id yet")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// The status as it stands once the proxy was stopped: the clients stay listed (the
@@ -135,19 +148,14 @@ pub fn ProxyPanel(
 
     view! {
         <section class="panel proxy" id="proxy-panel">
-            <div class="split">
-                <div class="proxy-form">
-                    <h2>"Capture proxy"</h2>
+            <div class="proxy-form">
+                <div class="proxy-col">
                     <div class="status-row">
+                        <h2>"Capture proxy"</h2>
                         <span id="proxy-state" class=move || if running() { "pill on" } else { "pill off" }>
                             {move || if running() { "running" } else { "stopped" }}
                         </span>
                     </div>
-                    <Show when=running>
-                        <p class="hint proxy-point">"Point the app's socket URL at "
-                            <code id="proxy-url" class="mono">{move || status.with(|s| s.url.clone())}</code>
-                        </p>
-                    </Show>
                     <label>"Listen address"
                         <input id="proxy-listen" type="text" placeholder=DEFAULT_LISTEN
                             autocomplete="off" spellcheck="false"
@@ -160,14 +168,6 @@ pub fn ProxyPanel(
                             prop:value=move || upstream.get() prop:disabled=running
                             on:input=move |ev| upstream.set(event_target_value(&ev)) />
                     </label>
-                    <label>"Fault rules"
-                        <textarea id="proxy-rules" rows="5" autocomplete="off" spellcheck="false"
-                            placeholder="drop event=secret\ndelay by=200ms dir=s2c"
-                            aria-describedby="proxy-rules-help"
-                            prop:value=move || rules.get() prop:disabled=running
-                            on:input=move |ev| rules.set(event_target_value(&ev))></textarea>
-                    </label>
-                    <p id="proxy-rules-help" class="hint">{RULE_HELP}</p>
                     <div class="actions">
                         <button id="proxy-start" class="primary"
                             prop:disabled=move || running() || busy.get() on:click=start>"Start"</button>
@@ -178,31 +178,46 @@ pub fn ProxyPanel(
                         style:display=move || if problem.with(Option::is_some) { "block" } else { "none" }>
                         {move || problem.get().unwrap_or_default()}
                     </p>
-                    <p class="hint">"Settings lock while the proxy runs; stop it to change them. Events of proxied clients show in Live events as proxy:N, ⚠ marking what a rule did."</p>
+                    <Show when=running>
+                        <p class="proxy-point">"Point the app's socket URL at "
+                            <code id="proxy-url" class="mono">{move || status.with(|s| s.url.clone())}</code>
+                        </p>
+                    </Show>
                 </div>
-                <div class="proxy-clients">
-                    <h3>"Clients"
-                        <span class="dim count" id="proxy-summary">{move || status.with(|s| {
-                            let open = s.clients.iter().filter(|c| c.closed.is_none()).count();
-                            format!(" {} open · {} seen · {} passed through untouched", open, s.clients.len(), s.passthrough)
-                        })}</span>
-                    </h3>
-                    <div class="table-wrap">
-                        <table id="proxy-clients">
-                            <thead><tr>
-                                <th>"#"</th><th>"EIO"</th><th>"parser"</th><th>"transport"</th>
-                                <th>"namespaces"</th><th>"c2s"</th><th>"s2c"</th><th>"faults"</th><th>"ended"</th>
-                            </tr></thead>
-                            <tbody>
-                                <For each=clients key=|c| (c.n, c.c2s, c.s2c, c.faults.len(), c.closed.clone(), c.transport.clone(), c.namespaces.len()) let:c>
-                                    {client_rows(c, expanded)}
-                                </For>
-                            </tbody>
-                        </table>
-                        <Show when=move || status.with(|s| s.clients.is_empty())>
-                            <p class="empty">{move || if running() { "No client yet: point the app at the URL above." } else { "Start the proxy, then point the app at it." }}</p>
-                        </Show>
-                    </div>
+                <div class="proxy-col">
+                    <label>"Fault rules"
+                        <textarea id="proxy-rules" rows="4" autocomplete="off" spellcheck="false"
+                            placeholder="drop event=secret\ndelay by=200ms dir=s2c"
+                            aria-describedby="proxy-rules-help"
+                            prop:value=move || rules.get() prop:disabled=running
+                            on:input=move |ev| rules.set(event_target_value(&ev))></textarea>
+                    </label>
+                    <p id="proxy-rules-help" class="hint">{RULE_HELP}</p>
+                    <p class="hint">"Settings lock while the proxy runs. Proxied clients' events show in Live events as proxy:N, a ⚠ on what a rule did."</p>
+                </div>
+            </div>
+            <div class="proxy-clients">
+                <h3>"Clients"
+                    <span class="dim count" id="proxy-summary">{move || status.with(|s| {
+                        let open = s.clients.iter().filter(|c| c.closed.is_none()).count();
+                        format!(" {} open · {} seen · {} passed through untouched", open, s.clients.len(), s.passthrough)
+                    })}</span>
+                </h3>
+                <div class="table-wrap">
+                    <table id="proxy-clients">
+                        <thead><tr>
+                            <th>"#"</th><th>"EIO"</th><th>"parser"</th><th>"transport"</th>
+                            <th>"namespaces"</th><th>"c2s"</th><th>"s2c"</th><th>"faults"</th><th>"ended"</th>
+                        </tr></thead>
+                        <tbody>
+                            <For each=clients key=|c| (c.n, c.c2s, c.s2c, c.faults.len(), c.closed.clone(), c.transport.clone(), c.namespaces.len()) let:c>
+                                {client_rows(c, expanded)}
+                            </For>
+                        </tbody>
+                    </table>
+                    <Show when=move || status.with(|s| s.clients.is_empty())>
+                        <p class="empty">{move || if running() { "No client yet: point the app at the URL above." } else { "Start the proxy, then point the app at it." }}</p>
+                    </Show>
                 </div>
             </div>
         </section>
@@ -230,7 +245,7 @@ fn client_rows(c: ProxyClient, expanded: RwSignal<Option<u64>>) -> impl IntoView
             <td class="mono" data-testid="proxy-eio">{c.eio}</td>
             <td data-testid="proxy-parser">{c.parser.map(|p| p.name().to_owned()).unwrap_or_else(|| "…".to_owned())}</td>
             <td data-testid="proxy-transport">{c.transport.clone()}</td>
-            <td class="mono" data-testid="proxy-namespaces">{namespaces_cell(&c)}</td>
+            <td class="mono" data-testid="proxy-namespaces" title=socket_ids(&c)>{namespaces_cell(&c)}</td>
             <td class="num" data-testid="proxy-c2s">{c.c2s}</td>
             <td class="num" data-testid="proxy-s2c">{c.s2c}</td>
             <td class="faults" data-testid="proxy-faults" title=faults>
@@ -286,7 +301,8 @@ mod tests {
             ],
             ..ProxyClient::default()
         };
-        assert_eq!(namespaces_cell(&open), "/ (abc), /admin");
+        assert_eq!(namespaces_cell(&open), "/, /admin");
+        assert_eq!(socket_ids(&open), "/: abc\n/admin: no id yet");
         let ended = ProxyClient {
             n: 2,
             closed: Some("client closed".into()),
