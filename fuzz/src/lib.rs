@@ -20,7 +20,7 @@ use sockscope_store::{self as store, Store};
 use sockscope_protocol::SessionInfo;
 
 /// Every target by name, for the loop runner.
-pub const TARGETS: [(&str, fn(&[u8])); 7] = [
+pub const TARGETS: [(&str, fn(&[u8])); 8] = [
     ("codec", codec),
     ("wire", wire),
     ("har", har),
@@ -28,6 +28,7 @@ pub const TARGETS: [(&str, fn(&[u8])); 7] = [
     ("scenario", scenario),
     ("templates", templates),
     ("rules", rules),
+    ("proxy", proxy),
 ];
 
 fn text(data: &[u8]) -> std::borrow::Cow<'_, str> {
@@ -154,4 +155,19 @@ pub fn rules(data: &[u8]) {
             r.apply(&mut args);
         }
     }
+}
+
+/// What the capture proxy reads from either side: a long-polling body of any
+/// revision, and a `--rule` line. Property: a body that decodes re-encodes in its
+/// own framing to bytes that decode to the same packets.
+pub fn proxy(data: &[u8]) {
+    use sockscope_codec::wire::Eio;
+    use sockscope_proxy::payload;
+    for eio in [Eio::V3, Eio::V4] {
+        if let Ok((framing, frames)) = payload::decode(eio, data) {
+            let again = payload::decode(eio, &payload::encode(framing, &frames));
+            assert_eq!(again, Ok((framing, frames)), "re-encoding changed the body");
+        }
+    }
+    let _ = sockscope_proxy::Rule::parse(1, &text(data));
 }

@@ -239,9 +239,15 @@ async function runBlock(block) {
         continue;
       }
       // A gateway in the background: on a free port, waited for until it listens.
-      const listens = /^sockscope (serve|replay .*--mode server)\b/.test(command);
+      const listens = /^sockscope (serve|replay .*--mode server|proxy)\b/.test(command);
+      const proxy = /^sockscope proxy\b/.test(command);
       let docPort;
-      if (listens) {
+      if (proxy) {
+        // The capture proxy: `--listen 127.0.0.1:N` becomes a free port too.
+        const m = /--listen[ =]127\.0\.0\.1:(\d+)/.exec(command);
+        docPort = m ? m[1] : "3070";
+        command = m ? command.replace(m[0], "--listen 127.0.0.1:0") : `${command} --listen 127.0.0.1:0`;
+      } else if (listens) {
         const m = /--port[ =](\d+)/.exec(command);
         docPort = m ? m[1] : DEFAULT_PORT;
         command = m ? command.replace(m[0], "--port 0") : `${command} --port 0`;
@@ -252,7 +258,7 @@ async function runBlock(block) {
         const url = await deadline(
           new Promise((resolve, reject) => {
             createInterface({ input: bg.child.stdout }).on("line", (l) => {
-              const m = /^listening on https?:\/\/[^\s/]+:(\d+)/.exec(l);
+              const m = /^(?:proxy )?listening on https?:\/\/[^\s/]+:(\d+)/.exec(l);
               if (m) resolve(m[1]);
             });
             bg.result.closed.then((s) => reject(new Error(`exited before listening${report(step, { ...bg.result, ...s })}`)));
@@ -262,7 +268,7 @@ async function runBlock(block) {
         );
         ports.set(docPort, url);
         // Its HTTP API (and the token file) is described right after; give it that moment.
-        await deadline(
+        if (!proxy) await deadline(
           new Promise((resolve) => {
             const poll = setInterval(() => /^http api:/m.test(bg.result.stderr) && (clearInterval(poll), resolve()), 20);
             setTimeout(() => (clearInterval(poll), resolve()), 3_000);

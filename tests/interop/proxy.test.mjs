@@ -147,6 +147,8 @@ async function upstreamServer(version, parser) {
 /** The client half of the conversation; returns its own log and the transport it ended on. */
 async function converse(version, url, transports, parser) {
   const opts = { transports, reconnection: false, forceNew: true };
+  if (version === 4) opts.auth = { token: "tok-SECRET-4711" };
+  else opts.query = { token: "tok-SECRET-4711" };
   if (parser) opts.parser = parser;
   const socket = version === 2 ? ioV2(url, opts) : ioV4(url, opts);
   const log = [];
@@ -178,7 +180,7 @@ async function converse(version, url, transports, parser) {
       // Let the upgrade finish before reading the transport.
       await eventually(() => socket.io.engine.transport.name === "websocket", "the upgrade to websocket");
     }
-    return { log, transport: socket.io.engine.transport.name };
+    return { log, transport: socket.io.engine.transport.name, engineId: socket.io.engine.id };
   } finally {
     socket.close();
   }
@@ -246,13 +248,22 @@ for (const v of VARIANTS) {
       assert.deepEqual(directServer, EXPECTED_SERVER_LOG, `${t.name}: the direct server log`);
       assert.deepEqual(proxiedServer, directServer, `${t.name}: the server sees the same through the proxy`);
       assert.equal(proxied.transport, t.ends, `${t.name}: the proxied client ended on ${t.ends}`);
-      results.push(t);
+      results.push({ ...t, engineId: proxied.engineId });
     }
     // Wait for the last client's disconnect to be printed, then stop.
     await eventually(() => proxy.events().filter((e) => e.event === "disconnect").length >= TRANSPORTS.length, "every client's disconnect");
     const stopped = await proxy.stop();
     assert.equal(stopped.code, 0, stopped.stderr);
     const events = await sessionEvents(record);
+    // No secret and no Engine.IO session id in the recording or the printed events;
+    // the handshake's token is there as [redacted] (v4 sends it in CONNECT).
+    const everything = JSON.stringify(events) + proxy.lines.join("\n") + stopped.stderr;
+    assert.doesNotMatch(everything, /tok-SECRET-4711/);
+    for (const r of results) assert.ok(r.engineId && !everything.includes(r.engineId), `${r.name}: the Engine.IO sid is not recorded`);
+    if (v.version === 4) {
+      const hello = events.find((e) => e.event === "connect" && e.direction === "c2s");
+      assert.deepEqual(hello.args, [{ token: "[redacted]" }], "control: the auth was seen and redacted");
+    }
     const sources = [...new Set(events.map((e) => e.source))];
     assert.deepEqual(sources, ["proxy:1", "proxy:2", "proxy:3"], "one Engine.IO session = one client");
     TRANSPORTS.forEach((t, i) => {

@@ -17,7 +17,7 @@ use crate::command::{cargo, output, run, Cmd};
 use crate::step;
 
 /// The targets, as `fuzz/Cargo.toml` names them.
-const TARGETS: [&str; 7] = [
+const TARGETS: [&str; 8] = [
     "codec",
     "wire",
     "har",
@@ -25,6 +25,7 @@ const TARGETS: [&str; 7] = [
     "scenario",
     "templates",
     "rules",
+    "proxy",
 ];
 
 /// The cargo-fuzz release this was tried with.

@@ -393,6 +393,7 @@ mod tests {
             rooms: Vec::new(),
             tenant: None,
             user: None,
+            fault: None,
         }
     }
 

@@ -44,8 +44,8 @@ pub enum PayloadError {
     Truncated,
     #[error("a binary packet is not valid base64")]
     Base64,
-    #[error("the body holds more than {} packets", crate::payload::MAX_PACKETS)]
-    TooManyPackets,
+    #[error("the body holds more than {0} packets")]
+    TooManyPackets(usize),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -9,7 +9,6 @@
 //! and capped ([`MAX_BODY`]): a client or upstream that sends more gets 413/502, not
 //! an unbounded buffer.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,63 +16,18 @@ use axum::body::{to_bytes, Body};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
-use sockscope_codec::wire::Eio;
 use sockscope_protocol::Direction;
 
 use crate::client::{Client, Seen};
+use crate::exchange::{
+    bad_gateway, end_to_end, handshake_view, pace, unknown_session, EngineQuery,
+};
 use crate::payload::{self, Frame, Framing};
 use crate::Inner;
 
 /// Largest body read from either side (Engine.IO's own default limit is 1 MB; a
 /// batched polling body may hold several packets).
 pub const MAX_BODY: usize = 16 << 20;
-
-/// Headers that belong to one connection, not to the message.
-const HOP_BY_HOP: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "host",
-    "content-length",
-];
-
-/// The Engine.IO query of a request (`EIO`, `transport`, `sid`), if it is one.
-pub struct EngineQuery {
-    pub eio: Eio,
-    pub transport: String,
-    pub sid: Option<String>,
-}
-
-impl EngineQuery {
-    fn of(query: Option<&str>) -> Option<Self> {
-        let pairs: HashMap<String, String> = url::form_urlencoded::parse(query?.as_bytes())
-            .into_owned()
-            .collect();
-        let eio = match pairs.get("EIO")?.as_str() {
-            "3" => Eio::V3,
-            "4" => Eio::V4,
-            _ => return None,
-        };
-        let transport = pairs.get("transport")?.clone();
-        // JSONP polling (`j=`) is forwarded untouched: it is for browsers without
-        // XHR2, and its bodies are script, not payloads.
-        if pairs.contains_key("j") {
-            return None;
-        }
-        Some(Self {
-            eio,
-            transport,
-            sid: pairs.get("sid").cloned(),
-        })
-    }
-}
 
 /// The one axum handler.
 pub async fn handle(
@@ -159,26 +113,6 @@ pub async fn forward(
     })
 }
 
-/// `headers` without the hop-by-hop ones (and those `Connection` names).
-pub fn end_to_end(headers: &HeaderMap) -> HeaderMap {
-    let named: Vec<String> = headers
-        .get_all("connection")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|s| s.trim().to_ascii_lowercase())
-        .collect();
-    let mut out = HeaderMap::new();
-    for (k, v) in headers {
-        let name = k.as_str();
-        if HOP_BY_HOP.contains(&name) || named.iter().any(|n| n == name) {
-            continue;
-        }
-        out.append(k.clone(), v.clone());
-    }
-    out
-}
-
 fn describe(e: &reqwest::Error) -> String {
     use std::error::Error as _;
     let mut s = e.to_string();
@@ -191,57 +125,12 @@ fn describe(e: &reqwest::Error) -> String {
     sockscope_bus::limits::clip_message(&s)
 }
 
-pub fn bad_gateway(why: &str) -> Response {
-    tracing::warn!(why, "proxy: upstream request failed");
-    (
-        StatusCode::BAD_GATEWAY,
-        format!("sockscope proxy: the upstream did not answer: {why}\n"),
-    )
-        .into_response()
-}
-
 fn too_large() -> Response {
     (
         StatusCode::PAYLOAD_TOO_LARGE,
         format!("sockscope proxy: the body is over {MAX_BODY} bytes\n"),
     )
         .into_response()
-}
-
-/// What Engine.IO servers answer for a session they do not know.
-pub fn unknown_session() -> Response {
-    let mut r = (
-        StatusCode::BAD_REQUEST,
-        json!({"code": 1, "message": "Session ID unknown"}).to_string(),
-    )
-        .into_response();
-    r.headers_mut()
-        .insert("content-type", HeaderValue::from_static("application/json"));
-    r
-}
-
-/// The handshake as the Inspector shows it: secrets in the query and headers
-/// redacted.
-pub fn handshake_view(
-    method: &Method,
-    uri: &axum::http::Uri,
-    headers: &HeaderMap,
-    peer: std::net::SocketAddr,
-) -> serde_json::Value {
-    let mut h = serde_json::Map::new();
-    for (k, v) in headers {
-        if let Ok(v) = v.to_str() {
-            h.insert(k.as_str().to_owned(), json!(v));
-        }
-    }
-    let headers = sockscope_bus::redact::redact_headers(&serde_json::Value::Object(h));
-    let url = format!("http://proxy{}", uri);
-    json!({
-        "method": method.as_str(),
-        "url": sockscope_bus::redact::url(&url).trim_start_matches("http://proxy"),
-        "headers": headers,
-        "remote": peer.to_string(),
-    })
 }
 
 /// What a direction's frames came to after the rules.
@@ -436,27 +325,6 @@ fn rebuilt(framing: Framing, frames: &[Frame]) -> Vec<u8> {
         payload::encode(framing, &[Frame::Text("6".into())])
     } else {
         payload::encode(framing, frames)
-    }
-}
-
-/// Delay and throttle for one body or message of `bytes` bytes.
-pub async fn pace(
-    inner: &Inner,
-    client: &Client,
-    direction: Direction,
-    delay: Duration,
-    bytes: usize,
-) {
-    let mut wait = delay;
-    if let Some(bps) = crate::rules::throttle(&inner.rules, direction) {
-        let t = Duration::from_secs_f64(bytes as f64 / bps as f64);
-        if !t.is_zero() {
-            client.note_throttle(direction, t);
-        }
-        wait += t;
-    }
-    if !wait.is_zero() {
-        tokio::time::sleep(wait).await;
     }
 }
 

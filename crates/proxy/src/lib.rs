@@ -10,11 +10,13 @@
 //! on the record it touched (`EventRecord::fault`) and in the client's list.
 //!
 //! Modules: [`http`] (the handler: passthrough and long-polling), [`websocket`]
-//! (upgrades), [`payload`] (polling bodies), [`client`] (one session's decoding, ack
-//! pairing and record order), [`rules`] (faults).
+//! (upgrades), [`exchange`] (what both transports share), [`payload`] (polling
+//! bodies), [`client`] (one session's decoding, ack pairing and record order),
+//! [`rules`] (faults).
 
 pub mod client;
 pub mod error;
+pub mod exchange;
 pub mod http;
 pub mod payload;
 pub mod rules;

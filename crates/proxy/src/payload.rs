@@ -117,7 +117,7 @@ fn decode_v4(text: &str) -> Result<Vec<Frame>, PayloadError> {
     let mut frames = Vec::new();
     for part in text.split(SEPARATOR) {
         if frames.len() >= MAX_PACKETS {
-            return Err(PayloadError::TooManyPackets);
+            return Err(PayloadError::TooManyPackets(MAX_PACKETS));
         }
         match part.strip_prefix('b') {
             Some(data) => frames.push(Frame::Binary(
@@ -135,7 +135,7 @@ fn decode_v3_text(text: &str) -> Result<Vec<Frame>, PayloadError> {
     let mut rest = text;
     while !rest.is_empty() {
         if frames.len() >= MAX_PACKETS {
-            return Err(PayloadError::TooManyPackets);
+            return Err(PayloadError::TooManyPackets(MAX_PACKETS));
         }
         let (len, after) = rest.split_once(':').ok_or(PayloadError::Length)?;
         if len.is_empty() || len.len() > 10 || !len.bytes().all(|b| b.is_ascii_digit()) {
@@ -182,7 +182,7 @@ fn decode_v3_binary(body: &[u8]) -> Result<Vec<Frame>, PayloadError> {
     let mut rest = body;
     while let Some((&kind, after)) = rest.split_first() {
         if frames.len() >= MAX_PACKETS {
-            return Err(PayloadError::TooManyPackets);
+            return Err(PayloadError::TooManyPackets(MAX_PACKETS));
         }
         if kind > 1 {
             return Err(PayloadError::Length);
@@ -236,7 +236,7 @@ mod tests {
     #[test]
     fn v3_text_counts_utf16_units() {
         // "é" is one unit, "😀" two.
-        let body = "6:42[\"é\"]3:2😀2:40";
+        let body = "7:42[\"é\"]3:2😀2:40";
         let (f, frames) = decode(Eio::V3, body.as_bytes()).unwrap();
         assert_eq!(f, Framing::V3Text);
         assert_eq!(

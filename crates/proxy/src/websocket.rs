@@ -28,7 +28,9 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
 use crate::client::{Client, Seen};
-use crate::http::{bad_gateway, end_to_end, handshake_view, pace, EngineQuery};
+use crate::exchange::{
+    bad_gateway, end_to_end, handshake_view, pace, unknown_session, EngineQuery,
+};
 use crate::payload::Frame;
 use crate::Inner;
 
@@ -132,7 +134,7 @@ pub async fn upgrade(
             .into_response();
     }
     if known.as_ref().is_some_and(|c| c.is_killed()) {
-        return crate::http::unknown_session();
+        return unknown_session();
     }
     let handshake = handshake_view(req.method(), req.uri(), req.headers(), peer);
     let (mut upstream, protocol, accept) = match open(&inner, &mut req).await {
