@@ -117,10 +117,9 @@ pub fn handshake_view(
         }
     }
     let headers = sockscope_bus::redact::redact_headers(&serde_json::Value::Object(h));
-    let url = format!("http://proxy{}", uri);
     json!({
         "method": method.as_str(),
-        "url": sockscope_bus::redact::url(&url).trim_start_matches("http://proxy"),
+        "url": handshake_url(uri),
         "headers": headers,
         "remote": peer.to_string(),
     })
@@ -144,5 +143,40 @@ pub async fn pace(
     }
     if !wait.is_zero() {
         tokio::time::sleep(wait).await;
+    }
+}
+
+/// The request's path and query with the secrets out: the Engine.IO session id and
+/// every value whose key names a secret (`token`, `auth`...) or that looks like one
+/// (a JWT) become `[redacted]`; `EIO`, `transport` and the like stay readable.
+pub fn handshake_url(uri: &axum::http::Uri) -> String {
+    let Some(query) = uri.query() else {
+        return uri.path().to_owned();
+    };
+    let mut out = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
+        let secret = k == "sid" || sockscope_bus::redact::is_secret_key(&k);
+        let shown = if secret {
+            sockscope_bus::redact::REDACTED.to_owned()
+        } else {
+            sockscope_bus::redact::text(&v)
+        };
+        out.append_pair(&k, &shown);
+    }
+    format!("{}?{}", uri.path(), out.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_handshake_url_keeps_the_protocol_and_hides_the_secrets() {
+        let uri: axum::http::Uri = "/socket.io/?EIO=4&transport=polling&sid=abc&token=s3cr3t&t=P1"
+            .parse()
+            .unwrap();
+        let shown = handshake_url(&uri);
+        assert!(shown.starts_with("/socket.io/?EIO=4&transport=polling&sid=%5Bredacted%5D&token=%5Bredacted%5D&t=P1"), "{shown}");
+        assert!(!shown.contains("s3cr3t") && !shown.contains("abc"), "{shown}");
     }
 }

@@ -910,7 +910,7 @@ mod tests {
             d.records[2].ack,
             Some(AckInfo {
                 id: Some(7),
-                reply: Some(json!({ "ok": true }))
+                reply: Some(json!({ "ok": true })),
                 latency_us: None,
             })
         );
