@@ -71,6 +71,9 @@ pub enum Error {
     /// Client connections' errors ([`sockscope_client::Error`]), shown as they are.
     #[error(transparent)]
     Client(#[from] sockscope_client::Error),
+    /// The connection doctor's bad input ([`crate::usecase::doctor::DoctorError`]).
+    #[error(transparent)]
+    Doctor(#[from] crate::usecase::doctor::DoctorError),
 }
 
 impl Error {
@@ -102,6 +105,7 @@ impl Error {
             Error::Store(e) => e.code(),
             Error::Gateway(e) => e.code(),
             Error::Client(e) => e.code(),
+            Error::Doctor(e) => e.code(),
         }
     }
 }
