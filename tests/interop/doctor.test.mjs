@@ -150,7 +150,7 @@ test("polling only: websocket is not offered, the doctor says so and suggests --
   const d = await doctor([url]);
   assert.equal(d.code, 0, d.stderr);
   assertCheck(d, "polling_v4", "ok");
-  assertCheck(d, "websocket_v4", "fail", /does not offer websocket|refused the handshake \(HTTP 400/);
+  assertCheck(d, "websocket_v4", "fail", /does not offer websocket .*Transport unknown/);
   assertCheck(d, "parser_json", "ok");
   assert.equal(d.report.works.transport, "polling");
   assert.equal(d.report.connect_with, `sockscope connect ${url} --transport polling`);
@@ -350,6 +350,22 @@ test("auth refused: no token and a wrong token are told apart; the right token c
   // --auth JSON works the same way.
   const json = await doctor([url, "--auth", '{"token":"right-token"}']);
   assert.equal(json.code, 0, json.stderr);
+});
+
+test("auth on socket.io 2.5: the token travels in the handshake query; without it the refusal is named", async () => {
+  const http = createServer();
+  const io = ServerV2(http);
+  io.use((socket, next) => (socket.handshake.query.token === "v2-token" ? next() : next(new Error("bad token"))));
+  io.on("connection", (socket) => socket.emit("hello", { from: "v2" }));
+  const url = await listen(http);
+  closers.push(() => new Promise((resolve) => io.close(() => resolve())));
+  const none = await doctor([url]);
+  assert.equal(none.code, 1);
+  assertCheck(none, "auth", "fail", /"bad token"\. No auth was sent/);
+  const right = await doctor([url, "--token", "v2-token"]);
+  assert.equal(right.code, 0, right.stderr);
+  assertCheck(right, "auth", "ok", /token, in the handshake query as Socket\.IO 2\.x expects/);
+  assert.equal(right.report.connect_with, `sockscope connect ${url} --eio 3 --auth '{"token":"…"}'`);
 });
 
 test("a namespace the server does not have is named as the problem", async () => {

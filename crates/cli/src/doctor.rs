@@ -76,6 +76,8 @@ pub async fn run(args: DoctorArgs) -> Result<()> {
     }
     match report.works {
         Some(_) => Ok(()),
+        // The human report ends with the reason already.
+        None if !args.json => Err(CliError::Gate("nothing connects".to_owned())),
         None => Err(CliError::Gate(format!(
             "nothing connects: {}",
             report.summary

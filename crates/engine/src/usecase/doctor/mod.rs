@@ -140,6 +140,7 @@ pub async fn diagnose(req: &DoctorRequest) -> Result<DoctorReport, DoctorError> 
     }
     let mut report = Report { checks: Vec::new() };
     let shown_url = target::redacted(&req.url);
+    tracing::info!(url = %shown_url, path = %target.path, %namespace, "doctor: looking at a gateway");
     let done = |report: Report, summary: String| DoctorReport {
         url: shown_url.clone(),
         checks: report.checks,
@@ -246,8 +247,7 @@ pub async fn diagnose(req: &DoctorRequest) -> Result<DoctorReport, DoctorError> 
             }
             None => {
                 let why = format!(
-                    "nothing speaks Engine.IO at {at} ({what}): the path is wrong, or this is not a Socket.IO server. Ask for the server's path (its `path` option) and pass it with --path or in the URL; common paths ({}) did not answer either",
-                    COMMON_PATHS.join(", ")
+                    "nothing speaks Engine.IO at {at} ({what}): the path is wrong (no common path answered either), or this is not a Socket.IO server; pass the server's `path` option with --path or in the URL"
                 );
                 report.add("path", "Engine.IO path", DoctorOutcome::Fail, why.clone());
                 return Ok(done(report, why));
@@ -402,7 +402,16 @@ pub async fn diagnose(req: &DoctorRequest) -> Result<DoctorReport, DoctorError> 
         .map(str::trim)
         .filter(|o| !o.is_empty())
     {
-        let (outcome, words) = cors(&http, &target, eio, polling_ok, origin, &join_query).await;
+        let (outcome, words) = cors(
+            &http,
+            ws_tls(),
+            &target,
+            eio,
+            polling_ok,
+            origin,
+            &join_query,
+        )
+        .await;
         report.add("cors", "CORS", outcome, words);
     } else {
         report.add(
@@ -637,6 +646,7 @@ fn auth_words(auth: Option<&Value>, eio: u8) -> Option<String> {
 
 async fn cors(
     http: &reqwest::Client,
+    ws_tls: Option<tokio_tungstenite::Connector>,
     target: &Target,
     eio: u8,
     polling_ok: bool,
@@ -646,7 +656,7 @@ async fn cors(
     let headers = [("Origin".to_owned(), origin.to_owned())];
     if !polling_ok {
         // Browsers do not apply CORS to WebSockets; the server may still check Origin.
-        return match probe::websocket(target, eio, None, &headers, query).await {
+        return match probe::websocket(target, eio, ws_tls, &headers, query).await {
             EngineAnswer::Open { .. } => (DoctorOutcome::Ok, format!("the server takes WebSocket handshakes from {origin} (browsers do not apply CORS to WebSockets)")),
             other => (DoctorOutcome::Fail, format!("the server refuses WebSocket handshakes from {origin}: {}", nothing_words(&other))),
         };

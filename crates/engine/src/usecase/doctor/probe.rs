@@ -286,9 +286,14 @@ pub fn split_payload(body: &str) -> Option<Vec<String>> {
     Some(out)
 }
 
-/// engine.io's `{"code":N,"message":"..."}`, else the body's first words.
+/// engine.io's `{"code":N,"message":"..."}` (also inside a chunked body, as a
+/// refused WebSocket upgrade's arrives raw), else the body's first words.
 pub fn server_message(body: &str) -> String {
-    serde_json::from_str::<Value>(body)
+    let json = match (body.find('{'), body.rfind('}')) {
+        (Some(a), Some(b)) if a < b => &body[a..=b],
+        _ => body,
+    };
+    serde_json::from_str::<Value>(json)
         .ok()
         .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_owned))
         .unwrap_or_else(|| preview(body))
@@ -348,6 +353,11 @@ mod tests {
             server_message(r#"{"code":0,"message":"Transport unknown"}"#),
             "Transport unknown"
         );
+        assert_eq!(
+            server_message("28\r\n{\"code\":0,\"message\":\"Transport unknown\"}\r\n0\r\n"),
+            "Transport unknown"
+        );
+        assert_eq!(server_message("Bad request"), "Bad request");
         assert_eq!(
             split_payload("40\u{1e}b3gA"),
             Some(vec!["40".to_owned(), "b3gA".to_owned()])
