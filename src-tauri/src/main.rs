@@ -91,6 +91,7 @@ fn main() {
             CmdTemplatesList => templates::cmd_templates_list,
             CmdTemplateSend => templates::cmd_template_send,
             CmdConnect => connections::cmd_connect,
+            CmdDoctor => connections::cmd_doctor,
             CmdDisconnect => connections::cmd_disconnect,
             CmdConnections => connections::cmd_connections,
             CmdConnectionEmit => connections::cmd_connection_emit,

@@ -7,10 +7,10 @@
 use sockscope_protocol::commands::*;
 use sockscope_protocol::{
     AboutInfo, AdminActionReply, AdminActionRequest, AdminTarget, AdminTargetSave, ApiError,
-    CheckOutcome, ConnectRequest, ConnectionEmit, ConnectionInfo, DriftReport, EmitReply,
-    EnsureOutcome, EventBatch, EventRecord, ExportRequest, GatewaySettings, GatewayStatus,
-    ImportRequest, InferOutcome, InspectSnapshot, InspectorView, ProxyRequest, ProxyStatus,
-    RecordRequest, RecordingStatus, ReplayRequest, ReplayState, ServerReplayRequest,
+    CheckOutcome, ConnectRequest, ConnectionEmit, ConnectionInfo, DoctorReport, DoctorRequest,
+    DriftReport, EmitReply, EnsureOutcome, EventBatch, EventRecord, ExportRequest, GatewaySettings,
+    GatewayStatus, ImportRequest, InferOutcome, InspectSnapshot, InspectorView, ProxyRequest,
+    ProxyStatus, RecordRequest, RecordingStatus, ReplayRequest, ReplayState, ServerReplayRequest,
     ServerReplayStatus, SessionInfo, SessionOutcome, SimulateRequest, SimulateState,
     SimulationReport, TargetProfile, TemplateSend, TemplateSent, TemplateSet,
 };
@@ -157,6 +157,14 @@ pub async fn template_send(request: &TemplateSend) -> Result<TemplateSent, ApiEr
 
 pub async fn connect(request: &ConnectRequest) -> Result<ConnectionInfo, ApiError> {
     invoke(&CmdConnect {
+        request: request.clone(),
+    })
+    .await
+}
+
+/// The connection doctor's report on the form's target.
+pub async fn doctor(request: &DoctorRequest) -> Result<DoctorReport, ApiError> {
+    invoke(&CmdDoctor {
         request: request.clone(),
     })
     .await

@@ -6,8 +6,8 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use serde_json::Value;
 use sockscope_protocol::{
-    ConnectRequest, ConnectionEmit, ConnectionInfo, OnConnectEmit, TargetProfile, TargetTls,
-    TemplateSet, TransportChoice,
+    ConnectRequest, ConnectionEmit, ConnectionInfo, DoctorOutcome, DoctorReport, DoctorRequest,
+    OnConnectEmit, TargetProfile, TargetTls, TemplateSet, TransportChoice,
 };
 
 use crate::api;
@@ -119,6 +119,27 @@ fn event_lines(text: &str, what: &str) -> Result<Vec<OnConnectEmit>, String> {
     Ok(out)
 }
 
+/// The doctor's request from the form: its URL, namespace, auth fields with the
+/// token typed (as `auth.token`) and TLS settings.
+pub fn doctor_request(f: &TargetForm, token: &str) -> Result<DoctorRequest, String> {
+    let target = target_from(f)?;
+    let mut auth = match target.auth {
+        Value::Object(o) => o,
+        _ => serde_json::Map::new(),
+    };
+    if !token.trim().is_empty() {
+        auth.insert("token".to_owned(), Value::String(token.trim().to_owned()));
+    }
+    Ok(DoctorRequest {
+        url: target.url,
+        namespace: target.namespace,
+        path: None,
+        origin: None,
+        auth: (!auth.is_empty()).then_some(Value::Object(auth)),
+        tls: target.tls,
+    })
+}
+
 /// A saved target back into the form.
 pub fn form_of(t: &TargetProfile) -> TargetForm {
     let lines = |v: &[(String, String)], sep: &str| {
@@ -199,6 +220,8 @@ pub fn ConnectionsPanel(error: RwSignal<Option<String>>) -> impl IntoView {
     let open = RwSignal::new(Vec::<ConnectionInfo>::new());
     let busy = RwSignal::new(false);
     let note = RwSignal::new(None::<Result<String, String>>);
+    let report = RwSignal::new(None::<DoctorReport>);
+    let diagnosing = RwSignal::new(false);
 
     let form = move || TargetForm {
         name: name.get(),
@@ -279,6 +302,28 @@ pub fn ConnectionsPanel(error: RwSignal<Option<String>>) -> impl IntoView {
             }
             busy.set(false);
             refresh();
+        });
+    };
+    let diagnose = move |_| {
+        let req = match doctor_request(&form(), &token.get()) {
+            Ok(r) => r,
+            Err(msg) => {
+                note.set(Some(Err(msg)));
+                return;
+            }
+        };
+        diagnosing.set(true);
+        report.set(None);
+        note.set(Some(Ok(format!("looking at {}…", req.url))));
+        spawn_local(async move {
+            match api::doctor(&req).await {
+                Ok(r) => {
+                    note.set(None);
+                    report.set(Some(r));
+                }
+                Err(e) => note.set(Some(Err(e.message))),
+            }
+            diagnosing.set(false);
         });
     };
     let save = move |_| {
@@ -364,10 +409,14 @@ pub fn ConnectionsPanel(error: RwSignal<Option<String>>) -> impl IntoView {
                     <div class="actions">
                         <button id="conn-connect" class="primary" prop:disabled=move || busy.get() on:click=connect>"Connect"</button>
                         <button id="conn-save" on:click=save>"Save target"</button>
+                        <button id="conn-doctor" prop:disabled=move || diagnosing.get() on:click=diagnose
+                            title="try Engine.IO v3/v4, polling and websocket, the path, parsers, TLS and auth">
+                            "Why can't I connect?"</button>
                     </div>
                     <p id="conn-note" class=move || match note.get() { Some(Err(_)) => "result bad", _ => "result" }>
                         {move || match note.get() { Some(Ok(m)) | Some(Err(m)) => m, None => String::new() }}
                     </p>
+                    <DoctorView report=report />
                 </div>
                 <div class="conn-side">
                     <h3>"Saved targets"</h3>
@@ -413,6 +462,42 @@ pub fn ConnectionsPanel(error: RwSignal<Option<String>>) -> impl IntoView {
                 </div>
             </div>
         </section>
+    }
+}
+
+/// The doctor's report: one line per check, what works and the settings to use.
+#[component]
+fn DoctorView(report: RwSignal<Option<DoctorReport>>) -> impl IntoView {
+    move || {
+        report.get().map(|r| {
+            let works = r.works.is_some();
+            view! {
+                <div class="doctor" id="conn-doctor-report">
+                    <h3>"Why can't I connect?"</h3>
+                    <ul class="doctor-checks">
+                        {r.checks.into_iter().map(|c| {
+                            let (mark, class) = match c.outcome {
+                                DoctorOutcome::Ok => ("✓", "ok"),
+                                DoctorOutcome::Fail => ("✗", "bad"),
+                                DoctorOutcome::Skipped => ("–", "dim"),
+                            };
+                            view! {
+                                <li data-testid="doctor-check" data-id=c.id.clone() data-outcome=class class=class>
+                                    <span class="mark">{mark}</span>" "
+                                    <strong>{c.title}</strong>": "{c.detail}
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ul>
+                    <p id="conn-doctor-summary" class=if works { "result" } else { "result bad" }>
+                        {if works { format!("Works: {}", r.summary) } else { format!("Nothing connects: {}", r.summary) }}
+                    </p>
+                    {r.connect_with.map(|line| view! {
+                        <p class="mono" id="conn-doctor-connect">{format!("Connect with: {line}")}</p>
+                    })}
+                </div>
+            }
+        })
     }
 }
 
@@ -594,6 +679,30 @@ mod tests {
         })
         .contains("'/'"));
         assert_eq!(args_from("[1, 2]").unwrap(), json!([1, 2]));
+        let d = doctor_request(
+            &TargetForm {
+                auth: r#"{"firebase_id":"fb"}"#.into(),
+                ..TargetForm {
+                    url: "https://x".into(),
+                    namespace: "/dash".into(),
+                    insecure: true,
+                    ..TargetForm::default()
+                }
+            },
+            " t0k ",
+        )
+        .unwrap();
+        assert_eq!(d.auth, Some(json!({"firebase_id": "fb", "token": "t0k"})));
+        assert_eq!((d.namespace.as_str(), d.tls.insecure), ("/dash", true));
+        let d = doctor_request(
+            &TargetForm {
+                url: "http://x".into(),
+                ..TargetForm::default()
+            },
+            "",
+        )
+        .unwrap();
+        assert_eq!(d.auth, None);
         assert_eq!(args_from("{\"a\":1}").unwrap(), json!([{"a": 1}]));
         assert!(args_from("{").unwrap_err().starts_with("bad JSON template"));
     }

@@ -7,6 +7,7 @@ mod capture;
 mod connect;
 mod contract;
 mod db;
+mod doctor;
 mod ensure;
 mod error;
 mod http;
@@ -75,6 +76,9 @@ enum Command {
     /// Audits: `audit tenants` over an admin connection, the embedded gateway or a recording.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Why a gateway does not connect: tries Engine.IO v3/v4, polling and websocket,
+    /// the path, the parsers, TLS, CORS and auth, and prints the settings that connect.
+    Doctor(doctor::DoctorArgs),
     /// Recorded sessions: list, show, export, import, rm.
     #[command(subcommand)]
     Sessions(sessions::SessionsCommand),
@@ -111,6 +115,7 @@ fn main() -> ExitCode {
             Command::Inspect(args) => inspect::run(args).await,
             Command::Proxy(args) => proxy::run(args).await,
             Command::Connect(args) => connect::connect(args).await,
+            Command::Doctor(args) => doctor::run(args).await,
             Command::Record(args) => connect::record(args).await,
             Command::Replay(args) => replay::run(*args).await,
             Command::Simulate(args) => simulate::run(args).await,

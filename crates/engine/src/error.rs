@@ -78,6 +78,9 @@ pub enum Error {
     ProxyRunning(String),
     #[error("the capture proxy is not running")]
     ProxyNotRunning,
+    /// The connection doctor's bad input ([`crate::usecase::doctor::DoctorError`]).
+    #[error(transparent)]
+    Doctor(#[from] crate::usecase::doctor::DoctorError),
 }
 
 impl Error {
@@ -112,6 +115,7 @@ impl Error {
             Error::Proxy(_) => "proxy",
             Error::ProxyRunning(_) => "proxy_running",
             Error::ProxyNotRunning => "proxy_not_running",
+            Error::Doctor(e) => e.code(),
         }
     }
 }

@@ -20,12 +20,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     AboutInfo, AdminActionReply, AdminActionRequest, AdminTarget, AdminTargetSave, CheckOutcome,
-    ConnectRequest, ConnectionEmit, ConnectionInfo, DriftReport, EmitReply, EnsureOutcome,
-    EventRecord, ExportRequest, GatewaySettings, GatewayStatus, ImportRequest, InferOutcome,
-    InspectSnapshot, InspectorView, ProxyRequest, ProxyStatus, RecordRequest, RecordingStatus,
-    ReplayRequest, ReplayState, ServerReplayRequest, ServerReplayStatus, SessionInfo,
-    SessionOutcome, SimulateRequest, SimulateState, SimulationReport, TargetProfile, TemplateSend,
-    TemplateSent, TemplateSet,
+    ConnectRequest, ConnectionEmit, ConnectionInfo, DoctorReport, DoctorRequest, DriftReport,
+    EmitReply, EnsureOutcome, EventRecord, ExportRequest, GatewaySettings, GatewayStatus,
+    ImportRequest, InferOutcome, InspectSnapshot, InspectorView, ProxyRequest, ProxyStatus,
+    RecordRequest, RecordingStatus, ReplayRequest, ReplayState, ServerReplayRequest,
+    ServerReplayStatus, SessionInfo, SessionOutcome, SimulateRequest, SimulateState,
+    SimulationReport, TargetProfile, TemplateSend, TemplateSent, TemplateSet,
 };
 
 /// One IPC command: the implementing struct is its argument object.
@@ -99,6 +99,8 @@ commands! {
     "cmd_template_send" => CmdTemplateSend { request: TemplateSend } -> TemplateSent;
     /// Opens a client connection to a real gateway.
     "cmd_connect" => CmdConnect { request: ConnectRequest } -> ConnectionInfo;
+    /// The connection doctor: why the form's target does not connect, and what does.
+    "cmd_doctor" => CmdDoctor { request: DoctorRequest } -> DoctorReport;
     /// Closes client connection `id`.
     "cmd_disconnect" => CmdDisconnect { id: u64 } -> ();
     /// The live client connections.

@@ -13,6 +13,7 @@ pub mod admin;
 pub mod commands;
 pub mod connections;
 pub mod contracts;
+pub mod doctor;
 pub mod error;
 pub mod events;
 pub mod gateway;
@@ -36,6 +37,7 @@ pub use connections::{
     TargetTls, TransportChoice,
 };
 pub use contracts::{CheckOutcome, ContractMessage, InferOutcome, Violation};
+pub use doctor::{DoctorCheck, DoctorOutcome, DoctorReport, DoctorRequest, WorkingSettings};
 pub use error::ApiError;
 pub use events::{AckInfo, Direction, EventBatch, EventRecord};
 pub use gateway::{

@@ -176,7 +176,15 @@ mod tests {
             .parse()
             .unwrap();
         let shown = handshake_url(&uri);
-        assert!(shown.starts_with("/socket.io/?EIO=4&transport=polling&sid=%5Bredacted%5D&token=%5Bredacted%5D&t=P1"), "{shown}");
-        assert!(!shown.contains("s3cr3t") && !shown.contains("abc"), "{shown}");
+        assert!(
+            shown.starts_with(
+                "/socket.io/?EIO=4&transport=polling&sid=%5Bredacted%5D&token=%5Bredacted%5D&t=P1"
+            ),
+            "{shown}"
+        );
+        assert!(
+            !shown.contains("s3cr3t") && !shown.contains("abc"),
+            "{shown}"
+        );
     }
 }

@@ -2,7 +2,8 @@
 //! emit on them, and the saved targets (tokens in the keychain, never in SQLite).
 
 use sockscope_protocol::{
-    ApiError, ConnectRequest, ConnectionEmit, ConnectionInfo, EmitReply, TargetProfile,
+    ApiError, ConnectRequest, ConnectionEmit, ConnectionInfo, DoctorReport, DoctorRequest,
+    EmitReply, TargetProfile,
 };
 use tauri::State;
 
@@ -17,6 +18,14 @@ pub async fn cmd_connect(
     request: ConnectRequest,
 ) -> Result<ConnectionInfo, ApiError> {
     engine.connect(&request).await.map_err(api_error)
+}
+
+/// "Why can't I connect?": the engine's connection doctor on the form's settings.
+#[tauri::command]
+pub async fn cmd_doctor(request: DoctorRequest) -> Result<DoctorReport, ApiError> {
+    sockscope_engine::usecase::diagnose(&request)
+        .await
+        .map_err(|e| api_error(e.into()))
 }
 
 #[tauri::command]

@@ -73,6 +73,15 @@ impl TlsOptions {
     /// Reads the files and builds the connector; a missing, unreadable or bad PEM
     /// file, or a certificate without its key, is [`Error::Tls`] naming the file.
     pub fn connector(&self) -> Result<native_tls::TlsConnector> {
+        self.builder()?
+            .build()
+            .map_err(|e| Error::Tls(format!("TLS setup: {}", one_line(&e.to_string()))))
+    }
+
+    /// The connector's builder with these options applied, for a caller that adds to
+    /// them (the connection doctor trusts a server's own certificate to look past a
+    /// missing trust anchor). Fails like [`TlsOptions::connector`].
+    pub fn builder(&self) -> Result<native_tls::TlsConnectorBuilder> {
         let mut b = native_tls::TlsConnector::builder();
         if let Some(path) = &self.ca_cert {
             let pem = read_pem(path, "--ca-cert")?;
@@ -118,8 +127,7 @@ impl TlsOptions {
             b.danger_accept_invalid_certs(true);
             b.danger_accept_invalid_hostnames(true);
         }
-        b.build()
-            .map_err(|e| Error::Tls(format!("TLS setup: {}", one_line(&e.to_string()))))
+        Ok(b)
     }
 
     /// The tokio-tungstenite connector, or `None` for the library's default (system

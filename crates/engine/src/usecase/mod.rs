@@ -9,12 +9,14 @@
 pub use sockscope_client::admin_client::leaks as admin_leaks;
 pub mod capture;
 pub mod contract;
+pub mod doctor;
 pub mod proxy;
 pub mod scenario;
 
 pub use admin_leaks::{audit_admin, socket_tenant, watch_payload_leaks, LeakNote};
 pub use capture::{Capture, CaptureOptions, Ended, NewSession, OnRecord};
 pub use contract::{check_session, infer_contract, load_contract, Inferred};
+pub use doctor::{diagnose, DoctorError};
 pub use scenario::{
     scenario_from_session, write_scenario, Generated, ScenarioError, ScenarioOptions,
 };
