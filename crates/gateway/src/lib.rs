@@ -13,6 +13,7 @@ pub mod cluster;
 pub mod error;
 pub mod http_api;
 pub mod inspect;
+pub mod inspect_query;
 pub(crate) mod order;
 pub mod profiles;
 pub mod rooms;

@@ -16,7 +16,7 @@ use axum::Router;
 use serde_json::Value;
 use socketioxide::extract::{State, TryData};
 use socketioxide::handler::ConnectHandler;
-use sockscope_protocol::Profile;
+use sockscope_protocol::{Direction, Profile};
 
 use std::sync::Arc;
 
@@ -168,6 +168,22 @@ pub fn personal_rooms(profile: Profile, principal: &Principal, part: &str) -> Ve
     rooms
 }
 
+/// Publishes a refused handshake as the `connect_error` the client receives (s2c,
+/// args `[message]`), so the live log, `serve` output and recordings show who was
+/// refused and why. The message names the reason only: the token is never in it
+/// (the auth errors say what was wrong with it, not what it was).
+fn publish_refusal(s: &SocketRef, shared: &Shared, error: &crate::Error) {
+    let mut rec = sockscope_bus::record(
+        crate::SOURCE,
+        Direction::S2c,
+        s.ns(),
+        "connect_error",
+        serde_json::json!([error.to_string()]),
+    );
+    rec.socket_id = Some(s.id.to_string());
+    shared.bus.publish(rec);
+}
+
 /// Finishes a connect middleware: stores the principal and installs the profile's
 /// handlers, or logs and returns the rejection (whose one-line message becomes the
 /// client's `connect_error`).
@@ -196,6 +212,7 @@ fn accept(
         }
         Err(error) => {
             tracing::info!(socket = %s.id, namespace = s.ns(), %error, "handshake rejected");
+            publish_refusal(s, shared, &error);
             Err(error)
         }
     }
