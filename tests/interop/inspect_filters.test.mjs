@@ -191,7 +191,7 @@ test("refused handshakes are published as connect_error with the reason and no t
     const e = records().filter((r) => r.event === "connect_error");
     return e.length >= 2 ? e : undefined;
   }, "two connect_error records");
-  assert.equal(errors.length, 2);
+  assert.equal(errors.length, 2, JSON.stringify(errors));
   for (const e of errors) {
     assert.equal(e.direction, "s2c");
     assert.equal(e.namespace, "/dashboard");
@@ -201,6 +201,25 @@ test("refused handshakes are published as connect_error with the reason and no t
   const out = srv.lines.join("\n");
   assert.ok(!out.includes(wrong), "the refused token leaked into the output");
   assert.ok(!out.includes(good), "the good token leaked into the output");
+
+  // A namespace the gateway does not serve: refused with socketioxide's own message,
+  // published too, and still refused after its stand-in namespace is deleted.
+  for (const attempt of [1, 2]) {
+    const stray = io(`${srv.url}/nope`, { auth: { token: good }, transports: ["websocket"], reconnection: false, forceNew: true });
+    t.after(() => stray.close());
+    const [e] = await once(stray, "connect_error", `the unknown namespace to be refused (attempt ${attempt})`);
+    assert.match(e.message, /invalid namespace/i);
+    await eventually(
+      () => records().filter((r) => r.event === "connect_error" && r.namespace === "/nope").length === attempt || undefined,
+      `connect_error record ${attempt} for /nope`,
+    );
+    if (attempt === 1) await new Promise((r) => setTimeout(r, 1500));
+  }
+  const strayRec = records().find((r) => r.event === "connect_error" && r.namespace === "/nope");
+  assert.equal(strayRec.direction, "s2c");
+  assert.match(strayRec.args[0], /invalid namespace/i);
+  const snap = await (await fetch(`${srv.url}/inspect`, { headers: srv.apiToken ? { authorization: `Bearer ${srv.apiToken}` } : {} })).json();
+  assert.deepEqual(snap.namespaces.map((n) => n.name).sort(), ["/", "/dashboard"]);
 
   // Control: the accepted socket is a connect, and no connect_error is about it.
   const connect_ = await eventually(

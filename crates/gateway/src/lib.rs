@@ -609,6 +609,10 @@ impl Gateway {
                 .await
                 .map_err(|error| not_joined(settings, format!("admin namespace: {error}")))?;
         }
+        if let Err(error) = profiles::refuse_unknown(&io) {
+            // socketioxide still refuses unknown namespaces, unrecorded.
+            tracing::warn!(%error, "cannot record handshakes to unknown namespaces");
+        }
         // Subscribed before the first connection can be accepted.
         let admin_rx = shared.admin.as_ref().map(|_| shared.bus.subscribe());
         let watchers: Vec<JoinHandle<()>> = match link {

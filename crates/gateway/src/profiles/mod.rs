@@ -168,6 +168,36 @@ pub fn personal_rooms(profile: Profile, principal: &Principal, part: &str) -> Ve
     rooms
 }
 
+/// How long a namespace created for an unknown path lives after its refusal: long
+/// enough for the `connect_error` to be sent before the namespace is closed.
+const UNKNOWN_NS_LINGER: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Refuses a handshake to any namespace the gateway does not serve, and publishes it
+/// like an auth refusal. socketioxide answers such a handshake itself without telling
+/// the application, so a catch-all dynamic namespace stands in for it. socketioxide
+/// keeps the namespace it creates for each such path; it is deleted again shortly
+/// after the refusal, so unknown paths do not accumulate.
+pub(crate) fn refuse_unknown(io: &SocketIo) -> Result<(), socketioxide::NsInsertError> {
+    io.dyn_ns(
+        "/{*path}",
+        connected.with(
+            async move |s: SocketRef, State(shared): State<Arc<Shared>>| -> crate::Result<()> {
+                let error = crate::Error::NoSuchNamespace;
+                tracing::info!(socket = %s.id, namespace = s.ns(), "handshake to an unknown namespace rejected");
+                publish_refusal(&s, &shared, &error);
+                if let Some(io) = shared.io() {
+                    let ns = s.ns().to_owned();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(UNKNOWN_NS_LINGER).await;
+                        io.delete_ns(ns);
+                    });
+                }
+                Err(error)
+            },
+        ),
+    )
+}
+
 /// Publishes a refused handshake as the `connect_error` the client receives (s2c,
 /// args `[message]`), so the live log, `serve` output and recordings show who was
 /// refused and why. The message names the reason only: the token is never in it
