@@ -9,6 +9,8 @@
 //! still read the token's claims, unverified, so a front end can keep using the tokens
 //! it already has; such principals are marked `verified: false`.
 
+use std::collections::BTreeMap;
+
 use axum::http::HeaderMap;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
@@ -28,6 +30,35 @@ pub struct Principal {
     pub anonymous: bool,
     /// The token's signature was checked against the configured key.
     pub verified: bool,
+    /// `socket.data`: the token's scalar claims (see [`data_of`]), for the
+    /// Inspector's `data.KEY=VALUE` filters.
+    pub data: BTreeMap<String, String>,
+}
+
+/// Claims that say when or which token, not who: left out of `socket.data`.
+const TOKEN_CLAIMS: [&str; 4] = ["exp", "iat", "nbf", "jti"];
+/// At most this many claims are kept in `socket.data`...
+const MAX_DATA_CLAIMS: usize = 32;
+/// ...each at most this many characters.
+const MAX_DATA_CHARS: usize = 200;
+
+/// The scalar claims (text, numbers, booleans) of `claims` as text, without the
+/// token-bookkeeping ones, bounded in number and length.
+pub fn data_of(claims: &Value) -> BTreeMap<String, String> {
+    let Some(map) = claims.as_object() else {
+        return BTreeMap::new();
+    };
+    map.iter()
+        .filter(|(k, _)| !TOKEN_CLAIMS.contains(&k.as_str()))
+        .filter_map(|(k, v)| {
+            let text = match v {
+                Value::Bool(b) => b.to_string(),
+                other => claim_text(other)?,
+            };
+            Some((k.clone(), text.chars().take(MAX_DATA_CHARS).collect()))
+        })
+        .take(MAX_DATA_CLAIMS)
+        .collect()
 }
 
 /// Checks handshakes against the gateway's auth mode.
@@ -112,6 +143,7 @@ impl Authenticator {
             tenant,
             anonymous: false,
             verified: self.key.is_some(),
+            data: data_of(&claims),
         })
     }
 
@@ -232,6 +264,12 @@ mod tests {
         assert_eq!(p.user.as_deref(), Some("ann"));
         assert_eq!(p.tenant.as_deref(), Some("acme"));
         assert!(p.verified);
+        assert_eq!(p.data.get("sub").map(String::as_str), Some("ann"));
+        assert_eq!(p.data.get("tenantId").map(String::as_str), Some("acme"));
+        assert!(
+            !p.data.values().any(|v| v.contains(&t)),
+            "the token is not data"
+        );
     }
 
     #[test]

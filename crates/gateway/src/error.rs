@@ -20,6 +20,10 @@ pub enum Error {
     NotRunning,
     #[error("unknown namespace {0:?}")]
     UnknownNamespace(String),
+    /// A handshake to a namespace the gateway does not serve; the message is
+    /// socketioxide's own, which clients (and Sockscope's admin client) recognise.
+    #[error("Invalid namespace")]
+    NoSuchNamespace,
     #[error("invalid tenant {0:?}: a tenant id must not contain ':'")]
     BadTenant(String),
     #[error(
@@ -77,6 +81,7 @@ impl Error {
             Error::BadNamespace(_) => "bad_namespace",
             Error::NotRunning => "not_running",
             Error::UnknownNamespace(_) => "unknown_namespace",
+            Error::NoSuchNamespace => "invalid_namespace",
             Error::BadTenant(_) => "bad_tenant",
             Error::MissingToken => "missing_token",
             Error::BadSignature => "bad_signature",

@@ -8,21 +8,25 @@
 //! - `GET /templates` -> `{templates, problems}` from the gateway's templates folder
 //! - `POST /templates/send {event, identifier?, data?}` -> the template's event on its
 //!   channel (the identifier replaces the channel's last segment)
-//! - `GET /inspect` -> namespaces -> rooms -> sockets as JSON
+//! - `GET /inspect` -> namespaces -> rooms -> sockets as JSON (the whole snapshot)
+//! - `GET /inspect/sockets?namespace&id&room&tenant&user&transport&data.KEY&limit&cursor&counts`
+//!   -> one page of the matching sockets with their total (see [`crate::inspect_query`])
+//! - `GET /inspect/counts?<the same filters>` -> matching sockets per namespace, room
+//!   and tenant
 //!
 //! Bad JSON gets a 400 whose body names the problem.
 
-use axum::extract::rejection::JsonRejection;
-use axum::extract::State;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use sockscope_protocol::{EmitRequest, Profile, TemplateSend};
+use sockscope_protocol::{EmitRequest, InspectQuery, Profile, TemplateSend};
 
-use crate::Error;
+use crate::{inspect_query, Error};
 use crate::{rooms, socket, GatewayHandle};
 
 pub fn router(handle: GatewayHandle) -> Router {
@@ -32,6 +36,8 @@ pub fn router(handle: GatewayHandle) -> Router {
         .route("/templates", get(list_templates))
         .route("/templates/send", post(send_template))
         .route("/inspect", get(inspect))
+        .route("/inspect/sockets", get(inspect_sockets))
+        .route("/inspect/counts", get(inspect_counts))
         .with_state(handle)
 }
 
@@ -138,6 +144,41 @@ async fn emit(
 
 async fn inspect(State(gateway): State<GatewayHandle>) -> Response {
     Json(gateway.inspect_cluster().await).into_response()
+}
+
+/// The inspect query in the URL, or the `(code, message)` of a 400 naming the problem.
+fn inspect_query(
+    pairs: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<InspectQuery, (&'static str, String)> {
+    let Query(pairs) = pairs.map_err(|r| ("bad_query", r.body_text()))?;
+    inspect_query::parse(&pairs).map_err(|e| (e.code(), e.to_string()))
+}
+
+async fn inspect_sockets(
+    State(gateway): State<GatewayHandle>,
+    pairs: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Response {
+    let q = match inspect_query(pairs) {
+        Ok(q) => q,
+        Err((code, message)) => return error(StatusCode::BAD_REQUEST, code, &message),
+    };
+    let snap = gateway.inspect_cluster().await;
+    match inspect_query::page(&snap, &q) {
+        Ok(page) => Json(page).into_response(),
+        Err(e) => error(StatusCode::BAD_REQUEST, e.code(), &e.to_string()),
+    }
+}
+
+async fn inspect_counts(
+    State(gateway): State<GatewayHandle>,
+    pairs: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Response {
+    let q = match inspect_query(pairs) {
+        Ok(q) => q,
+        Err((code, message)) => return error(StatusCode::BAD_REQUEST, code, &message),
+    };
+    let snap = gateway.inspect_cluster().await;
+    Json(inspect_query::counts(&snap, &q)).into_response()
 }
 
 /// A JSON body or an early `400 {code: "bad_json", error}` naming the problem.

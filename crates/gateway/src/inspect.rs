@@ -54,6 +54,7 @@ pub fn snapshot(io: &SocketIo, namespaces: &[String]) -> InspectSnapshot {
                 events_in: count(|st| &st.events_in),
                 events_out: count(|st| &st.events_out),
                 node: None,
+                data: principal.data,
             });
         }
         sockets.sort_by(|a, b| a.id.cmp(&b.id));
@@ -199,6 +200,7 @@ pub async fn add_remote(
                 events_in: 0,
                 events_out: 0,
                 node: Some(node.clone()),
+                data: Default::default(),
             });
         }
         info.sockets.sort_by(|a, b| a.id.cmp(&b.id));

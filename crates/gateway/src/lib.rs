@@ -13,6 +13,7 @@ pub mod cluster;
 pub mod error;
 pub mod http_api;
 pub mod inspect;
+pub mod inspect_query;
 pub(crate) mod order;
 pub mod profiles;
 pub mod rooms;
@@ -607,6 +608,10 @@ impl Gateway {
             admin_server::register(&io, a)
                 .await
                 .map_err(|error| not_joined(settings, format!("admin namespace: {error}")))?;
+        }
+        if let Err(error) = profiles::refuse_unknown(&io) {
+            // socketioxide still refuses unknown namespaces, unrecorded.
+            tracing::warn!(%error, "cannot record handshakes to unknown namespaces");
         }
         // Subscribed before the first connection can be accepted.
         let admin_rx = shared.admin.as_ref().map(|_| shared.bus.subscribe());

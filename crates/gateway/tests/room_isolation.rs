@@ -32,6 +32,7 @@ fn principal() -> impl Strategy<Value = Principal> {
         verified: true,
         user,
         tenant,
+        data: Default::default(),
     })
 }
 
@@ -121,6 +122,7 @@ fn the_property_can_see_a_shared_room() {
         tenant: Some("acme".into()),
         anonymous: false,
         verified: true,
+        data: Default::default(),
     };
     for profile in Profile::ALL {
         let a = client_rooms(profile, &p, "orders");

@@ -43,7 +43,10 @@ pub use events::{AckInfo, Direction, EventBatch, EventRecord};
 pub use gateway::{
     AuthMode, EmitRequest, GatewaySettings, GatewayStatus, Parser, Profile, TlsFiles, DEFAULT_PORT,
 };
-pub use inspect::{InspectSnapshot, NamespaceInfo, RoomInfo, SocketInfo};
+pub use inspect::{
+    InspectCounts, InspectPage, InspectQuery, InspectSnapshot, NamespaceCounts, NamespaceInfo,
+    PagedSocket, RoomInfo, SocketInfo,
+};
 pub use proxy::{ProxyClient, ProxyNamespace, ProxyRequest, ProxyStatus};
 pub use replay::{
     AckDrift, DriftReport, EventCountDrift, LatencyDrift, ReplayPlan, ReplayRequest, ReplayState,

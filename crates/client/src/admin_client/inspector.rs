@@ -536,6 +536,7 @@ mod tests {
             events_in: 0,
             events_out: 0,
             node: None,
+            data: Default::default(),
         }
     }
 

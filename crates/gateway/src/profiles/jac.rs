@@ -77,6 +77,7 @@ impl Clients {
                         events_in: 0,
                         events_out: 0,
                         node: None,
+                        data: Default::default(),
                     })
                     .collect()
             })

@@ -16,7 +16,7 @@ use axum::Router;
 use serde_json::Value;
 use socketioxide::extract::{State, TryData};
 use socketioxide::handler::ConnectHandler;
-use sockscope_protocol::Profile;
+use sockscope_protocol::{Direction, Profile};
 
 use std::sync::Arc;
 
@@ -168,6 +168,52 @@ pub fn personal_rooms(profile: Profile, principal: &Principal, part: &str) -> Ve
     rooms
 }
 
+/// How long a namespace created for an unknown path lives after its refusal: long
+/// enough for the `connect_error` to be sent before the namespace is closed.
+const UNKNOWN_NS_LINGER: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Refuses a handshake to any namespace the gateway does not serve, and publishes it
+/// like an auth refusal. socketioxide answers such a handshake itself without telling
+/// the application, so a catch-all dynamic namespace stands in for it. socketioxide
+/// keeps the namespace it creates for each such path; it is deleted again shortly
+/// after the refusal, so unknown paths do not accumulate.
+pub(crate) fn refuse_unknown(io: &SocketIo) -> Result<(), socketioxide::NsInsertError> {
+    io.dyn_ns(
+        "/{*path}",
+        connected.with(
+            async move |s: SocketRef, State(shared): State<Arc<Shared>>| -> crate::Result<()> {
+                let error = crate::Error::NoSuchNamespace;
+                tracing::info!(socket = %s.id, namespace = s.ns(), "handshake to an unknown namespace rejected");
+                publish_refusal(&s, &shared, &error);
+                if let Some(io) = shared.io() {
+                    let ns = s.ns().to_owned();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(UNKNOWN_NS_LINGER).await;
+                        io.delete_ns(ns);
+                    });
+                }
+                Err(error)
+            },
+        ),
+    )
+}
+
+/// Publishes a refused handshake as the `connect_error` the client receives (s2c,
+/// args `[message]`), so the live log, `serve` output and recordings show who was
+/// refused and why. The message names the reason only: the token is never in it
+/// (the auth errors say what was wrong with it, not what it was).
+fn publish_refusal(s: &SocketRef, shared: &Shared, error: &crate::Error) {
+    let mut rec = sockscope_bus::record(
+        crate::SOURCE,
+        Direction::S2c,
+        s.ns(),
+        "connect_error",
+        serde_json::json!([error.to_string()]),
+    );
+    rec.socket_id = Some(s.id.to_string());
+    shared.bus.publish(rec);
+}
+
 /// Finishes a connect middleware: stores the principal and installs the profile's
 /// handlers, or logs and returns the rejection (whose one-line message becomes the
 /// client's `connect_error`).
@@ -196,6 +242,7 @@ fn accept(
         }
         Err(error) => {
             tracing::info!(socket = %s.id, namespace = s.ns(), %error, "handshake rejected");
+            publish_refusal(s, shared, &error);
             Err(error)
         }
     }

@@ -119,6 +119,7 @@ fn identify(shared: &Shared, auth: &Value, headers: &HeaderMap) -> Result<Princi
             tenant: space,
             anonymous: false,
             verified: true,
+            data: p.data,
         });
     }
     let user = match shared.auth.principal(&token) {
@@ -131,6 +132,7 @@ fn identify(shared: &Shared, auth: &Value, headers: &HeaderMap) -> Result<Princi
         tenant: claimed,
         anonymous: false,
         verified: false,
+        data: Default::default(),
     })
 }
 
