@@ -321,6 +321,30 @@ test("a proxy recording exports, replays against a server, infers and checks a c
   assert.ok(server.log.some((l) => l.startsWith("ping-me")), `the server log: ${server.log}`);
 });
 
+test("a refused handshake crosses the proxy as the server sent it and is recorded as connect_error", async () => {
+  const http = createServer();
+  const io = new Server(http);
+  io.use((socket, next) => (socket.handshake.auth?.token === "good" ? next() : next(new Error("not allowed here"))));
+  io.on("connection", (socket) => socket.emit("in"));
+  const url = await listen(http);
+  closers.push(() => new Promise((r) => io.close(() => r())));
+  const proxy = await startProxy(url, ["--record", "refused"]);
+  const refused = ioV4(proxy.url, { transports: ["websocket"], reconnection: false, forceNew: true, auth: { token: "bad" } });
+  const err = await withTimeout(new Promise((resolve) => refused.once("connect_error", resolve)), "the connect_error");
+  assert.equal(err.message, "not allowed here");
+  refused.close();
+  // Control: the right token connects through the same proxy.
+  const ok = ioV4(proxy.url, { transports: ["websocket"], reconnection: false, forceNew: true, auth: { token: "good" } });
+  await withTimeout(new Promise((resolve) => ok.once("in", resolve)), "the accepted client's event");
+  ok.close();
+  await proxy.stop();
+  const events = await sessionEvents("refused");
+  const ce = events.filter((e) => e.event === "connect_error");
+  assert.equal(ce.length, 1, JSON.stringify(events));
+  assert.deepEqual(ce[0].args, ["not allowed here"]);
+  assert.ok(events.some((e) => e.event === "in"), "control: the accepted client's event is recorded");
+});
+
 /** A v4 server that emits what the test asks for, for the fault rules. */
 async function faultServer() {
   const http = createServer();
