@@ -7,13 +7,14 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Server } from "socket.io";
 import { openApp } from "./webdriver.mjs";
 
 const app = process.env.SOCKSCOPE_APP_BIN;
+const artifacts = process.env.SOCKSCOPE_ARTIFACTS ?? "artifacts";
 
 async function guardedServer() {
   const http = createServer();
@@ -50,6 +51,8 @@ test("Connections panel: Why can't I connect? names the refused auth, then the s
   assert.equal(await s.attr(check("websocket_v4"), "data-outcome"), "ok");
   assert.match(await s.text("#conn-doctor-summary"), /^Nothing connects: .*not authorized/);
   assert.equal((await s.findAll("#conn-doctor-connect")).length, 0);
+  await s.execute(`document.querySelector("#conn-doctor-summary").scrollIntoView({ block: "center" });`);
+  writeFileSync(join(artifacts, "doctor-report.png"), await s.screenshot());
 
   // Positive control: the token typed in the form is sent, and the settings connect.
   await s.type("#conn-token", "gui-doctor-token");
