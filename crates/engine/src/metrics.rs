@@ -380,21 +380,13 @@ mod tests {
     use serde_json::json;
 
     fn rec(direction: Direction, ns: &str, event: &str, args: serde_json::Value) -> EventRecord {
-        EventRecord {
-            seq: 1,
-            ts: 1_705_314_600_500_000,
-            source: "gateway".into(),
-            direction,
-            namespace: ns.into(),
-            event: event.into(),
-            args,
-            ack: None,
-            socket_id: None,
-            rooms: Vec::new(),
-            tenant: None,
-            user: None,
-            fault: None,
-        }
+        sockscope_test_support::Event::new(event, args)
+            .seq(1)
+            .ts(1_705_314_600_500_000)
+            .source("gateway")
+            .direction(direction)
+            .namespace(ns)
+            .build()
     }
 
     #[test]

@@ -221,10 +221,10 @@ async fn polling(
                     let is_close = frames.iter().any(|f| *f == Frame::Text("1".into()));
                     let f = filter(&inner, c, Direction::C2s, frames);
                     if let Some(e) = f.error {
-                        return hostile(&inner, c, q.sid.as_deref(), Direction::C2s, &e).await;
+                        return hostile(&inner, c, Direction::C2s, &e).await;
                     }
                     if let Some(line) = f.close {
-                        return close_by_rule(&inner, c, q.sid.as_deref(), line).await;
+                        return close_by_rule(&inner, c, line).await;
                     }
                     pace(&inner, c, Direction::C2s, f.delay, body.len()).await;
                     if f.changed {
@@ -238,10 +238,7 @@ async fn polling(
                         );
                     }
                 }
-                Err(e) => {
-                    return hostile(&inner, c, q.sid.as_deref(), Direction::C2s, &e.to_string())
-                        .await
-                }
+                Err(e) => return hostile(&inner, c, Direction::C2s, &e.to_string()).await,
             }
         }
     }
@@ -263,9 +260,7 @@ async fn polling(
         Ok(d) => d,
         Err(e) => {
             return match &client {
-                Some(c) => {
-                    hostile(&inner, c, q.sid.as_deref(), Direction::S2c, &e.to_string()).await
-                }
+                Some(c) => hostile(&inner, c, Direction::S2c, &e.to_string()).await,
                 None => bad_gateway(&format!("the handshake answer is not Engine.IO: {e}")),
             }
         }
@@ -289,11 +284,10 @@ async fn polling(
     let is_close = frames.iter().any(|f| *f == Frame::Text("1".into()));
     let f = filter(&inner, &client, Direction::S2c, frames);
     if let Some(e) = f.error {
-        return hostile(&inner, &client, q.sid.as_deref(), Direction::S2c, &e).await;
+        return hostile(&inner, &client, Direction::S2c, &e).await;
     }
     if let Some(line) = f.close {
-        let sid = client_sid(&inner, &client);
-        return close_by_rule(&inner, &client, sid.as_deref(), line).await;
+        return close_by_rule(&inner, &client, line).await;
     }
     pace(&inner, &client, Direction::S2c, f.delay, up.body.len()).await;
     if is_close {
@@ -315,10 +309,6 @@ async fn polling(
     .into_response()
 }
 
-fn client_sid(inner: &Inner, client: &Client) -> Option<String> {
-    inner.sid_of(client.n)
-}
-
 /// A body whose packets all went: Engine.IO's no-op keeps the poll valid.
 fn rebuilt(framing: Framing, frames: &[Frame]) -> Vec<u8> {
     if frames.is_empty() {
@@ -329,29 +319,18 @@ fn rebuilt(framing: Framing, frames: &[Frame]) -> Vec<u8> {
 }
 
 /// A rule closed a polling client: the session ends on both sides.
-async fn close_by_rule(
-    inner: &Inner,
-    client: &Client,
-    sid: Option<&str>,
-    line: String,
-) -> Response {
+async fn close_by_rule(inner: &Inner, client: &Client, line: String) -> Response {
     client.kill(
         Direction::S2c,
         "transport close: closed by the proxy",
         Some(line),
     );
-    end_upstream_session(inner, client, sid).await;
+    end_upstream_session(inner, client).await;
     unknown_session()
 }
 
 /// A frame that does not decode: the client is ended with the reason recorded.
-async fn hostile(
-    inner: &Inner,
-    client: &Client,
-    sid: Option<&str>,
-    from: Direction,
-    why: &str,
-) -> Response {
+async fn hostile(inner: &Inner, client: &Client, from: Direction, why: &str) -> Response {
     let who = match from {
         Direction::C2s => "the client",
         Direction::S2c => "the server",
@@ -360,13 +339,13 @@ async fn hostile(
         format!("proxy closed the session: {who} sent a packet that does not decode ({why})");
     tracing::warn!(client = client.n, reason, "proxy: hostile frame");
     client.kill(from, &reason, None);
-    end_upstream_session(inner, client, sid).await;
+    end_upstream_session(inner, client).await;
     (StatusCode::BAD_GATEWAY, format!("sockscope {reason}\n")).into_response()
 }
 
 /// Tells the upstream the session is over (an Engine.IO close packet), so it frees
 /// it at once rather than at its ping timeout.
-async fn end_upstream_session(inner: &Inner, client: &Client, _sid: Option<&str>) {
+async fn end_upstream_session(inner: &Inner, client: &Client) {
     let eio = client.eio.number();
     let sid: String = url::form_urlencoded::byte_serialize(client.sid.as_bytes()).collect();
     let Ok(uri) =

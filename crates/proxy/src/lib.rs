@@ -122,15 +122,6 @@ impl Inner {
         self.clients().by_sid.get(sid).cloned()
     }
 
-    /// The sid of client `n`.
-    pub fn sid_of(&self, n: u64) -> Option<String> {
-        self.clients()
-            .by_sid
-            .values()
-            .find(|c| c.n == n)
-            .map(|c| c.sid.clone())
-    }
-
     /// Registers the client whose session `frames` opens (the first is the open
     /// packet); `None` when it is not one or the proxy is full.
     pub fn open_client(
